@@ -1,0 +1,179 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Assert on the serial log of one e2e qemu run (see run-e2e.sh and stage1-init.sh).
+
+The first stage prints "E2E-PASS/E2E-FAIL" lines, command output between "E2E-BEGIN name" and
+"E2E-END name rc=N", and "E2E-TIMING tool ns". The second kernel prints one line:
+"KEXECD-E2E-SECOND-STAGE cmdline=<...> files=<...> order=<...>".
+"""
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import sys
+
+UKI_CMDLINE = 'console=ttyS0 kexecd.uki=1'
+# The UKI's .cmdline, then the addons' in the order they were given (systemd-stub order).
+EXPECTED = {
+	'kexec-tools': {
+		'cmdline': UKI_CMDLINE + ' kexecd.addon=1 kexecd.addon2=1',
+		# UKI initrd and then addon b's initrd were unpacked, b's last (it wrote kexecd-order).
+		'files': '/etc/kexecd-addon-marker,/etc/kexecd-uki-marker',
+		'order': 'addon-b',
+		'passes': ['kexec-tools-load'],
+	},
+	'kexecd': {
+		'cmdline': UKI_CMDLINE + ' kexecd.addon=1 kexecd.addon2=1',
+		'files': '/etc/kexecd-addon-marker,/etc/kexecd-uki-marker',
+		'order': 'addon-b',
+		'passes': ['before-kexecd', 'stage', 'after-stage'],
+	},
+	'kexecd-negative': {
+		# The second stage call replaced the first: uki2 without addons.
+		'cmdline': UKI_CMDLINE + ' kexecd.second=1',
+		'files': '/etc/kexecd-uki2-marker',
+		'order': 'uki2',
+		'passes': ['enforce-tampered', 'stage-for-unstage', 'unstage', 'stage-replace'],
+	},
+}
+
+errors = []
+
+
+def check(cond, msg):
+	print(('ok   ' if cond else 'FAIL ') + msg)
+	if not cond:
+		errors.append(msg)
+
+
+def sha256(path):
+	h = hashlib.sha256()
+	with open(path, 'rb') as f:
+		for chunk in iter(lambda: f.read(1 << 20), b''):
+			h.update(chunk)
+	return h.hexdigest()
+
+
+def blocks(lines):
+	"""name -> (text, rc) for every E2E-BEGIN/E2E-END block (last one wins)."""
+	out = {}
+	name, buf = None, []
+	for line in lines:
+		if line.startswith('E2E-BEGIN '):
+			name, buf = line.split()[1], []
+		elif line.startswith('E2E-END ') and name is not None:
+			m = re.search(r'rc=(\d+)', line)
+			out[name] = ('\n'.join(buf), int(m.group(1)) if m else None)
+			name = None
+		elif name is not None:
+			buf.append(line)
+	return out
+
+
+def walk(obj):
+	if isinstance(obj, dict):
+		for k, v in obj.items():
+			yield k, v
+			yield from walk(v)
+	elif isinstance(obj, list):
+		for v in obj:
+			yield from walk(v)
+
+
+def check_status(text, expected_sha):
+	"""The one place that knows the shape of `kexecctl status --json`: adjust here if it changes.
+
+	Expected: a key `scheme` == "classic", `kernel_support.bpf_parser` == false (Debian's 6.1 has
+	no BPF parser), and the SHA-256 of every staged input somewhere in the document.
+	"""
+	try:
+		status = json.loads(text)
+	except ValueError as e:
+		check(False, f'status --json is JSON ({e}): {text[:200]!r}')
+		return
+	schemes = [v for k, v in walk(status) if k == 'scheme']
+	check('classic' in schemes, f'status scheme is classic (found {schemes})')
+	bpf = [v.get('bpf_parser') for k, v in walk(status) if k == 'kernel_support' and isinstance(v, dict)]
+	check(bpf[:1] == [False], f'status kernel_support.bpf_parser is false (found {bpf})')
+	strings = {v.lower() for v in walk_values(status) if isinstance(v, str)}
+	for name, digest in expected_sha.items():
+		check(digest in strings, f'status has sha256 of {name} ({digest[:16]}…)')
+
+
+def walk_values(obj):
+	if isinstance(obj, dict):
+		for v in obj.values():
+			yield from walk_values(v)
+	elif isinstance(obj, list):
+		for v in obj:
+			yield from walk_values(v)
+	else:
+		yield obj
+
+
+def main():
+	p = argparse.ArgumentParser()
+	p.add_argument('--mode', required=True, choices=sorted(EXPECTED))
+	p.add_argument('--log', required=True)
+	p.add_argument('--ukis', required=True, help='make-e2e-ukis.sh output directory')
+	a = p.parse_args()
+	exp = EXPECTED[a.mode]
+
+	with open(a.log, 'rb') as f:
+		text = f.read().decode('utf-8', 'replace')
+	# The BIOS clears the screen with escape sequences that end up in front of the first line.
+	text = re.sub(r'\x1b(\[[0-9;?]*[A-Za-z]|c)', '', text)
+	lines = [l.rstrip('\r') for l in text.split('\n')]
+
+	fails = [l for l in lines if l.startswith('E2E-FAIL')]
+	check(not fails, 'first stage reported no failure' + (f': {fails}' if fails else ''))
+	passes = {l.split()[1] for l in lines if l.startswith('E2E-PASS ') and len(l.split()) > 1}
+	for name in exp['passes']:
+		check(name in passes, f'first stage passed {name}')
+
+	markers = [l for l in lines if l.startswith('KEXECD-E2E-SECOND-STAGE ')]
+	check(len(markers) == 1, f'second kernel printed its marker once (found {len(markers)})')
+	if markers:
+		m = re.fullmatch(r'KEXECD-E2E-SECOND-STAGE cmdline=(.*) files=(\S*) order=(\S*)', markers[0])
+		check(m is not None, f'marker line is well formed: {markers[0]!r}')
+		if m:
+			cmdline, files, order = m.group(1).strip(), m.group(2), m.group(3)
+			check(cmdline == exp['cmdline'], f'second kernel /proc/cmdline == {exp["cmdline"]!r} (got {cmdline!r})')
+			check(files == exp['files'], f'second stage sees files {exp["files"]} (got {files})')
+			check(order == exp['order'], f'initrds unpacked in order, last = {exp["order"]} (got {order})')
+
+	blk = blocks(lines)
+	timings = {}
+	for l in lines:
+		t = re.fullmatch(r'E2E-TIMING (\S+) (\d+)', l)
+		if t:
+			timings[t.group(1)] = int(t.group(2))
+
+	if a.mode == 'kexecd':
+		check('status' in blk, 'status --json was printed')
+		if 'status' in blk:
+			ukis = a.ukis
+			check_status(blk['status'][0], {
+				'uki': sha256(os.path.join(ukis, 'e2e-uki.efi')),
+				'a.addon': sha256(os.path.join(ukis, 'a.addon.efi')),
+				'b.addon': sha256(os.path.join(ukis, 'b.addon.efi')),
+			})
+	if a.mode == 'kexecd-negative' and 'enforce-tampered' in blk:
+		print('info tampered stage said: ' + ' '.join(blk['enforce-tampered'][0].split())[:300])
+
+	for tool, ns in sorted(timings.items()):
+		print(f'timing {tool}: staging took {ns / 1e6:.1f} ms in the guest (TCG)')
+	if 'kexecd' in timings and 'kexec-tools' in timings and timings['kexec-tools'] > 0:
+		print(f'timing ratio kexecd/kexec-tools = {timings["kexecd"] / timings["kexec-tools"]:.2f} '
+		      '(kexecd: UKI + 2 addons over D-Bus, sealed, parsed, composed; kexec-tools: ready-made parts)')
+
+	if errors:
+		print(f'{len(errors)} check(s) failed')
+		return 1
+	return 0
+
+
+if __name__ == '__main__':
+	sys.exit(main())

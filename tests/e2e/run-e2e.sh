@@ -1,0 +1,243 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# End-to-end test on a real kernel: qemu (TCG) boots Debian's kernel with a first-stage initramfs
+# holding a system bus, kexecd, kexecctl and kexec-tools; the guest stages a UKI with addons and
+# kexecs into it; the second kernel prints what it was given on the serial console; this script
+# asserts on that log (check-e2e.py).
+#
+# usage: run-e2e.sh [MODE...]      MODE: kexec-tools (default) | kexecd | kexecd-negative | all
+#
+# Environment:
+#   KEXECD_BIN, KEXECCTL_BIN   the binaries under test (kexecd modes exit 77 without them)
+#   KEXECD_FIXTURES            directory with vmlinuz (else Debian's kernel package is fetched)
+#   KEXECD_E2E_WORK            scratch directory (default: a temporary one, removed on success)
+#   KEXECD_CACHE               where the kernel .deb is kept (default /var/cache/kexecd-test)
+#   KEXECD_ARGS                kexecd's arguments in the guest (default --kernel=real)
+#   KEXECD_ENFORCE_ARGS        kexecctl stage arguments that select enforce (default --signature-policy=enforce)
+#   KEXECD_E2E_TIMEOUT         seconds one qemu run may take (default 300)
+#   KEXECD_E2E_KEEP=1          keep the scratch directory
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+srcroot=$(cd "$here/../.." && pwd)
+py=/usr/bin/python3
+qemu=${KEXECD_QEMU:-qemu-system-x86_64}
+busybox=/usr/bin/busybox
+
+skip() { echo "SKIP: $*"; exit 77; }
+die() { echo "ERROR: $*" >&2; exit 1; }
+
+modes=("$@")
+[ ${#modes[@]} -gt 0 ] || modes=(kexec-tools)
+if [ "${modes[*]}" = all ]; then
+	modes=(kexec-tools kexecd kexecd-negative)
+fi
+needs_kexecd=0
+for m in "${modes[@]}"; do
+	case "$m" in
+	kexec-tools) ;;
+	kexecd | kexecd-negative) needs_kexecd=1 ;;
+	*) die "unknown mode '$m' (kexec-tools | kexecd | kexecd-negative | all)" ;;
+	esac
+done
+
+command -v "$qemu" >/dev/null || skip "$qemu not found (install qemu-system-x86)"
+[ -x "$busybox" ] || skip "$busybox not found (install busybox-static)"
+[ -x /usr/sbin/kexec ] || skip "/usr/sbin/kexec not found (install kexec-tools)"
+command -v dbus-daemon >/dev/null || skip "dbus-daemon not found (install dbus-daemon)"
+[ -x "$py" ] || skip "$py not found"
+[ -r /usr/lib/systemd/boot/efi/linuxx64.efi.stub ] || skip "linuxx64.efi.stub not found (install systemd-boot-efi)"
+command -v sbsign >/dev/null || skip "sbsign not found (install sbsigntool)"
+
+if [ $needs_kexecd = 1 ]; then
+	kexecd_bin=${KEXECD_BIN:-}
+	kexecctl_bin=${KEXECCTL_BIN:-}
+	if [ -z "$kexecd_bin" ] || [ ! -x "$kexecd_bin" ] || [ -z "$kexecctl_bin" ] || [ ! -x "$kexecctl_bin" ]; then
+		skip "kexecd binaries not built yet (KEXECD_BIN='${KEXECD_BIN:-}' KEXECCTL_BIN='${KEXECCTL_BIN:-}')"
+	fi
+fi
+
+if [ -n "${KEXECD_E2E_WORK:-}" ]; then
+	work=$KEXECD_E2E_WORK
+	mkdir -p "$work"
+	own_work=0
+else
+	work=$(mktemp -d "${TMPDIR:-/tmp}/kexecd-e2e.XXXXXX")
+	own_work=1
+fi
+work=$(cd "$work" && pwd)
+cleanup() {
+	local rc=$?
+	if [ $own_work = 1 ] && [ $rc = 0 ] && [ "${KEXECD_E2E_KEEP:-0}" != 1 ]; then
+		rm -rf "$work"
+	else
+		echo "e2e: scratch directory kept: $work"
+	fi
+}
+trap cleanup EXIT
+
+# --- kernel -------------------------------------------------------------------------------------
+# The same route as the fixture generator: the metapackage's dependency names the versioned image
+# package; download it once into the cache and extract boot/vmlinuz-* with dpkg-deb.
+find_kernel() {
+	if [ -n "${KEXECD_FIXTURES:-}" ] && [ -r "$KEXECD_FIXTURES/vmlinuz" ]; then
+		echo "$KEXECD_FIXTURES/vmlinuz"
+		return 0
+	fi
+	local cache=${KEXECD_CACHE:-/var/cache/kexecd-test}
+	if ! mkdir -p "$cache" 2>/dev/null || [ ! -w "$cache" ]; then
+		cache=$work/cache
+		mkdir -p "$cache"
+	fi
+	local pkg deb
+	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*-amd64\)$/\1/p' | head -n1)
+	[ -n "$pkg" ] || return 1
+	deb=$(ls "$cache/${pkg}_"*_amd64.deb 2>/dev/null | head -n1 || true)
+	if [ -z "$deb" ]; then
+		(cd "$cache" && apt-get download "$pkg" >&2) || return 1
+		deb=$(ls "$cache/${pkg}_"*_amd64.deb 2>/dev/null | head -n1 || true)
+		[ -n "$deb" ] || return 1
+	fi
+	rm -rf "$work/kernel-pkg"
+	mkdir -p "$work/kernel-pkg"
+	dpkg-deb -x "$deb" "$work/kernel-pkg" || return 1
+	local vmlinuz
+	vmlinuz=$(ls "$work/kernel-pkg"/boot/vmlinuz-* 2>/dev/null | head -n1 || true)
+	[ -n "$vmlinuz" ] || return 1
+	# kexecd and kexec-tools' -s both need kexec_file_load, built into the kernel, not a module.
+	local config
+	config=$(ls "$work/kernel-pkg"/boot/config-* 2>/dev/null | head -n1 || true)
+	if [ -n "$config" ] && ! grep -q '^CONFIG_KEXEC_FILE=y' "$config"; then
+		echo "e2e: $config has no CONFIG_KEXEC_FILE=y" >&2
+		return 1
+	fi
+	echo "$vmlinuz"
+}
+
+vmlinuz=$(find_kernel) || skip "no kernel: neither \$KEXECD_FIXTURES/vmlinuz nor Debian's linux-image-amd64 could be had"
+uname_str=$(basename "$vmlinuz" | sed -n 's/^vmlinuz-//p')
+echo "e2e: kernel $vmlinuz"
+
+# --- UKIs and addons ----------------------------------------------------------------------------
+ukis=$work/ukis
+KEXECD_BUSYBOX=$busybox "$here/make-e2e-ukis.sh" "$ukis" "$vmlinuz" "$uname_str"
+
+# --- first-stage initramfs ----------------------------------------------------------------------
+# Copy a binary and every library ldd resolves for it (plus the loader) to the same paths in
+# the image, as dracut does. The image is usr-merged like the host, so /lib paths land in /usr/lib.
+install_bin() { # $1 = root, $2 = source binary, $3 = destination path in the image
+	local root=$1 src=$2 dst=$3 lib deps
+	mkdir -p "$root$(dirname "$dst")"
+	cp --remove-destination -L "$src" "$root$dst"
+	chmod 0755 "$root$dst"
+	deps=$(ldd "$src") || die "ldd $src failed"
+	if grep -q 'not found' <<<"$deps"; then
+		die "$src needs libraries ldd cannot find: $(grep 'not found' <<<"$deps" | tr -s ' \t\n' ' ')"
+	fi
+	for lib in $(awk '$2 == "=>" && $3 ~ /^\// { print $3; next } $1 ~ /^\// { print $1 }' <<<"$deps"); do
+		[ -e "$root$lib" ] && continue
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+
+build_stage1() { # $1 = mode, $2 = output cpio.gz
+	local mode=$1 out=$2
+	local root=$work/stage1-$mode
+	rm -rf "$root"
+	mkdir -p "$root"/{usr/bin,usr/sbin,usr/lib,usr/lib64,proc,sys,dev,run,tmp,root,etc,var/lib}
+	ln -s usr/bin "$root/bin"
+	ln -s usr/sbin "$root/sbin"
+	ln -s usr/lib "$root/lib"
+	ln -s usr/lib64 "$root/lib64"
+
+	cp "$busybox" "$root/usr/bin/busybox"
+	local applet
+	for applet in $("$busybox" --list-full); do
+		[ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /usr/bin/busybox "$root/$applet"
+	done
+
+	install_bin "$root" /usr/bin/dbus-daemon /usr/bin/dbus-daemon
+	install_bin "$root" /usr/bin/dbus-send /usr/bin/dbus-send
+	install_bin "$root" /usr/sbin/kexec /usr/sbin/kexec
+	if [ "$mode" != kexec-tools ]; then
+		install_bin "$root" "$kexecd_bin" /usr/sbin/kexecd
+		install_bin "$root" "$kexecctl_bin" /usr/bin/kexecctl
+	fi
+
+	mkdir -p "$root/usr/share/dbus-1/system.d" "$root/etc/dbus-1/system.d"
+	cp "$here/system.conf" "$root/usr/share/dbus-1/system.conf"
+	if [ -r "$srcroot/dbus/org.kexecd1.conf" ]; then
+		cp "$srcroot/dbus/org.kexecd1.conf" "$root/usr/share/dbus-1/system.d/org.kexecd1.conf"
+	fi
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+	echo 'root:x:0:' >"$root/etc/group"
+	echo 0123456789abcdef0123456789abcdef >"$root/etc/machine-id"
+	mkdir -p "$root/etc/kexecd/trust.d"
+	cp "$ukis/db.crt" "$root/etc/kexecd/trust.d/e2e.crt"
+
+	install -m 0755 "$here/stage1-init.sh" "$root/init"
+	{
+		[ -n "${KEXECD_ARGS:-}" ] && printf 'KEXECD_ARGS=%q\n' "$KEXECD_ARGS"
+		[ -n "${KEXECD_ENFORCE_ARGS:-}" ] && printf 'KEXECD_ENFORCE_ARGS=%q\n' "$KEXECD_ENFORCE_ARGS"
+		true
+	} >"$root/e2e.env"
+
+	case "$mode" in
+	kexec-tools)
+		cp -r "$ukis/parts" "$root/parts"
+		;;
+	kexecd)
+		cp -r "$ukis/parts" "$root/parts"
+		cp "$ukis/e2e-uki.efi" "$root/uki.efi"
+		cp "$ukis/a.addon.efi" "$ukis/b.addon.efi" "$root/"
+		;;
+	kexecd-negative)
+		cp "$ukis/e2e-uki.efi" "$root/uki.efi"
+		cp "$ukis/e2e-uki2.efi" "$root/uki2.efi"
+		cp "$ukis/e2e-uki.tampered.efi" "$root/uki.tampered.efi"
+		cp "$ukis/a.addon.efi" "$ukis/b.addon.efi" "$root/"
+		;;
+	esac
+	"$py" "$here/mkcpio.py" "$root" "$out" --gzip --node dev/console:c:5:1 --node dev/null:c:1:3:0666
+}
+
+# --- boot ---------------------------------------------------------------------------------------
+boot() { # $1 = mode, $2 = initramfs, $3 = serial log
+	local mode=$1 initrd=$2 log=$3 rc=0
+	local tmo=${KEXECD_E2E_TIMEOUT:-300}
+	echo "e2e: [$mode] booting qemu (TCG, timeout ${tmo}s), serial log $log"
+	local t0=$SECONDS
+	# TCG only: on these machines /dev/kvm may exist but hangs.
+	timeout -k 10 "$tmo" "$qemu" -accel tcg -cpu max -m 1024 -smp 1 -nographic -no-reboot \
+		-nodefaults -monitor none -serial "file:$log" \
+		-kernel "$vmlinuz" -initrd "$initrd" \
+		-append "console=ttyS0 panic=-1 quiet kexecd.e2e=$mode" </dev/null || rc=$?
+	echo "e2e: [$mode] qemu exited rc=$rc after $((SECONDS - t0))s"
+	if [ $rc = 124 ] || [ $rc = 137 ]; then
+		echo "e2e: [$mode] TIMEOUT after ${tmo}s"
+	fi
+	return 0
+}
+
+failed=0
+for mode in "${modes[@]}"; do
+	initrd=$work/stage1-$mode.cpio.gz
+	log=$work/serial-$mode.log
+	build_stage1 "$mode" "$initrd"
+	echo "e2e: [$mode] initramfs $(stat -c %s "$initrd") bytes"
+	boot "$mode" "$initrd" "$log"
+	echo "----- serial log ($mode) -----"
+	tr -d '\r' <"$log" | grep -a -E '^(E2E|KEXECD-E2E)|Kernel panic|kexec' || true
+	echo "------------------------------"
+	if "$py" "$here/check-e2e.py" --mode "$mode" --log "$log" --ukis "$ukis"; then
+		echo "e2e: [$mode] PASS"
+	else
+		echo "----- last lines of the serial log ($mode) -----"
+		tr -d '\r' <"$log" | tail -n 60
+		echo "e2e: [$mode] FAIL (full serial log: $log)"
+		failed=1
+	fi
+done
+exit $failed

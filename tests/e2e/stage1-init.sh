@@ -1,0 +1,215 @@
+#!/bin/sh
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# /init of the e2e first stage. Runs under busybox in qemu, as root, with no systemd: it brings up
+# a system bus, then stages the next kernel either with kexec-tools or with kexecd, and kexecs.
+# Everything the host asserts is printed to the serial console as lines starting with "E2E".
+#
+# Mode: kexecd.e2e=MODE on the kernel command line (kexec-tools | kexecd | kexecd-negative).
+# /e2e.env (written by run-e2e.sh) may set KEXECD_ARGS, KEXECD_ENFORCE_ARGS.
+
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+export HOME=/root
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mkdir -p /run /tmp /var/lib/kexecd /root
+mount -t tmpfs tmpfs /run
+mkdir -p /run/dbus /run/kexecd
+
+[ -r /e2e.env ] && . /e2e.env
+MODE=
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	kexecd.e2e=*) MODE=${arg#kexecd.e2e=} ;;
+	esac
+done
+
+# Kernel messages would split the JSON and marker lines apart; dmesg is dumped on failure instead.
+echo 1 >/proc/sys/kernel/printk
+
+FAILED=0
+say() { echo "E2E: $*"; }
+pass() { echo "E2E-PASS $*"; }
+fail() { echo "E2E-FAIL $*"; FAILED=1; }
+
+finish() {
+	if [ "$FAILED" != 0 ]; then
+		echo "E2E-BEGIN dmesg"
+		dmesg | tail -n 40
+		echo "E2E-END dmesg"
+		if [ -r /run/kexecd.log ]; then
+			echo "E2E-BEGIN kexecd-log"
+			tail -n 60 /run/kexecd.log
+			echo "E2E-END kexecd-log"
+		fi
+	fi
+	echo "E2E-DONE first-stage failed=$FAILED"
+	sync
+	poweroff -f
+	sleep 5
+	echo o >/proc/sysrq-trigger
+}
+
+# Nanoseconds on the monotonic clock: busybox date has no %N, /proc/timer_list has "now at N nsecs".
+now_ns() {
+	sed -n 's/^now at \([0-9]*\) nsecs$/\1/p;/^now at/q' /proc/timer_list
+}
+
+kexec_loaded() {
+	cat /sys/kernel/kexec_loaded
+}
+
+expect_loaded() { # $1 = expected value, $2 = check name
+	local v
+	v=$(kexec_loaded)
+	if [ "$v" = "$1" ]; then
+		pass "$2 kexec_loaded=$v"
+	else
+		fail "$2 kexec_loaded=$v expected=$1"
+	fi
+}
+
+# Print a command's stdout between marker lines so the host can parse it; rc goes in the end line.
+# usage: capture NAME CMD...
+capture() {
+	local name=$1 rc
+	shift
+	"$@" >/tmp/out.$name 2>/tmp/err.$name
+	rc=$?
+	echo "E2E-BEGIN $name"
+	cat /tmp/out.$name
+	echo
+	echo "E2E-END $name rc=$rc"
+	if [ -s /tmp/err.$name ]; then
+		echo "E2E-BEGIN $name-stderr"
+		cat /tmp/err.$name
+		echo "E2E-END $name-stderr"
+	fi
+	return $rc
+}
+
+start_dbus() {
+	dbus-daemon --system --fork --nopidfile || { fail "dbus-daemon did not start"; finish; }
+	local i=0
+	while [ ! -S /run/dbus/system_bus_socket ] && [ $i -lt 50 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	[ -S /run/dbus/system_bus_socket ] || { fail "no system bus socket"; finish; }
+	say "system bus up"
+}
+
+start_kexecd() {
+	# shellcheck disable=SC2086 # KEXECD_ARGS is a word list by design
+	RUNTIME_DIRECTORY=/run/kexecd STATE_DIRECTORY=/var/lib/kexecd KEXECD_LOG_LEVEL=debug \
+		kexecd ${KEXECD_ARGS:---kernel=real} >/run/kexecd.log 2>&1 &
+	KEXECD_PID=$!
+	local i=0
+	while [ $i -lt 100 ]; do
+		if dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+			org.freedesktop.DBus.NameHasOwner string:org.kexecd1 2>/dev/null | grep -q 'boolean true'; then
+			say "kexecd owns org.kexecd1 (pid $KEXECD_PID)"
+			return 0
+		fi
+		if ! kill -0 "$KEXECD_PID" 2>/dev/null; then
+			fail "kexecd exited before taking its bus name"
+			finish
+		fi
+		sleep 0.2
+		i=$((i + 1))
+	done
+	fail "kexecd did not take org.kexecd1 within 20 s"
+	finish
+}
+
+# Stage the decomposed parts with kexec-tools (it cannot take a UKI apart on 6.1) and time it.
+kexec_tools_load() {
+	local t0 t1
+	t0=$(now_ns)
+	kexec -s -l /parts/vmlinuz --initrd=/parts/initrd.cpio --command-line="$(cat /parts/cmdline)"
+	local rc=$?
+	t1=$(now_ns)
+	echo "E2E-TIMING kexec-tools $((t1 - t0))"
+	[ $rc = 0 ] || fail "kexec-tools load rc=$rc"
+	return $rc
+}
+
+kexecd_stage_main() {
+	local t0 t1 rc
+	t0=$(now_ns)
+	capture stage kexecctl stage /uki.efi --addon /a.addon.efi --addon /b.addon.efi --json
+	rc=$?
+	t1=$(now_ns)
+	echo "E2E-TIMING kexecd $((t1 - t0))"
+	if [ $rc = 0 ]; then pass "stage rc=0"; else fail "stage rc=$rc"; fi
+	return $rc
+}
+
+reboot_kexecd() {
+	say "kexecctl reboot --force"
+	sync
+	capture reboot kexecctl reboot --force
+	fail "kexecctl reboot --force returned (rc=$?)"
+	finish
+}
+
+say "first stage up, mode=$MODE kernel=$(uname -r)"
+start_dbus
+
+case "$MODE" in
+kexec-tools)
+	kexec_tools_load || finish
+	expect_loaded 1 kexec-tools-load
+	say "kexec -e"
+	sync
+	kexec -e
+	fail "kexec -e returned"
+	finish
+	;;
+kexecd)
+	# kexec-tools first, on the same parts, so both timings come from one boot.
+	if kexec_tools_load; then
+		kexec -u || fail "kexec -u rc=$?"
+	fi
+	expect_loaded 0 before-kexecd
+	start_kexecd
+	kexecd_stage_main || finish
+	capture status kexecctl status --json || fail "status rc=$?"
+	expect_loaded 1 after-stage
+	reboot_kexecd
+	;;
+kexecd-negative)
+	start_kexecd
+	# 1. A signed UKI tampered with after signing is refused under enforce; nothing gets loaded.
+	# shellcheck disable=SC2086
+	capture enforce-tampered kexecctl stage /uki.tampered.efi ${KEXECD_ENFORCE_ARGS:---signature-policy=enforce} --json
+	rc=$?
+	if [ $rc != 0 ] && grep -q SignatureRejected /tmp/out.enforce-tampered /tmp/err.enforce-tampered; then
+		pass "enforce-tampered refused rc=$rc SignatureRejected"
+	else
+		fail "enforce-tampered rc=$rc, no SignatureRejected"
+	fi
+	expect_loaded 0 enforce-tampered
+	capture status-after-reject kexecctl status --json
+	# 2. Stage, then unstage: the kernel really drops the image.
+	capture stage-for-unstage kexecctl stage /uki.efi --addon /a.addon.efi --addon /b.addon.efi --json \
+		|| fail "stage-for-unstage rc=$?"
+	expect_loaded 1 stage-for-unstage
+	capture unstage kexecctl unstage --json || fail "unstage rc=$?"
+	expect_loaded 0 unstage
+	# 3. Staging a second UKI replaces the first: the second kernel must show uki2's marker.
+	capture stage-first kexecctl stage /uki.efi --addon /a.addon.efi --addon /b.addon.efi --json \
+		|| fail "stage-first rc=$?"
+	capture stage-replace kexecctl stage /uki2.efi --json || fail "stage-replace rc=$?"
+	expect_loaded 1 stage-replace
+	capture status kexecctl status --json || fail "status rc=$?"
+	[ "$FAILED" = 0 ] || finish
+	reboot_kexecd
+	;;
+*)
+	fail "unknown mode '$MODE'"
+	finish
+	;;
+esac
