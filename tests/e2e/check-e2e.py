@@ -35,7 +35,8 @@ EXPECTED = {
 		'cmdline': UKI_CMDLINE + ' kexecd.second=1',
 		'files': '/etc/kexecd-uki2-marker',
 		'order': 'uki2',
-		'passes': ['enforce-tampered', 'stage-for-unstage', 'unstage', 'stage-replace'],
+		'passes': ['enforce-tampered', 'enforce-signed', 'enforce-signed-loaded', 'unstage-signed',
+		           'stage-for-unstage', 'unstage', 'stage-replace'],
 	},
 }
 

@@ -18,6 +18,7 @@
 #   db.crt db.key          the throwaway signing certificate (PEM) and key
 #   parts/vmlinuz parts/initrd.cpio parts/cmdline   the expected decomposition, for kexec-tools
 #   expected-cmdline       what the second kernel's /proc/cmdline must be
+#   parts-reversed/        the same with the addons composed in the wrong order (negative control)
 set -euo pipefail
 
 out=${1:?usage: make-e2e-ukis.sh OUTDIR VMLINUZ [UNAME]}
@@ -142,4 +143,9 @@ cat "$tmp/uki-initrd.cpio" "$tmp/b-initrd.cpio" >"$out/parts/initrd.cpio"
 expected="console=ttyS0 kexecd.uki=1 kexecd.addon=1 kexecd.addon2=1"
 printf '%s' "$expected" >"$out/parts/cmdline"
 printf '%s\n' "$expected" >"$out/expected-cmdline"
+# A wrong composition (addons reversed), to show that the e2e asserts catch one.
+mkdir -p "$out/parts-reversed"
+cp "$vmlinuz" "$out/parts-reversed/vmlinuz"
+cat "$tmp/b-initrd.cpio" "$tmp/uki-initrd.cpio" >"$out/parts-reversed/initrd.cpio"
+printf '%s' "console=ttyS0 kexecd.uki=1 kexecd.addon2=1 kexecd.addon=1" >"$out/parts-reversed/cmdline"
 echo "make-e2e-ukis: built UKIs and addons in $out"

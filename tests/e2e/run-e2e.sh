@@ -17,6 +17,7 @@
 #   KEXECD_ENFORCE_ARGS        kexecctl stage arguments that select enforce (default --signature-policy=enforce)
 #   KEXECD_E2E_TIMEOUT         seconds one qemu run may take (default 300)
 #   KEXECD_E2E_KEEP=1          keep the scratch directory
+#   KEXECD_E2E_SABOTAGE=reverse-addons   compose the addons reversed, to see the asserts fail
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -131,7 +132,11 @@ install_bin() { # $1 = root, $2 = source binary, $3 = destination path in the im
 	mkdir -p "$root$(dirname "$dst")"
 	cp --remove-destination -L "$src" "$root$dst"
 	chmod 0755 "$root$dst"
-	deps=$(ldd "$src") || die "ldd $src failed"
+	# Static binaries (busybox-like) have nothing to resolve; ldd says so and fails.
+	if ! deps=$(LC_ALL=C ldd "$src" 2>&1); then
+		grep -q 'not a dynamic executable' <<<"$deps" && return 0
+		die "ldd $src failed: $deps"
+	fi
 	if grep -q 'not found' <<<"$deps"; then
 		die "$src needs libraries ldd cannot find: $(grep 'not found' <<<"$deps" | tr -s ' \t\n' ' ')"
 	fi
@@ -181,20 +186,23 @@ build_stage1() { # $1 = mode, $2 = output cpio.gz
 	{
 		[ -n "${KEXECD_ARGS:-}" ] && printf 'KEXECD_ARGS=%q\n' "$KEXECD_ARGS"
 		[ -n "${KEXECD_ENFORCE_ARGS:-}" ] && printf 'KEXECD_ENFORCE_ARGS=%q\n' "$KEXECD_ENFORCE_ARGS"
+		[ -n "${KEXECD_E2E_SABOTAGE:-}" ] && printf 'E2E_SABOTAGE=%q\n' "$KEXECD_E2E_SABOTAGE"
 		true
 	} >"$root/e2e.env"
 
 	case "$mode" in
 	kexec-tools)
-		cp -r "$ukis/parts" "$root/parts"
+		cp -r "$ukis/$parts" "$root/parts"
 		;;
 	kexecd)
-		cp -r "$ukis/parts" "$root/parts"
+		cp -r "$ukis/$parts" "$root/parts"
 		cp "$ukis/e2e-uki.efi" "$root/uki.efi"
 		cp "$ukis/a.addon.efi" "$ukis/b.addon.efi" "$root/"
 		;;
 	kexecd-negative)
 		cp "$ukis/e2e-uki.efi" "$root/uki.efi"
+		cp "$ukis/e2e-uki.signed.efi" "$root/uki.signed.efi"
+		cp "$ukis/a.addon.signed.efi" "$ukis/b.addon.signed.efi" "$root/"
 		cp "$ukis/e2e-uki2.efi" "$root/uki2.efi"
 		cp "$ukis/e2e-uki.tampered.efi" "$root/uki.tampered.efi"
 		cp "$ukis/a.addon.efi" "$ukis/b.addon.efi" "$root/"
@@ -202,6 +210,15 @@ build_stage1() { # $1 = mode, $2 = output cpio.gz
 	esac
 	"$py" "$here/mkcpio.py" "$root" "$out" --gzip --node dev/console:c:5:1 --node dev/null:c:1:3:0666
 }
+
+# KEXECD_E2E_SABOTAGE=reverse-addons composes the addons in the wrong order (kexec-tools gets
+# reversed parts, kexecctl gets the addons reversed): the asserts must then fail. It exists to
+# show that they would catch a wrong composition.
+parts=parts
+if [ "${KEXECD_E2E_SABOTAGE:-}" = reverse-addons ]; then
+	parts=parts-reversed
+	echo "e2e: SABOTAGE: addons composed in reverse order, the checks below must FAIL"
+fi
 
 # --- boot ---------------------------------------------------------------------------------------
 boot() { # $1 = mode, $2 = initramfs, $3 = serial log

@@ -137,9 +137,14 @@ kexec_tools_load() {
 }
 
 kexecd_stage_main() {
-	local t0 t1 rc
+	local t0 t1 rc addons="--addon /a.addon.efi --addon /b.addon.efi"
+	if [ "${E2E_SABOTAGE:-}" = reverse-addons ]; then
+		say "SABOTAGE: addons given in reverse order"
+		addons="--addon /b.addon.efi --addon /a.addon.efi"
+	fi
 	t0=$(now_ns)
-	capture stage kexecctl stage /uki.efi --addon /a.addon.efi --addon /b.addon.efi --json
+	# shellcheck disable=SC2086
+	capture stage kexecctl stage /uki.efi $addons --json
 	rc=$?
 	t1=$(now_ns)
 	echo "E2E-TIMING kexecd $((t1 - t0))"
@@ -193,13 +198,22 @@ kexecd-negative)
 	fi
 	expect_loaded 0 enforce-tampered
 	capture status-after-reject kexecctl status --json
-	# 2. Stage, then unstage: the kernel really drops the image.
+	# 2. The same UKI and addons, signed and untouched, pass enforce (db.crt is in /etc/kexecd/trust.d).
+	# shellcheck disable=SC2086
+	capture enforce-signed kexecctl stage /uki.signed.efi --addon /a.addon.signed.efi \
+		--addon /b.addon.signed.efi ${KEXECD_ENFORCE_ARGS:---signature-policy=enforce} --json
+	rc=$?
+	if [ $rc = 0 ]; then pass "enforce-signed rc=0"; else fail "enforce-signed rc=$rc"; fi
+	expect_loaded 1 enforce-signed-loaded
+	capture unstage-signed kexecctl unstage --json || fail "unstage-signed rc=$?"
+	expect_loaded 0 unstage-signed
+	# 3. Stage, then unstage: the kernel really drops the image.
 	capture stage-for-unstage kexecctl stage /uki.efi --addon /a.addon.efi --addon /b.addon.efi --json \
 		|| fail "stage-for-unstage rc=$?"
 	expect_loaded 1 stage-for-unstage
 	capture unstage kexecctl unstage --json || fail "unstage rc=$?"
 	expect_loaded 0 unstage
-	# 3. Staging a second UKI replaces the first: the second kernel must show uki2's marker.
+	# 4. Staging a second UKI replaces the first: the second kernel must show uki2's marker.
 	capture stage-first kexecctl stage /uki.efi --addon /a.addon.efi --addon /b.addon.efi --json \
 		|| fail "stage-first rc=$?"
 	capture stage-replace kexecctl stage /uki2.efi --json || fail "stage-replace rc=$?"
