@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// Human output of kexecctl. --json output never goes through here: it is
+// the daemon's or the engine's JSON as is, so its keys stay the
+// documented ones.
+
+#include <cstdio>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+namespace kexecd {
+
+/* hostnamectl-like block from the daemon's Describe() document. */
+std::string formatStatus(const nlohmann::json &describe);
+
+/* A short summary of a staged record (the Stage reply). */
+std::string formatStaged(const nlohmann::json &staged);
+
+/* Indented "key: value" tree for any JSON document (kexecctl inspect). */
+std::string formatTree(const nlohmann::json &doc);
+
+/* Progress bar redrawn in place on a terminal: "[#####     ]  50% verify". */
+class ProgressBar
+{
+public:
+	explicit ProgressBar(FILE *out, int width = 30);
+	~ProgressBar();
+
+	void update(std::string_view phase, double fraction);
+	/* Erase the bar so the next output starts on a clean line. */
+	void finish();
+
+private:
+	FILE *out_;
+	int width_;
+	bool drawn_ = false;
+};
+
+} // namespace kexecd

@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// kexecctl: the client of kexecd. Every verb but `inspect` is one call on
+// org.kexecd1.Manager; `inspect` runs the engine locally, unprivileged.
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "config.h"
+#include "errors.h"
+#include "format.h"
+#include "manager_proxy.h"
+#include "stager.h"
+
+namespace kexecd {
+
+namespace {
+
+using json = nlohmann::json;
+using Options = std::map<std::string, sdbus::Variant>;
+
+constexpr const char *kBusName = "org.kexecd1";
+constexpr const char *kObjectPath = "/org/kexecd1";
+
+/* Staging reads and verifies whole images, and polkit may wait for a
+ * password; the default 25 s D-Bus timeout is far too short for either. */
+constexpr auto kStageTimeout = std::chrono::minutes(10);
+constexpr auto kAuthTimeout = std::chrono::minutes(5);
+
+struct GlobalOptions {
+	bool json = false;
+	bool noAskPassword = false;
+	std::string bus = "system";
+};
+
+struct StageOptions {
+	std::string uki;
+	std::vector<std::string> addons;
+	std::string profile;
+	std::string scheme;
+	std::string cmdlineExtra;
+	std::string signaturePolicy;
+};
+
+struct InspectOptions {
+	std::string file;
+	std::vector<std::string> addons;
+	std::string profile;
+	std::string scheme;
+	std::string trustDir = KEXECD_TRUST_DIR;
+};
+
+class ManagerProxy final : public sdbus::ProxyInterfaces<org::kexecd1::Manager_proxy>
+{
+public:
+	explicit ManagerProxy(sdbus::IConnection &connection)
+		: ProxyInterfaces(connection, kBusName, kObjectPath)
+	{
+		registerProxy();
+	}
+
+	~ManagerProxy()
+	{
+		unregisterProxy();
+	}
+
+	/* For calls that need a timeout or an async reply, which the
+	 * generated methods do not offer. */
+	sdbus::IProxy &proxy() { return getProxy(); }
+
+	std::function<void(const std::string &, double)> progress;
+
+private:
+	void onProgress(const std::string &phase, const double &fraction) override
+	{
+		if (progress)
+			progress(phase, fraction);
+	}
+};
+
+/* Prints the one-line message (stderr) and, with --json, the same error as
+ * a document on stdout; returns the exit code. */
+int report(const GlobalOptions &global, const ClientError &error, const std::string &name = {})
+{
+	fmt::print(stderr, "{}\n", error.message);
+	if (global.json) {
+		json doc = { { "error", { { "kind", error.kind },
+					  { "message", error.message },
+					  { "exit_code", error.exitCode } } } };
+		if (!name.empty())
+			doc["error"]["name"] = name;
+		fmt::print("{}\n", doc.dump(2));
+	}
+	return error.exitCode;
+}
+
+int reportBusError(const GlobalOptions &global, const sdbus::Error &e, Verb verb)
+{
+	return report(global, describeBusError(e.getName(), e.getMessage(), verb), e.getName());
+}
+
+json variantToJson(const sdbus::Variant &v);
+
+template<typename T>
+json arrayToJson(const sdbus::Variant &v)
+{
+	json out = json::array();
+	for (const T &item : v.get<std::vector<T>>())
+		out.push_back(item);
+	return out;
+}
+
+json mapToJson(const std::map<std::string, sdbus::Variant> &map)
+{
+	json out = json::object();
+	for (const auto &[key, value] : map)
+		out[key] = variantToJson(value);
+	return out;
+}
+
+/* The reply dictionaries hold strings, numbers, booleans, string lists and
+ * nested a{sv}; anything else is shown by its signature rather than lost
+ * silently. */
+json variantToJson(const sdbus::Variant &v)
+{
+	const std::string type = v.peekValueType();
+	if (type == "s" || type == "o" || type == "g")
+		return v.get<std::string>();
+	if (type == "b")
+		return v.get<bool>();
+	if (type == "y")
+		return v.get<uint8_t>();
+	if (type == "n")
+		return v.get<int16_t>();
+	if (type == "q")
+		return v.get<uint16_t>();
+	if (type == "i")
+		return v.get<int32_t>();
+	if (type == "u")
+		return v.get<uint32_t>();
+	if (type == "x")
+		return v.get<int64_t>();
+	if (type == "t")
+		return v.get<uint64_t>();
+	if (type == "d")
+		return v.get<double>();
+	if (type == "as")
+		return arrayToJson<std::string>(v);
+	if (type == "at")
+		return arrayToJson<uint64_t>(v);
+	if (type == "ax")
+		return arrayToJson<int64_t>(v);
+	if (type == "au")
+		return arrayToJson<uint32_t>(v);
+	if (type == "ai")
+		return arrayToJson<int32_t>(v);
+	if (type == "ab")
+		return arrayToJson<bool>(v);
+	if (type == "ad")
+		return arrayToJson<double>(v);
+	if (type == "a{ss}") {
+		json out = json::object();
+		for (const auto &[key, value] : v.get<std::map<std::string, std::string>>())
+			out[key] = value;
+		return out;
+	}
+	if (type == "a{sv}")
+		return mapToJson(v.get<std::map<std::string, sdbus::Variant>>());
+	if (type == "aa{sv}") {
+		json out = json::array();
+		for (const auto &map : v.get<std::vector<std::map<std::string, sdbus::Variant>>>())
+			out.push_back(mapToJson(map));
+		return out;
+	}
+	if (type == "v")
+		return variantToJson(v.get<sdbus::Variant>());
+	return "<unsupported D-Bus type " + type + ">";
+}
+
+std::string absolutePath(const std::string &path)
+{
+	std::error_code ec;
+	std::filesystem::path p = std::filesystem::absolute(path, ec);
+	return ec ? path : p.lexically_normal().string();
+}
+
+/* Opening the files here means the daemon can only stage what this caller
+ * may read. */
+std::optional<int> openInput(const GlobalOptions &global, const std::string &path, int &exitCode)
+{
+	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int err = errno;
+		exitCode = report(global, { err == EACCES ? ExitAccessDenied : ExitInvalid,
+					    err == EACCES ? "access-denied" : "invalid-argument",
+					    fmt::format("Cannot open '{}': {}", path, std::strerror(err)) });
+		return std::nullopt;
+	}
+	return fd;
+}
+
+std::unique_ptr<sdbus::IConnection> connectBus(const GlobalOptions &global, int &exitCode)
+{
+	/* sd-bus reads the system bus address from this variable, so an
+	 * explicit address keeps every other system-bus semantic intact. */
+	if (global.bus != "system" && ::setenv("DBUS_SYSTEM_BUS_ADDRESS", global.bus.c_str(), 1) < 0) {
+		exitCode = report(global, { ExitFailure, "failed", "Cannot set the bus address" });
+		return nullptr;
+	}
+	try {
+		return sdbus::createSystemBusConnection();
+	} catch (const sdbus::Error &e) {
+		std::string where = global.bus == "system" ? "the system bus" : "'" + global.bus + "'";
+		exitCode = report(global, { ExitUnreachable, "unreachable",
+					    fmt::format("Cannot connect to {}: {}", where, e.getMessage()) },
+				  e.getName());
+		return nullptr;
+	}
+}
+
+Options authOptions(const GlobalOptions &global)
+{
+	return Options{ { "interactive", sdbus::Variant{ !global.noAskPassword } } };
+}
+
+int cmdStatus(const GlobalOptions &global)
+{
+	int exitCode = ExitOk;
+	auto connection = connectBus(global, exitCode);
+	if (!connection)
+		return exitCode;
+
+	std::string text;
+	try {
+		ManagerProxy manager(*connection);
+		text = manager.Describe();
+	} catch (const sdbus::Error &e) {
+		return reportBusError(global, e, Verb::Status);
+	}
+
+	json doc = json::parse(text, nullptr, false);
+	if (doc.is_discarded()) {
+		return report(global, { ExitFailure, "failed",
+					"kexecd sent a status document that is not valid JSON" });
+	}
+	if (global.json)
+		fmt::print("{}\n", doc.dump(2));
+	else
+		fmt::print("{}", formatStatus(doc));
+	return ExitOk;
+}
+
+int cmdStage(const GlobalOptions &global, const StageOptions &opts)
+{
+	int exitCode = ExitOk;
+
+	std::optional<int> ukiFd = openInput(global, opts.uki, exitCode);
+	if (!ukiFd)
+		return exitCode;
+	sdbus::UnixFd uki{ *ukiFd, sdbus::adopt_fd };
+
+	std::vector<sdbus::UnixFd> addons;
+	std::vector<std::string> addonPaths;
+	for (const std::string &path : opts.addons) {
+		std::optional<int> fd = openInput(global, path, exitCode);
+		if (!fd)
+			return exitCode;
+		addons.emplace_back(*fd, sdbus::adopt_fd);
+		addonPaths.push_back(absolutePath(path));
+	}
+
+	Options options = authOptions(global);
+	options["uki_path"] = sdbus::Variant{ absolutePath(opts.uki) };
+	options["addon_paths"] = sdbus::Variant{ addonPaths };
+	if (!opts.profile.empty())
+		options["profile"] = sdbus::Variant{ opts.profile };
+	if (!opts.scheme.empty())
+		options["scheme"] = sdbus::Variant{ opts.scheme };
+	if (!opts.cmdlineExtra.empty())
+		options["cmdline_extra"] = sdbus::Variant{ opts.cmdlineExtra };
+	if (!opts.signaturePolicy.empty())
+		options["signature_policy"] = sdbus::Variant{ opts.signaturePolicy };
+
+	auto connection = connectBus(global, exitCode);
+	if (!connection)
+		return exitCode;
+
+	std::optional<ProgressBar> bar;
+	if (!global.json && ::isatty(STDOUT_FILENO))
+		bar.emplace(stdout);
+
+	std::optional<sdbus::Error> error;
+	Options staged;
+	try {
+		ManagerProxy manager(*connection);
+		if (bar)
+			manager.progress = [&bar](const std::string &phase, double fraction) {
+				bar->update(phase, fraction);
+			};
+
+		/* Asynchronous, so Progress signals are dispatched by the same
+		 * loop that waits for the reply. */
+		auto call = manager.proxy()
+				    .callMethodAsync("Stage")
+				    .onInterface(org::kexecd1::Manager_proxy::INTERFACE_NAME)
+				    .withTimeout(kStageTimeout)
+				    .withArguments(uki, addons, options)
+				    .uponReplyInvoke([&](const sdbus::Error *e, Options reply) {
+					    if (e)
+						    error = *e;
+					    else
+						    staged = std::move(reply);
+					    connection->leaveEventLoop();
+				    });
+		(void)call;
+		connection->enterEventLoop();
+	} catch (const sdbus::Error &e) {
+		error = e;
+	}
+	if (bar)
+		bar->finish();
+
+	if (error)
+		return reportBusError(global, *error, Verb::Stage);
+
+	json record = mapToJson(staged);
+	if (global.json) {
+		fmt::print("{}\n", record.dump(2));
+	} else {
+		fmt::print("Staged '{}'.\n", absolutePath(opts.uki));
+		fmt::print("{}", formatStaged(record));
+	}
+	return ExitOk;
+}
+
+/* Unstage, Reboot and SoftReboot: a{sv} in, nothing out. */
+int cmdSimple(const GlobalOptions &global, Verb verb, Options options)
+{
+	int exitCode = ExitOk;
+	auto connection = connectBus(global, exitCode);
+	if (!connection)
+		return exitCode;
+
+	const char *method = verb == Verb::Unstage ? "Unstage"
+			   : verb == Verb::Reboot  ? "Reboot"
+						   : "SoftReboot";
+	try {
+		ManagerProxy manager(*connection);
+		manager.proxy()
+			.callMethod(method)
+			.onInterface(org::kexecd1::Manager_proxy::INTERFACE_NAME)
+			.withTimeout(kAuthTimeout)
+			.withArguments(options);
+	} catch (const sdbus::Error &e) {
+		return reportBusError(global, e, verb);
+	}
+
+	if (global.json) {
+		fmt::print("{}\n", json{ { "verb", verbName(verb) }, { "result", "ok" } }.dump(2));
+	} else if (verb == Verb::Unstage) {
+		fmt::print("Unstaged: no kernel is staged any more.\n");
+	} else if (verb == Verb::Reboot) {
+		fmt::print("Rebooting into the staged kernel.\n");
+	} else {
+		fmt::print("Soft-rebooting.\n");
+	}
+	return ExitOk;
+}
+
+int exitCodeFor(Code code)
+{
+	switch (code) {
+	case Code::InvalidArgument:
+	case Code::InvalidImage:
+		return ExitInvalid;
+	case Code::SignatureRejected:
+		return ExitSignatureRejected;
+	case Code::NotStaged:
+		return ExitNotStaged;
+	case Code::Busy:
+		return ExitBusy;
+	case Code::KernelRefused:
+		return ExitKernelRefused;
+	case Code::Unsupported:
+		return ExitUnsupported;
+	case Code::AccessDenied:
+		return ExitAccessDenied;
+	case Code::Io:
+	case Code::Internal:
+		break;
+	}
+	return ExitFailure;
+}
+
+/* Same titles as the daemon's errors, so a file refused by `inspect` reads
+ * the same as when `stage` refuses it. */
+ClientError describeEngineError(const Error &error)
+{
+	int exitCode = exitCodeFor(error.code);
+	std::string kind = error.code == Code::InvalidImage ? "invalid-image"
+			 : error.code == Code::InvalidArgument ? "invalid-argument"
+			 : error.code == Code::SignatureRejected ? "signature-rejected"
+			 : error.code == Code::Unsupported ? "unsupported"
+			 : error.code == Code::Io ? "io"
+							   : "failed";
+	ClientError out = describeBusError(std::string{ "org.kexecd1.Error." } + codeName(error.code),
+					   error.message, Verb::Inspect);
+	out.exitCode = exitCode;
+	out.kind = kind;
+	return out;
+}
+
+int cmdInspect(const GlobalOptions &global, const InspectOptions &opts)
+{
+	int exitCode = ExitOk;
+
+	std::optional<int> fd = openInput(global, opts.file, exitCode);
+	if (!fd)
+		return exitCode;
+	InputFile uki{ UniqueFd{ *fd }, absolutePath(opts.file) };
+
+	std::vector<InputFile> addons;
+	for (const std::string &path : opts.addons) {
+		std::optional<int> addonFd = openInput(global, path, exitCode);
+		if (!addonFd)
+			return exitCode;
+		addons.push_back(InputFile{ UniqueFd{ *addonFd }, absolutePath(path) });
+	}
+
+	EngineConfig config;
+	config.trustDir = opts.trustDir;
+
+	Result<json> result = inspectImage(std::move(uki), std::move(addons), opts.profile, config,
+					   opts.scheme == "bpf");
+	if (!result)
+		return report(global, describeEngineError(result.error()));
+
+	if (global.json)
+		fmt::print("{}\n", result->dump(2));
+	else
+		fmt::print("{}", formatTree(*result));
+	return ExitOk;
+}
+
+} // namespace
+
+} // namespace kexecd
+
+int main(int argc, char **argv)
+{
+	using namespace kexecd;
+
+	CLI::App app{ "Stage the next kernel for kexec and soft-reboot through kexecd" };
+	app.name("kexecctl");
+	app.set_version_flag("--version", KEXECD_VERSION);
+	app.require_subcommand(1);
+	/* Global options may follow the verb: `kexecctl status --json`. */
+	app.fallthrough();
+
+	GlobalOptions global;
+	app.add_flag("--json", global.json, "Machine-readable output (stable keys, see kexecctl(1))");
+	app.add_flag("--no-ask-password", global.noAskPassword,
+		     "Do not ask for a password when authorization is needed");
+	app.add_option("--bus", global.bus, "'system' (default) or a D-Bus address to talk to kexecd on")
+		->type_name("system|ADDRESS");
+
+	const std::vector<std::string> schemes{ "auto", "bpf", "classic" };
+
+	auto *status = app.add_subcommand("status", "Show what is staged and what the kernel supports");
+
+	StageOptions stageOpts;
+	auto *stage = app.add_subcommand("stage", "Stage a UKI (and addons) as the next kernel");
+	stage->add_option("UKI", stageOpts.uki, "Unified kernel image (.efi)")->required();
+	stage->add_option("--addon", stageOpts.addons, "UKI addon (.addon.efi); may be repeated")
+		->type_name("FILE")
+		->allow_extra_args(false);
+	stage->add_option("--profile", stageOpts.profile, "UKI profile: number (@N) or ID");
+	stage->add_option("--scheme", stageOpts.scheme, "How the kernel is handed over")
+		->check(CLI::IsMember(schemes));
+	stage->add_option("--cmdline-extra", stageOpts.cmdlineExtra,
+			  "Appended to the command line (ignored under Secure Boot)");
+	stage->add_option("--signature-policy", stageOpts.signaturePolicy,
+			  "Authenticode pre-check policy")
+		->check(CLI::IsMember({ "auto", "enforce", "warn" }));
+
+	auto *unstage = app.add_subcommand("unstage", "Drop the staged kernel");
+
+	bool force = false;
+	auto *reboot = app.add_subcommand("reboot", "Reboot into the staged kernel (kexec via logind)");
+	reboot->add_flag("--force", force, "Kexec immediately, without logind (root only)");
+
+	auto *softReboot = app.add_subcommand("soft-reboot", "Restart userspace only (logind soft-reboot)");
+
+	InspectOptions inspectOpts;
+	auto *inspect = app.add_subcommand("inspect", "Analyse a UKI locally (no daemon, no privileges)");
+	inspect->add_option("FILE", inspectOpts.file, "Unified kernel image (.efi)")->required();
+	inspect->add_option("--addon", inspectOpts.addons, "UKI addon; may be repeated")
+		->type_name("FILE")
+		->allow_extra_args(false);
+	inspect->add_option("--profile", inspectOpts.profile, "UKI profile: number (@N) or ID");
+	inspect->add_option("--scheme", inspectOpts.scheme, "bpf: also describe the image container")
+		->check(CLI::IsMember(schemes));
+	inspect->add_option("--trust-dir", inspectOpts.trustDir,
+			    "Certificates for the signature verdict")
+		->capture_default_str();
+
+	try {
+		app.parse(argc, argv);
+	} catch (const CLI::ParseError &e) {
+		int r = app.exit(e);
+		return r == 0 ? ExitOk : ExitUsage;
+	}
+
+	if (*status)
+		return cmdStatus(global);
+	if (*stage)
+		return cmdStage(global, stageOpts);
+	if (*unstage)
+		return cmdSimple(global, Verb::Unstage, authOptions(global));
+	if (*reboot) {
+		Options options = authOptions(global);
+		if (force)
+			options["force"] = sdbus::Variant{ true };
+		return cmdSimple(global, Verb::Reboot, std::move(options));
+	}
+	if (*softReboot)
+		return cmdSimple(global, Verb::SoftReboot, authOptions(global));
+	if (*inspect)
+		return cmdInspect(global, inspectOpts);
+	return ExitUsage;
+}
