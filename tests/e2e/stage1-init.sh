@@ -14,6 +14,8 @@ export HOME=/root
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# kexecd probes lockdown there, as on a real system.
+mount -t securityfs securityfs /sys/kernel/security 2>/dev/null
 mkdir -p /run /tmp /var/lib/kexecd /root
 mount -t tmpfs tmpfs /run
 mkdir -p /run/dbus /run/kexecd
