@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "kernel.h"
+
+#include <linux/reboot.h>
+#include <sys/reboot.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace kexecd {
+
+namespace {
+
+std::string readSmallFile(const std::string &path)
+{
+	std::ifstream in(path, std::ios::binary);
+	if (!in)
+		return {};
+	std::ostringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+bool readFlag(const std::string &path)
+{
+	const std::string s = readSmallFile(path);
+	return !s.empty() && s[0] == '1';
+}
+
+/* "none [integrity] confidentiality" -> "integrity". */
+std::string parseLockdown(const std::string &text)
+{
+	const size_t open = text.find('[');
+	const size_t close = text.find(']', open);
+	if (open == std::string::npos || close == std::string::npos)
+		return {};
+	return text.substr(open + 1, close - open - 1);
+}
+
+bool readSecureBoot(const std::string &sysRoot)
+{
+	/* efivarfs: 4 bytes of attributes, then the one-byte value. */
+	const std::string v = readSmallFile(sysRoot +
+		"/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c");
+	return v.size() >= 5 && v[4] == 1;
+}
+
+/* KERNEL-ABI.md §6: the parser series is told apart by BTF alone. */
+void probeBtf(const std::string &path, KernelSupport &support)
+{
+	struct btf *btf = btf__parse(path.c_str(), nullptr);
+	if (!btf) {
+		support.detail = fmt::format("no kernel BTF at {}: cannot use BPF parsers", path);
+		return;
+	}
+	const bool anchor = btf__find_by_name_kind(btf, "kexec_image_parser_anchor", BTF_KIND_FUNC) > 0;
+	const int ctxId = btf__find_by_name_kind(btf, "kexec_context", BTF_KIND_STRUCT);
+	if (!anchor || ctxId <= 0) {
+		support.detail = "kernel BTF has no kexec_image_parser_anchor/kexec_context: "
+				 "kernel lacks the kexec BPF parser series";
+		btf__free(btf);
+		return;
+	}
+	const struct btf_type *t = btf__type_by_id(btf, static_cast<__u32>(ctxId));
+	bool parsingBuf = false, sigEnforced = false, kernel = false;
+	const struct btf_member *m = btf_members(t);
+	for (unsigned i = 0; i < btf_vlen(t); i++, m++) {
+		const char *name = btf__name_by_offset(btf, m->name_off);
+		if (!name)
+			continue;
+		parsingBuf |= !std::strcmp(name, "parsing_buf");
+		sigEnforced |= !std::strcmp(name, "sig_enforced");
+		kernel |= !std::strcmp(name, "kernel");
+	}
+	btf__free(btf);
+	if (sigEnforced && parsingBuf)
+		support.generation = "newest";
+	else if (parsingBuf)
+		support.generation = "post-v7";
+	else if (kernel)
+		support.generation = "v6-v7";
+	/* Only the container-on-two-fds generations take our parser container. */
+	support.bpfParser = parsingBuf;
+	support.detail = parsingBuf
+		? fmt::format("kernel BTF has kexec_image_parser_anchor, kexec_context ({})", support.generation)
+		: fmt::format("kernel has the {} parser generation (PE with .bpf section), which kexecd does not target",
+			      support.generation);
+}
+
+class SyscallKernel : public KexecKernel
+{
+public:
+	explicit SyscallKernel(SystemPaths paths) : paths_(std::move(paths)) {}
+
+	Result<KernelSupport> probe() override
+	{
+		KernelSupport s;
+		/* Invalid flags: EINVAL proves the syscall exists without
+		 * touching what is loaded; EPERM means it exists but we may not. */
+		errno = 0;
+		long r = ::syscall(SYS_kexec_file_load, -1, -1, 0UL, nullptr, ~0UL);
+		s.kexecFile = !(r < 0 && errno == ENOSYS);
+		s.loaded = readFlag(paths_.sysRoot + "/kernel/kexec_loaded");
+		s.loadDisabled = readFlag(paths_.procRoot + "/sys/kernel/kexec_load_disabled");
+		s.lockdown = parseLockdown(readSmallFile(paths_.sysRoot + "/kernel/security/lockdown"));
+		s.secureBoot = readSecureBoot(paths_.sysRoot);
+		probeBtf(paths_.sysRoot + "/kernel/btf/vmlinux", s);
+		return s;
+	}
+
+	Result<void> load(const LoadRequest &request) override
+	{
+		/* The kernel wants the NUL counted in cmdline_len. */
+		const unsigned long len = request.cmdlineEmpty ? 0 : request.cmdline.size() + 1;
+		const char *cmdline = request.cmdlineEmpty ? "" : request.cmdline.c_str();
+		if (::syscall(SYS_kexec_file_load, request.kernelFd, request.initrdFd, len, cmdline,
+			      request.flags) < 0) {
+			const int e = errno;
+			return makeError(Code::KernelRefused,
+					 fmt::format("kexec_file_load: {} ({})", std::strerror(e), kexecErrnoHint(e)), e);
+		}
+		return {};
+	}
+
+	Result<void> unload() override
+	{
+		if (::syscall(SYS_kexec_file_load, -1, -1, 0UL, nullptr, kKexecFileUnload) < 0) {
+			const int e = errno;
+			return makeError(Code::KernelRefused,
+					 fmt::format("unloading the staged kernel: {}", std::strerror(e)), e);
+		}
+		return {};
+	}
+
+	Result<bool> loaded() override
+	{
+		return readFlag(paths_.sysRoot + "/kernel/kexec_loaded");
+	}
+
+	Result<void> rebootKexec() override
+	{
+		::sync();
+		if (::reboot(LINUX_REBOOT_CMD_KEXEC) < 0) {
+			const int e = errno;
+			return makeError(Code::KernelRefused, fmt::format("reboot(KEXEC): {}", std::strerror(e)), e);
+		}
+		return {};
+	}
+
+private:
+	SystemPaths paths_;
+};
+
+} // namespace
+
+std::string kexecErrnoHint(int errnum)
+{
+	switch (errnum) {
+	case EPERM:
+		return "kexec needs CAP_SYS_BOOT, or kexec_load_disabled is set";
+	case EKEYREJECTED:
+	case ENOKEY:
+	case EBADMSG:
+	case ELIBBAD:
+	case ENOPKG:
+	case EMSGSIZE:
+		return "the kernel rejected the image signature; check the signing key is in the "
+		       "kernel's trusted or platform keyring (see the kernel log)";
+	case ENOEXEC:
+		return "the kernel did not recognise the image format; on a kernel without the BPF "
+		       "parser series this is what a parser container gets (see the kernel log)";
+	case EINVAL:
+		return "the kernel rejected the arguments or image (see the kernel log)";
+	case EBUSY:
+		return "another kexec load is in progress";
+	case ENOMEM:
+		return "not enough memory to stage the kernel";
+	case EACCES:
+		return "an IMA/LSM policy denied reading the image";
+	default:
+		return "see the kernel log";
+	}
+}
+
+std::unique_ptr<KexecKernel> makeSyscallKernel(SystemPaths paths)
+{
+	return std::make_unique<SyscallKernel>(std::move(paths));
+}
+
+Result<std::unique_ptr<KexecKernel>> makeKernel(const std::string &spec, SystemPaths paths)
+{
+	if (spec == "real")
+		return makeSyscallKernel(std::move(paths));
+	if (spec.rfind("fake:", 0) == 0 && spec.size() > 5)
+		return makeRecordingKernel(spec.substr(5));
+	return makeError(Code::InvalidArgument,
+			 fmt::format("unknown kernel '{}': use 'real' or 'fake:DIR'", spec));
+}
+
+} // namespace kexecd

@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// Pipeline step 6 ("load"): the only door to the running kernel. The real
+// implementation is the only code making kexec/reboot syscalls; the
+// recording fake writes what it was handed into a directory so tests and
+// benchmarks can assert the exact bytes without root.
+
+#include <memory>
+#include <string>
+
+#include "result.h"
+
+namespace kexecd {
+
+/* kexec_file_load flags (uapi linux/kexec.h). */
+constexpr unsigned long kKexecFileUnload = 0x1;
+constexpr unsigned long kKexecFileOnCrash = 0x2;
+constexpr unsigned long kKexecFileNoInitramfs = 0x4;
+
+struct KernelSupport {
+	bool kexecFile = false;      // kexec_file_load exists (not ENOSYS)
+	bool loaded = false;         // /sys/kernel/kexec_loaded
+	bool loadDisabled = false;   // /proc/sys/kernel/kexec_load_disabled
+	std::string lockdown;        // none|integrity|confidentiality ("" unknown)
+	bool secureBoot = false;     // SecureBoot EFI variable
+	bool bpfParser = false;      // BTF has kexec_image_parser_anchor + kexec_context
+	std::string generation;      // "", "v6-v7", "post-v7", "newest" (KERNEL-ABI.md §6)
+	std::string detail;          // why bpfParser is false/true, for status
+};
+
+struct LoadRequest {
+	int kernelFd = -1;     // classic: the kernel; BPF: the parser container
+	int initrdFd = -1;     // classic: the initrd or -1; BPF: the image container
+	std::string cmdline;   // without the trailing NUL; the kernel gets it with NUL (or "" and length 0 for BPF)
+	bool cmdlineEmpty = false; // pass cmdline_len 0 (BPF scheme)
+	unsigned long flags = 0;
+};
+
+class KexecKernel
+{
+public:
+	virtual ~KexecKernel() = default;
+
+	virtual Result<KernelSupport> probe() = 0;
+	virtual Result<void> load(const LoadRequest &request) = 0;
+	virtual Result<void> unload() = 0;
+	virtual Result<bool> loaded() = 0;
+	/* reboot(LINUX_REBOOT_CMD_KEXEC): does not return on success. */
+	virtual Result<void> rebootKexec() = 0;
+};
+
+/* Paths of the real kernel's interfaces, each overridable for tests
+ * (KEXECD_SYSFS_ROOT prefixes /sys and /proc reads). */
+struct SystemPaths {
+	std::string sysRoot = "/sys";
+	std::string procRoot = "/proc";
+};
+
+std::unique_ptr<KexecKernel> makeSyscallKernel(SystemPaths paths);
+
+/* Records into dir: kernel.bin, initrd.bin (absent when none),
+ * cmdline.bin (exact bytes incl. NUL), flags, loaded ("1"/"0"), and
+ * calls.log (one line per call). Behaviour knobs read from dir at each
+ * call: support.json (KernelSupport overrides, e.g. {"bpf_parser":true}),
+ * fail-load (errno number as text: next load fails with it). */
+std::unique_ptr<KexecKernel> makeRecordingKernel(std::string dir);
+
+/* Parse --kernel=real | fake:DIR. */
+Result<std::unique_ptr<KexecKernel>> makeKernel(const std::string &spec, SystemPaths paths);
+
+/* Map a kexec_file_load errno to a message a human can act on. */
+std::string kexecErrnoHint(int errnum);
+
+} // namespace kexecd

@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "memfd.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace kexecd {
+
+namespace {
+
+constexpr unsigned kAllSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+Result<UniqueFd> createMemfd(std::string_view name)
+{
+	/* memfd names are limited to 249 bytes and only used for debugging. */
+	std::string shortName = fmt::format("kexecd:{}", name.substr(0, 200));
+	int fd = ::memfd_create(shortName.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return makeError(Code::Io, fmt::format("memfd_create: {}", std::strerror(errno)), errno);
+	return UniqueFd(fd);
+}
+
+Result<void> writeAll(int fd, const uint8_t *data, size_t size)
+{
+	while (size > 0) {
+		ssize_t n = ::write(fd, data, size);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return makeError(Code::Io, fmt::format("writing memfd: {}", std::strerror(errno)), errno);
+		}
+		data += n;
+		size -= static_cast<size_t>(n);
+	}
+	return {};
+}
+
+} // namespace
+
+SealedMemfd::SealedMemfd(UniqueFd fd, uint64_t size, std::string name)
+	: fd_(std::move(fd)), size_(size), name_(std::move(name))
+{
+}
+
+SealedMemfd::SealedMemfd(SealedMemfd &&other) noexcept
+	: fd_(std::move(other.fd_)), size_(std::exchange(other.size_, 0)),
+	  name_(std::move(other.name_)), map_(std::exchange(other.map_, nullptr))
+{
+}
+
+SealedMemfd &SealedMemfd::operator=(SealedMemfd &&other) noexcept
+{
+	if (this != &other) {
+		unmap();
+		fd_ = std::move(other.fd_);
+		size_ = std::exchange(other.size_, 0);
+		name_ = std::move(other.name_);
+		map_ = std::exchange(other.map_, nullptr);
+	}
+	return *this;
+}
+
+SealedMemfd::~SealedMemfd()
+{
+	unmap();
+}
+
+void SealedMemfd::unmap()
+{
+	if (map_ && size_ > 0)
+		::munmap(map_, size_);
+	map_ = nullptr;
+}
+
+Result<void> SealedMemfd::sealAndMap()
+{
+	if (::fcntl(fd_.get(), F_ADD_SEALS, kAllSeals) < 0)
+		return makeError(Code::Io, fmt::format("sealing memfd for '{}': {}", name_, std::strerror(errno)), errno);
+	if (size_ == 0)
+		return {};
+	/* Shared read-only mapping: allowed after F_SEAL_WRITE, no copy. */
+	void *p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_.get(), 0);
+	if (p == MAP_FAILED)
+		return makeError(Code::Io, fmt::format("mapping memfd for '{}': {}", name_, std::strerror(errno)), errno);
+	map_ = p;
+	return {};
+}
+
+Result<SealedMemfd> SealedMemfd::copyFrom(int fd, std::string_view name, uint64_t limit)
+{
+	auto memfd = createMemfd(name);
+	if (!memfd)
+		return memfd.takeError();
+	const std::string label(name);
+
+	struct stat st;
+	if (::fstat(fd, &st) < 0)
+		return makeError(Code::Io, fmt::format("'{}': {}", label, std::strerror(errno)), errno);
+	if (S_ISDIR(st.st_mode))
+		return makeError(Code::InvalidArgument, fmt::format("'{}' is a directory", label), EISDIR);
+	if (S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > limit)
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}' is {} bytes, larger than the limit of {} bytes",
+					     label, st.st_size, limit), EFBIG);
+
+	/* Read from offset 0 where we can, so a caller's file position does
+	 * not change what gets staged. */
+	loff_t inOff = 0;
+	const bool seekable = S_ISREG(st.st_mode);
+	uint64_t total = 0;
+	bool useCopyRange = seekable;
+	bool useSendfile = seekable;
+	std::vector<uint8_t> buffer;
+
+	for (;;) {
+		/* One byte past the limit tells "too large" from "exactly at". */
+		const uint64_t want = std::min<uint64_t>(limit + 1 - total, 1u << 30);
+		if (want == 0)
+			break;
+		ssize_t n;
+		if (useCopyRange) {
+			n = ::copy_file_range(fd, &inOff, memfd->get(), nullptr, want, 0);
+			if (n < 0 && (errno == EXDEV || errno == EINVAL || errno == ENOSYS ||
+				      errno == EOPNOTSUPP || errno == EBADF)) {
+				useCopyRange = false;
+				continue;
+			}
+		} else if (useSendfile) {
+			off_t off = inOff;
+			n = ::sendfile(memfd->get(), fd, &off, want);
+			if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
+				useSendfile = false;
+				continue;
+			}
+			if (n > 0)
+				inOff = off;
+		} else {
+			/* Pipes and sockets: plain read loop, the only way. */
+			buffer.resize(1 << 20);
+			n = seekable ? ::pread(fd, buffer.data(), std::min<uint64_t>(want, buffer.size()), inOff)
+				     : ::read(fd, buffer.data(), std::min<uint64_t>(want, buffer.size()));
+			if (n > 0) {
+				auto w = writeAll(memfd->get(), buffer.data(), static_cast<size_t>(n));
+				if (!w)
+					return w.takeError();
+				inOff += n;
+			}
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return makeError(Code::Io, fmt::format("reading '{}': {}", label, std::strerror(errno)), errno);
+		}
+		if (n == 0)
+			break;
+		total += static_cast<uint64_t>(n);
+	}
+	if (total > limit)
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}' is larger than the limit of {} bytes", label, limit), EFBIG);
+
+	SealedMemfd result(std::move(*memfd), total, label);
+	auto sealed = result.sealAndMap();
+	if (!sealed)
+		return sealed.takeError();
+	return result;
+}
+
+Result<SealedMemfd> SealedMemfd::fromBytes(std::span<const uint8_t> bytes, std::string_view name)
+{
+	const std::span<const uint8_t> parts[] = { bytes };
+	return concat(parts, name);
+}
+
+Result<SealedMemfd> SealedMemfd::concat(std::span<const std::span<const uint8_t>> parts,
+					std::string_view name)
+{
+	auto memfd = createMemfd(name);
+	if (!memfd)
+		return memfd.takeError();
+	uint64_t total = 0;
+	for (const auto &part : parts)
+		total += part.size();
+	/* Size first: one allocation, and ENOSPC/ENOMEM before any copying. */
+	if (::ftruncate(memfd->get(), static_cast<off_t>(total)) < 0)
+		return makeError(Code::Io, fmt::format("sizing memfd for '{}': {}", name, std::strerror(errno)), errno);
+	for (const auto &part : parts) {
+		auto w = writeAll(memfd->get(), part.data(), part.size());
+		if (!w)
+			return w.takeError();
+	}
+	SealedMemfd result(std::move(*memfd), total, std::string(name));
+	auto sealed = result.sealAndMap();
+	if (!sealed)
+		return sealed.takeError();
+	return result;
+}
+
+} // namespace kexecd

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// Orchestration of the staging pipeline (DESIGN.md §2):
+//   read once -> seal -> parse -> verify -> compose -> load -> record.
+// No D-Bus here: the bus adaptor converts arguments into StageRequest and
+// the JSON record into D-Bus types.
+
+#include <atomic>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "fd.h"
+#include "kernel.h"
+#include "pe.h"
+#include "result.h"
+
+namespace kexecd {
+
+enum class Scheme { Auto, Bpf, Classic };
+enum class SignaturePolicy { Auto, Enforce, Warn };
+enum class StageState { Idle, Staging, Staged, Foreign, Failed, Rebooting };
+
+const char *schemeName(Scheme scheme);
+Result<Scheme> parseScheme(std::string_view text);
+const char *policyName(SignaturePolicy policy);
+Result<SignaturePolicy> parsePolicy(std::string_view text);
+const char *stateName(StageState state);
+
+/* Every limit on user-controlled input, in one place. */
+struct Limits {
+	PeLimits pe;                           // per file: size and section count
+	unsigned maxAddons = 32;
+	size_t maxCmdline = 4096;              // composed command line, bytes
+	size_t maxCmdlineExtra = 1024;
+	size_t maxProfileName = 64;
+	uint64_t maxTotalInput = uint64_t{ 4 } << 30; // all inputs together (container < 4 GiB)
+	/* The BPF parser copies each PE into one ring-buffer record
+	 * (KERNEL-ABI.md §2: vmlinux size + 64 MiB initrd estimate + slack). */
+	uint64_t maxBpfRecord = uint64_t{ 256 } << 20;
+};
+
+struct EngineConfig {
+	std::string trustDir;        // *.pem|*.crt trusted for Authenticode
+	std::string efivarsDir = "/sys/firmware/efi/efivars";
+	bool useFirmwareDb = true;   // add the firmware db to the trust store
+	std::string parserPath;      // signed parser container (BPF scheme)
+	std::string statePath;       // staged.json
+	SignaturePolicy policy = SignaturePolicy::Auto;
+	Scheme scheme = Scheme::Auto;
+	bool allowSchemeFallback = false; // auto: BPF refused -> try classic
+	Limits limits;
+};
+
+struct InputFile {
+	UniqueFd fd;
+	std::string origin; // a path for messages and the record
+};
+
+struct StageRequest {
+	InputFile uki;
+	std::vector<InputFile> addons;
+	std::string profile;       // "" = default profile (@0 or base)
+	std::string cmdlineExtra;  // only honoured when Secure Boot is off
+	std::optional<Scheme> scheme;
+	std::optional<SignaturePolicy> policy;
+};
+
+using ProgressFn = std::function<void(std::string_view phase, double fraction)>;
+
+/* Local, read-only analysis (kexecctl inspect): no kernel, no state. */
+Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons,
+				    const std::string &profile, const EngineConfig &config,
+				    bool showContainer);
+
+class Stager
+{
+public:
+	Stager(KexecKernel &kernel, EngineConfig config);
+
+	/* Probe the kernel and reconcile the state file with kexec_loaded. */
+	Result<void> start();
+
+	/* Fails with Code::Busy when a staging is already running. On any
+	 * failure the previously staged kernel stays as it was. */
+	Result<nlohmann::json> stage(StageRequest request, const ProgressFn &progress);
+	Result<void> unstage();
+	/* Checks before a reboot/soft-reboot: something of ours is staged and
+	 * the kernel still has it. */
+	Result<void> checkRebootable();
+	Result<void> setRebooting();
+
+	StageState state() const;
+	nlohmann::json staged() const;       // {} when nothing is staged
+	nlohmann::json kernelSupport() const;
+	std::string lastError() const;
+
+	/* Called (from the thread that changed it) after any of state(),
+	 * staged(), lastError() or kernelSupport() changed. */
+	void setChangeCallback(std::function<void()> callback);
+
+private:
+	Result<nlohmann::json> stageLocked(StageRequest request, const ProgressFn &progress);
+	void setState(StageState state, std::optional<nlohmann::json> staged = std::nullopt,
+		      std::optional<std::string> lastError = std::nullopt);
+
+	KexecKernel &kernel_;
+	const EngineConfig config_;
+	std::atomic<bool> busy_ = false;
+
+	mutable std::mutex mutex_;
+	StageState state_ = StageState::Idle;
+	nlohmann::json staged_ = nlohmann::json::object();
+	KernelSupport support_;
+	std::string lastError_;
+	std::function<void()> changed_;
+};
+
+} // namespace kexecd

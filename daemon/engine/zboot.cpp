@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "zboot.h"
+
+#include <cstring>
+
+#include <fmt/format.h>
+#include <zlib.h>
+#include <zstd.h>
+
+namespace kexecd {
+
+namespace {
+
+uint32_t le32(std::span<const uint8_t> b, size_t off)
+{
+	return static_cast<uint32_t>(b[off]) | (static_cast<uint32_t>(b[off + 1]) << 8) |
+	       (static_cast<uint32_t>(b[off + 2]) << 16) | (static_cast<uint32_t>(b[off + 3]) << 24);
+}
+
+Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> in, const std::string &origin, uint64_t limit)
+{
+	z_stream zs{};
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+		return makeError(Code::Internal, "inflateInit2 failed");
+	std::vector<uint8_t> out;
+	zs.next_in = const_cast<Bytef *>(in.data());
+	zs.avail_in = static_cast<uInt>(in.size());
+	int rc = Z_OK;
+	while (rc != Z_STREAM_END) {
+		if (out.size() >= limit) {
+			inflateEnd(&zs);
+			return makeError(Code::InvalidImage,
+					 fmt::format("'{}': zboot kernel decompresses to more than {} bytes", origin, limit));
+		}
+		const size_t old = out.size();
+		out.resize(std::min<uint64_t>(limit, std::max<size_t>(old * 2, 1 << 20)));
+		zs.next_out = out.data() + old;
+		zs.avail_out = static_cast<uInt>(out.size() - old);
+		rc = inflate(&zs, Z_NO_FLUSH);
+		out.resize(out.size() - zs.avail_out);
+		if (rc == Z_BUF_ERROR && zs.avail_in == 0)
+			break;
+		if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+			break;
+	}
+	inflateEnd(&zs);
+	if (rc != Z_STREAM_END)
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}': zboot gzip payload is corrupt or truncated", origin));
+	return out;
+}
+
+Result<std::vector<uint8_t>> unzstd(std::span<const uint8_t> in, const std::string &origin, uint64_t limit)
+{
+	ZSTD_DStream *ds = ZSTD_createDStream();
+	if (!ds)
+		return makeError(Code::Internal, "ZSTD_createDStream failed");
+	std::vector<uint8_t> out;
+	ZSTD_inBuffer ib{ in.data(), in.size(), 0 };
+	size_t rc = 1;
+	while (rc != 0) {
+		if (out.size() >= limit) {
+			ZSTD_freeDStream(ds);
+			return makeError(Code::InvalidImage,
+					 fmt::format("'{}': zboot kernel decompresses to more than {} bytes", origin, limit));
+		}
+		const size_t old = out.size();
+		out.resize(std::min<uint64_t>(limit, std::max<size_t>(old * 2, 1 << 20)));
+		ZSTD_outBuffer ob{ out.data() + old, out.size() - old, 0 };
+		rc = ZSTD_decompressStream(ds, &ob, &ib);
+		out.resize(old + ob.pos);
+		if (ZSTD_isError(rc))
+			break;
+		if (ib.pos == ib.size && ob.pos == 0 && rc != 0) {
+			rc = 1;
+			break;
+		}
+	}
+	ZSTD_freeDStream(ds);
+	if (rc != 0)
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}': zboot zstd payload is corrupt or truncated", origin));
+	return out;
+}
+
+} // namespace
+
+std::optional<ZbootHeader> probeZboot(std::span<const uint8_t> image)
+{
+	if (image.size() < 0x40 || image[0] != 'M' || image[1] != 'Z' ||
+	    std::memcmp(image.data() + 4, "zimg", 4) != 0)
+		return std::nullopt;
+	ZbootHeader h;
+	h.payloadOffset = le32(image, 0x08);
+	h.payloadSize = le32(image, 0x0c);
+	const char *comp = reinterpret_cast<const char *>(image.data() + 0x18);
+	h.compression.assign(comp, strnlen(comp, 0x38 - 0x18));
+	return h;
+}
+
+Result<std::vector<uint8_t>> unpackZboot(std::span<const uint8_t> image, const std::string &origin,
+					 uint64_t limit)
+{
+	const auto header = probeZboot(image);
+	if (!header)
+		return makeError(Code::InvalidImage, fmt::format("'{}': not a zboot image", origin));
+	if (header->payloadOffset > image.size() || header->payloadSize > image.size() - header->payloadOffset ||
+	    header->payloadSize < 4)
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}': zboot payload (offset 0x{:x}, size 0x{:x}) lies outside the {}-byte file",
+					     origin, header->payloadOffset, header->payloadSize, image.size()));
+	const auto payload = image.subspan(header->payloadOffset, header->payloadSize);
+	if (payload[0] == 0x1f && payload[1] == 0x8b)
+		return gunzip(payload, origin, limit);
+	if (le32(payload, 0) == 0xfd2fb528)
+		return unzstd(payload, origin, limit);
+	return makeError(Code::Unsupported,
+			 fmt::format("'{}': zboot compression '{}' is not supported (gzip and zstd are)", origin,
+				     header->compression));
+}
+
+} // namespace kexecd
