@@ -14,11 +14,8 @@ using nlohmann::json;
 
 namespace {
 
-/*
- * The daemon's document is the contract (kexecctl(1) lists its keys); the
- * few alternative spellings accepted here keep the human view useful
- * against an older or newer daemon instead of printing blanks.
- */
+/* The first of several JSON pointers that names a non-empty value: absent
+ * keys simply leave their line out of the human view. */
 const json *find(const json &doc, std::initializer_list<const char *> pointers)
 {
 	for (const char *pointer : pointers) {
@@ -91,12 +88,12 @@ std::string yesNo(const json *v)
 
 std::string addonList(const json &staged)
 {
-	const json *addons = find(staged, { "/addons", "/addon_paths" });
+	const json *addons = find(staged, { "/addons" });
 	if (!addons || !addons->is_array())
 		return {};
 	std::string s;
 	for (const json &a : *addons) {
-		std::string item = a.is_object() ? text(a, { "/path", "/origin", "/name" }) : scalar(a);
+		std::string item = a.is_object() ? text(a, { "/path" }) : scalar(a);
 		if (!s.empty())
 			s += ", ";
 		s += item;
@@ -106,37 +103,41 @@ std::string addonList(const json &staged)
 
 void addStaged(Block &block, const json &staged)
 {
-	block.add("UKI", text(staged, { "/uki/path", "/uki_path", "/uki/origin", "/uki" }));
-	block.add("Version", text(staged, { "/uki/version", "/version", "/uname", "/uki/uname",
-					     "/os_release/PRETTY_NAME", "/osrel/PRETTY_NAME" }));
-	block.add("Profile", text(staged, { "/profile/id", "/profile/name", "/profile" }));
+	block.add("UKI", text(staged, { "/uki/path" }));
+	block.add("OS", text(staged, { "/uki/os_release/pretty_name", "/uki/os_release/id" }));
+	block.add("Kernel version", text(staged, { "/uki/uname" }));
+
+	std::string profile = text(staged, { "/profile/id", "/profile/title" });
+	if (const json *index = find(staged, { "/profile/index" }))
+		profile = profile.empty() ? "@" + scalar(*index) : profile + " (@" + scalar(*index) + ")";
+	block.add("Profile", profile);
 	block.add("Addons", addonList(staged));
 
-	std::string scheme = text(staged, { "/scheme/name", "/scheme" });
-	std::string why = text(staged, { "/scheme/reason", "/scheme_reason", "/scheme_why",
-					 "/scheme_detail" });
+	std::string scheme = text(staged, { "/scheme" });
+	std::string why = text(staged, { "/scheme_reason" });
 	if (!scheme.empty() && !why.empty())
 		scheme += " (" + why + ")";
 	block.add("Scheme", scheme);
 
 	block.add("Command line", text(staged, { "/cmdline" }));
 
-	std::string verdict = text(staged, { "/signature/verdict", "/signature/uki/verdict",
-					     "/signature", "/verdict", "/uki/signature/verdict",
-					     "/uki/verdict" });
-	std::string signer = text(staged, { "/signature/signer", "/signature/uki/signer",
-					    "/uki/signature/signer", "/uki/signer" });
+	std::string verdict = text(staged, { "/uki/signature/verdict" });
+	std::string signer = text(staged, { "/uki/signature/signer" });
+	std::string detail = text(staged, { "/uki/signature/detail" });
 	if (!verdict.empty() && !signer.empty())
-		verdict += " (" + signer + ")";
-	std::string policy = text(staged, { "/signature/policy", "/signature_policy", "/policy" });
+		verdict += " by " + signer;
+	if (!verdict.empty() && !detail.empty())
+		verdict += " (" + detail + ")";
+	std::string policy = text(staged, { "/signature_policy" });
 	if (!verdict.empty() && !policy.empty())
 		verdict += ", policy " + policy;
 	block.add("Signature", verdict);
 
-	block.add("Kernel SHA256", text(staged, { "/sha256/kernel", "/kernel/sha256", "/kernel_sha256" }));
-	block.add("Initrd SHA256", text(staged, { "/sha256/initrd", "/initrd/sha256", "/initrd_sha256" }));
-	block.add("UKI SHA256", text(staged, { "/sha256/uki", "/uki/sha256", "/uki_sha256" }));
-	block.add("Staged at", text(staged, { "/time", "/staged_at", "/timestamp" }));
+	block.add("Kernel SHA256", text(staged, { "/kernel/sha256" }));
+	block.add("Initrd SHA256", text(staged, { "/initrd/sha256" }));
+	block.add("Container SHA256", text(staged, { "/container/sha256" }));
+	block.add("UKI SHA256", text(staged, { "/uki/sha256" }));
+	block.add("Staged at", text(staged, { "/staged_at" }));
 }
 
 void addSupport(Block &block, const json &support)
@@ -147,7 +148,7 @@ void addSupport(Block &block, const json &support)
 	block.add("kexec_file_load", kexecFile);
 
 	std::string bpf = yesNo(find(support, { "/bpf_parser" }));
-	std::string detail = text(support, { "/detail", "/bpf_detail" });
+	std::string detail = text(support, { "/detail" });
 	std::string generation = text(support, { "/generation" });
 	if (!bpf.empty() && !generation.empty())
 		bpf += ", " + generation;
@@ -201,7 +202,7 @@ std::string formatStatus(const json &describe)
 
 	block.add("Last error", text(describe, { "/last_error" }));
 
-	const json *support = find(describe, { "/kernel_support", "/kernel" });
+	const json *support = find(describe, { "/kernel_support" });
 	if (support && support->is_object())
 		addSupport(block, *support);
 

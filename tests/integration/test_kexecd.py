@@ -1,0 +1,540 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Integration tests: the real kexecd and the real kexecctl on a private bus.
+
+A private dbus-daemon (system-bus.conf) carries python3-dbusmock's logind and
+polkitd templates and `kexecd --kernel=fake:DIR`, whose recording kernel
+writes what it was handed into DIR. kexecctl runs as a subprocess, as root
+and (via setpriv) as uid 65534, and every assertion is on what a user or the
+kernel would see: exit codes, messages, recorded bytes, logind calls.
+
+Environment: KEXECD_BIN, KEXECCTL_BIN, KEXECD_FIXTURES (tests/fixtures
+output). Exits 77 when something the machine lacks is needed.
+"""
+
+import hashlib
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+SKIP = 77
+
+try:
+	import dbus
+	import dbusmock
+except ImportError as e:
+	print(f'SKIP: python3-dbus / python3-dbusmock missing: {e}', file=sys.stderr)
+	sys.exit(SKIP)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+UNPRIVILEGED = 65534
+
+# kexecctl(1) EXIT STATUS
+EXIT_OK = 0
+EXIT_USAGE = 2
+EXIT_ACCESS_DENIED = 3
+EXIT_INVALID = 4
+EXIT_SIGNATURE = 5
+EXIT_NOT_STAGED = 6
+EXIT_BUSY = 7
+EXIT_UNREACHABLE = 10
+
+ALL_ACTIONS = ['org.kexecd1.stage', 'org.kexecd1.unstage', 'org.kexecd1.reboot',
+	       'org.kexecd1.soft-reboot']
+
+LOGIND_IFACE = 'org.freedesktop.login1.Manager'
+REBOOT_KEXEC = 0x02
+REBOOT_SOFT = 0x04
+
+
+def env_path(name):
+	value = os.environ.get(name)
+	if not value:
+		print(f'SKIP: {name} is not set (run through meson test)', file=sys.stderr)
+		sys.exit(SKIP)
+	return value
+
+
+def sha256(data):
+	return hashlib.sha256(data).hexdigest()
+
+
+def read(path):
+	with open(path, 'rb') as f:
+		return f.read()
+
+
+def strings_in(doc):
+	"""Every string anywhere in a JSON document, to find a hash whatever its key."""
+	if isinstance(doc, str):
+		yield doc
+	elif isinstance(doc, dict):
+		for v in doc.values():
+			yield from strings_in(v)
+	elif isinstance(doc, list):
+		for v in doc:
+			yield from strings_in(v)
+
+
+class Result:
+	def __init__(self, argv, proc):
+		self.argv = argv
+		self.code = proc.returncode
+		self.out = proc.stdout
+		self.err = proc.stderr
+
+	def json(self):
+		try:
+			return json.loads(self.out)
+		except ValueError as e:
+			raise AssertionError(f'{self} did not print JSON: {e}')
+
+	def __str__(self):
+		return (f'`{" ".join(self.argv)}` exited {self.code}\n'
+			f'--- stdout\n{self.out}--- stderr\n{self.err}')
+
+
+class KexecdTest(dbusmock.DBusTestCase):
+	"""One private bus with logind and polkitd mocks per class, a fresh
+	kexecd with an empty fake kernel per test."""
+
+	@classmethod
+	def setUpClass(cls):
+		cls.kexecd_bin = env_path('KEXECD_BIN')
+		cls.kexecctl_bin = env_path('KEXECCTL_BIN')
+		fixtures = env_path('KEXECD_FIXTURES')
+		unavailable = os.path.join(fixtures, 'UNAVAILABLE')
+		if os.path.exists(unavailable):
+			print(f'SKIP: {read(unavailable).decode().strip()}', file=sys.stderr)
+			sys.exit(SKIP)
+		for tool in ('dbus-daemon',):
+			if not shutil.which(tool):
+				print(f'SKIP: {tool} not installed', file=sys.stderr)
+				sys.exit(SKIP)
+
+		# 0755 all the way, so uid 65534 reaches the bus socket and the
+		# fixture copies.
+		cls.tmp = tempfile.mkdtemp(prefix='kexecd-it-')
+		os.chmod(cls.tmp, 0o755)
+		cls.fixtures = os.path.join(cls.tmp, 'fixtures')
+		shutil.copytree(fixtures, cls.fixtures)
+		for root, dirs, files in os.walk(cls.fixtures):
+			os.chmod(root, 0o755)
+			for f in files:
+				os.chmod(os.path.join(root, f), 0o644)
+
+		cls.bus_socket = os.path.join(cls.tmp, 'system_bus_socket')
+		cls.address = f'unix:path={cls.bus_socket}'
+		cls.bus_log = open(os.path.join(cls.tmp, 'dbus-daemon.log'), 'w')
+		cls.bus_proc = subprocess.Popen(
+			['dbus-daemon', '--config-file=' + os.path.join(HERE, 'system-bus.conf'),
+			 '--address=' + cls.address, '--nofork', '--nopidfile', '--print-address'],
+			stdout=subprocess.PIPE, stderr=cls.bus_log, text=True)
+		if not cls.bus_proc.stdout.readline().strip():
+			raise RuntimeError('dbus-daemon did not start')
+		os.chmod(cls.bus_socket, 0o777)
+		os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = cls.address
+		# Nothing here may talk to the real system or session bus.
+		os.environ.pop('DBUS_SESSION_BUS_ADDRESS', None)
+
+		cls.bus = cls.get_dbus(system_bus=True)
+		cls.logind_proc, cls.logind = cls.spawn_server_template(
+			'logind', {}, stdout=subprocess.DEVNULL, system_bus=True)
+		cls.logind_mock = dbus.Interface(cls.logind, dbusmock.MOCK_IFACE)
+		# dbusmock 0.28's logind template predates RebootWithFlags.
+		cls.logind_mock.AddMethod(LOGIND_IFACE, 'RebootWithFlags', 't', '', '')
+		cls.polkit_proc, cls.polkit = cls.spawn_server_template(
+			'polkitd', {}, stdout=subprocess.DEVNULL, system_bus=True)
+		cls.polkit_mock = dbus.Interface(cls.polkit, dbusmock.MOCK_IFACE)
+
+	@classmethod
+	def tearDownClass(cls):
+		for proc in (cls.logind_proc, cls.polkit_proc, cls.bus_proc):
+			proc.terminate()
+			try:
+				proc.wait(timeout=5)
+			except subprocess.TimeoutExpired:
+				proc.kill()
+				proc.wait()
+		cls.bus_proc.stdout.close()
+		cls.bus_log.close()
+		shutil.rmtree(cls.tmp, ignore_errors=True)
+
+	def setUp(self):
+		self.polkit_mock.SetAllowed(dbus.Array(ALL_ACTIONS, signature='s'))
+		self.logind_mock.ClearCalls()
+		self.kdir = tempfile.mkdtemp(prefix='kernel-', dir=self.tmp)
+		os.chmod(self.kdir, 0o755)
+		self.state_file = os.path.join(self.kdir, 'staged.json')
+		self.daemon = None
+		self.daemon_log_path = os.path.join(self.kdir, 'kexecd.log')
+		self.start_daemon()
+
+	def tearDown(self):
+		self.stop_daemon()
+		if self._outcome_failed():
+			with open(self.daemon_log_path, errors='replace') as f:
+				sys.stderr.write(f'--- kexecd log of {self.id()}\n{f.read()}\n')
+
+	def _outcome_failed(self):
+		outcome = getattr(self, '_outcome', None)
+		result = getattr(outcome, 'result', None)
+		if result is None:
+			return False
+		return any(t is self for t, _ in result.failures + result.errors)
+
+	# --- helpers
+
+	def start_daemon(self):
+		argv = [self.kexecd_bin, f'--kernel=fake:{self.kdir}', '--state-file', self.state_file,
+			'--trust-dir', os.path.join(self.fixtures, 'trust')]
+		log = open(self.daemon_log_path, 'a')
+		self.daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+		log.close()
+		deadline = time.monotonic() + 20
+		while time.monotonic() < deadline:
+			if self.daemon.poll() is not None:
+				self.fail(f'kexecd exited with {self.daemon.returncode} on start:\n'
+					  + read(self.daemon_log_path).decode(errors='replace'))
+			if self.bus.name_has_owner('org.kexecd1'):
+				return
+			time.sleep(0.05)
+		self.fail('kexecd did not take the name org.kexecd1 within 20 s')
+
+	def stop_daemon(self, sig=signal.SIGTERM):
+		if self.daemon is None:
+			return
+		if self.daemon.poll() is None:
+			self.daemon.send_signal(sig)
+			try:
+				self.daemon.wait(timeout=10)
+			except subprocess.TimeoutExpired:
+				self.daemon.kill()
+				self.daemon.wait()
+		self.daemon = None
+		# The name must be gone before the next daemon may take it.
+		deadline = time.monotonic() + 10
+		while self.bus.name_has_owner('org.kexecd1') and time.monotonic() < deadline:
+			time.sleep(0.05)
+
+	def ctl_argv(self, *args, unprivileged=False):
+		argv = [self.kexecctl_bin, *args]
+		if unprivileged and os.geteuid() == 0:
+			argv = ['setpriv', f'--reuid={UNPRIVILEGED}', f'--regid={UNPRIVILEGED}',
+				'--clear-groups', *argv]
+		return argv
+
+	def ctl(self, *args, unprivileged=False, timeout=120):
+		argv = self.ctl_argv(*args, unprivileged=unprivileged)
+		proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+				      timeout=timeout, stdin=subprocess.DEVNULL)
+		return Result(argv, proc)
+
+	def need_unprivileged(self):
+		if os.geteuid() == 0 and not shutil.which('setpriv'):
+			self.skipTest('setpriv missing')
+
+	def need_root(self):
+		if os.geteuid() != 0:
+			self.skipTest('needs root to run kexecctl as another uid')
+
+	def fx(self, name):
+		return os.path.join(self.fixtures, name)
+
+	def kfile(self, name):
+		return os.path.join(self.kdir, name)
+
+	def loaded(self):
+		try:
+			return read(self.kfile('loaded')).decode().strip()
+		except FileNotFoundError:
+			return '0'
+
+	def status(self, unprivileged=False):
+		r = self.ctl('--json', 'status', unprivileged=unprivileged)
+		self.assertEqual(r.code, EXIT_OK, r)
+		return r.json()
+
+	def stage_ok(self, *extra):
+		r = self.ctl('--no-ask-password', 'stage', self.fx('uki.efi'), '--scheme', 'classic', *extra)
+		self.assertEqual(r.code, EXIT_OK, r)
+		return r
+
+	def reboot_calls(self):
+		return [(str(c[1]), [int(a) for a in c[2]])
+			for c in self.logind_mock.GetCalls() if str(c[1]) == 'RebootWithFlags']
+
+	# --- tests
+
+	def test_status_idle(self):
+		doc = self.status()
+		self.assertEqual(doc.get('state'), 'idle', doc)
+		r = self.ctl('status')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertRegex(r.out, r'(?m)^\s*State: idle$')
+
+	def test_stage_uki_and_addon(self):
+		r = self.ctl('stage', self.fx('uki.efi'), '--addon', self.fx('addon-cmdline.addon.efi'),
+			     '--scheme', 'classic')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertIn('Staged', r.out)
+
+		kernel = read(self.kfile('kernel.bin'))
+		self.assertEqual(kernel, read(self.fx('vmlinuz')), 'kernel.bin is not the UKI .linux')
+		self.assertEqual(read(self.kfile('cmdline.bin')),
+				 b'console=ttyS0 kexecd.uki=1 kexecd.addon=1\0')
+		initrd = read(self.kfile('initrd.bin'))
+		self.assertTrue(initrd.startswith(read(self.fx('initrd.cpio'))),
+				'initrd.bin does not start with the UKI .initrd')
+		self.assertEqual(self.loaded(), '1')
+
+		doc = self.status()
+		self.assertEqual(doc.get('state'), 'staged', doc)
+		found = set(strings_in(doc))
+		for what, digest in (('kernel', sha256(kernel)), ('initrd', sha256(initrd)),
+				     ('UKI', sha256(read(self.fx('uki.efi')))),
+				     ('addon', sha256(read(self.fx('addon-cmdline.addon.efi'))))):
+			self.assertIn(digest, found, f'SHA-256 of the {what} missing from status --json')
+		self.assertIn(self.fx('uki.efi'), found, 'UKI path missing from status --json')
+
+		human = self.ctl('status')
+		self.assertEqual(human.code, EXIT_OK, human)
+		self.assertRegex(human.out, r'(?m)^\s*State: staged$')
+		self.assertIn(sha256(kernel), human.out)
+		self.assertIn('console=ttyS0 kexecd.uki=1 kexecd.addon=1', human.out)
+
+	def test_stage_json_reply(self):
+		r = self.ctl('--json', 'stage', self.fx('uki.efi'), '--scheme', 'classic')
+		self.assertEqual(r.code, EXIT_OK, r)
+		reply = r.json()
+		self.assertIn(sha256(read(self.fx('vmlinuz'))), set(strings_in(reply)), reply)
+
+	def test_stage_initrd_addon(self):
+		r = self.ctl('stage', self.fx('uki.efi'), '--addon', self.fx('addon-initrd.addon.efi'),
+			     '--scheme', 'classic')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(read(self.kfile('cmdline.bin')),
+				 b'console=ttyS0 kexecd.uki=1 kexecd.addon2=1\0')
+		initrd = read(self.kfile('initrd.bin'))
+		for part in ('initrd.cpio', 'addon-initrd.cpio'):
+			self.assertIn(read(self.fx(part)), initrd, f'{part} missing from the initrd')
+
+	def test_unstage(self):
+		self.stage_ok()
+		self.assertEqual(self.loaded(), '1')
+		r = self.ctl('unstage')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.loaded(), '0')
+		self.assertEqual(self.status().get('state'), 'idle')
+
+	def test_reboot_calls_logind_kexec(self):
+		self.stage_ok()
+		r = self.ctl('reboot')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.reboot_calls(), [('RebootWithFlags', [REBOOT_KEXEC])])
+
+	def test_soft_reboot_calls_logind(self):
+		self.stage_ok()
+		r = self.ctl('soft-reboot')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.reboot_calls(), [('RebootWithFlags', [REBOOT_SOFT])])
+
+	def test_reboot_not_staged(self):
+		r = self.ctl('reboot')
+		self.assertEqual(r.code, EXIT_NOT_STAGED, r)
+		self.assertEqual(self.reboot_calls(), [])
+		self.assertEqual(r.err.count('\n'), 1, 'expected one line on stderr')
+
+	def test_polkit_denies_unprivileged_stage(self):
+		self.need_unprivileged()
+		self.polkit_mock.SetAllowed(dbus.Array([], signature='s'))
+		r = self.ctl('--no-ask-password', 'stage', self.fx('uki.efi'), unprivileged=True)
+		self.assertEqual(r.code, EXIT_ACCESS_DENIED, r)
+		self.assertIn('Access denied', r.err)
+		self.assertIn('org.kexecd1.stage', r.err)
+		self.assertFalse(os.path.exists(self.kfile('kernel.bin')), 'something was loaded')
+		self.assertEqual(self.loaded(), '0')
+		self.assertEqual(self.status().get('state'), 'idle')
+
+		for verb, action in (('unstage', 'org.kexecd1.unstage'), ('reboot', 'org.kexecd1.reboot'),
+				     ('soft-reboot', 'org.kexecd1.soft-reboot')):
+			r = self.ctl('--no-ask-password', verb, unprivileged=True)
+			self.assertEqual(r.code, EXIT_ACCESS_DENIED, r)
+			self.assertIn(action, r.err)
+		self.assertEqual(self.reboot_calls(), [])
+
+	def test_polkit_allows_unprivileged_stage(self):
+		self.need_unprivileged()
+		self.polkit_mock.SetAllowed(dbus.Array(['org.kexecd1.stage'], signature='s'))
+		r = self.ctl('--no-ask-password', 'stage', self.fx('uki.efi'), '--scheme', 'classic',
+			     unprivileged=True)
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.loaded(), '1')
+		# stage does not imply unstage
+		r = self.ctl('--no-ask-password', 'unstage', unprivileged=True)
+		self.assertEqual(r.code, EXIT_ACCESS_DENIED, r)
+		self.assertEqual(self.loaded(), '1')
+
+	def test_unprivileged_reads_status(self):
+		self.need_unprivileged()
+		self.stage_ok()
+		self.polkit_mock.SetAllowed(dbus.Array([], signature='s'))
+		doc = self.status(unprivileged=True)
+		self.assertEqual(doc.get('state'), 'staged', doc)
+		self.assertIn(sha256(read(self.fx('vmlinuz'))), set(strings_in(doc)))
+		r = self.ctl('status', unprivileged=True)
+		self.assertEqual(r.code, EXIT_OK, r)
+
+	def test_concurrent_stage_busy(self):
+		# The recording kernel sleeps in load(), so the first staging is
+		# still running when the second arrives.
+		with open(self.kfile('delay-ms'), 'w') as f:
+			f.write('3000\n')
+		argv = self.ctl_argv('--no-ask-password', 'stage', self.fx('uki.efi'), '--scheme', 'classic')
+		first = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+		# Wait until the daemon reports staging, then race the second call.
+		deadline = time.monotonic() + 10
+		while time.monotonic() < deadline:
+			if self.status().get('state') == 'staging':
+				break
+			time.sleep(0.05)
+		second = self.ctl('--no-ask-password', 'stage', self.fx('uki.efi'), '--scheme', 'classic')
+		out, err = first.communicate(timeout=60)
+		self.assertEqual(first.returncode, EXIT_OK, f'first stage: {out}{err}')
+		self.assertEqual(second.code, EXIT_BUSY, second)
+		self.assertIn('Busy', second.err)
+		self.assertEqual(self.loaded(), '1')
+
+	def test_malformed_keeps_previous(self):
+		self.stage_ok()
+		before = self.status()
+		kernel = read(self.kfile('kernel.bin'))
+		r = self.ctl('stage', self.fx('bad-trunc-sections.efi'), '--scheme', 'classic')
+		self.assertEqual(r.code, EXIT_INVALID, r)
+		self.assertIn('Invalid image', r.err)
+		self.assertEqual(r.err.count('\n'), 1, 'expected one line on stderr')
+		after = self.status()
+		self.assertEqual(after.get('state'), 'staged', after)
+		self.assertEqual(after.get('staged'), before.get('staged'))
+		self.assertEqual(read(self.kfile('kernel.bin')), kernel)
+		self.assertEqual(self.loaded(), '1')
+
+	def test_signature_rejected(self):
+		r = self.ctl('stage', self.fx('uki-tampered.efi'), '--scheme', 'classic',
+			     '--signature-policy', 'enforce')
+		self.assertEqual(r.code, EXIT_SIGNATURE, r)
+		self.assertIn('Signature rejected', r.err)
+		self.assertEqual(self.loaded(), '0')
+
+	def test_signed_uki_enforced(self):
+		r = self.ctl('--json', 'stage', self.fx('uki-signed.efi'), '--scheme', 'classic',
+			     '--signature-policy', 'enforce')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertIn('trusted', set(strings_in(self.status())))
+
+	def test_sigkill_restart_keeps_status(self):
+		self.stage_ok()
+		before = self.status()
+		self.stop_daemon(signal.SIGKILL)
+		self.start_daemon()
+		after = self.status()
+		self.assertEqual(after.get('state'), 'staged', after)
+		self.assertEqual(after.get('staged'), before.get('staged'))
+
+	def test_missing_file(self):
+		r = self.ctl('stage', os.path.join(self.tmp, 'does-not-exist.efi'))
+		self.assertEqual(r.code, EXIT_INVALID, r)
+		self.assertIn('does-not-exist.efi', r.err)
+
+	def test_usage(self):
+		r = self.ctl('stage')
+		self.assertEqual(r.code, EXIT_USAGE, r)
+		r = self.ctl('stage', self.fx('uki.efi'), '--scheme', 'nonsense')
+		self.assertEqual(r.code, EXIT_USAGE, r)
+		r = self.ctl('frobnicate')
+		self.assertEqual(r.code, EXIT_USAGE, r)
+
+	def test_daemon_unreachable(self):
+		self.stop_daemon()
+		r = self.ctl('status')
+		self.assertEqual(r.code, EXIT_UNREACHABLE, r)
+		r = self.ctl('--bus', f'unix:path={self.tmp}/no-such-socket', 'status')
+		self.assertEqual(r.code, EXIT_UNREACHABLE, r)
+		r = self.ctl('--json', 'status')
+		self.assertEqual(r.code, EXIT_UNREACHABLE, r)
+		self.assertEqual(r.json()['error']['exit_code'], EXIT_UNREACHABLE)
+
+	def test_explicit_bus_address(self):
+		env_addr = os.environ['DBUS_SYSTEM_BUS_ADDRESS']
+		try:
+			os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = f'unix:path={self.tmp}/no-such-socket'
+			r = self.ctl('--bus', env_addr, '--json', 'status')
+		finally:
+			os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = env_addr
+		self.assertEqual(r.code, EXIT_OK, r)
+
+	def test_progress_bar_on_tty(self):
+		master, slave = pty.openpty()
+		try:
+			proc = subprocess.Popen(self.ctl_argv('stage', self.fx('uki.efi'), '--scheme', 'classic'),
+						stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
+			os.close(slave)
+			slave = None
+			out = b''
+			while True:
+				ready, _, _ = select.select([master], [], [], 60)
+				if not ready:
+					break
+				try:
+					chunk = os.read(master, 4096)
+				except OSError:  # EIO: the child closed the terminal
+					break
+				if not chunk:
+					break
+				out += chunk
+			proc.wait(timeout=60)
+		finally:
+			if slave is not None:
+				os.close(slave)
+			os.close(master)
+		self.assertEqual(proc.returncode, EXIT_OK, out)
+		self.assertRegex(out.decode(errors='replace'), r'\[[# ]+\]\s+\d+%',
+				 'no progress bar drawn on a terminal')
+
+	def test_inspect(self):
+		r = self.ctl('--json', 'inspect', self.fx('uki.efi'), '--addon',
+			     self.fx('addon-cmdline.addon.efi'))
+		self.assertEqual(r.code, EXIT_OK, r)
+		doc = r.json()
+		self.assertIsInstance(doc, dict)
+		r = self.ctl('inspect', self.fx('uki.efi'))
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertIn('.linux', r.out)
+		r = self.ctl('inspect', self.fx('bad-trunc-sections.efi'))
+		self.assertEqual(r.code, EXIT_INVALID, r)
+		self.assertIn('Invalid image', r.err)
+
+	def test_inspect_signature(self):
+		r = self.ctl('--json', 'inspect', '--trust-dir', self.fx('trust'), self.fx('uki-signed.efi'))
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertIn('trusted', set(strings_in(r.json())))
+		r = self.ctl('--json', 'inspect', '--trust-dir', self.fx('trust'), self.fx('uki-tampered.efi'))
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertIn('bad-signature', set(strings_in(r.json())))
+
+	def test_inspect_unprivileged(self):
+		self.need_unprivileged()
+		r = self.ctl('--json', 'inspect', self.fx('uki.efi'), unprivileged=True)
+		self.assertEqual(r.code, EXIT_OK, r)
+
+
+if __name__ == '__main__':
+	unittest.main(verbosity=2)
