@@ -188,6 +188,12 @@ json variantToJson(const sdbus::Variant &v)
 			out.push_back(mapToJson(map));
 		return out;
 	}
+	if (type == "av") {
+		json out = json::array();
+		for (const sdbus::Variant &item : v.get<std::vector<sdbus::Variant>>())
+			out.push_back(variantToJson(item));
+		return out;
+	}
 	if (type == "v")
 		return variantToJson(v.get<sdbus::Variant>());
 	return "<unsupported D-Bus type " + type + ">";
