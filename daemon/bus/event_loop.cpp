@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "event_loop.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <sdbus-c++/IConnection.h>
+#include <sdbus-c++/Error.h>
+
+#include "log.h"
+
+namespace kexecd {
+
+EventLoop::EventLoop(sdbus::IConnection &connection)
+	: connection_(connection)
+{
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &mask, nullptr);
+	signalFd_.reset(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
+	wakeFd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+	if (!signalFd_.valid() || !wakeFd_.valid())
+		throw sdbus::Error("org.kexecd1.Error.Internal",
+				   std::string("Failed to create loop fds: ") + strerror(errno));
+}
+
+void EventLoop::post(std::function<void()> fn)
+{
+	{
+		std::lock_guard lock(mutex_);
+		posted_.push_back(std::move(fn));
+	}
+	wake();
+}
+
+void EventLoop::exit()
+{
+	post([this] { exit_ = true; });
+}
+
+void EventLoop::wake()
+{
+	uint64_t one = 1;
+	/* EAGAIN means the counter is already non-zero: the loop wakes anyway. */
+	[[maybe_unused]] ssize_t r = write(wakeFd_.get(), &one, sizeof(one));
+}
+
+void EventLoop::runPosted()
+{
+	std::vector<std::function<void()>> batch;
+	{
+		std::lock_guard lock(mutex_);
+		batch.swap(posted_);
+	}
+	for (auto &fn : batch) {
+		/* A posted closure must not take the daemon down; each one
+		 * already replies to its own caller on failure. */
+		try {
+			fn();
+		} catch (const std::exception &e) {
+			log::error("Posted task failed: {}, ignoring", e.what());
+		}
+	}
+}
+
+Result<void> EventLoop::run()
+{
+	try {
+		while (!exit_) {
+			while (connection_.processPendingRequest())
+				;
+			runPosted();
+			if (exit_)
+				break;
+			/* A posted closure may have queued messages or replies;
+			 * process again before sleeping so the poll events
+			 * include POLLOUT for them. */
+			if (connection_.processPendingRequest())
+				continue;
+
+			auto data = connection_.getEventLoopPollData();
+			struct pollfd fds[] = {
+				{ data.fd, data.events, 0 },
+				{ wakeFd_.get(), POLLIN, 0 },
+				{ signalFd_.get(), POLLIN, 0 },
+			};
+			int r = poll(fds, 3, data.getPollTimeout());
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				return makeError(Code::Io, std::string("poll: ") + strerror(errno), errno);
+			}
+			if (fds[1].revents & POLLIN) {
+				uint64_t value;
+				[[maybe_unused]] ssize_t n = read(wakeFd_.get(), &value, sizeof(value));
+			}
+			if (fds[2].revents & POLLIN) {
+				struct signalfd_siginfo info;
+				if (read(signalFd_.get(), &info, sizeof(info)) == sizeof(info))
+					log::info("Received {}, exiting", strsignal(info.ssi_signo));
+				exit_ = true;
+			}
+		}
+	} catch (const sdbus::Error &e) {
+		return makeError(Code::Io, "D-Bus connection failed: " + e.getMessage());
+	}
+	return {};
+}
+
+} // namespace kexecd

@@ -1,0 +1,488 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "manager_adaptor.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cmath>
+#include <initializer_list>
+#include <optional>
+#include <string_view>
+
+#include <fmt/format.h>
+
+#include "config.h"
+#include "errors.h"
+#include "event_loop.h"
+#include "log.h"
+#include "logind.h"
+#include "polkit.h"
+
+namespace kexecd {
+
+namespace {
+
+constexpr const char *kInterface = org::kexecd1::Manager_adaptor::INTERFACE_NAME;
+constexpr size_t kMaxOptionString = 4096;
+
+sdbus::Error invalid(const std::string &message)
+{
+	return toDbusError(Code::InvalidArgument, message);
+}
+
+/* Replying can itself throw (the caller may be gone); that must never
+ * escape into sd-bus. */
+template<typename Reply>
+void replyError(const Reply &reply, const sdbus::Error &error)
+{
+	try {
+		reply->returnError(error);
+	} catch (const std::exception &e) {
+		log::warning("Cannot send error reply {}: {}, ignoring", error.getName(), e.what());
+	}
+}
+
+/* STYLE 4: sdbus-c++ 1.2 turns only sdbus::Error into an error reply and
+ * lets anything else unwind through sd-bus' C frames. Every handler and
+ * every asynchronous continuation runs its body through this. */
+template<typename Reply, typename Fn>
+void guarded(const Reply &reply, const char *what, Fn &&fn)
+{
+	try {
+		fn();
+	} catch (const sdbus::Error &e) {
+		replyError(reply, e);
+	} catch (const std::exception &e) {
+		log::error("{}: unexpected exception: {}", what, e.what());
+		replyError(reply, toDbusError(Code::Internal, fmt::format("{}: {}", what, e.what())));
+	} catch (...) {
+		log::error("{}: unexpected exception", what);
+		replyError(reply, toDbusError(Code::Internal, fmt::format("{}: internal error", what)));
+	}
+}
+
+void checkKnownOptions(const VariantMap &options, std::initializer_list<std::string_view> known)
+{
+	for (const auto &[name, value] : options) {
+		bool found = false;
+		for (auto k : known)
+			found = found || name == k;
+		if (!found)
+			throw invalid(fmt::format("unknown option '{}'", name));
+	}
+}
+
+template<typename T>
+std::optional<T> option(const VariantMap &options, const char *name)
+{
+	auto it = options.find(name);
+	if (it == options.end())
+		return std::nullopt;
+	if (!it->second.containsValueOfType<T>())
+		throw invalid(fmt::format("option '{}' must have type '{}', not '{}'", name,
+					  sdbus::signature_of<T>::str(), it->second.peekValueType()));
+	return it->second.get<T>();
+}
+
+std::string stringOption(const VariantMap &options, const char *name, size_t maxLength)
+{
+	std::string value = option<std::string>(options, name).value_or("");
+	if (value.size() > maxLength)
+		throw invalid(fmt::format("option '{}' is longer than {} bytes", name, maxLength));
+	if (value.find('\0') != std::string::npos)
+		throw invalid(fmt::format("option '{}' contains a NUL byte", name));
+	return value;
+}
+
+/* The daemon reads what the caller could open, nothing else: a regular
+ * file, opened for reading, within the size limit. */
+UniqueFd takeInputFd(sdbus::UnixFd &fd, const std::string &what, uint64_t maxSize)
+{
+	UniqueFd owned(fd.release());
+	struct stat st;
+	if (fstat(owned.get(), &st) < 0)
+		throw toDbusError(makeError(Code::Io, fmt::format("{}: fstat failed", what), errno));
+	if (!S_ISREG(st.st_mode))
+		throw invalid(fmt::format("{} is not a regular file", what));
+	int flags = fcntl(owned.get(), F_GETFL);
+	if (flags < 0 || (flags & O_PATH) ||
+	    ((flags & O_ACCMODE) != O_RDONLY && (flags & O_ACCMODE) != O_RDWR))
+		throw invalid(fmt::format("{} is not open for reading", what));
+	if (static_cast<uint64_t>(st.st_size) > maxSize)
+		throw invalid(fmt::format("{} is {} bytes, larger than the limit of {} bytes", what,
+					  st.st_size, maxSize));
+	return owned;
+}
+
+bool interactiveOption(const VariantMap &options)
+{
+	return option<bool>(options, "interactive").value_or(false);
+}
+
+} // namespace
+
+ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
+			       KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
+			       const Limits &limits)
+	: AdaptorInterfaces(connection, kObjectPath), loop_(loop), stager_(stager), kernel_(kernel),
+	  authorizer_(authorizer), logind_(logind), limits_(limits)
+{
+	stager_.setChangeCallback([this] { engineChanged(); });
+	registerAdaptor();
+	emitChanges(); // records the initial values; nobody listens yet
+}
+
+ManagerAdaptor::~ManagerAdaptor()
+{
+	unregisterAdaptor();
+	/* A staging in flight finishes (it must not leave a half-done load);
+	 * its posted reply is dropped with the loop. */
+	if (worker_.joinable())
+		worker_.join();
+	stager_.setChangeCallback({});
+}
+
+std::string ManagerAdaptor::sender()
+{
+	const sdbus::Message *message = getObject().getCurrentlyProcessedMessage();
+	if (!message)
+		throw toDbusError(Code::Internal, "no current message");
+	return message->getSender();
+}
+
+void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki,
+			   std::vector<sdbus::UnixFd> addons, VariantMap options)
+{
+	/* sdbus-c++ 1.2 keeps async callbacks in std::function, which needs
+	 * copyable captures; the move-only Result is shared between them. */
+	auto reply = std::make_shared<sdbus::Result<VariantMap>>(std::move(result));
+	guarded(reply, "Stage", [&] {
+		checkKnownOptions(options, { "profile", "cmdline_extra", "scheme", "signature_policy",
+					     "interactive", "uki_path", "addon_paths", "addon_discovery" });
+		if (addons.size() > limits_.maxAddons)
+			throw invalid(fmt::format("{} addons given, the limit is {}", addons.size(),
+						  limits_.maxAddons));
+		if (option<bool>(options, "addon_discovery").value_or(false))
+			throw toDbusError(Code::Unsupported,
+					  "addon_discovery is not supported by Stage: pass the addons");
+
+		auto request = std::make_shared<StageRequest>();
+		request->profile = stringOption(options, "profile", limits_.maxProfileName);
+		request->cmdlineExtra = stringOption(options, "cmdline_extra", limits_.maxCmdlineExtra);
+		if (auto s = option<std::string>(options, "scheme")) {
+			auto scheme = parseScheme(*s);
+			if (!scheme)
+				throw toDbusError(scheme.error());
+			request->scheme = *scheme;
+		}
+		if (auto p = option<std::string>(options, "signature_policy")) {
+			auto policy = parsePolicy(*p);
+			if (!policy)
+				throw toDbusError(policy.error());
+			request->policy = *policy;
+		}
+		std::string ukiPath = stringOption(options, "uki_path", kMaxOptionString);
+		auto addonPaths = option<std::vector<std::string>>(options, "addon_paths")
+					  .value_or(std::vector<std::string>{});
+		if (!addonPaths.empty() && addonPaths.size() != addons.size())
+			throw invalid(fmt::format("addon_paths has {} entries for {} addons",
+						  addonPaths.size(), addons.size()));
+		for (const auto &p : addonPaths)
+			if (p.size() > kMaxOptionString || p.find('\0') != std::string::npos)
+				throw invalid("addon_paths holds an invalid path");
+
+		const uint64_t maxSize = limits_.pe.maxFileSize;
+		request->uki.origin = ukiPath.empty() ? "uki" : ukiPath;
+		request->uki.fd = takeInputFd(uki, fmt::format("UKI '{}'", request->uki.origin), maxSize);
+		for (size_t i = 0; i < addons.size(); i++) {
+			InputFile addon;
+			addon.origin = addonPaths.empty() ? fmt::format("addon{}", i) : addonPaths[i];
+			addon.fd = takeInputFd(addons[i], fmt::format("addon '{}'", addon.origin), maxSize);
+			request->addons.push_back(std::move(addon));
+		}
+
+		bool interactive = interactiveOption(options);
+		authorizer_.authorize(sender(), "org.kexecd1.stage", interactive,
+				      [this, reply, request](Result<void> allowed) {
+			guarded(reply, "Stage", [&] {
+				if (!allowed)
+					throw toDbusError(allowed.error());
+				startStaging(reply, request);
+			});
+		});
+	});
+}
+
+void ManagerAdaptor::startStaging(StageReply reply, std::shared_ptr<StageRequest> request)
+{
+	/* The engine serializes too (Code::Busy); answering here keeps the
+	 * one worker thread the only one. */
+	if (staging_)
+		throw toDbusError(Code::Busy, "Another staging operation is running");
+	if (worker_.joinable())
+		worker_.join(); // finished: it posted its reply before exiting
+	staging_ = true;
+	lastPhase_.clear();
+	lastFraction_ = -1;
+	log::info({ { "KEXECD_PATH", request->uki.origin } }, "Staging '{}' with {} addon(s)",
+		  request->uki.origin, request->addons.size());
+
+	worker_ = std::thread([this, reply, request] {
+		auto progressFn = [this](std::string_view phase, double fraction) {
+			progress(phase, fraction);
+		};
+		Result<nlohmann::json> result = makeError(Code::Internal, "staging did not run");
+		try {
+			result = stager_.stage(std::move(*request), progressFn);
+		} catch (const std::exception &e) {
+			result = makeError(Code::Internal, std::string("staging failed: ") + e.what());
+		}
+		auto shared = std::make_shared<Result<nlohmann::json>>(std::move(result));
+		loop_.post([this, reply, shared] { finishStaging(reply, std::move(*shared)); });
+	});
+}
+
+void ManagerAdaptor::finishStaging(StageReply reply, Result<nlohmann::json> result)
+{
+	staging_ = false;
+	/* Publish the new State/Staged before the caller gets its reply. */
+	emitChanges();
+	guarded(reply, "Stage", [&] {
+		if (!result) {
+			const Error &error = result.error();
+			log::error({ { "ERRNO", std::to_string(error.errnum) } }, "Staging failed: {}: {}",
+				   codeName(error.code), error.message);
+			throw toDbusError(error);
+		}
+		log::info("Staged: {}", result->dump());
+		reply->returnResults(jsonToVariantMap(*result));
+	});
+}
+
+void ManagerAdaptor::progress(std::string_view phase, double fraction)
+{
+	/* Worker thread. The engine may report often; a client bar needs
+	 * at most every percent. */
+	if (phase == lastPhase_ && std::fabs(fraction - lastFraction_) < 0.01 && fraction < 1.0)
+		return;
+	lastPhase_ = std::string(phase);
+	lastFraction_ = fraction;
+	loop_.post([this, phase = std::string(phase), fraction] {
+		try {
+			emitProgress(phase, fraction);
+		} catch (const sdbus::Error &e) {
+			log::warning("Cannot emit Progress: {}, ignoring", e.getMessage());
+		}
+	});
+}
+
+void ManagerAdaptor::engineChanged()
+{
+	/* Any thread, possibly with the engine's lock held: only post. */
+	if (changePending_.exchange(true))
+		return;
+	loop_.post([this] {
+		changePending_ = false;
+		emitChanges();
+	});
+}
+
+void ManagerAdaptor::emitChanges()
+{
+	std::map<std::string, std::string> now = {
+		{ "State", stateName(stager_.state()) },
+		{ "Staged", stager_.staged().dump() },
+		{ "KernelSupport", stager_.kernelSupport().dump() },
+		{ "LastError", stager_.lastError() },
+	};
+	std::vector<std::string> changed;
+	for (const auto &[name, value] : now) {
+		auto it = published_.find(name);
+		if (it == published_.end() || it->second != value)
+			changed.push_back(name);
+	}
+	bool initial = published_.empty();
+	published_ = std::move(now);
+	if (changed.empty() || initial)
+		return;
+	try {
+		getObject().emitPropertiesChangedSignal(kInterface, changed);
+	} catch (const sdbus::Error &e) {
+		log::warning("Cannot emit PropertiesChanged: {}, ignoring", e.getMessage());
+	}
+}
+
+void ManagerAdaptor::StageDefault(sdbus::Result<VariantMap> &&result, VariantMap options)
+{
+	auto reply = std::make_shared<sdbus::Result<VariantMap>>(std::move(result));
+	guarded(reply, "StageDefault", [&] {
+		checkKnownOptions(options, { "profile", "cmdline_extra", "scheme", "signature_policy",
+					     "interactive", "addon_discovery" });
+		throw toDbusError(Code::Unsupported,
+				  "StageDefault: Boot Loader Spec discovery is not implemented yet; "
+				  "use Stage with an explicit UKI");
+	});
+}
+
+void ManagerAdaptor::Unstage(sdbus::Result<> &&result, VariantMap options)
+{
+	auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
+	guarded(reply, "Unstage", [&] {
+		checkKnownOptions(options, { "interactive" });
+		authorizer_.authorize(sender(), "org.kexecd1.unstage", interactiveOption(options),
+				      [this, reply](Result<void> allowed) {
+			guarded(reply, "Unstage", [&] {
+				if (!allowed)
+					throw toDbusError(allowed.error());
+				if (staging_)
+					throw toDbusError(Code::Busy, "A staging operation is running");
+				auto r = stager_.unstage();
+				if (!r)
+					throw toDbusError(r.error());
+				log::info("Unstaged");
+				emitChanges();
+				reply->returnResults();
+			});
+		});
+	});
+}
+
+void ManagerAdaptor::Reboot(sdbus::Result<> &&result, VariantMap options)
+{
+	auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
+	guarded(reply, "Reboot", [&] {
+		checkKnownOptions(options, { "interactive", "force" });
+		bool force = option<bool>(options, "force").value_or(false);
+		/* Before authorization: nobody should type a password for a
+		 * reboot that cannot be a kexec. */
+		if (auto r = stager_.checkRebootable(); !r)
+			throw toDbusError(r.error());
+		if (force) {
+			forceReboot(reply, sender());
+			return;
+		}
+		authorizer_.authorize(sender(), "org.kexecd1.reboot", interactiveOption(options),
+				      [this, reply](Result<void> allowed) {
+			guarded(reply, "Reboot", [&] {
+				if (!allowed)
+					throw toDbusError(allowed.error());
+				rebootVia(reply, kLogindKexec, true);
+			});
+		});
+	});
+}
+
+void ManagerAdaptor::SoftReboot(sdbus::Result<> &&result, VariantMap options)
+{
+	auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
+	guarded(reply, "SoftReboot", [&] {
+		checkKnownOptions(options, { "interactive" });
+		authorizer_.authorize(sender(), "org.kexecd1.soft-reboot", interactiveOption(options),
+				      [this, reply](Result<void> allowed) {
+			guarded(reply, "SoftReboot", [&] {
+				if (!allowed)
+					throw toDbusError(allowed.error());
+				rebootVia(reply, kLogindSoftReboot, false);
+			});
+		});
+	});
+}
+
+void ManagerAdaptor::rebootVia(VoidReply reply, uint64_t flags, bool kexec)
+{
+	if (kexec) {
+		/* The state may have changed while polkit was asking. */
+		if (auto r = stager_.checkRebootable(); !r)
+			throw toDbusError(r.error());
+	}
+	log::info("Asking systemd-logind to reboot with flags {:#x}", flags);
+	logind_.rebootWithFlags(flags, [this, reply, kexec](Result<void> done) {
+		guarded(reply, kexec ? "Reboot" : "SoftReboot", [&] {
+			if (!done) {
+				log::error("Reboot through systemd-logind failed: {}", done.error().message);
+				throw toDbusError(done.error());
+			}
+			if (kexec)
+				(void)stager_.setRebooting();
+			emitChanges();
+			reply->returnResults();
+		});
+	});
+}
+
+void ManagerAdaptor::forceReboot(VoidReply reply, const std::string &caller)
+{
+	authorizer_.callerUid(caller, [this, reply](Result<uid_t> uid) {
+		guarded(reply, "Reboot", [&] {
+			if (!uid)
+				throw toDbusError(uid.error());
+			/* Skipping logind skips inhibitors and a clean shutdown:
+			 * root only, never granted through polkit. */
+			if (*uid != 0)
+				throw toDbusError(Code::AccessDenied,
+						  "Reboot with force=true is reserved to root");
+			if (auto r = stager_.setRebooting(); !r)
+				throw toDbusError(r.error());
+			emitChanges();
+			log::info("Rebooting into the staged kernel with reboot(LINUX_REBOOT_CMD_KEXEC)");
+			auto r = kernel_.rebootKexec();
+			if (!r) {
+				log::error("reboot(LINUX_REBOOT_CMD_KEXEC) failed: {}", r.error().message);
+				throw toDbusError(r.error());
+			}
+			/* Only a fake kernel returns here. */
+			reply->returnResults();
+		});
+	});
+}
+
+std::string ManagerAdaptor::Describe()
+{
+	try {
+		nlohmann::json doc = {
+			{ "state", stateName(stager_.state()) },
+			{ "staged", stager_.staged() },
+			{ "kernel_support", stager_.kernelSupport() },
+			{ "last_error", stager_.lastError() },
+			{ "version", KEXECD_VERSION },
+		};
+		return doc.dump();
+	} catch (const std::exception &e) {
+		throw toDbusError(Code::Internal, std::string("Describe: ") + e.what());
+	}
+}
+
+std::string ManagerAdaptor::State()
+{
+	return stateName(stager_.state());
+}
+
+VariantMap ManagerAdaptor::Staged()
+{
+	try {
+		return jsonToVariantMap(stager_.staged());
+	} catch (const std::exception &e) {
+		throw toDbusError(Code::Internal, std::string("Staged: ") + e.what());
+	}
+}
+
+VariantMap ManagerAdaptor::KernelSupport()
+{
+	try {
+		return jsonToVariantMap(stager_.kernelSupport());
+	} catch (const std::exception &e) {
+		throw toDbusError(Code::Internal, std::string("KernelSupport: ") + e.what());
+	}
+}
+
+std::string ManagerAdaptor::LastError()
+{
+	return stager_.lastError();
+}
+
+std::string ManagerAdaptor::Version()
+{
+	return KEXECD_VERSION;
+}
+
+} // namespace kexecd

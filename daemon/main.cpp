@@ -1,0 +1,98 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// kexecd: parse options, build the engine, publish it on the bus, loop.
+
+#include <stdlib.h>
+
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+#include <sdbus-c++/sdbus-c++.h>
+
+#include "bus/event_loop.h"
+#include "bus/logind.h"
+#include "bus/manager_adaptor.h"
+#include "bus/polkit.h"
+#include "config.h"
+#include "daemon_config.h"
+#include "log.h"
+
+using namespace kexecd;
+
+static std::unique_ptr<sdbus::IConnection> openBus(const std::string &bus)
+{
+	/* The system bus honours DBUS_SYSTEM_BUS_ADDRESS: tests use that. */
+	if (bus == "system")
+		return sdbus::createSystemBusConnection();
+	if (bus == "session")
+		return sdbus::createSessionBusConnection();
+	return sdbus::createSessionBusConnectionWithAddress(bus);
+}
+
+int main(int argc, char **argv)
+{
+	CLI::App app{ "kexecd: keeps the next kernel staged for kexec and soft-reboot", "kexecd" };
+	std::string kernelSpec = "real", configPath = KEXECD_CONF_FILE, bus = "system";
+	const char *envLevel = secure_getenv("KEXECD_LOG_LEVEL");
+	std::string logLevel = envLevel ? envLevel : "info";
+	ConfigOverrides overrides;
+	app.add_option("--kernel", kernelSpec, "real, or fake:DIR to record loads into DIR (tests)");
+	app.add_option("--config", configPath, "Configuration file (missing: defaults)");
+	app.add_option("--state-file", overrides.stateFile, "Where the staged record is kept");
+	app.add_option("--trust-dir", overrides.trustDir, "Certificates trusted for Authenticode");
+	app.add_option("--parser", overrides.parser, "Signed BPF parser container");
+	app.add_option("--signature-policy", overrides.signaturePolicy, "auto|enforce|warn");
+	app.add_option("--scheme", overrides.scheme, "auto|bpf|classic");
+	app.add_option("--bus", bus, "system, session or a D-Bus address");
+	app.add_option("--log-level", logLevel, "debug|info|warning|error (env KEXECD_LOG_LEVEL)");
+	app.set_version_flag("--version", KEXECD_VERSION);
+	CLI11_PARSE(app, argc, argv);
+
+	if (auto r = log::setup(logLevel); !r) {
+		fmt::print(stderr, "kexecd: {}\n", r.error().message);
+		return EXIT_FAILURE;
+	}
+
+	DaemonConfig config = defaultConfig();
+	std::vector<std::string> warnings;
+	auto loaded = loadConfigFile(configPath, config, warnings);
+	for (const auto &w : warnings)
+		log::warning("{}", w);
+	if (!loaded || !(loaded = applyOverrides(overrides, config))) {
+		log::error("{}", loaded.error().message);
+		return EXIT_FAILURE;
+	}
+
+	auto kernel = makeKernel(kernelSpec, systemPathsFromEnvironment());
+	if (!kernel) {
+		log::error("{}", kernel.error().message);
+		return EXIT_FAILURE;
+	}
+	Stager stager(**kernel, config.engine);
+	if (auto r = stager.start(); !r) {
+		log::error({ { "ERRNO", std::to_string(r.error().errnum) } }, "Failed to start: {}",
+			   r.error().message);
+		return EXIT_FAILURE;
+	}
+
+	try {
+		auto connection = openBus(bus);
+		EventLoop loop(*connection);
+		Authorizer authorizer(*connection);
+		Logind logind(*connection);
+		ManagerAdaptor manager(*connection, loop, stager, **kernel, authorizer, logind,
+				       config.engine.limits);
+		/* Last: a client activated by this name finds the object. */
+		connection->requestName(ManagerAdaptor::kBusName);
+		log::info("kexecd {} ready on the {} bus, state {}", KEXECD_VERSION, bus,
+			  stateName(stager.state()));
+		if (auto r = loop.run(); !r) {
+			log::error("{}", r.error().message);
+			return EXIT_FAILURE;
+		}
+	} catch (const sdbus::Error &e) {
+		log::error("D-Bus: {}: {}", e.getName(), e.getMessage());
+		return EXIT_FAILURE;
+	}
+	return EXIT_SUCCESS;
+}
