@@ -364,12 +364,17 @@ class KexecdTest(dbusmock.DBusTestCase):
 		self.assertEqual(self.loaded(), '0')
 		self.assertEqual(self.status().get('state'), 'idle')
 
+		# With a kernel staged (root passes without polkit), the other
+		# verbs are refused too and change nothing.
+		self.stage_ok()
 		for verb, action in (('unstage', 'org.kexecd1.unstage'), ('reboot', 'org.kexecd1.reboot'),
 				     ('soft-reboot', 'org.kexecd1.soft-reboot')):
 			r = self.ctl('--no-ask-password', verb, unprivileged=True)
 			self.assertEqual(r.code, EXIT_ACCESS_DENIED, r)
 			self.assertIn(action, r.err)
 		self.assertEqual(self.reboot_calls(), [])
+		self.assertEqual(self.loaded(), '1')
+		self.assertEqual(self.status().get('state'), 'staged')
 
 	def test_polkit_allows_unprivileged_stage(self):
 		self.need_unprivileged()
@@ -485,7 +490,7 @@ class KexecdTest(dbusmock.DBusTestCase):
 		master, slave = pty.openpty()
 		try:
 			proc = subprocess.Popen(self.ctl_argv('stage', self.fx('uki.efi'), '--scheme', 'classic'),
-						stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.PIPE)
+						stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL)
 			os.close(slave)
 			slave = None
 			out = b''
