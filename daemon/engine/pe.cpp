@@ -71,8 +71,10 @@ Result<PeFile> PeFile::parse(std::span<const uint8_t> bytes, const std::string &
 	pe.bytes_ = bytes;
 	pe.peOffset_ = le32(bytes, 0x3c);
 	const uint64_t peOff = pe.peOffset_;
-	if (peOff < kDosHeaderSize || !fits(bytes, peOff, 4 + kCoffHeaderSize))
+	if (peOff < kDosHeaderSize || peOff >= bytes.size())
 		return invalid(fmt::format("PE header offset 0x{:x} (e_lfanew) is outside the file", peOff));
+	if (!fits(bytes, peOff, 4 + kCoffHeaderSize))
+		return invalid("truncated inside the PE/COFF header");
 	if (std::memcmp(bytes.data() + peOff, "PE\0\0", 4) != 0)
 		return invalid("no PE signature at e_lfanew");
 

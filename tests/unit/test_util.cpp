@@ -1,0 +1,81 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "test_util.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace kexecd::test {
+
+namespace {
+
+/* The list owns its cleanup, so no static destruction order issue. */
+struct TempDirs {
+	std::vector<std::string> dirs;
+	~TempDirs()
+	{
+		std::error_code ec;
+		for (const auto &d : dirs)
+			std::filesystem::remove_all(d, ec);
+	}
+};
+
+std::vector<std::string> &tempDirs()
+{
+	static TempDirs list;
+	return list.dirs;
+}
+
+} // namespace
+
+const std::string &fixturesProblem()
+{
+	static const std::string problem = [] {
+		const char *dir = getenv("KEXECD_FIXTURES");
+		if (!dir || !*dir)
+			return std::string("KEXECD_FIXTURES is not set (run through meson test)");
+		if (std::filesystem::exists(std::string(dir) + "/UNAVAILABLE"))
+			return "fixtures unavailable: " + readText(std::string(dir) + "/UNAVAILABLE");
+		if (!std::filesystem::exists(std::string(dir) + "/uki.efi"))
+			return std::string("fixtures not generated in ") + dir;
+		return std::string();
+	}();
+	return problem;
+}
+
+std::string fixture(const std::string &name)
+{
+	return std::string(getenv("KEXECD_FIXTURES")) + "/" + name;
+}
+
+std::vector<uint8_t> readFile(const std::string &path)
+{
+	std::ifstream in(path, std::ios::binary);
+	return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), {});
+}
+
+std::string readText(const std::string &path)
+{
+	std::ifstream in(path, std::ios::binary);
+	std::ostringstream ss;
+	ss << in.rdbuf();
+	return ss.str();
+}
+
+InputFile openInput(const std::string &path)
+{
+	return InputFile{ UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path };
+}
+
+std::string makeTempDir()
+{
+	std::string tmpl = (std::filesystem::temp_directory_path() / "kexecd-test-XXXXXX").string();
+	char *d = ::mkdtemp(tmpl.data());
+	tempDirs().push_back(d);
+	return d;
+}
+
+} // namespace kexecd::test

@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// Shared helpers of the engine unit tests: fixtures come from the
+// generator in tests/fixtures through KEXECD_FIXTURES.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "stager.h"
+
+namespace kexecd::test {
+
+/* "" when the fixtures are usable, else why not (the test binary then
+ * exits 77 after running the fixture-free tests). */
+const std::string &fixturesProblem();
+std::string fixture(const std::string &name);
+std::vector<uint8_t> readFile(const std::string &path);
+std::string readText(const std::string &path);
+InputFile openInput(const std::string &path);
+/* A fresh empty directory under $TMPDIR, removed at exit. */
+std::string makeTempDir();
+
+#define REQUIRE_FIXTURES()                                                  \
+	do {                                                                \
+		if (!::kexecd::test::fixturesProblem().empty())             \
+			GTEST_SKIP() << ::kexecd::test::fixturesProblem();  \
+	} while (0)
+
+} // namespace kexecd::test
