@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -26,8 +27,17 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 using namespace kexecd;
+
+namespace kexecd {
+/* gtest prints verdicts by name in failure messages. */
+void PrintTo(Verdict verdict, std::ostream *os)
+{
+	*os << verdictName(verdict);
+}
+} // namespace kexecd
 
 namespace {
 
@@ -80,8 +90,13 @@ std::string fixturesMissing()
 
 Bytes readFile(const std::string &path)
 {
-	std::ifstream f(path, std::ios::binary);
-	return Bytes((std::istreambuf_iterator<char>(f)), {});
+	std::ifstream f(path, std::ios::binary | std::ios::ate);
+	if (!f)
+		return {};
+	Bytes b(static_cast<size_t>(f.tellg()));
+	f.seekg(0);
+	f.read(reinterpret_cast<char *>(b.data()), static_cast<std::streamsize>(b.size()));
+	return b;
 }
 
 bool findProgram(const std::string &name)
@@ -375,6 +390,75 @@ std::string toPem(const Bytes &der)
 	return pem;
 }
 
+/* A key and a certificate for it, issued by issuer (self-signed if none);
+ * validity in days relative to now. */
+struct Identity {
+	EVP_PKEY *key = nullptr;
+	X509 *cert = nullptr;
+	Identity() = default;
+	Identity(const Identity &) = delete;
+	Identity &operator=(const Identity &) = delete;
+	~Identity()
+	{
+		X509_free(cert);
+		EVP_PKEY_free(key);
+	}
+};
+
+void addExtension(X509 *cert, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509V3_set_ctx_nodb(&ctx);
+	X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+	X509_EXTENSION *ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+	X509_add_ext(cert, ext, -1);
+	X509_EXTENSION_free(ext);
+}
+
+void makeIdentity(Identity &id, const char *cn, bool ca, long fromDays, long toDays,
+		  const Identity *issuer = nullptr)
+{
+	static long serial = 100;
+	id.key = EVP_RSA_gen(2048);
+	id.cert = X509_new();
+	X509_set_version(id.cert, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(id.cert), serial++);
+	X509_gmtime_adj(X509_getm_notBefore(id.cert), fromDays * 86400);
+	X509_gmtime_adj(X509_getm_notAfter(id.cert), toDays * 86400);
+	X509_set_pubkey(id.cert, id.key);
+	X509_NAME *name = X509_get_subject_name(id.cert);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char *>(cn),
+				   -1, -1, 0);
+	X509 *issuerCert = issuer ? issuer->cert : id.cert;
+	X509_set_issuer_name(id.cert, X509_get_subject_name(issuerCert));
+	addExtension(id.cert, issuerCert, NID_basic_constraints, ca ? "critical,CA:TRUE" : "CA:FALSE");
+	if (!ca)
+		addExtension(id.cert, issuerCert, NID_ext_key_usage, "codeSigning");
+	X509_sign(id.cert, issuer ? issuer->key : id.key, EVP_sha256());
+}
+
+std::string certPem(X509 *x)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	PEM_write_bio_X509(bio, x);
+	char *data = nullptr;
+	long len = BIO_get_mem_data(bio, &data);
+	std::string pem(data, static_cast<size_t>(len));
+	BIO_free(bio);
+	return pem;
+}
+
+std::string keyPem(EVP_PKEY *key)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+	char *data = nullptr;
+	long len = BIO_get_mem_data(bio, &data);
+	std::string pem(data, static_cast<size_t>(len));
+	BIO_free(bio);
+	return pem;
+}
+
 class TempDir
 {
 public:
@@ -569,6 +653,65 @@ TEST(TrustFixtures, DigestMatchesOsslsigncode)
 		std::string theirs = lower(r.out.substr(start, end - start));
 		EXPECT_EQ(hex(engineDigest(fixture(name))), theirs);
 	}
+}
+
+/* A signer issued by a CA: trusted through the CA, or through the signer's
+ * own certificate in the store (firmware db semantics, and sbverify's);
+ * expiry is ignored as firmware does (sbverify would refuse that one). */
+TEST(TrustFixtures, ChainsThroughCaAndIgnoresExpiry)
+{
+	REQUIRE_FIXTURES();
+	if (!findProgram("sbsign") || !findProgram("sbverify"))
+		GTEST_SKIP() << "sbsign/sbverify not installed (package sbsigntool)";
+
+	TempDir tmp;
+	Identity ca, leaf, expired;
+	makeIdentity(ca, "kexecd test CA", true, -1, 3650);
+	makeIdentity(leaf, "kexecd test leaf", false, -1, 365, &ca);
+	makeIdentity(expired, "kexecd test expired", false, -30, -1, &ca);
+	tmp.write("ca.crt", certPem(ca.cert));
+	tmp.write("leaf.crt", certPem(leaf.cert));
+	tmp.write("leaf.key", keyPem(leaf.key));
+	tmp.write("expired.crt", certPem(expired.cert));
+	tmp.write("expired.key", keyPem(expired.key));
+	const std::string &d = tmp.path();
+
+	for (const char *who : { "leaf", "expired" }) {
+		std::string out = d + "/" + who + ".efi";
+		CommandResult r = runCommand({ "sbsign", "--key", d + "/" + who + ".key", "--cert",
+					       d + "/" + who + ".crt", "--output", out, fixture("uki.efi") });
+		ASSERT_EQ(r.exitCode, 0) << "sbsign " << who;
+	}
+
+	struct Case {
+		const char *image;
+		const char *anchor;
+		bool sbverifyAgrees;
+	};
+	const Case cases[] = {
+		{ "leaf.efi", "ca.crt", true },
+		{ "leaf.efi", "leaf.crt", true },
+		{ "expired.efi", "ca.crt", false },
+	};
+	for (const Case &c : cases) {
+		SCOPED_TRACE(std::string(c.image) + " with " + c.anchor);
+		TrustStore store;
+		ASSERT_TRUE(store.addCertificateFile(d + "/" + c.anchor).ok());
+		Verified v = verifyBytes(readFile(d + "/" + c.image), c.image, store);
+		ASSERT_TRUE(v.parsed && v.report.ok());
+		EXPECT_EQ(v.report->verdict, Verdict::Trusted) << v.report->detail;
+		EXPECT_NE(v.report->signer.find("kexecd test"), std::string::npos);
+		if (c.sbverifyAgrees) {
+			CommandResult sb = runCommand({ "sbverify", "--cert", d + "/" + c.anchor, d + "/" + c.image });
+			EXPECT_EQ(sb.exitCode, 0);
+		}
+	}
+
+	/* The CA's key did not sign the image and the fixture key is unrelated. */
+	TrustStore other = fixtureStore();
+	Verified v = verifyBytes(readFile(d + "/leaf.efi"), "leaf.efi", other);
+	ASSERT_TRUE(v.parsed && v.report.ok());
+	EXPECT_EQ(v.report->verdict, Verdict::UntrustedSigner);
 }
 
 /* Every malformed fixture either fails in PeFile::parse or gets a verdict:
