@@ -160,35 +160,6 @@ void addSupport(Block &block, const json &support)
 	block.add("Secure Boot", yesNo(find(support, { "/secure_boot" })));
 }
 
-void tree(std::string &out, const json &v, int indent);
-
-void treeItem(std::string &out, const std::string &label, const json &v, int indent)
-{
-	std::string pad(indent * 2, ' ');
-	bool scalarArray = v.is_array() &&
-			   std::all_of(v.begin(), v.end(), [](const json &e) { return e.is_primitive(); });
-	if (v.is_primitive() || scalarArray) {
-		out += fmt::format("{}{}: {}\n", pad, label, scalar(v));
-		return;
-	}
-	out += fmt::format("{}{}:\n", pad, label);
-	tree(out, v, indent + 1);
-}
-
-void tree(std::string &out, const json &v, int indent)
-{
-	if (v.is_object()) {
-		for (const auto &[key, value] : v.items())
-			treeItem(out, key, value, indent);
-	} else if (v.is_array()) {
-		size_t i = 0;
-		for (const json &item : v)
-			treeItem(out, fmt::format("[{}]", i++), item, indent);
-	} else {
-		out += std::string(indent * 2, ' ') + scalar(v) + "\n";
-	}
-}
-
 } // namespace
 
 std::string formatStatus(const json &describe)
@@ -217,10 +188,102 @@ std::string formatStaged(const json &staged)
 	return block.render();
 }
 
-std::string formatTree(const json &doc)
+namespace {
+
+std::string signatureLine(const json &file)
 {
-	std::string out;
-	tree(out, doc, 0);
+	std::string verdict = text(file, { "/signature/verdict" });
+	std::string signer = text(file, { "/signature/signer" });
+	std::string detail = text(file, { "/signature/detail" });
+	if (!verdict.empty() && !signer.empty())
+		verdict += " by " + signer;
+	if (!verdict.empty() && !detail.empty())
+		verdict += " (" + detail + ")";
+	return verdict;
+}
+
+std::string profileLabel(const json &p)
+{
+	std::string label = "@" + text(p, { "/index" });
+	if (std::string id = text(p, { "/id" }); !id.empty())
+		label += " " + id;
+	if (std::string title = text(p, { "/title" }); !title.empty())
+		label += " \"" + title + "\"";
+	return label;
+}
+
+std::string sizedHash(const json &part)
+{
+	std::string hash = text(part, { "/sha256" });
+	std::string size = text(part, { "/size" });
+	if (!hash.empty() && !size.empty())
+		hash += " (" + size + " bytes)";
+	return hash;
+}
+
+std::string sectionTable(const json &sections, const std::string &indent)
+{
+	std::string out = fmt::format("{}{:<12} {:>10} {:>10}\n", indent, "NAME", "OFFSET", "SIZE");
+	for (const json &s : sections)
+		out += fmt::format("{}{:<12} {:>10} {:>10}\n", indent, text(s, { "/name" }),
+				   text(s, { "/offset" }), text(s, { "/size" }));
+	return out;
+}
+
+} // namespace
+
+std::string formatInspect(const json &doc)
+{
+	const json empty = json::object();
+	const json *ukiPtr = find(doc, { "/uki" });
+	const json &uki = ukiPtr ? *ukiPtr : empty;
+
+	Block block;
+	block.add("File", text(uki, { "/path" }));
+	if (std::string size = text(uki, { "/size" }); !size.empty())
+		block.add("Size", size + " bytes");
+	block.add("SHA256", text(uki, { "/sha256" }));
+	block.add("Machine", text(uki, { "/machine" }));
+	block.add("OS", text(uki, { "/os_release/pretty_name", "/os_release/id" }));
+	block.add("Kernel version", text(uki, { "/uname" }));
+	block.add("Signature", signatureLine(uki));
+
+	std::string profiles;
+	if (const json *list = find(uki, { "/profiles" }); list && list->is_array())
+		for (const json &p : *list)
+			profiles += (profiles.empty() ? "" : ", ") + profileLabel(p);
+	block.add("Profiles", profiles);
+	if (const json *p = find(doc, { "/profile" }); p && p->is_object())
+		block.add("Selected profile", profileLabel(*p));
+
+	if (const json *addons = find(doc, { "/addons" }); addons && addons->is_array()) {
+		size_t i = 0;
+		for (const json &a : *addons) {
+			std::string line = text(a, { "/path" });
+			if (std::string sig = text(a, { "/signature/verdict" }); !sig.empty())
+				line += " (" + sig + ")";
+			block.add(fmt::format("Addon {}", i++), line);
+		}
+	}
+
+	block.add("Command line", text(doc, { "/classic/cmdline" }));
+	if (const json *k = find(doc, { "/classic/kernel" }))
+		block.add("Kernel SHA256", sizedHash(*k));
+	if (const json *i = find(doc, { "/classic/initrd" }))
+		block.add("Initrd SHA256", sizedHash(*i));
+	if (const json *c = find(doc, { "/container" })) {
+		block.add("Container SHA256", sizedHash(*c));
+		std::string ready = yesNo(find(*c, { "/bpf_ready" }));
+		if (std::string problem = text(*c, { "/bpf_problem" }); !problem.empty())
+			ready += " (" + problem + ")";
+		block.add("BPF scheme ready", ready);
+	}
+
+	std::string out = block.render();
+	if (const json *sections = find(uki, { "/sections" }); sections && sections->is_array()) {
+		out += "\nSections:\n";
+		out += sectionTable(*sections, "  ");
+	}
 	return out;
 }
 

@@ -19,8 +19,9 @@ std::string formatStatus(const nlohmann::json &describe);
 /* A short summary of a staged record (the Stage reply). */
 std::string formatStaged(const nlohmann::json &staged);
 
-/* Indented "key: value" tree for any JSON document (kexecctl inspect). */
-std::string formatTree(const nlohmann::json &doc);
+/* kexecctl inspect: the file, its sections, addons and what would be
+ * staged, from the engine's inspectImage() document. */
+std::string formatInspect(const nlohmann::json &doc);
 
 /* Progress bar redrawn in place on a terminal: "[#####     ]  50% verify". */
 class ProgressBar

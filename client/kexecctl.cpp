@@ -460,7 +460,7 @@ int cmdInspect(const GlobalOptions &global, const InspectOptions &opts)
 	if (global.json)
 		fmt::print("{}\n", result->dump(2));
 	else
-		fmt::print("{}", formatTree(*result));
+		fmt::print("{}", formatInspect(*result));
 	return ExitOk;
 }
 
@@ -500,7 +500,7 @@ int main(int argc, char **argv)
 	stage->add_option("--scheme", stageOpts.scheme, "How the kernel is handed over")
 		->check(CLI::IsMember(schemes));
 	stage->add_option("--cmdline-extra", stageOpts.cmdlineExtra,
-			  "Appended to the command line (ignored under Secure Boot)");
+			  "Appended to the command line (refused under Secure Boot)");
 	stage->add_option("--signature-policy", stageOpts.signaturePolicy,
 			  "Authenticode pre-check policy")
 		->check(CLI::IsMember({ "auto", "enforce", "warn" }));
