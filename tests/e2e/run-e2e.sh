@@ -130,7 +130,9 @@ KEXECD_BUSYBOX=$busybox "$here/make-e2e-ukis.sh" "$ukis" "$vmlinuz" "$uname_str"
 install_bin() { # $1 = root, $2 = source binary, $3 = destination path in the image
 	local root=$1 src=$2 dst=$3 lib deps
 	mkdir -p "$root$(dirname "$dst")"
-	cp --remove-destination -L "$src" "$root$dst"
+	# Debug info only slows packing and unpacking the image under TCG.
+	rm -f "$root$dst"
+	strip --strip-debug -o "$root$dst" "$src" 2>/dev/null || cp -L "$src" "$root$dst"
 	chmod 0755 "$root$dst"
 	# Static binaries (busybox-like) have nothing to resolve; ldd says so and fails.
 	if ! deps=$(LC_ALL=C ldd "$src" 2>&1); then
