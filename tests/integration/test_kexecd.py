@@ -50,6 +50,10 @@ EXIT_UNREACHABLE = 10
 ALL_ACTIONS = ['org.kexecd1.stage', 'org.kexecd1.unstage', 'org.kexecd1.reboot',
 	       'org.kexecd1.soft-reboot']
 
+FIXTURES = ['uki.efi', 'uki-signed.efi', 'uki-tampered.efi', 'addon-cmdline.addon.efi',
+	    'addon-initrd.addon.efi', 'bad-trunc-sections.efi', 'vmlinuz', 'initrd.cpio',
+	    'addon-initrd.cpio']
+
 LOGIND_IFACE = 'org.freedesktop.login1.Manager'
 REBOOT_KEXEC = 0x02
 REBOOT_SOFT = 0x04
@@ -120,16 +124,19 @@ class KexecdTest(dbusmock.DBusTestCase):
 				print(f'SKIP: {tool} not installed', file=sys.stderr)
 				sys.exit(SKIP)
 
-		# 0755 all the way, so uid 65534 reaches the bus socket and the
-		# fixture copies.
+		# Copies, 0755/0644 all the way, so uid 65534 reaches the bus
+		# socket and the files it stages even when the build directory is
+		# private. Only what the tests use: the fixtures are large.
 		cls.tmp = tempfile.mkdtemp(prefix='kexecd-it-')
 		os.chmod(cls.tmp, 0o755)
 		cls.fixtures = os.path.join(cls.tmp, 'fixtures')
-		shutil.copytree(fixtures, cls.fixtures)
+		os.makedirs(cls.fixtures)
+		for name in FIXTURES:
+			shutil.copyfile(os.path.join(fixtures, name), os.path.join(cls.fixtures, name))
+			os.chmod(os.path.join(cls.fixtures, name), 0o644)
+		shutil.copytree(os.path.join(fixtures, 'trust'), os.path.join(cls.fixtures, 'trust'))
 		for root, dirs, files in os.walk(cls.fixtures):
 			os.chmod(root, 0o755)
-			for f in files:
-				os.chmod(os.path.join(root, f), 0o644)
 
 		cls.bus_socket = os.path.join(cls.tmp, 'system_bus_socket')
 		cls.address = f'unix:path={cls.bus_socket}'
@@ -364,8 +371,10 @@ class KexecdTest(dbusmock.DBusTestCase):
 		self.assertEqual(self.loaded(), '0')
 		self.assertEqual(self.status().get('state'), 'idle')
 
-		# With a kernel staged (root passes without polkit), the other
-		# verbs are refused too and change nothing.
+		# With a kernel staged, the other verbs are refused too and
+		# change nothing (root passes without polkit; a non-root test run
+		# needs the grant).
+		self.polkit_mock.SetAllowed(dbus.Array(['org.kexecd1.stage'], signature='s'))
 		self.stage_ok()
 		for verb, action in (('unstage', 'org.kexecd1.unstage'), ('reboot', 'org.kexecd1.reboot'),
 				     ('soft-reboot', 'org.kexecd1.soft-reboot')):
