@@ -45,6 +45,8 @@ EXIT_INVALID = 4
 EXIT_SIGNATURE = 5
 EXIT_NOT_STAGED = 6
 EXIT_BUSY = 7
+EXIT_KERNEL_REFUSED = 8
+EXIT_UNSUPPORTED = 9
 EXIT_UNREACHABLE = 10
 
 ALL_ACTIONS = ['org.kexecd1.stage', 'org.kexecd1.unstage', 'org.kexecd1.reboot',
@@ -249,9 +251,9 @@ class KexecdTest(dbusmock.DBusTestCase):
 		if os.geteuid() == 0 and not shutil.which('setpriv'):
 			self.skipTest('setpriv missing')
 
-	def need_root(self):
+	def need_root(self, why='to run kexecctl as another uid'):
 		if os.geteuid() != 0:
-			self.skipTest('needs root to run kexecctl as another uid')
+			self.skipTest('needs root ' + why)
 
 	def fx(self, name):
 		return os.path.join(self.fixtures, name)
@@ -462,6 +464,68 @@ class KexecdTest(dbusmock.DBusTestCase):
 		after = self.status()
 		self.assertEqual(after.get('state'), 'staged', after)
 		self.assertEqual(after.get('staged'), before.get('staged'))
+
+	def test_kernel_refused_keeps_previous(self):
+		self.stage_ok()
+		before = self.status()
+		with open(self.kfile('fail-load'), 'w') as f:
+			f.write('22\n')  # EINVAL
+		r = self.ctl('stage', self.fx('uki.efi'), '--addon', self.fx('addon-cmdline.addon.efi'),
+			     '--scheme', 'classic')
+		self.assertEqual(r.code, EXIT_KERNEL_REFUSED, r)
+		self.assertIn('Kernel refused', r.err)
+		after = self.status()
+		self.assertEqual(after.get('staged'), before.get('staged'))
+		self.assertTrue(after.get('last_error'), 'LastError not set after a refused load')
+		self.assertEqual(read(self.kfile('cmdline.bin')), b'console=ttyS0 kexecd.uki=1\0')
+
+	def test_bpf_scheme_unsupported(self):
+		# The recording kernel reports no BPF parser unless support.json says so.
+		r = self.ctl('stage', self.fx('uki.efi'), '--scheme', 'bpf')
+		self.assertEqual(r.code, EXIT_UNSUPPORTED, r)
+		self.assertIn('Unsupported', r.err)
+		self.assertEqual(self.loaded(), '0')
+
+	def test_auto_scheme_explains_choice(self):
+		r = self.ctl('--json', 'stage', self.fx('uki.efi'))
+		self.assertEqual(r.code, EXIT_OK, r)
+		staged = self.status()['staged']
+		self.assertEqual(staged.get('scheme'), 'classic', staged)
+		self.assertTrue(staged.get('scheme_reason'), 'no reason recorded for the scheme')
+
+	def test_force_reboot(self):
+		self.need_root('(reboot --force is for root only)')
+		self.stage_ok()
+		r = self.ctl('reboot', '--force')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.reboot_calls(), [], 'force must not go through logind')
+		self.assertIn('reboot-kexec', read(self.kfile('calls.log')).decode())
+
+	def test_force_reboot_needs_root(self):
+		self.need_root()
+		self.stage_ok()
+		r = self.ctl('--no-ask-password', 'reboot', '--force', unprivileged=True)
+		self.assertEqual(r.code, EXIT_ACCESS_DENIED, r)
+		self.assertNotIn('reboot-kexec', read(self.kfile('calls.log')).decode())
+
+	def test_restart_reconciles_lost_kernel(self):
+		self.stage_ok()
+		self.stop_daemon(signal.SIGKILL)
+		# Someone ran `kexec -u` while kexecd was down.
+		with open(self.kfile('loaded'), 'w') as f:
+			f.write('0\n')
+		self.start_daemon()
+		self.assertEqual(self.status().get('state'), 'idle')
+
+	def test_restart_reconciles_foreign_kernel(self):
+		# A kernel kexecd did not stage (no state file) is someone else's.
+		with open(self.kfile('loaded'), 'w') as f:
+			f.write('1\n')
+		self.stop_daemon()
+		self.start_daemon()
+		self.assertEqual(self.status().get('state'), 'foreign')
+		r = self.ctl('status')
+		self.assertRegex(r.out, r'(?m)^\s*State: foreign$')
 
 	def test_missing_file(self):
 		r = self.ctl('stage', os.path.join(self.tmp, 'does-not-exist.efi'))
