@@ -15,7 +15,7 @@
 #   KEXECD_CACHE               where the kernel .deb is kept (default /var/cache/kexecd-test)
 #   KEXECD_ARGS                kexecd's arguments in the guest (default --kernel=real)
 #   KEXECD_ENFORCE_ARGS        kexecctl stage arguments that select enforce (default --signature-policy=enforce)
-#   KEXECD_E2E_TIMEOUT         seconds one qemu run may take (default 300)
+#   KEXECD_E2E_TIMEOUT         seconds one qemu run may take (default 420)
 #   KEXECD_E2E_KEEP=1          keep the scratch directory
 #   KEXECD_E2E_SABOTAGE=reverse-addons   compose the addons reversed, to see the asserts fail
 set -euo pipefail
@@ -225,7 +225,7 @@ fi
 # --- boot ---------------------------------------------------------------------------------------
 boot() { # $1 = mode, $2 = initramfs, $3 = serial log
 	local mode=$1 initrd=$2 log=$3 rc=0
-	local tmo=${KEXECD_E2E_TIMEOUT:-300}
+	local tmo=${KEXECD_E2E_TIMEOUT:-420}
 	echo "e2e: [$mode] booting qemu (TCG, timeout ${tmo}s), serial log $log"
 	local t0=$SECONDS
 	# TCG only: on these machines /dev/kvm may exist but hangs.
