@@ -435,8 +435,10 @@ Result<SignatureReport> checkSignature(std::span<const uint8_t> der, const PeFil
 		 * certificate in db, not only roots (sbverify does the same with
 		 * its verify callback). */
 		X509_VERIFY_PARAM *param = X509_STORE_CTX_get0_param(ctx.get());
-		X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME | X509_V_FLAG_PARTIAL_CHAIN);
-		X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_ANY);
+		if (X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_NO_CHECK_TIME |
+							       X509_V_FLAG_PARTIAL_CHAIN) != 1 ||
+		    X509_VERIFY_PARAM_set_purpose(param, X509_PURPOSE_ANY) != 1)
+			return makeError(Code::Internal, "X509_VERIFY_PARAM: " + opensslErrors());
 		if (X509_verify_cert(ctx.get()) != 1) {
 			int err = X509_STORE_CTX_get_error(ctx.get());
 			report.detail = std::string("no trusted chain: ") + X509_verify_cert_error_string(err);

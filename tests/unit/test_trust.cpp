@@ -714,6 +714,52 @@ TEST(TrustFixtures, ChainsThroughCaAndIgnoresExpiry)
 	EXPECT_EQ(v.report->verdict, Verdict::UntrustedSigner);
 }
 
+/* sbsign appends a second WIN_CERTIFICATE to a signed image. As firmware,
+ * one trusted signature is enough, whichever comes first (sbverify only
+ * reads the first, so it agrees only when that one is the trusted one). */
+TEST(TrustFixtures, SecondSignatureCounts)
+{
+	REQUIRE_FIXTURES();
+	if (!findProgram("sbsign"))
+		GTEST_SKIP() << "sbsign not installed (package sbsigntool)";
+	TempDir tmp;
+	struct Case {
+		const char *base;
+		const char *key;
+	};
+	for (const Case &c : { Case{ "uki-untrusted.efi", "trusted" }, Case{ "uki-signed.efi", "untrusted" } }) {
+		SCOPED_TRACE(std::string(c.base) + " + " + c.key);
+		std::string out = tmp.path() + "/double.efi";
+		CommandResult r = runCommand({ "sbsign", "--key", fixture(std::string("keys/") + c.key + ".key"),
+					       "--cert", fixture(std::string("keys/") + c.key + ".crt"),
+					       "--output", out, fixture(c.base) });
+		ASSERT_EQ(r.exitCode, 0);
+		Bytes bytes = readFile(out);
+		auto pe = PeFile::parse(bytes, "double.efi");
+		ASSERT_TRUE(pe.ok()) << pe.error().message;
+		/* Two WIN_CERTIFICATE entries, 8-byte aligned. */
+		auto table = pe->certificateTable();
+		unsigned entries = 0;
+		for (size_t off = 0; off + 8 <= table.size(); entries++) {
+			uint32_t len = table[off] | table[off + 1] << 8 | table[off + 2] << 16 |
+				       static_cast<uint32_t>(table[off + 3]) << 24;
+			ASSERT_GE(len, 8u);
+			off += (len + 7) & ~7u;
+		}
+		EXPECT_EQ(entries, 2u);
+
+		TrustStore store = fixtureStore();
+		auto v = verifyAuthenticode(*pe, store);
+		ASSERT_TRUE(v.ok());
+		EXPECT_EQ(v->verdict, Verdict::Trusted) << v->detail;
+
+		TrustStore empty;
+		v = verifyAuthenticode(*pe, empty);
+		ASSERT_TRUE(v.ok());
+		EXPECT_EQ(v->verdict, Verdict::UntrustedSigner) << v->detail;
+	}
+}
+
 /* Every malformed fixture either fails in PeFile::parse or gets a verdict:
  * never a crash, never trusted. */
 TEST(TrustFixtures, MalformedFilesNeverTrusted)
