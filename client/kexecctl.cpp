@@ -272,37 +272,12 @@ int cmdStatus(const GlobalOptions &global)
 	return ExitOk;
 }
 
-int cmdStage(const GlobalOptions &global, const StageOptions &opts)
+/* Stage and StageDefault: asynchronous, so Progress signals are
+ * dispatched by the same loop that waits for the reply. */
+template<typename... Args>
+int runStaging(const GlobalOptions &global, const char *method, const Args &...args)
 {
 	int exitCode = ExitOk;
-
-	std::optional<int> ukiFd = openInput(global, opts.uki, exitCode);
-	if (!ukiFd)
-		return exitCode;
-	sdbus::UnixFd uki{ *ukiFd, sdbus::adopt_fd };
-
-	std::vector<sdbus::UnixFd> addons;
-	std::vector<std::string> addonPaths;
-	for (const std::string &path : opts.addons) {
-		std::optional<int> fd = openInput(global, path, exitCode);
-		if (!fd)
-			return exitCode;
-		addons.emplace_back(*fd, sdbus::adopt_fd);
-		addonPaths.push_back(absolutePath(path));
-	}
-
-	Options options = authOptions(global);
-	options["uki_path"] = sdbus::Variant{ absolutePath(opts.uki) };
-	options["addon_paths"] = sdbus::Variant{ addonPaths };
-	if (!opts.profile.empty())
-		options["profile"] = sdbus::Variant{ opts.profile };
-	if (!opts.scheme.empty())
-		options["scheme"] = sdbus::Variant{ opts.scheme };
-	if (!opts.cmdlineExtra.empty())
-		options["cmdline_extra"] = sdbus::Variant{ opts.cmdlineExtra };
-	if (!opts.signaturePolicy.empty())
-		options["signature_policy"] = sdbus::Variant{ opts.signaturePolicy };
-
 	auto connection = connectBus(global, exitCode);
 	if (!connection)
 		return exitCode;
@@ -320,13 +295,11 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 				bar->update(phase, fraction);
 			};
 
-		/* Asynchronous, so Progress signals are dispatched by the same
-		 * loop that waits for the reply. */
 		auto call = manager.proxy()
-				    .callMethodAsync("Stage")
+				    .callMethodAsync(method)
 				    .onInterface(org::kexecd1::Manager_proxy::INTERFACE_NAME)
 				    .withTimeout(kStageTimeout)
-				    .withArguments(uki, addons, options)
+				    .withArguments(args...)
 				    .uponReplyInvoke([&](const sdbus::Error *e, Options reply) {
 					    if (e)
 						    error = *e;
@@ -349,10 +322,52 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 	if (global.json) {
 		fmt::print("{}\n", record.dump(2));
 	} else {
-		fmt::print("Staged '{}'.\n", absolutePath(opts.uki));
+		const std::string path = record.value(json::json_pointer("/uki/path"), std::string{});
+		fmt::print("{}\n", path.empty() ? "Staged." : fmt::format("Staged '{}'.", path));
 		fmt::print("{}", formatStaged(record));
 	}
 	return ExitOk;
+}
+
+int cmdStage(const GlobalOptions &global, const StageOptions &opts)
+{
+	int exitCode = ExitOk;
+
+	Options options = authOptions(global);
+	if (!opts.profile.empty())
+		options["profile"] = sdbus::Variant{ opts.profile };
+	if (!opts.scheme.empty())
+		options["scheme"] = sdbus::Variant{ opts.scheme };
+	if (!opts.cmdlineExtra.empty())
+		options["cmdline_extra"] = sdbus::Variant{ opts.cmdlineExtra };
+	if (!opts.signaturePolicy.empty())
+		options["signature_policy"] = sdbus::Variant{ opts.signaturePolicy };
+
+	/* No UKI: the daemon picks the default entry (Boot Loader Spec). */
+	if (opts.uki.empty()) {
+		if (!opts.addons.empty())
+			return report(global, { ExitUsage, "usage", "--addon needs an explicit UKI" });
+		return runStaging(global, "StageDefault", options);
+	}
+
+	std::optional<int> ukiFd = openInput(global, opts.uki, exitCode);
+	if (!ukiFd)
+		return exitCode;
+	sdbus::UnixFd uki{ *ukiFd, sdbus::adopt_fd };
+
+	std::vector<sdbus::UnixFd> addons;
+	std::vector<std::string> addonPaths;
+	for (const std::string &path : opts.addons) {
+		std::optional<int> fd = openInput(global, path, exitCode);
+		if (!fd)
+			return exitCode;
+		addons.emplace_back(*fd, sdbus::adopt_fd);
+		addonPaths.push_back(absolutePath(path));
+	}
+
+	options["uki_path"] = sdbus::Variant{ absolutePath(opts.uki) };
+	options["addon_paths"] = sdbus::Variant{ addonPaths };
+	return runStaging(global, "Stage", uki, addons, options);
 }
 
 /* Unstage, Reboot and SoftReboot: a{sv} in, nothing out. */
@@ -492,7 +507,7 @@ int main(int argc, char **argv)
 
 	StageOptions stageOpts;
 	auto *stage = app.add_subcommand("stage", "Stage a UKI (and addons) as the next kernel");
-	stage->add_option("UKI", stageOpts.uki, "Unified kernel image (.efi)")->required();
+	stage->add_option("UKI", stageOpts.uki, "Unified kernel image (.efi); none: the default entry");
 	stage->add_option("--addon", stageOpts.addons, "UKI addon (.addon.efi); may be repeated")
 		->type_name("FILE")
 		->allow_extra_args(false);

@@ -532,8 +532,17 @@ class KexecdTest(dbusmock.DBusTestCase):
 		self.assertEqual(r.code, EXIT_INVALID, r)
 		self.assertIn('does-not-exist.efi', r.err)
 
-	def test_usage(self):
+	def test_stage_default(self):
+		# Without a UKI the daemon picks the default entry (StageDefault);
+		# until discovery lands it answers Unsupported, with a reason.
 		r = self.ctl('stage')
+		self.assertIn(r.code, (EXIT_OK, EXIT_UNSUPPORTED), r)
+		if r.code == EXIT_UNSUPPORTED:
+			self.assertRegex(r.err, r'^Unsupported: .+\n$')
+			self.assertEqual(self.loaded(), '0')
+
+	def test_usage(self):
+		r = self.ctl('stage', '--addon', self.fx('addon-cmdline.addon.efi'))
 		self.assertEqual(r.code, EXIT_USAGE, r)
 		r = self.ctl('stage', self.fx('uki.efi'), '--scheme', 'nonsense')
 		self.assertEqual(r.code, EXIT_USAGE, r)
