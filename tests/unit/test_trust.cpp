@@ -829,6 +829,51 @@ TEST(TrustFixtures, DamagedSignatureNeverCrashes)
 	EXPECT_GT(bad, 400u);
 }
 
+/* Damage to the headers of a signed image (section table, data
+ * directories, sizes): whatever PeFile::parse accepts, the digest and the
+ * verifier handle without reading out of bounds, and never call trusted. */
+TEST(TrustFixtures, DamagedHeadersNeverCrash)
+{
+	REQUIRE_FIXTURES();
+	TrustStore store = fixtureStore();
+	const Bytes original = readFile(fixture("addon-signed.addon.efi"));
+	auto pe0 = PeFile::parse(original, "addon-signed.addon.efi");
+	ASSERT_TRUE(pe0.ok());
+	const size_t headers = std::min<size_t>(pe0->sizeOfHeaders(), original.size());
+	ASSERT_GT(headers, 0x80u);
+	const size_t checksum = pe0->checksumOffset();
+
+	std::mt19937 rng(4242);
+	unsigned parsed = 0;
+	for (int i = 0; i < 1500; i++) {
+		Bytes b = original;
+		size_t off;
+		do {
+			off = 0x3c + rng() % (headers - 0x3c);
+		} while (off >= checksum && off < checksum + 4);
+		if (i % 2) {
+			b[off] ^= static_cast<uint8_t>(1 + rng() % 255);
+		} else {
+			/* A whole 32-bit field set to an extreme. */
+			static const uint32_t extremes[] = { 0, 1, 0x7fffffff, 0x80000000, 0xffffffff,
+							     static_cast<uint32_t>(original.size()) };
+			off &= ~size_t{ 3 };
+			put32(b, off, extremes[rng() % std::size(extremes)]);
+		}
+		auto pe = PeFile::parse(b, "damaged");
+		if (!pe)
+			continue;
+		parsed++;
+		(void)authenticodeDigest(*pe, EVP_sha256());
+		auto r = verifyAuthenticode(*pe, store);
+		ASSERT_TRUE(r.ok()) << r.error().message;
+		if (b != original) {
+			EXPECT_NE(r->verdict, Verdict::Trusted) << "offset " << off;
+		}
+	}
+	EXPECT_GT(parsed, 100u);
+}
+
 /* ---- self-contained: hand-made PEs ---- */
 
 TEST(TrustHandMade, UnsignedPeAndIndependentDigest)
