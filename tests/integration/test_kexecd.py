@@ -429,6 +429,45 @@ class KexecdTest(dbusmock.DBusTestCase):
 		self.assertIn('Busy', second.err)
 		self.assertEqual(self.loaded(), '1')
 
+	def test_status_answers_during_staging(self):
+		with open(self.kfile('delay-ms'), 'w') as f:
+			f.write('3000\n')
+		argv = self.ctl_argv('--no-ask-password', 'stage', self.fx('uki.efi'), '--scheme', 'classic')
+		stage = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+		try:
+			seen = None
+			deadline = time.monotonic() + 10
+			while time.monotonic() < deadline and seen != 'staging':
+				t0 = time.monotonic()
+				seen = self.status().get('state')
+				self.assertLess(time.monotonic() - t0, 2.0, 'status blocked behind a staging')
+				time.sleep(0.05)
+			self.assertEqual(seen, 'staging')
+		finally:
+			out, err = stage.communicate(timeout=60)
+		self.assertEqual(stage.returncode, EXIT_OK, f'{out}{err}')
+
+	def test_status_answers_while_polkit_hangs(self):
+		self.need_unprivileged()
+		self.polkit_mock.SimulateHangActions(dbus.Array(['org.kexecd1.stage'], signature='s'))
+		stage = subprocess.Popen(self.ctl_argv('--no-ask-password', 'stage', self.fx('uki.efi'),
+						       '--scheme', 'classic', unprivileged=True),
+					 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+		try:
+			deadline = time.monotonic() + 10
+			while not self.polkit_mock.HaveHangingCalls() and time.monotonic() < deadline:
+				time.sleep(0.05)
+			self.assertTrue(self.polkit_mock.HaveHangingCalls(), 'kexecd never asked polkit')
+			t0 = time.monotonic()
+			self.assertEqual(self.status().get('state'), 'idle')
+			self.assertLess(time.monotonic() - t0, 2.0, 'status blocked behind polkit')
+		finally:
+			self.polkit_mock.SimulateHangActions(dbus.Array([], signature='s'))
+			self.polkit_mock.ReleaseHangingCalls()
+			out, err = stage.communicate(timeout=60)
+		self.assertEqual(stage.returncode, EXIT_OK, f'{out}{err}')
+		self.assertEqual(self.loaded(), '1')
+
 	def test_malformed_keeps_previous(self):
 		self.stage_ok()
 		before = self.status()
