@@ -560,6 +560,9 @@ Result<void> TrustStore::addCertificateFile(const std::string &path)
 
 Result<void> TrustStore::addEfiSignatureList(std::span<const uint8_t> esl, const std::string &origin)
 {
+	/* All or nothing: a db that is damaged half-way must not leave the
+	 * store holding an arbitrary prefix of it. */
+	std::vector<X509Ptr> certs;
 	size_t off = 0;
 	while (off < esl.size()) {
 		std::string where = "'" + origin + "': signature list at offset " + std::to_string(off);
@@ -591,11 +594,13 @@ Result<void> TrustStore::addEfiSignatureList(std::span<const uint8_t> esl, const
 				if (!cert)
 					return makeError(Code::InvalidArgument,
 							 where + ": bad X.509 entry: " + opensslErrors());
-				KEXECD_TRY(addCertificate(cert.get(), origin));
+				certs.push_back(std::move(cert));
 			}
 		}
 		off += listSize;
 	}
+	for (const X509Ptr &cert : certs)
+		KEXECD_TRY(addCertificate(cert.get(), origin));
 	return {};
 }
 

@@ -44,7 +44,7 @@ public:
 	static Result<TrustStore> loadDirectory(const std::string &dir);
 	/* Add certificates from the firmware db: a list of EFI_SIGNATURE_LISTs
 	 * (the variable's value, without efivarfs's 4-byte attribute prefix),
-	 * X.509 entries only; hashes are ignored. */
+	 * X.509 entries only; hashes are ignored. On error nothing is added. */
 	Result<void> addEfiSignatureList(std::span<const uint8_t> esl, const std::string &origin);
 	/* The same from an efivarfs file, e.g.
 	 * /sys/firmware/efi/efivars/db-d719b2cb-3d3a-4596-a3bc-dad00e67656f. */

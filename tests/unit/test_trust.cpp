@@ -1104,6 +1104,19 @@ TEST(TrustStoreTest, MalformedSignatureListsAreErrorsNotCrashes)
 	Bytes junk = esl(kX509Guid, { Bytes(40, 0x55) }, 16 + 40);
 	TrustStore store;
 	EXPECT_FALSE(store.addEfiSignatureList(junk, "junk").ok());
+
+	/* A good list followed by a damaged one adds nothing. */
+	Bytes mixed = good;
+	mixed.insert(mixed.end(), junk.begin(), junk.end());
+	TrustStore atomic;
+	EXPECT_FALSE(atomic.addEfiSignatureList(mixed, "mixed").ok());
+	EXPECT_EQ(atomic.size(), 0u);
+	Bytes cut = good;
+	cut.insert(cut.end(), good.begin(), good.begin() + 20);
+	EXPECT_FALSE(atomic.addEfiSignatureList(cut, "cut").ok());
+	EXPECT_EQ(atomic.size(), 0u);
+	EXPECT_TRUE(atomic.addEfiSignatureList(good, "good").ok());
+	EXPECT_EQ(atomic.size(), 1u);
 }
 
 TEST(TrustNames, Verdicts)
