@@ -1,0 +1,327 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "kernel_model.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+#include <zstd.h>
+
+void km_init(struct km_state *km)
+{
+	memset(km, 0, sizeof(*km));
+}
+
+static void blobFree(struct km_blob *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->size = 0;
+}
+
+void km_free(struct km_state *km)
+{
+	unsigned int i;
+
+	blobFree(&km->kernel);
+	blobFree(&km->initrd);
+	blobFree(&km->cmdline);
+	for (i = 0; i < KM_MAX_NEXT; i++)
+		blobFree(&km->next[i]);
+	km->nnext = 0;
+}
+
+static int blobSet(struct km_blob *b, const uint8_t *data, size_t size)
+{
+	uint8_t *copy = malloc(size ? size : 1);
+
+	if (!copy)
+		return -ENOMEM;
+	if (size)
+		memcpy(copy, data, size);
+	blobFree(b);
+	b->data = copy;
+	b->size = size;
+	return 0;
+}
+
+static int queueNext(struct km_state *km, const uint8_t *data, size_t size)
+{
+	if (km->nnext >= KM_MAX_NEXT)
+		return -ENOMEM;
+	return blobSet(&km->next[km->nnext++], data, size);
+}
+
+static int inflateGzip(const uint8_t *in, size_t inSize, struct km_blob *out)
+{
+	z_stream zs;
+	size_t cap = inSize * 4 + 4096, used = 0;
+	uint8_t *buf;
+	int ret;
+
+	memset(&zs, 0, sizeof(zs));
+	if (inflateInit2(&zs, 16 + MAX_WBITS) != Z_OK)
+		return -ENOMEM;
+	buf = malloc(cap);
+	if (!buf) {
+		inflateEnd(&zs);
+		return -ENOMEM;
+	}
+	zs.next_in = (Bytef *)in;
+	zs.avail_in = (uInt)inSize;
+	for (;;) {
+		if (used == cap) {
+			uint8_t *n;
+
+			if (cap >= KM_DECOMPRESS_CAP)
+				goto fail;
+			cap = cap * 2 > KM_DECOMPRESS_CAP ? KM_DECOMPRESS_CAP : cap * 2;
+			n = realloc(buf, cap);
+			if (!n)
+				goto fail;
+			buf = n;
+		}
+		zs.next_out = buf + used;
+		zs.avail_out = (uInt)(cap - used);
+		ret = inflate(&zs, Z_NO_FLUSH);
+		used = cap - zs.avail_out;
+		if (ret == Z_STREAM_END)
+			break;
+		if (ret != Z_OK)
+			goto fail;
+		if (zs.avail_in == 0 && zs.avail_out != 0)
+			goto fail; /* truncated stream */
+	}
+	inflateEnd(&zs);
+	blobFree(out);
+	out->data = buf;
+	out->size = used;
+	return 0;
+fail:
+	inflateEnd(&zs);
+	free(buf);
+	return -EINVAL;
+}
+
+static int decompressZstd(const uint8_t *in, size_t inSize, struct km_blob *out)
+{
+	ZSTD_DStream *ds = ZSTD_createDStream();
+	size_t cap = inSize * 4 + 4096, used = 0;
+	ZSTD_inBuffer ib = { in, inSize, 0 };
+	uint8_t *buf;
+	size_t ret = 1;
+
+	if (!ds)
+		return -ENOMEM;
+	buf = malloc(cap);
+	if (!buf) {
+		ZSTD_freeDStream(ds);
+		return -ENOMEM;
+	}
+	while (ret != 0) {
+		ZSTD_outBuffer ob;
+
+		if (used == cap) {
+			uint8_t *n;
+
+			if (cap >= KM_DECOMPRESS_CAP)
+				goto fail;
+			cap = cap * 2 > KM_DECOMPRESS_CAP ? KM_DECOMPRESS_CAP : cap * 2;
+			n = realloc(buf, cap);
+			if (!n)
+				goto fail;
+			buf = n;
+		}
+		ob.dst = buf + used;
+		ob.size = cap - used;
+		ob.pos = 0;
+		ret = ZSTD_decompressStream(ds, &ob, &ib);
+		if (ZSTD_isError(ret))
+			goto fail;
+		used += ob.pos;
+		if (ret != 0 && ib.pos == ib.size && ob.pos < ob.size)
+			goto fail; /* truncated frame */
+	}
+	ZSTD_freeDStream(ds);
+	blobFree(out);
+	out->data = buf;
+	out->size = used;
+	return 0;
+fail:
+	ZSTD_freeDStream(ds);
+	free(buf);
+	return -EINVAL;
+}
+
+int km_handle(struct km_state *km, const uint8_t *buf, size_t len)
+{
+	uint16_t cmd, chunks;
+	uint8_t subcmd, pipeline;
+	uint32_t plen;
+	const uint8_t *payload;
+	int ret;
+
+	/* bpf_buffer_parser (BP8) refuses NULL or non-positive sizes */
+	if (!buf || len == 0 || len > 0x7fffffff)
+		return -EINVAL;
+	if (len < KEXEC_CMD_HDR_SIZE)
+		return -EINVAL;
+	cmd = pc_le16(buf);
+	subcmd = buf[2];
+	pipeline = buf[3];
+	plen = pc_le32(buf + 4);
+	chunks = pc_le16(buf + 8);
+	if (plen > len - KEXEC_CMD_HDR_SIZE || chunks != 0)
+		return -EINVAL;
+	payload = buf + KEXEC_CMD_HDR_SIZE;
+
+	switch (cmd) {
+	case KEXEC_BPF_CMD_DONE:
+		km->parsed = 1;
+		ret = 0;
+		break;
+	case KEXEC_BPF_CMD_DECOMPRESS:
+		if (subcmd != KEXEC_BPF_SUBCMD_KERNEL || plen < 4)
+			return -EINVAL;
+		if (payload[0] == 0x1f && payload[1] == 0x8b)
+			ret = inflateGzip(payload, plen, &km->kernel);
+		else if (pc_le32(payload) == 0xfd2fb528)
+			ret = decompressZstd(payload, plen, &km->kernel);
+		else
+			ret = -EINVAL;
+		if (ret)
+			return ret;
+		if (pipeline == KEXEC_BPF_PIPELINE_FILL)
+			ret = queueNext(km, km->kernel.data, km->kernel.size);
+		break;
+	case KEXEC_BPF_CMD_COPY:
+		switch (subcmd) {
+		case KEXEC_BPF_SUBCMD_KERNEL:
+			if (plen == 0)
+				return -EINVAL;
+			ret = blobSet(&km->kernel, payload, plen);
+			break;
+		case KEXEC_BPF_SUBCMD_INITRD:
+			ret = plen ? blobSet(&km->initrd, payload, plen) : 0;
+			break;
+		case KEXEC_BPF_SUBCMD_CMDLINE:
+			if (plen == 0)
+				return -EINVAL;
+			ret = blobSet(&km->cmdline, payload, plen);
+			break;
+		default:
+			return -EINVAL;
+		}
+		if (ret == 0 && pipeline == KEXEC_BPF_PIPELINE_FILL && plen)
+			ret = queueNext(km, payload, plen);
+		break;
+	default:
+		/* VERIFY_SIG has no handler in L8b; INVALID and unknown refused */
+		return -EINVAL;
+	}
+	if (ret == 0)
+		km->ncommands++;
+	return ret;
+}
+
+int km_replay(struct km_state *km, const struct pc_buf *img, const struct pc_state *st)
+{
+	uint32_t i;
+
+	for (i = 0; i < st->ncmd && i < PC_MAX_CMDS; i++) {
+		const struct pc_cmd *c = &st->cmd[i];
+		uint64_t half = c->total + 4;
+		uint8_t *rec = malloc(KEXEC_CMD_HDR_SIZE + 2 * half);
+		long n;
+		int ret;
+
+		if (!rec)
+			return -ENOMEM;
+		n = pc_emit(img, c, rec, half);
+		if (n < 0) {
+			free(rec);
+			return -EFAULT;
+		}
+		ret = km_handle(km, rec, (size_t)n);
+		free(rec);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+int km_finish(struct km_state *km)
+{
+	if (!km->parsed || !km->kernel.size || !km->initrd.size || !km->cmdline.size)
+		return -EINVAL;
+	if (km->cmdline.data[km->cmdline.size - 1] != 0) {
+		uint8_t *n = realloc(km->cmdline.data, km->cmdline.size + 1);
+
+		if (!n)
+			return -ENOMEM;
+		n[km->cmdline.size] = 0;
+		km->cmdline.data = n;
+		km->cmdline.size++;
+	}
+	return 0;
+}
+
+int km_run(struct km_state *km, const uint8_t *image, size_t size, int nested)
+{
+	struct pc_buf img = { image, size };
+	struct pc_state *st = malloc(sizeof(*st));
+	int ret;
+
+	km->parseError = 0;
+	km->kernelError = 0;
+	if (!st) {
+		km->kernelError = -ENOMEM;
+		return -1;
+	}
+	ret = pc_uki_plan(&img, st);
+	if (ret) {
+		km->parseError = ret;
+		goto out;
+	}
+	ret = km_replay(km, &img, st);
+	if (ret) {
+		km->kernelError = ret;
+		goto out;
+	}
+	if (!km->parsed) {
+		km->kernelError = -EINVAL;
+		goto out;
+	}
+	if (nested && km->nnext > 0) {
+		/* the layer's queued buffers become the next layer's input */
+		struct km_blob in = km->next[0];
+		unsigned int i;
+
+		for (i = 1; i < km->nnext; i++)
+			blobFree(&km->next[i]);
+		memset(km->next, 0, sizeof(km->next));
+		km->nnext = 0;
+		km->parsed = 0;
+		img.base = in.data;
+		img.size = in.size;
+		ret = pc_zboot_plan(&img, st);
+		if (ret) {
+			km->parseError = ret;
+			free(in.data);
+			goto out;
+		}
+		ret = km_replay(km, &img, st);
+		free(in.data);
+		if (ret) {
+			km->kernelError = ret;
+			goto out;
+		}
+	}
+	ret = km_finish(km);
+	if (ret)
+		km->kernelError = ret;
+out:
+	free(st);
+	return km->parseError || km->kernelError ? -1 : 0;
+}

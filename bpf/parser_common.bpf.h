@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/*
+ * What both parsers share with the kernel's generated light skeleton
+ * (kernel/kexec_bpf/kexec_pe_parser_bpf.lskel.h, template.c): the kernel
+ * loads every parser through one fixed fd table, so each parser object must
+ * have exactly these maps (ringbuf_1..4), all four data sections (.rodata,
+ * .data, .rodata.str1.1, .bss) and exactly one program.
+ */
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "parse_core.h"
+
+/* Ring buffer sizes must be page multiples and powers of two (the drafts'
+ * 1-byte rings 2..4 would be refused by the map code). ringbuf_1 holds the one
+ * scratch record every command is built in. */
+#define RINGBUF_1_SIZE (256 * 1024 * 1024)
+#define RINGBUF_SMALL_SIZE 4096
+
+_Static_assert(PC_REC_SIZE + 8 <= RINGBUF_1_SIZE, "command record must fit ringbuf_1");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RINGBUF_1_SIZE);
+} ringbuf_1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RINGBUF_SMALL_SIZE);
+} ringbuf_2 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RINGBUF_SMALL_SIZE);
+} ringbuf_3 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, RINGBUF_SMALL_SIZE);
+} ringbuf_4 SEC(".maps");
+
+/* Force the data sections the skeleton expects to exist. */
+const volatile __u32 kexecd_parser_abi = 1;                     /* .rodata */
+__u32 kexecd_parser_runs = 1;                                    /* .data */
+const char kexecd_parser_tag[] SEC(".rodata.str1.1") = "kexecd"; /* .rodata.str1.1 */
+struct pc_state kexecd_state;                                    /* .bss */
+
+extern struct bpf_parser_context *bpf_get_parser_context(unsigned long id) __ksym;
+extern void bpf_put_parser_context(struct bpf_parser_context *ctx) __ksym;
+extern int bpf_buffer_parser(char *buf, int buf_sz, struct bpf_parser_context *ctx) __ksym;
+
+/*
+ * Send every planned command. One ring-buffer record is reserved for the
+ * whole run (size must be a constant for the verifier) and discarded at the
+ * end: nothing is ever submitted to user space.
+ */
+static __always_inline int kexecd_send_plan(const struct pc_buf *img, struct pc_state *st,
+					   struct bpf_parser_context *pctx)
+{
+	__u8 *rec;
+	__u32 i;
+	int ret = 0;
+
+	rec = bpf_ringbuf_reserve(&ringbuf_1, PC_REC_SIZE, 0);
+	if (!rec)
+		return -PC_E_TOO_BIG;
+	for (i = 0; i < PC_MAX_CMDS; i++) {
+		long n;
+
+		if (i >= st->ncmd)
+			break;
+		n = pc_emit(img, &st->cmd[i], rec, PC_PAYLOAD_MAX);
+		if (n < KEXEC_CMD_HDR_SIZE || n > (long)PC_REC_SIZE) {
+			ret = n < 0 ? (int)n : -PC_E_INTERNAL;
+			break;
+		}
+		if (bpf_buffer_parser((char *)rec, (int)n, pctx) < 0) {
+			ret = -PC_E_KERNEL;
+			break;
+		}
+	}
+	bpf_ringbuf_discard(rec, 0);
+	return ret;
+}
+
+static __always_inline int kexecd_read_layer_input(struct kexec_context *context, struct pc_buf *img)
+{
+	img->base = (const __u8 *)context->parsing_buf[0];
+	img->size = context->parsing_buf_sz[0];
+	return img->base && img->size ? 0 : -PC_E_SHORT;
+}
+
+char LICENSE[] SEC("license") = "GPL";
