@@ -1,0 +1,408 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// Boot Loader Spec discovery (daemon/engine/discovery.cpp) over fake ESP
+// trees of empty files: tries counters, boot menu order, the default
+// entry's rule chain (EFI variables in efivarfs format), addon order and
+// the skipped names.
+
+#include "discovery.h"
+
+#include <errno.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace kexecd {
+namespace {
+
+namespace fs = std::filesystem;
+
+void touch(const std::string &path, const std::string &content = {})
+{
+	fs::create_directories(fs::path(path).parent_path());
+	std::ofstream out(path, std::ios::binary);
+	out << content;
+}
+
+/* efivarfs layout: 4 attribute bytes, then UTF-16LE, NUL-terminated. */
+void writeLoaderVariable(const std::string &efivars, const std::string &name, const std::u16string &value)
+{
+	std::string data = { '\x07', '\0', '\0', '\0' };
+	for (char16_t c : value + u'\0') {
+		data += static_cast<char>(c & 0xff);
+		data += static_cast<char>(c >> 8);
+	}
+	touch(efivars + "/" + name + "-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f", data);
+}
+
+struct Tree {
+	std::string root = test::makeTempDir();
+	DiscoveryPaths paths;
+
+	Tree()
+	{
+		paths.espCandidates = { root + "/efi", root + "/boot", root + "/boot/efi" };
+		paths.modulesDir = root + "/usr/lib/modules";
+		paths.efivarsDir = root + "/efivars";
+		fs::create_directories(root + "/boot/efi/EFI/Linux");
+		fs::create_directories(paths.modulesDir);
+		fs::create_directories(paths.efivarsDir);
+	}
+	std::string esp() const { return root + "/boot/efi"; }
+	std::string uki(const std::string &name) const { return esp() + "/EFI/Linux/" + name; }
+	void add(const std::string &name) const { touch(uki(name)); }
+};
+
+std::vector<std::string> ids(const std::vector<UkiEntry> &entries)
+{
+	std::vector<std::string> r;
+	for (const auto &e : entries)
+		r.push_back(e.id);
+	return r;
+}
+
+TEST(Discovery, TriesCounter)
+{
+	auto tc = parseTriesCounter("foo+3-1.efi", ".efi");
+	EXPECT_EQ(tc.id, "foo.efi");
+	EXPECT_EQ(tc.left, 3);
+	EXPECT_EQ(tc.done, 1);
+
+	tc = parseTriesCounter("debian-6.1.0+0.EFI", ".efi");
+	EXPECT_EQ(tc.id, "debian-6.1.0.EFI");
+	EXPECT_EQ(tc.left, 0);
+	EXPECT_EQ(tc.done, 0);
+
+	for (const char *plain : { "foo.efi", "foo+.efi", "foo+x.efi", "foo+3-.efi", "foo+-1.efi",
+				   "foo+3-1-2.efi", "foo+99999999999.efi", "foo+3-1.conf" }) {
+		tc = parseTriesCounter(plain, ".efi");
+		EXPECT_EQ(tc.id, plain);
+		EXPECT_EQ(tc.left, -1) << plain;
+		EXPECT_EQ(tc.done, -1) << plain;
+	}
+}
+
+TEST(Discovery, VersionComparison)
+{
+	/* The order systemd documents for strverscmp_improved(), oldest first. */
+	const std::vector<std::string> ordered = { "122.1", "123~rc1-1", "123", "123-a", "123-a.1",
+						   "123-1", "123-1.1", "123^post1", "123.a-1",
+						   "123.1-1", "123a-1", "124-1" };
+	for (size_t i = 0; i < ordered.size(); i++) {
+		EXPECT_EQ(compareVersions(ordered[i], ordered[i]), 0) << ordered[i];
+		for (size_t j = i + 1; j < ordered.size(); j++) {
+			EXPECT_LT(compareVersions(ordered[i], ordered[j]), 0) << ordered[i] << " < " << ordered[j];
+			EXPECT_GT(compareVersions(ordered[j], ordered[i]), 0) << ordered[j] << " > " << ordered[i];
+		}
+	}
+	EXPECT_GT(compareVersions("linux-6.10.0.efi", "linux-6.9.0.efi"), 0);
+	EXPECT_EQ(compareVersions("007", "7"), 0);
+	EXPECT_EQ(compareVersions("", ""), 0);
+	EXPECT_LT(compareVersions("", "1"), 0);
+}
+
+TEST(Discovery, ListsNewestFirstAndBadLast)
+{
+	Tree t;
+	t.add("debian-6.1.0.efi");
+	t.add("debian-6.10.2+0-3.efi"); // newest, but out of tries
+	t.add("debian-6.9.0+2-1.efi");
+	t.add("debian-6.2.0.efi");
+	t.add(".hidden-9.0.efi");
+	t.add("auto-windows.efi");
+	t.add("notes.txt");
+	fs::create_directories(t.uki("dir-9.efi"));
+	fs::create_symlink(t.uki("debian-6.1.0.efi"), t.uki("link-9.9.efi"));
+	touch(t.paths.modulesDir + "/6.12.0/uki.efi");
+	touch(t.paths.modulesDir + "/6.11.0/uki.efi");
+	touch(t.paths.modulesDir + "/6.11.0/vmlinuz");
+
+	auto list = listUkis(t.paths);
+	ASSERT_TRUE(list.ok()) << list.error().message;
+	EXPECT_EQ(ids(*list), (std::vector<std::string>{ "debian-6.9.0.efi", "debian-6.2.0.efi",
+							  "debian-6.1.0.efi", "6.12.0/uki.efi",
+							  "6.11.0/uki.efi", "debian-6.10.2.efi" }));
+	const UkiEntry &first = list->front();
+	EXPECT_EQ(first.path, t.uki("debian-6.9.0+2-1.efi"));
+	EXPECT_EQ(first.version, "6.9.0");
+	EXPECT_EQ(first.triesLeft, 2);
+	EXPECT_EQ(first.triesDone, 1);
+	EXPECT_EQ(first.source, "esp");
+	EXPECT_EQ((*list)[2].triesLeft, -1);
+	EXPECT_EQ((*list)[3].source, "modules");
+	EXPECT_EQ((*list)[3].version, "6.12.0");
+	EXPECT_TRUE(list->back().bad());
+}
+
+TEST(Discovery, MoreTriesLeftFirstOnEqualIds)
+{
+	Tree t;
+	touch(t.root + "/xbootldr/EFI/Linux/a-1.efi");
+	t.paths.xbootldr = t.root + "/xbootldr";
+	t.add("a-1+1-2.efi");
+	t.add("a-1+3.efi");
+
+	auto list = listUkis(t.paths);
+	ASSERT_TRUE(list.ok()) << list.error().message;
+	ASSERT_EQ(list->size(), 3u);
+	EXPECT_EQ((*list)[0].triesLeft, 3);
+	EXPECT_EQ((*list)[0].triesDone, 0);
+	EXPECT_EQ((*list)[1].triesLeft, 1);
+	EXPECT_EQ((*list)[2].source, "xbootldr");
+}
+
+TEST(Discovery, XbootldrSameAsEspListedOnce)
+{
+	Tree t;
+	t.add("a-1.efi");
+	t.paths.xbootldr = t.esp();
+	auto list = listUkis(t.paths);
+	ASSERT_TRUE(list.ok());
+	EXPECT_EQ(list->size(), 1u);
+}
+
+TEST(Discovery, EspCandidatesAndExplicitEsp)
+{
+	Tree t;
+	auto esp = findEsp(t.paths);
+	ASSERT_TRUE(esp.ok());
+	EXPECT_EQ(*esp, t.esp());
+
+	fs::create_directories(t.root + "/efi/loader");
+	esp = findEsp(t.paths);
+	ASSERT_TRUE(esp.ok());
+	EXPECT_EQ(*esp, t.root + "/efi");
+
+	t.paths.esp = t.esp();
+	esp = findEsp(t.paths);
+	ASSERT_TRUE(esp.ok());
+	EXPECT_EQ(*esp, t.esp());
+
+	t.paths.esp = t.root + "/nonexistent";
+	esp = findEsp(t.paths);
+	ASSERT_FALSE(esp.ok());
+	EXPECT_EQ(esp.error().code, Code::Unsupported);
+}
+
+TEST(Discovery, MissingEspIsNamedError)
+{
+	DiscoveryPaths paths;
+	const std::string root = test::makeTempDir();
+	paths.espCandidates = { root + "/efi", root + "/boot", root + "/boot/efi" };
+	paths.modulesDir = root + "/modules";
+	paths.efivarsDir = root + "/efivars";
+
+	auto list = listUkis(paths);
+	ASSERT_FALSE(list.ok());
+	EXPECT_EQ(list.error().code, Code::Unsupported);
+	EXPECT_EQ(list.error().message, "no ESP found (looked in " + root + "/efi, " + root + "/boot, " +
+						root + "/boot/efi)");
+
+	std::string why;
+	auto def = defaultUki(paths, &why);
+	ASSERT_FALSE(def.ok());
+	EXPECT_EQ(def.error().code, Code::Unsupported);
+
+	/* The per-UKI addons are still found without an ESP. */
+	touch(root + "/x.efi.extra.d/a.addon.efi");
+	EXPECT_EQ(findAddons(paths, root + "/x.efi"),
+		  std::vector<std::string>{ root + "/x.efi.extra.d/a.addon.efi" });
+}
+
+TEST(Discovery, NoUkiIsNamedError)
+{
+	Tree t;
+	std::string why;
+	auto def = defaultUki(t.paths, &why);
+	ASSERT_FALSE(def.ok());
+	EXPECT_EQ(def.error().code, Code::Unsupported);
+	EXPECT_NE(def.error().message.find("no UKI found"), std::string::npos) << def.error().message;
+}
+
+TEST(Discovery, UnreadableDirectoryIsIoError)
+{
+	/* A symlink loop fails with ELOOP even for root, unlike a mode 0 directory. */
+	Tree t;
+	fs::remove(t.esp() + "/EFI/Linux");
+	fs::create_symlink("Linux", t.esp() + "/EFI/Linux");
+	auto list = listUkis(t.paths);
+	ASSERT_FALSE(list.ok());
+	EXPECT_EQ(list.error().code, Code::Io);
+	EXPECT_EQ(list.error().errnum, ELOOP);
+}
+
+TEST(Discovery, ReadsLoaderVariables)
+{
+	Tree t;
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryDefault", u"d\u00e9bian-*.efi");
+	EXPECT_EQ(readLoaderVariable(t.paths.efivarsDir, "LoaderEntryDefault"), "d\xc3\xa9" "bian-*.efi");
+	EXPECT_EQ(readLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot"), std::nullopt);
+
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot", u"");
+	EXPECT_EQ(readLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot"), std::nullopt);
+
+	/* A lone surrogate is not an id. */
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot", std::u16string(1, char16_t(0xd800)));
+	EXPECT_EQ(readLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot"), std::nullopt);
+}
+
+struct DefaultTree : Tree {
+	DefaultTree()
+	{
+		add("linux-6.1.efi");
+		add("linux-6.2+3.efi");
+		add("linux-6.3.efi");
+		add("other-1.efi");
+	}
+	void loaderConf(const std::string &text) const { touch(esp() + "/loader/loader.conf", text); }
+};
+
+TEST(Discovery, DefaultIsNewestWithoutConfiguration)
+{
+	DefaultTree t;
+	std::string why;
+	auto def = defaultUki(t.paths, &why);
+	ASSERT_TRUE(def.ok()) << def.error().message;
+	EXPECT_EQ(def->id, "other-1.efi"); // "other" sorts after "linux" by version comparison
+	EXPECT_EQ(why, "newest entry in boot loader order");
+}
+
+TEST(Discovery, DefaultRuleChain)
+{
+	DefaultTree t;
+	std::string why;
+
+	t.loaderConf("# comment\n"
+		     "timeout 3\n"
+		     "default linux-6.1.efi\n"
+		     "default \"linux-6.2.efi\"\n"
+		     "  #default other-1.efi\n");
+	auto def = defaultUki(t.paths, &why);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->id, "linux-6.2.efi");
+	EXPECT_EQ(def->path, t.uki("linux-6.2+3.efi"));
+	EXPECT_EQ(why, "loader.conf default 'linux-6.2.efi'");
+
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryDefault", u"linux-6.1.efi");
+	def = defaultUki(t.paths, &why);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->id, "linux-6.1.efi");
+	EXPECT_EQ(why, "LoaderEntryDefault 'linux-6.1.efi'");
+
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot", u"linux-6.3.efi");
+	def = defaultUki(t.paths, &why);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->id, "linux-6.3.efi");
+	EXPECT_EQ(why, "LoaderEntryOneShot 'linux-6.3.efi'");
+
+	/* A value naming no entry falls through to the next rule. */
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot", u"gone.efi");
+	def = defaultUki(t.paths, &why);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->id, "linux-6.1.efi");
+	EXPECT_EQ(why, "LoaderEntryDefault 'linux-6.1.efi'; LoaderEntryOneShot 'gone.efi' matched no entry");
+}
+
+TEST(Discovery, DefaultGlobPicksNewestMatch)
+{
+	DefaultTree t;
+	std::string why;
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryDefault", u"LINUX-*");
+	auto def = defaultUki(t.paths, &why);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->id, "linux-6.3.efi");
+
+	t.loaderConf("default linux-6.?.efi\n");
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryDefault", u"nomatch*");
+	t.add("linux-6.3+0.efi"); // a bad duplicate never beats the good one
+	def = defaultUki(t.paths, &why);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->id, "linux-6.3.efi");
+	EXPECT_EQ(def->path, t.uki("linux-6.3.efi"));
+	EXPECT_EQ(why, "loader.conf default 'linux-6.?.efi'; LoaderEntryDefault 'nomatch*' matched no entry");
+}
+
+TEST(Discovery, DefaultSaved)
+{
+	DefaultTree t;
+	std::string why;
+	t.loaderConf("default @saved\n");
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryLastBooted", u"linux-6.1.efi");
+	auto def = defaultUki(t.paths, &why);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->id, "linux-6.1.efi");
+	EXPECT_EQ(why, "loader.conf default @saved: LoaderEntryLastBooted 'linux-6.1.efi'");
+}
+
+TEST(Discovery, DefaultNeverPicksModulesByPattern)
+{
+	Tree t;
+	touch(t.paths.modulesDir + "/6.12.0/uki.efi");
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryDefault", u"*");
+	std::string why;
+	auto def = defaultUki(t.paths, &why);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->source, "modules");
+	EXPECT_EQ(why, "newest distribution UKI (no boot loader entry); LoaderEntryDefault '*' matched no entry");
+}
+
+TEST(Discovery, AddonOrder)
+{
+	Tree t;
+	const std::string uki = t.uki("linux-6.1.efi");
+	touch(uki);
+	const std::string global = t.esp() + "/loader/addons/";
+	const std::string local = uki + ".extra.d/";
+	for (const char *n : { "b.addon.efi", "a.addon.efi", "C.ADDON.EFI", ".hidden.addon.efi", "x.efi" })
+		touch(global + n);
+	fs::create_directories(global + "dir.addon.efi");
+	for (const char *n : { "z.addon.efi", "10.addon.efi", "9.addon.efi", "caf\xc3\xa9.addon.efi" })
+		touch(local + n);
+	fs::create_symlink(global + "a.addon.efi", local + "link.addon.efi");
+	/* Another UKI's addons are not ours. */
+	touch(t.uki("linux-6.2.efi.extra.d/other.addon.efi"));
+
+	std::vector<std::string> notes;
+	EXPECT_EQ(findAddons(t.paths, uki, &notes),
+		  (std::vector<std::string>{ global + "C.ADDON.EFI", global + "a.addon.efi",
+					     global + "b.addon.efi", local + "10.addon.efi",
+					     local + "9.addon.efi", local + "z.addon.efi" }));
+	EXPECT_TRUE(notes.empty());
+}
+
+TEST(Discovery, AddonLimit)
+{
+	Tree t;
+	const std::string uki = t.uki("a.efi");
+	for (size_t i = 0; i < kMaxAddons + 2; i++) {
+		char name[32];
+		std::snprintf(name, sizeof(name), "%03zu.addon.efi", i);
+		touch(uki + ".extra.d/" + name);
+	}
+	std::vector<std::string> notes;
+	auto addons = findAddons(t.paths, uki, &notes);
+	ASSERT_EQ(addons.size(), kMaxAddons);
+	EXPECT_EQ(addons.back(), uki + ".extra.d/063.addon.efi");
+	EXPECT_EQ(notes.size(), 2u);
+}
+
+TEST(Discovery, UkiLimitKeepsNewest)
+{
+	Tree t;
+	for (size_t i = 0; i < kMaxUkis + 1; i++)
+		t.add("k-" + std::to_string(i) + ".efi");
+	std::vector<std::string> notes;
+	auto list = listUkis(t.paths, &notes);
+	ASSERT_TRUE(list.ok());
+	ASSERT_EQ(list->size(), kMaxUkis);
+	EXPECT_EQ(list->front().id, "k-" + std::to_string(kMaxUkis) + ".efi");
+	EXPECT_EQ(list->back().id, "k-1.efi");
+	EXPECT_EQ(notes.size(), 1u);
+}
+
+} // namespace
+} // namespace kexecd
