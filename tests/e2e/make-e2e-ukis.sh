@@ -40,8 +40,13 @@ tmp=$(mktemp -d "$out/.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
 if [ -z "$uname_str" ]; then
-	# Debian's bzImage carries its version string; keep .uname consistent with it.
-	uname_str=$(basename "$vmlinuz" | sed -n 's/^vmlinuz-//p')
+	# The bzImage carries its version string (setup header field kernel_version at 0x20e, an
+	# offset from 0x200); keep .uname consistent with it whatever the file is called.
+	uname_str=$("$py" -c '
+import struct, sys
+d = open(sys.argv[1], "rb").read(0x10000)
+off = struct.unpack_from("<H", d, 0x20e)[0] + 0x200
+print(d[off:d.index(b"\0", off)].split()[0].decode())' "$vmlinuz")
 fi
 
 # Marker initrd: static busybox, /init, and files that show which initrds were unpacked in what order.

@@ -32,7 +32,7 @@ done
 echo 1 >/proc/sys/kernel/printk
 
 FAILED=0
-say() { echo "E2E: $*"; }
+say() { echo "E2E: [$(cut -d" " -f1 /proc/uptime)] $*"; }
 pass() { echo "E2E-PASS $*"; }
 fail() { echo "E2E-FAIL $*"; FAILED=1; }
 
