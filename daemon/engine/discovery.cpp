@@ -5,14 +5,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
+#include <initializer_list>
 #include <utility>
 
 #include "fd.h"
+#include "pe.h"
+#include "uki.h"
 
 namespace kexecd {
 
@@ -127,6 +131,50 @@ std::string versionFromId(std::string_view id)
 	return {};
 }
 
+/* What systemd-boot reads from a Type #2 entry: .osrel and .uname. */
+struct Probe {
+	enum Kind { NotPe, NoOsRelease, Uki } kind = NotPe;
+	std::string title, sortKey, osVersion, uname;
+};
+
+Probe probeUki(const std::string &path)
+{
+	Probe probe;
+	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+	struct stat st;
+	if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || st.st_size <= 0 ||
+	    static_cast<uint64_t>(st.st_size) > PeLimits{}.maxFileSize)
+		return probe;
+	const size_t size = static_cast<size_t>(st.st_size);
+	/* Mapped, not read: only headers and .osrel/.uname pages are touched. */
+	void *map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+	if (map == MAP_FAILED)
+		return probe;
+
+	auto pe = PeFile::parse({ static_cast<const uint8_t *>(map), size }, path);
+	if (pe) {
+		probe.kind = Probe::NoOsRelease;
+		if (const PeSection *s = pe->section(".uname"))
+			probe.uname = sectionText(s->data);
+		if (const PeSection *s = pe->section(".osrel")) {
+			const auto fields = parseOsRelease(sectionText(s->data));
+			auto first = [&](std::initializer_list<const char *> keys) {
+				for (const char *k : keys)
+					if (auto it = fields.find(k); it != fields.end() && !it->second.empty())
+						return it->second;
+				return std::string();
+			};
+			probe.title = first({ "PRETTY_NAME", "IMAGE_ID", "NAME", "ID" });
+			probe.sortKey = first({ "IMAGE_ID", "ID" });
+			probe.osVersion = first({ "IMAGE_VERSION", "VERSION", "VERSION_ID", "BUILD_ID" });
+			if (!probe.title.empty())
+				probe.kind = Probe::Uki;
+		}
+	}
+	::munmap(map, size);
+	return probe;
+}
+
 Result<void> scanLoaderDir(const std::string &root, const char *source, std::vector<UkiEntry> &out,
 			   std::vector<std::string> *notes)
 {
@@ -137,11 +185,19 @@ Result<void> scanLoaderDir(const std::string &root, const char *source, std::vec
 	for (const auto &name : *names) {
 		if (!endsWithNoCase(name, ".efi") || name.rfind("auto-", 0) == 0)
 			continue;
-		TriesCounter tc = parseTriesCounter(name, ".efi");
 		UkiEntry e;
-		e.version = versionFromId(tc.id);
-		e.id = std::move(tc.id);
 		e.path = dir + "/" + name;
+		const Probe probe = probeUki(e.path);
+		if (probe.kind == Probe::NoOsRelease) {
+			note(notes, "'" + e.path + "' has no .osrel naming the OS, ignoring");
+			continue;
+		}
+		TriesCounter tc = parseTriesCounter(name, ".efi");
+		e.version = probe.uname.empty() ? versionFromId(tc.id) : probe.uname;
+		e.title = probe.title;
+		e.sortKey = probe.sortKey;
+		e.osVersion = probe.osVersion;
+		e.id = std::move(tc.id);
 		e.triesLeft = tc.left;
 		e.triesDone = tc.done;
 		e.source = source;
@@ -168,6 +224,7 @@ Result<void> scanModules(const std::string &modulesDir, std::vector<UkiEntry> &o
 			e.id = uname + "/" + name;
 			e.path = dir + "/" + name;
 			e.version = uname;
+			e.title = probeUki(e.path).title;
 			e.source = "modules";
 			out.push_back(std::move(e));
 		}
@@ -182,8 +239,8 @@ int rank(const UkiEntry &e)
 	return e.source == "modules" ? 1 : 0;
 }
 
-/* systemd-boot's boot_entry_compare() for entries without sort keys,
- * plus a total order on ties so the result never depends on readdir. */
+/* systemd-boot's config_entry_compare(), plus a total order on ties so
+ * the result never depends on readdir. */
 bool menuOrder(const UkiEntry &a, const UkiEntry &b)
 {
 	if (rank(a) != rank(b))
@@ -192,6 +249,14 @@ bool menuOrder(const UkiEntry &a, const UkiEntry &b)
 		if (int r = compareVersions(a.version, b.version))
 			return r > 0;
 		return a.id < b.id;
+	}
+	if (a.sortKey.empty() != b.sortKey.empty())
+		return !a.sortKey.empty();
+	if (!a.sortKey.empty()) {
+		if (int r = a.sortKey.compare(b.sortKey))
+			return r < 0;
+		if (int r = compareVersions(a.osVersion, b.osVersion))
+			return r > 0;
 	}
 	if (int r = compareVersions(a.id, b.id))
 		return r > 0;

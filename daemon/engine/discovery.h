@@ -12,17 +12,22 @@
 //  - UKIs (BLS Type #2): regular files $ESP/EFI/Linux/*.efi and
 //    $XBOOTLDR/EFI/Linux/*.efi; like systemd-boot, names starting with
 //    '.' or "auto-" are skipped and the suffix matches case-insensitively.
-//    Unlike systemd-boot, a file without .osrel is not dropped: discovery
-//    reads names only (the stager validates the chosen image).
+//    A valid PE without a usable .osrel (no PRETTY_NAME, IMAGE_ID, NAME
+//    or ID) is skipped too, as systemd-boot shows no entry for it. A file
+//    that does not parse as PE is kept (by name only): discovery does
+//    not validate, the stager rejects it with a clear error when chosen.
 //    Distribution UKIs $modulesDir/$UNAME/*.efi are listed too (source
 //    "modules", id "$UNAME/<file>"); the boot loader never sees them, so
 //    EFI variables and loader.conf never select them.
 //  - Boot counting (BLS "Boot counting"): "name+LEFT[-DONE].efi" gives id
 //    "name.efi" (systemd-boot's Type #2 ids keep the suffix), triesLeft
 //    LEFT, triesDone DONE; triesLeft 0 marks a bad entry.
-//  - Order (systemd-boot's entry comparison without sort keys, which
-//    would need .osrel): good before bad, then ids newest first by
-//    strverscmp_improved, then more tries left, then fewer tries done.
+//  - Order (systemd-boot's config_entry_compare): good before bad; then
+//    entries with a sort key (.osrel IMAGE_ID, else ID) before those
+//    without; between two with sort keys: sort key ascending (strcmp),
+//    then .osrel version (IMAGE_VERSION, VERSION, VERSION_ID, BUILD_ID)
+//    newest first; then ids newest first; then more tries left, then
+//    fewer tries done. Versions compare as strverscmp_improved does.
 //    Modules UKIs follow the boot loader's good entries, newest $UNAME
 //    first; bad entries come last of all.
 //  - Default (systemd-boot's config_default_entry_select): the first
@@ -68,7 +73,12 @@ struct DiscoveryPaths {
 struct UkiEntry {
 	std::string id;      // as systemd-boot names it: file name without tries counter
 	std::string path;
-	std::string version; // $UNAME for "modules"; else the id from its first "-<digit>", less ".efi"
+	/* Kernel version: $UNAME for "modules", else .uname, else the id
+	 * from its first "-<digit>" on, less ".efi" ("" when none). */
+	std::string version;
+	std::string title;     // .osrel PRETTY_NAME, IMAGE_ID, NAME or ID ("" unparsed)
+	std::string sortKey;   // .osrel IMAGE_ID or ID
+	std::string osVersion; // .osrel IMAGE_VERSION, VERSION, VERSION_ID or BUILD_ID
 	int triesLeft = -1;  // -1: no boot counting
 	int triesDone = -1;
 	std::string source;  // "esp", "xbootldr", "modules"

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -402,6 +403,60 @@ TEST(Discovery, UkiLimitKeepsNewest)
 	EXPECT_EQ(list->front().id, "k-" + std::to_string(kMaxUkis) + ".efi");
 	EXPECT_EQ(list->back().id, "k-1.efi");
 	EXPECT_EQ(notes.size(), 1u);
+}
+
+
+/* A copy of the fixture UKI with its .osrel changed in place (same length). */
+void copyUki(const std::string &to, const std::string &osrelFrom = {}, const std::string &osrelTo = {})
+{
+	std::vector<uint8_t> data = test::readFile(test::fixture("uki.efi"));
+	if (!osrelFrom.empty()) {
+		const std::string osrel = test::readText(test::fixture("osrel.txt"));
+		std::string patched = osrel;
+		const size_t at = patched.find(osrelFrom);
+		ASSERT_NE(at, std::string::npos);
+		ASSERT_EQ(osrelFrom.size(), osrelTo.size());
+		patched.replace(at, osrelFrom.size(), osrelTo);
+		auto it = std::search(data.begin(), data.end(), osrel.begin(), osrel.end());
+		ASSERT_NE(it, data.end());
+		std::copy(patched.begin(), patched.end(), it);
+	}
+	fs::create_directories(fs::path(to).parent_path());
+	std::ofstream(to, std::ios::binary).write(reinterpret_cast<const char *>(data.data()),
+						  static_cast<std::streamsize>(data.size()));
+}
+
+TEST(Discovery, OsReleaseOfRealUkis)
+{
+	REQUIRE_FIXTURES();
+	Tree t;
+	const std::string uname = test::readText(test::fixture("uname.txt"));
+	copyUki(t.uki("debian-1.efi"));
+	copyUki(t.uki("debian-2.efi"), "VERSION_ID=\"12\"", "VERSION_ID=\"11\"");
+	copyUki(t.uki("aebian-0.efi"), "ID=debian", "ID=aebian");
+	t.add("zzz-99.efi"); // not a PE: kept by name, after every entry with a sort key
+	fs::copy_file(test::fixture("addon-cmdline.addon.efi"), t.uki("plain-100.efi"));
+
+	std::vector<std::string> notes;
+	auto list = listUkis(t.paths, &notes);
+	ASSERT_TRUE(list.ok()) << list.error().message;
+	/* Sort key ascending, then .osrel version newest first, ids last. */
+	EXPECT_EQ(ids(*list), (std::vector<std::string>{ "aebian-0.efi", "debian-1.efi", "debian-2.efi",
+							  "zzz-99.efi" }));
+	const UkiEntry &deb = (*list)[1];
+	EXPECT_EQ(deb.version, uname);
+	EXPECT_EQ(deb.title, "Debian GNU/Linux 12 (bookworm)");
+	EXPECT_EQ(deb.sortKey, "debian");
+	EXPECT_EQ(deb.osVersion, "12");
+	EXPECT_EQ((*list)[3].version, "99");
+	EXPECT_EQ((*list)[3].title, "");
+	ASSERT_EQ(notes.size(), 1u);
+	EXPECT_NE(notes[0].find("plain-100.efi' has no .osrel"), std::string::npos) << notes[0];
+
+	std::string why;
+	auto def = defaultUki(t.paths, &why);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->id, "aebian-0.efi");
 }
 
 } // namespace
