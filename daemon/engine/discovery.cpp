@@ -96,14 +96,14 @@ Result<std::vector<std::string>> listDirectory(const std::string &dir, Want want
 				return makeError(Code::Io, "cannot read directory '" + dir + "': " + std::strerror(err), err);
 			break;
 		}
-		if (de->d_name[0] == '.')
-			continue; // hidden, and "." / ".."
 		if (++seen > kMaxDirEntries) {
 			note(notes, "'" + dir + "' has more than " + std::to_string(kMaxDirEntries) +
 					    " entries, ignoring the rest");
 			::closedir(d);
 			break;
 		}
+		if (de->d_name[0] == '.')
+			continue; // hidden, and "." / ".."
 		const std::string_view name(de->d_name);
 		if (name.size() > kMaxFileNameLength) {
 			note(notes, "'" + dir + "': file name longer than 255 bytes, ignoring");
@@ -512,20 +512,19 @@ Result<std::string> findEsp(const DiscoveryPaths &paths)
 	return makeError(Code::Unsupported, "no ESP found (looked in " + looked + ")");
 }
 
-Result<std::vector<UkiEntry>> listUkis(const DiscoveryPaths &paths, std::vector<std::string> *notes)
-{
-	auto esp = findEsp(paths);
-	if (!esp)
-		return esp.takeError();
+namespace {
 
+Result<std::vector<UkiEntry>> listUkisOn(const std::string &esp, const DiscoveryPaths &paths,
+					 std::vector<std::string> *notes)
+{
 	std::vector<UkiEntry> entries;
-	KEXECD_TRY(scanLoaderDir(*esp, "esp", entries, notes));
+	KEXECD_TRY(scanLoaderDir(esp, "esp", entries, notes));
 	if (!paths.xbootldr.empty()) {
 		if (!isDirectory(paths.xbootldr))
 			return makeError(Code::Unsupported,
 					 "configured XBOOTLDR '" + paths.xbootldr + "' is not a directory");
 		/* /boot may be the ESP itself: list its entries once. */
-		if (!sameFile(*esp, paths.xbootldr))
+		if (!sameFile(esp, paths.xbootldr))
 			KEXECD_TRY(scanLoaderDir(paths.xbootldr, "xbootldr", entries, notes));
 	}
 	if (!paths.modulesDir.empty())
@@ -540,14 +539,27 @@ Result<std::vector<UkiEntry>> listUkis(const DiscoveryPaths &paths, std::vector<
 	return entries;
 }
 
+} // namespace
+
+Result<std::vector<UkiEntry>> listUkis(const DiscoveryPaths &paths, std::vector<std::string> *notes)
+{
+	auto esp = findEsp(paths);
+	if (!esp)
+		return esp.takeError();
+	return listUkisOn(*esp, paths, notes);
+}
+
 Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why)
 {
-	auto list = listUkis(paths);
+	auto esp = findEsp(paths);
+	if (!esp)
+		return esp.takeError();
+	auto list = listUkisOn(*esp, paths, nullptr);
 	if (!list)
 		return list.takeError();
 	const std::vector<UkiEntry> &entries = *list;
 	if (entries.empty()) {
-		std::string where = *findEsp(paths) + "/EFI/Linux";
+		std::string where = *esp + "/EFI/Linux";
 		if (!paths.xbootldr.empty())
 			where += ", " + paths.xbootldr + "/EFI/Linux";
 		if (!paths.modulesDir.empty())
@@ -584,7 +596,7 @@ Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why)
 	if (efiDefault.second)
 		if (const UkiEntry *e = pick(efiDefault.first, *efiDefault.second))
 			return *e;
-	auto confDefault = resolveSaved(loaderConfDefault(*findEsp(paths)), "loader.conf default");
+	auto confDefault = resolveSaved(loaderConfDefault(*esp), "loader.conf default");
 	if (confDefault.second)
 		if (const UkiEntry *e = pick(confDefault.first, *confDefault.second))
 			return *e;
