@@ -194,6 +194,15 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 			if (!isAbsolutePath(value))
 				return bad("an absolute path");
 			*target = std::string(value);
+		} else if (key == "ESP" || key == "XBOOTLDR") {
+			std::string &target = key == "ESP" ? config.discovery.esp : config.discovery.xbootldr;
+			if (reset) {
+				target.clear();
+				continue;
+			}
+			if (!isAbsolutePath(value))
+				return bad("an absolute path");
+			target = std::string(value);
 		} else if (key == "MaxImageSize") {
 			if (reset) {
 				engine.limits.pe.maxFileSize = defaults.engine.limits.pe.maxFileSize;

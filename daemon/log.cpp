@@ -14,6 +14,8 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+/* The location is the caller's (CODE_FILE= from Format), not this sink's. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 namespace kexecd::log {
@@ -62,7 +64,10 @@ protected:
 		iov.reserve(strings.size());
 		for (auto &s : strings)
 			iov.push_back({ s.data(), s.size() });
-		sd_journal_sendv(iov.data(), static_cast<int>(iov.size()));
+		/* journald gone (shutdown, container): say it on stderr rather
+		 * than lose it. */
+		if (sd_journal_sendv(iov.data(), static_cast<int>(iov.size())) < 0)
+			fmt::print(stderr, "kexecd: {}\n", strings[0].substr(8));
 	}
 	void flush_() override {}
 };

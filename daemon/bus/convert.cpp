@@ -71,6 +71,12 @@ VariantMap jsonToVariantMap(const nlohmann::json &object)
 	for (const auto &[key, value] : object.items()) {
 		if (value.is_null() || value.is_binary() || value.is_discarded())
 			continue;
+		/* JSON cannot say what an empty array would hold; keep the
+		 * signature of the record's lists of objects stable. */
+		if (value.is_array() && value.empty() && key == "addons") {
+			out.emplace(key, sdbus::Variant(std::vector<VariantMap>{}));
+			continue;
+		}
 		out.emplace(key, jsonToVariant(value));
 	}
 	return out;

@@ -96,9 +96,8 @@ std::string stringOption(const VariantMap &options, const char *name, size_t max
 
 /* The daemon reads what the caller could open, nothing else: a regular
  * file, opened for reading, within the size limit. */
-UniqueFd takeInputFd(sdbus::UnixFd &fd, const std::string &what, uint64_t maxSize)
+UniqueFd checkInputFd(UniqueFd owned, const std::string &what, uint64_t maxSize)
 {
-	UniqueFd owned(fd.release());
 	struct stat st;
 	if (fstat(owned.get(), &st) < 0)
 		throw toDbusError(makeError(Code::Io, fmt::format("{}: fstat failed", what), errno));
@@ -114,6 +113,20 @@ UniqueFd takeInputFd(sdbus::UnixFd &fd, const std::string &what, uint64_t maxSiz
 	return owned;
 }
 
+UniqueFd takeInputFd(sdbus::UnixFd &fd, const std::string &what, uint64_t maxSize)
+{
+	return checkInputFd(UniqueFd(fd.release()), what, maxSize);
+}
+
+/* Discovery found it, so the daemon opens it: the ESP may be root-only. */
+InputFile openInput(const std::string &path, const std::string &what, uint64_t maxSize)
+{
+	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+	if (!fd.valid())
+		throw toDbusError(makeError(Code::Io, fmt::format("cannot open {} '{}'", what, path), errno));
+	return InputFile{ checkInputFd(std::move(fd), fmt::format("{} '{}'", what, path), maxSize), path };
+}
+
 bool interactiveOption(const VariantMap &options)
 {
 	return option<bool>(options, "interactive").value_or(false);
@@ -123,9 +136,9 @@ bool interactiveOption(const VariantMap &options)
 
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
 			       KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
-			       const Limits &limits)
+			       const Limits &limits, const DiscoveryPaths &discovery)
 	: AdaptorInterfaces(connection, kObjectPath), loop_(loop), stager_(stager), kernel_(kernel),
-	  authorizer_(authorizer), logind_(logind), limits_(limits)
+	  authorizer_(authorizer), logind_(logind), limits_(limits), discovery_(discovery)
 {
 	stager_.setChangeCallback([this] { engineChanged(); });
 	registerAdaptor();
@@ -167,20 +180,7 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 					  "addon_discovery is not supported by Stage: pass the addons");
 
 		auto request = std::make_shared<StageRequest>();
-		request->profile = stringOption(options, "profile", limits_.maxProfileName);
-		request->cmdlineExtra = stringOption(options, "cmdline_extra", limits_.maxCmdlineExtra);
-		if (auto s = option<std::string>(options, "scheme")) {
-			auto scheme = parseScheme(*s);
-			if (!scheme)
-				throw toDbusError(scheme.error());
-			request->scheme = *scheme;
-		}
-		if (auto p = option<std::string>(options, "signature_policy")) {
-			auto policy = parsePolicy(*p);
-			if (!policy)
-				throw toDbusError(policy.error());
-			request->policy = *policy;
-		}
+		fillCommonOptions(*request, options);
 		std::string ukiPath = stringOption(options, "uki_path", kMaxOptionString);
 		auto addonPaths = option<std::vector<std::string>>(options, "addon_paths")
 					  .value_or(std::vector<std::string>{});
@@ -211,6 +211,24 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 			});
 		});
 	});
+}
+
+void ManagerAdaptor::fillCommonOptions(StageRequest &request, const VariantMap &options)
+{
+	request.profile = stringOption(options, "profile", limits_.maxProfileName);
+	request.cmdlineExtra = stringOption(options, "cmdline_extra", limits_.maxCmdlineExtra);
+	if (auto s = option<std::string>(options, "scheme")) {
+		auto scheme = parseScheme(*s);
+		if (!scheme)
+			throw toDbusError(scheme.error());
+		request.scheme = *scheme;
+	}
+	if (auto p = option<std::string>(options, "signature_policy")) {
+		auto policy = parsePolicy(*p);
+		if (!policy)
+			throw toDbusError(policy.error());
+		request.policy = *policy;
+	}
 }
 
 void ManagerAdaptor::startStaging(StageReply reply, std::shared_ptr<StageRequest> request)
@@ -318,10 +336,44 @@ void ManagerAdaptor::StageDefault(sdbus::Result<VariantMap> &&result, VariantMap
 	guarded(reply, "StageDefault", [&] {
 		checkKnownOptions(options, { "profile", "cmdline_extra", "scheme", "signature_policy",
 					     "interactive", "addon_discovery" });
-		throw toDbusError(Code::Unsupported,
-				  "StageDefault: Boot Loader Spec discovery is not implemented yet; "
-				  "use Stage with an explicit UKI");
+		auto request = std::make_shared<StageRequest>();
+		fillCommonOptions(*request, options);
+		bool addonDiscovery = option<bool>(options, "addon_discovery").value_or(true);
+		authorizer_.authorize(sender(), "org.kexecd1.stage", interactiveOption(options),
+				      [this, reply, request, addonDiscovery](Result<void> allowed) {
+			guarded(reply, "StageDefault", [&] {
+				if (!allowed)
+					throw toDbusError(allowed.error());
+				stageDiscovered(reply, request, addonDiscovery);
+			});
+		});
 	});
+}
+
+void ManagerAdaptor::stageDiscovered(StageReply reply, std::shared_ptr<StageRequest> request,
+				     bool addonDiscovery)
+{
+	/* Checked before opening anything: a Busy answer must not depend on
+	 * what discovery finds. */
+	if (staging_)
+		throw toDbusError(Code::Busy, "Another staging operation is running");
+	std::string why;
+	auto entry = defaultUki(discovery_, &why);
+	if (!entry)
+		throw toDbusError(entry.error());
+	const uint64_t maxSize = limits_.pe.maxFileSize;
+	request->uki = openInput(entry->path, "UKI", maxSize);
+	if (addonDiscovery) {
+		for (const auto &path : findAddons(discovery_, entry->path)) {
+			if (request->addons.size() >= limits_.maxAddons)
+				throw invalid(fmt::format("more than {} addons found for '{}'",
+							  limits_.maxAddons, entry->path));
+			request->addons.push_back(openInput(path, "addon", maxSize));
+		}
+	}
+	log::info({ { "KEXECD_PATH", entry->path } }, "Default entry '{}' ({}), {} addon(s)",
+		  entry->path, why, request->addons.size());
+	startStaging(reply, request);
 }
 
 void ManagerAdaptor::Unstage(sdbus::Result<> &&result, VariantMap options)

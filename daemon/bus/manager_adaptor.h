@@ -20,6 +20,7 @@
 #include "manager_adaptor_glue.h"
 
 #include "convert.h"
+#include "discovery.h"
 #include "kernel.h"
 #include "stager.h"
 
@@ -37,7 +38,7 @@ public:
 
 	ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
 		       KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
-		       const Limits &limits);
+		       const Limits &limits, const DiscoveryPaths &discovery);
 	~ManagerAdaptor();
 
 private:
@@ -59,6 +60,9 @@ private:
 	std::string Version() override;
 
 	std::string sender();
+	void fillCommonOptions(StageRequest &request, const VariantMap &options);
+	void stageDiscovered(StageReply reply, std::shared_ptr<StageRequest> request,
+			     bool addonDiscovery);
 	void startStaging(StageReply reply, std::shared_ptr<StageRequest> request);
 	void finishStaging(StageReply reply, Result<nlohmann::json> result);
 	void rebootVia(VoidReply reply, uint64_t flags, bool kexec);
@@ -73,6 +77,7 @@ private:
 	Authorizer &authorizer_;
 	Logind &logind_;
 	const Limits limits_;
+	const DiscoveryPaths discovery_;
 
 	/* Loop thread only. */
 	bool staging_ = false;

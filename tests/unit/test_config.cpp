@@ -58,7 +58,9 @@ TEST(Config, EveryKeyReachesTheEngine)
 		       "MaxAddons=4\n"
 		       "MaxCmdline=2K\n"
 		       "UseFirmwareDb=no\n"
-		       "StageOnInstall=on\n");
+		       "StageOnInstall=on\n"
+		       "ESP=/efi\n"
+		       "XBOOTLDR=/boot\n");
 	ASSERT_TRUE(p.result.ok()) << p.result.error().message;
 	EXPECT_TRUE(p.warnings.empty());
 	const EngineConfig &e = p.config.engine;
@@ -73,6 +75,8 @@ TEST(Config, EveryKeyReachesTheEngine)
 	EXPECT_EQ(e.limits.maxCmdline, 2048u);
 	EXPECT_FALSE(e.useFirmwareDb);
 	EXPECT_TRUE(p.config.stageOnInstall);
+	EXPECT_EQ(p.config.discovery.esp, "/efi");
+	EXPECT_EQ(p.config.discovery.xbootldr, "/boot");
 }
 
 TEST(Config, EmptyValueResetsToDefault)
@@ -99,7 +103,7 @@ TEST(Config, RejectsEachKindOfBadValue)
 	for (const char *line : { "SignaturePolicy=maybe", "AllowSchemeFallback=2",
 				  "TrustDirectory=relative/dir", "StateFile=", "MaxImageSize=0",
 				  "MaxImageSize=5G", "MaxImageSize=12X", "MaxAddons=-1",
-				  "MaxAddons=99999", "MaxCmdline=10", "NoEquals" }) {
+				  "MaxAddons=99999", "MaxCmdline=10", "ESP=efi", "NoEquals" }) {
 		auto p = parse(std::string("[Manager]\n") + line + "\n");
 		/* StateFile= with no value is a reset, not an error. */
 		if (std::string_view(line) == "StateFile=") {
