@@ -83,11 +83,12 @@ def walk(obj):
 			yield from walk(v)
 
 
-def check_status(text, expected_sha):
+def check_status(text, expected_sha, absent_sha=None):
 	"""The one place that knows the shape of `kexecctl status --json`: adjust here if it changes.
 
 	Expected: a key `scheme` == "classic", `kernel_support.bpf_parser` == false (Debian's 6.1 has
-	no BPF parser), and the SHA-256 of every staged input somewhere in the document.
+	no BPF parser), the SHA-256 of every staged input and composed part somewhere in the
+	document, and none of absent_sha (what a replaced stage must no longer show).
 	"""
 	try:
 		status = json.loads(text)
@@ -101,6 +102,11 @@ def check_status(text, expected_sha):
 	strings = {v.lower() for v in walk_values(status) if isinstance(v, str)}
 	for name, digest in expected_sha.items():
 		check(digest in strings, f'status has sha256 of {name} ({digest[:16]}…)')
+	for name, digest in (absent_sha or {}).items():
+		check(digest not in strings, f'status no longer has sha256 of {name} ({digest[:16]}…)')
+	durations = [v for k, v in walk(status) if k == 'duration_usec']
+	if durations:
+		print(f'info kexecd reports staging took {durations[0] / 1e3:.1f} ms inside the daemon')
 
 
 def walk_values(obj):
@@ -152,15 +158,27 @@ def main():
 		if t:
 			timings[t.group(1)] = int(t.group(2))
 
-	if a.mode == 'kexecd':
+	u = lambda name: sha256(os.path.join(a.ukis, name))
+	if a.mode in ('kexecd', 'kexecd-negative'):
 		check('status' in blk, 'status --json was printed')
-		if 'status' in blk:
-			ukis = a.ukis
-			check_status(blk['status'][0], {
-				'uki': sha256(os.path.join(ukis, 'e2e-uki.efi')),
-				'a.addon': sha256(os.path.join(ukis, 'a.addon.efi')),
-				'b.addon': sha256(os.path.join(ukis, 'b.addon.efi')),
-			})
+	if a.mode == 'kexecd' and 'status' in blk:
+		# Inputs, and the composed parts byte for byte: kernel = .linux, initrd = UKI's .initrd
+		# followed by b's (exactly what kexec-tools is given in its run).
+		check_status(blk['status'][0], {
+			'uki': u('e2e-uki.efi'),
+			'a.addon': u('a.addon.efi'),
+			'b.addon': u('b.addon.efi'),
+			'composed kernel': u('parts/vmlinuz'),
+			'composed initrd': u('parts/initrd.cpio'),
+		})
+	if a.mode == 'kexecd-negative' and 'status' in blk:
+		check_status(blk['status'][0], {
+			'uki2': u('e2e-uki2.efi'),
+			'composed initrd of uki2': u('uki2-initrd.cpio'),
+		}, absent_sha={
+			'replaced uki': u('e2e-uki.efi'),
+			'replaced b.addon': u('b.addon.efi'),
+		})
 	if a.mode == 'kexecd-negative' and 'enforce-tampered' in blk:
 		print('info tampered stage said: ' + ' '.join(blk['enforce-tampered'][0].split())[:300])
 

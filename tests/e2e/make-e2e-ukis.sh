@@ -18,6 +18,7 @@
 #   db.crt db.key          the throwaway signing certificate (PEM) and key
 #   parts/vmlinuz parts/initrd.cpio parts/cmdline   the expected decomposition, for kexec-tools
 #   expected-cmdline       what the second kernel's /proc/cmdline must be
+#   uki2-initrd.cpio       e2e-uki2.efi's .initrd
 #   parts-reversed/        the same with the addons composed in the wrong order (negative control)
 set -euo pipefail
 
@@ -99,6 +100,27 @@ mkpe() {
 		next=$(( (next + size + 4095) / 4096 * 4096 ))
 	done
 	objcopy "${args[@]}" "$stub" "$pe"
+	# objcopy stamps the PE header with the current time (it ignores SOURCE_DATE_EPOCH): zero it
+	# and redo the checksum, so the same inputs give the same image and the same SHA-256.
+	"$py" - "$pe" <<'EOF'
+import struct, sys
+path = sys.argv[1]
+d = bytearray(open(path, 'rb').read())
+pe = struct.unpack_from('<I', d, 0x3c)[0]
+struct.pack_into('<I', d, pe + 8, 0)
+ck = pe + 24 + 64
+struct.pack_into('<I', d, ck, 0)
+if len(d) % 2:
+    d.append(0)
+    size = len(d) - 1
+else:
+    size = len(d)
+total = sum(struct.unpack_from('<%dH' % (len(d) // 2), d))
+while total >> 16:
+    total = (total & 0xffff) + (total >> 16)
+struct.pack_into('<I', d, ck, total + size)
+open(path, 'wb').write(d[:size])
+EOF
 }
 
 printf '%s' "console=ttyS0 kexecd.uki=1" >"$tmp/cmdline-uki"
@@ -148,6 +170,9 @@ cat "$tmp/uki-initrd.cpio" "$tmp/b-initrd.cpio" >"$out/parts/initrd.cpio"
 expected="console=ttyS0 kexecd.uki=1 kexecd.addon=1 kexecd.addon2=1"
 printf '%s' "$expected" >"$out/parts/cmdline"
 printf '%s\n' "$expected" >"$out/expected-cmdline"
+# e2e-uki2.efi has no addons in the tests: its composed initrd is its own .initrd.
+cp "$tmp/uki2-initrd.cpio" "$out/uki2-initrd.cpio"
+
 # A wrong composition (addons reversed), to show that the e2e asserts catch one.
 mkdir -p "$out/parts-reversed"
 cp "$vmlinuz" "$out/parts-reversed/vmlinuz"
