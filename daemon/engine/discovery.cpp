@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,7 +14,6 @@
 #include <utility>
 
 #include "fd.h"
-#include "pe.h"
 #include "uki.h"
 
 namespace kexecd {
@@ -137,41 +135,97 @@ struct Probe {
 	std::string title, sortKey, osVersion, uname;
 };
 
+bool preadAll(int fd, void *buf, size_t size, uint64_t offset)
+{
+	auto *p = static_cast<uint8_t *>(buf);
+	while (size) {
+		const ssize_t n = ::pread(fd, p, size, static_cast<off_t>(offset));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		p += n;
+		size -= static_cast<size_t>(n);
+		offset += static_cast<uint64_t>(n);
+	}
+	return true;
+}
+
+uint16_t le16(const uint8_t *p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+uint32_t le32(const uint8_t *p)
+{
+	return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24);
+}
+
+/*
+ * Only the section table and two small sections are read, with pread()
+ * rather than mmap(): a UKI rewritten in place (cp truncates) while it is
+ * probed must not SIGBUS the daemon. Full validation is the stager's, on
+ * its sealed copy.
+ */
 Probe probeUki(const std::string &path)
 {
+	constexpr uint32_t kMaxPeOffset = 16 * 1024 * 1024;
+	constexpr unsigned kMaxSections = 96;
+	constexpr uint32_t kMaxTextSection = 64 * 1024;
+
 	Probe probe;
 	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-	struct stat st;
-	if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0 || st.st_size <= 0 ||
-	    static_cast<uint64_t>(st.st_size) > PeLimits{}.maxFileSize)
-		return probe;
-	const size_t size = static_cast<size_t>(st.st_size);
-	/* Mapped, not read: only headers and .osrel/.uname pages are touched. */
-	void *map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-	if (map == MAP_FAILED)
+	if (fd.get() < 0)
 		return probe;
 
-	auto pe = PeFile::parse({ static_cast<const uint8_t *>(map), size }, path);
-	if (pe) {
-		probe.kind = Probe::NoOsRelease;
-		if (const PeSection *s = pe->section(".uname"))
-			probe.uname = sectionText(s->data);
-		if (const PeSection *s = pe->section(".osrel")) {
-			const auto fields = parseOsRelease(sectionText(s->data));
-			auto first = [&](std::initializer_list<const char *> keys) {
-				for (const char *k : keys)
-					if (auto it = fields.find(k); it != fields.end() && !it->second.empty())
-						return it->second;
-				return std::string();
-			};
-			probe.title = first({ "PRETTY_NAME", "IMAGE_ID", "NAME", "ID" });
-			probe.sortKey = first({ "IMAGE_ID", "ID" });
-			probe.osVersion = first({ "IMAGE_VERSION", "VERSION", "VERSION_ID", "BUILD_ID" });
-			if (!probe.title.empty())
-				probe.kind = Probe::Uki;
+	uint8_t dos[64];
+	if (!preadAll(fd.get(), dos, sizeof(dos), 0) || dos[0] != 'M' || dos[1] != 'Z')
+		return probe;
+	const uint32_t peOffset = le32(dos + 0x3c);
+	uint8_t coff[24];
+	if (peOffset > kMaxPeOffset || !preadAll(fd.get(), coff, sizeof(coff), peOffset) ||
+	    std::memcmp(coff, "PE\0\0", 4) != 0)
+		return probe;
+	const unsigned nSections = le16(coff + 6);
+	const uint64_t tableOffset = uint64_t{ peOffset } + sizeof(coff) + le16(coff + 20);
+	if (nSections == 0 || nSections > kMaxSections)
+		return probe;
+	std::vector<uint8_t> table(size_t{ nSections } * 40);
+	if (!preadAll(fd.get(), table.data(), table.size(), tableOffset))
+		return probe;
+	probe.kind = Probe::NoOsRelease;
+
+	auto readSection = [&](std::string_view name) -> std::optional<std::string> {
+		for (unsigned i = 0; i < nSections; i++) {
+			const uint8_t *h = table.data() + size_t{ i } * 40;
+			const char *raw = reinterpret_cast<const char *>(h);
+			const std::string_view n(raw, ::strnlen(raw, 8));
+			if (n != name)
+				continue;
+			const uint32_t virtualSize = le32(h + 8);
+			const uint32_t rawSize = le32(h + 16);
+			uint32_t size = virtualSize && virtualSize <= rawSize ? virtualSize : rawSize;
+			size = std::min(size, kMaxTextSection);
+			std::vector<uint8_t> data(size);
+			if (!preadAll(fd.get(), data.data(), data.size(), le32(h + 20)))
+				return std::nullopt;
+			return sectionText(data);
 		}
+		return std::nullopt;
+	};
+
+	if (auto uname = readSection(".uname"))
+		probe.uname = *uname;
+	if (auto osrel = readSection(".osrel")) {
+		const auto fields = parseOsRelease(*osrel);
+		auto first = [&](std::initializer_list<const char *> keys) {
+			for (const char *k : keys)
+				if (auto it = fields.find(k); it != fields.end() && !it->second.empty())
+					return it->second;
+			return std::string();
+		};
+		probe.title = first({ "PRETTY_NAME", "IMAGE_ID", "NAME", "ID" });
+		probe.sortKey = first({ "IMAGE_ID", "ID" });
+		probe.osVersion = first({ "IMAGE_VERSION", "VERSION", "VERSION_ID", "BUILD_ID" });
+		if (!probe.title.empty())
+			probe.kind = Probe::Uki;
 	}
-	::munmap(map, size);
 	return probe;
 }
 
@@ -604,7 +658,8 @@ Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why)
 	const UkiEntry &first = entries.front();
 	if (why) {
 		if (first.source == "modules")
-			*why = "newest distribution UKI (no boot loader entry)";
+			*why = entries.back().bad() ? "newest distribution UKI (every boot loader entry is out of tries)"
+						    : "newest distribution UKI (no boot loader entry)";
 		else if (first.bad())
 			*why = "first entry in boot loader order (every entry is out of tries)";
 		else

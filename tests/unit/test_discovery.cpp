@@ -436,13 +436,14 @@ TEST(Discovery, OsReleaseOfRealUkis)
 	copyUki(t.uki("aebian-0.efi"), "ID=debian", "ID=aebian");
 	t.add("zzz-99.efi"); // not a PE: kept by name, after every entry with a sort key
 	fs::copy_file(test::fixture("addon-cmdline.addon.efi"), t.uki("plain-100.efi"));
+	fs::copy_file(test::fixture("bad-trunc-sections.efi"), t.uki("zzz-98.efi")); // kept: not a PE
 
 	std::vector<std::string> notes;
 	auto list = listUkis(t.paths, &notes);
 	ASSERT_TRUE(list.ok()) << list.error().message;
 	/* Sort key ascending, then .osrel version newest first, ids last. */
 	EXPECT_EQ(ids(*list), (std::vector<std::string>{ "aebian-0.efi", "debian-1.efi", "debian-2.efi",
-							  "zzz-99.efi" }));
+							  "zzz-99.efi", "zzz-98.efi" }));
 	const UkiEntry &deb = (*list)[1];
 	EXPECT_EQ(deb.version, uname);
 	EXPECT_EQ(deb.title, "Debian GNU/Linux 12 (bookworm)");
