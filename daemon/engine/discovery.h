@@ -44,7 +44,11 @@
 //    kMaxAddons addons in all (global ones first) are returned; the rest
 //    are ignored with a note, not an error, so one stray file cannot stop
 //    staging. A directory is read for at most kMaxDirEntries entries.
+//  - Not done: one menu entry per profile of a multi-profile UKI (newer
+//    systemd-boot); a profile is chosen at staging time instead. The
+//    LoaderEntryOneShot variable is read, never cleared.
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
