@@ -191,15 +191,10 @@ Result<TrustStore> loadTrust(const EngineConfig &config)
 		return store.takeError();
 	if (config.useFirmwareDb) {
 		const std::string db = config.efivarsDir + "/" + kFirmwareDb;
-		std::ifstream in(db, std::ios::binary);
-		if (in) {
-			std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), {});
-			/* efivarfs prefixes 4 bytes of attributes. */
-			if (bytes.size() > 4) {
-				auto added = store->addEfiSignatureList(std::span(bytes).subspan(4), db);
-				(void)added; // an odd db must not block staging; the kernel checks too
-			}
-		}
+		/* An odd or absent db must not block staging: the kernel
+		 * checks against its platform keyring anyway. */
+		if (std::filesystem::exists(db))
+			(void)store->addEfiVariableFile(db);
 	}
 	return store;
 }
