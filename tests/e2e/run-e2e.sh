@@ -17,6 +17,7 @@
 #   KEXECD_ENFORCE_ARGS        kexecctl stage arguments that select enforce (default --signature-policy=enforce)
 #   KEXECD_E2E_TIMEOUT         seconds one qemu run may take (default 420)
 #   KEXECD_E2E_KEEP=1          keep the scratch directory
+#   KEXECD_E2E_TIMING_RUNS     how often the kexecd run times each tool's staging (default 2)
 #   KEXECD_E2E_COMPRESS=none   pack the first stage as a plain cpio instead of gzip
 #   KEXECD_E2E_SABOTAGE=reverse-addons   compose the addons reversed, to see the asserts fail
 set -euo pipefail
@@ -203,6 +204,7 @@ for applet in sys.stdin.read().split():
 		[ -n "${KEXECD_ARGS:-}" ] && printf 'KEXECD_ARGS=%q\n' "$KEXECD_ARGS"
 		[ -n "${KEXECD_ENFORCE_ARGS:-}" ] && printf 'KEXECD_ENFORCE_ARGS=%q\n' "$KEXECD_ENFORCE_ARGS"
 		[ -n "${KEXECD_E2E_SABOTAGE:-}" ] && printf 'E2E_SABOTAGE=%q\n' "$KEXECD_E2E_SABOTAGE"
+		[ -n "${KEXECD_E2E_TIMING_RUNS:-}" ] && printf 'E2E_TIMING_RUNS=%q\n' "$KEXECD_E2E_TIMING_RUNS"
 		true
 	} >"$root/e2e.env"
 

@@ -155,6 +155,10 @@ kexecd_stage_main() {
 }
 
 reboot_kexecd() {
+	# The daemon's own account of the stages (phases, timings), for whoever reads the log.
+	echo "E2E-BEGIN kexecd-log"
+	tail -n 40 /run/kexecd.log
+	echo "E2E-END kexecd-log"
 	say "kexecctl reboot --force"
 	sync
 	capture reboot kexecctl reboot --force
@@ -176,13 +180,24 @@ kexec-tools)
 	finish
 	;;
 kexecd)
-	# kexec-tools first, on the same parts, so both timings come from one boot.
-	if kexec_tools_load; then
-		kexec -u || fail "kexec -u rc=$?"
-	fi
+	# kexec-tools first, on the same parts, so both timings come from one boot. Each is timed
+	# E2E_TIMING_RUNS times (the host takes the fastest): the first call into kexec_file_load
+	# pays one-time costs, and the host machine's load makes single samples noisy.
+	n=0
+	while [ $n -lt "${E2E_TIMING_RUNS:-2}" ]; do
+		if kexec_tools_load; then
+			kexec -u || fail "kexec -u rc=$?"
+		fi
+		n=$((n + 1))
+	done
 	expect_loaded 0 before-kexecd
 	start_kexecd
-	kexecd_stage_main || finish
+	n=0
+	while [ $n -lt "${E2E_TIMING_RUNS:-2}" ]; do
+		# Later runs replace the staged kernel with the same one.
+		kexecd_stage_main || finish
+		n=$((n + 1))
+	done
 	capture status kexecctl status --json || fail "status rc=$?"
 	expect_loaded 1 after-stage
 	reboot_kexecd
