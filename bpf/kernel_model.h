@@ -27,7 +27,9 @@ extern "C" {
 #endif
 
 #define KM_MAX_NEXT 16
-#define KM_DECOMPRESS_CAP ((size_t)512 * 1024 * 1024)
+#ifndef KM_DECOMPRESS_CAP
+#define KM_DECOMPRESS_CAP ((size_t)512 * 1024 * 1024) /* lib/post_decompress.c */
+#endif
 
 struct km_blob {
 	uint8_t *data;
