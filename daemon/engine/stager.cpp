@@ -22,6 +22,7 @@
 #include "elf_container.h"
 #include "memfd.h"
 #include "modsig.h"
+#include "parse_core.h"
 #include "trust.h"
 #include "uki.h"
 
@@ -82,8 +83,6 @@ const char *stateName(StageState state)
 namespace {
 
 constexpr const char *kFirmwareDb = "db-d719b2cb-3d3a-4596-a3bc-dad00e67656f";
-/* The drafts' UKI parser scans only the first 16 section headers. */
-constexpr unsigned kParserSectionScan = 16;
 
 /* ---- reading and parsing -------------------------------------------- */
 
@@ -259,33 +258,51 @@ nlohmann::json containerJson(const SealedMemfd &container)
 	return j;
 }
 
-/* BPF scheme preconditions the kernel parser cannot report clearly. */
-Result<void> checkBpfLimits(const ParsedInput &in, const Limits &limits)
+/* BPF scheme preconditions, checked against the limits our parser
+ * (bpf/parse_core.h) is built with, so the caller gets a named error
+ * instead of an opaque EINVAL from the kernel. */
+Result<void> checkBpfLimits(const ParsedInput &in)
 {
 	const UkiImage &uki = *in.uki;
-	const auto &sections = uki.pe().sections();
-	for (const char *name : { ".linux", ".initrd", ".cmdline" }) {
-		for (size_t i = 0; i < sections.size(); i++)
-			if (sections[i].name == name && i >= kParserSectionScan)
-				return makeError(Code::InvalidImage,
-						 fmt::format("'{}': section {} is header #{}; the kernel's parser only "
-							     "scans the first {}", uki.origin(), name, i + 1,
-							     kParserSectionScan));
-	}
-	for (const LoadedFile &f : in.files)
-		if (f.memfd.size() > limits.maxBpfRecord)
+	for (size_t i = 0; i < in.files.size(); i++) {
+		const PeFile &pe = i == 0 ? uki.pe() : in.addons[i - 1].pe();
+		if (pe.sections().size() > PC_PE_SCAN_MAX)
 			return makeError(Code::InvalidImage,
-					 fmt::format("'{}' is {} bytes; the parser's record limit is {}", f.origin,
-						     f.memfd.size(), limits.maxBpfRecord));
+					 fmt::format("'{}' has {} sections; the BPF parser reads at most {}",
+						     in.files[i].origin, pe.sections().size(), PC_PE_SCAN_MAX));
+	}
+	if (in.files.size() > PC_MAX_PES)
+		return makeError(Code::InvalidArgument,
+				 fmt::format("{} images; the BPF parser takes at most {}", in.files.size(), PC_MAX_PES));
+
 	const SectionSet resolved = uki.resolve(in.profile);
 	const auto addons = in.addonPointers();
-	if (initrdParts(resolved, addons).empty())
+	const auto kernel = resolved.find(".linux");
+	if (kernel != resolved.end() && kernel->second.size() > PC_PAYLOAD_MAX)
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}': .linux is {} bytes; the BPF parser's limit is {}", uki.origin(),
+					     kernel->second.size(), PC_PAYLOAD_MAX));
+	const auto parts = initrdParts(resolved, addons);
+	uint64_t initrdSize = 0;
+	for (const auto &part : parts)
+		initrdSize += part.size();
+	if (parts.empty())
 		return makeError(Code::InvalidImage,
 				 fmt::format("'{}': the BPF parser scheme needs an initrd (the kernel requires "
 					     "kernel, initrd and cmdline)", uki.origin()));
-	if (composeCmdline(resolved, addons, "").empty())
+	if (parts.size() > PC_MAX_PARTS || initrdSize > PC_PAYLOAD_MAX)
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}': the composed initrd ({} parts, {} bytes) exceeds the BPF parser's "
+					     "limits ({} parts, {} bytes)", uki.origin(), parts.size(), initrdSize,
+					     PC_MAX_PARTS, PC_PAYLOAD_MAX));
+	const std::string cmdline = composeCmdline(resolved, addons, "");
+	if (cmdline.empty())
 		return makeError(Code::InvalidImage,
 				 fmt::format("'{}': the BPF parser scheme needs a command line", uki.origin()));
+	if (cmdline.size() + 1 > PC_CMDLINE_MAX)
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}': the composed command line exceeds the BPF parser's {} bytes",
+					     uki.origin(), PC_CMDLINE_MAX));
 	return {};
 }
 
@@ -425,7 +442,7 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 		if (!container)
 			return container.takeError();
 		j["container"] = containerJson(*container);
-		auto limits = checkBpfLimits(*in, config.limits);
+		auto limits = checkBpfLimits(*in);
 		j["container"]["bpf_ready"] = limits.ok();
 		if (!limits)
 			j["container"]["bpf_problem"] = limits.error().message;
@@ -652,7 +669,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	};
 
 	if (scheme == Scheme::Bpf) {
-		KEXECD_TRY(checkBpfLimits(*in, limits));
+		KEXECD_TRY(checkBpfLimits(*in));
 		if (!request.cmdlineExtra.empty())
 			return makeError(Code::InvalidArgument,
 					 "cmdline_extra cannot be used with the BPF scheme: the kernel composes the "

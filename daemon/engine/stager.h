@@ -41,9 +41,6 @@ struct Limits {
 	size_t maxCmdlineExtra = 1024;
 	size_t maxProfileName = 64;
 	uint64_t maxTotalInput = uint64_t{ 4 } << 30; // all inputs together (container < 4 GiB)
-	/* The BPF parser copies each PE into one ring-buffer record
-	 * (KERNEL-ABI.md §2: vmlinux size + 64 MiB initrd estimate + slack). */
-	uint64_t maxBpfRecord = uint64_t{ 256 } << 20;
 };
 
 struct EngineConfig {
