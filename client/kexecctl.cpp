@@ -404,47 +404,14 @@ int cmdSimple(const GlobalOptions &global, Verb verb, Options options)
 	return ExitOk;
 }
 
-int exitCodeFor(Code code)
-{
-	switch (code) {
-	case Code::InvalidArgument:
-	case Code::InvalidImage:
-		return ExitInvalid;
-	case Code::SignatureRejected:
-		return ExitSignatureRejected;
-	case Code::NotStaged:
-		return ExitNotStaged;
-	case Code::Busy:
-		return ExitBusy;
-	case Code::KernelRefused:
-		return ExitKernelRefused;
-	case Code::Unsupported:
-		return ExitUnsupported;
-	case Code::AccessDenied:
-		return ExitAccessDenied;
-	case Code::Io:
-	case Code::Internal:
-		break;
-	}
-	return ExitFailure;
-}
-
-/* Same titles as the daemon's errors, so a file refused by `inspect` reads
- * the same as when `stage` refuses it. */
+/* The engine's codes are the daemon's error names, so a file refused by
+ * `inspect` reads (and exits) the same as when `stage` refuses it. */
 ClientError describeEngineError(const Error &error)
 {
-	int exitCode = exitCodeFor(error.code);
-	std::string kind = error.code == Code::InvalidImage ? "invalid-image"
-			 : error.code == Code::InvalidArgument ? "invalid-argument"
-			 : error.code == Code::SignatureRejected ? "signature-rejected"
-			 : error.code == Code::Unsupported ? "unsupported"
-			 : error.code == Code::Io ? "io"
-							   : "failed";
-	ClientError out = describeBusError(std::string{ "org.kexecd1.Error." } + codeName(error.code),
-					   error.message, Verb::Inspect);
-	out.exitCode = exitCode;
-	out.kind = kind;
-	return out;
+	const std::string name = error.code == Code::AccessDenied
+					 ? std::string{ "org.freedesktop.DBus.Error.AccessDenied" }
+					 : std::string{ "org.kexecd1.Error." } + codeName(error.code);
+	return describeBusError(name, error.message, Verb::Inspect);
 }
 
 int cmdInspect(const GlobalOptions &global, const InspectOptions &opts)
