@@ -570,6 +570,59 @@ Result<nlohmann::json> Stager::stage(StageRequest request, const ProgressFn &pro
 	return result;
 }
 
+namespace {
+
+Result<InputFile> openForStaging(const std::string &path)
+{
+	/* O_NOFOLLOW-free on purpose: ESP entries may be symlinks the admin
+	 * made; the file is read once into a sealed copy either way. */
+	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
+	if (!fd.valid())
+		return makeError(Code::Io, fmt::format("'{}': {}", path, std::strerror(errno)), errno);
+	return InputFile{ std::move(fd), path };
+}
+
+/* Discovered addons go first, as systemd-stub loads them before any
+ * explicitly given ones. */
+Result<void> addDiscoveredAddons(StageRequest &request, const DiscoveryPaths &paths,
+				 std::vector<std::string> *notes)
+{
+	std::vector<InputFile> addons;
+	for (const std::string &path : findAddons(paths, request.uki.origin, notes)) {
+		auto f = openForStaging(path);
+		if (!f)
+			return f.takeError();
+		addons.push_back(std::move(*f));
+	}
+	for (InputFile &explicitAddon : request.addons)
+		addons.push_back(std::move(explicitAddon));
+	request.addons = std::move(addons);
+	return {};
+}
+
+} // namespace
+
+Result<nlohmann::json> Stager::stageDefault(StageRequest request, const ProgressFn &progress)
+{
+	if (request.uki.fd.valid() || !request.addons.empty())
+		return makeError(Code::InvalidArgument, "StageDefault takes no files: discovery picks them");
+	std::string why;
+	auto entry = defaultUki(config_.discovery, &why);
+	if (!entry) {
+		Error e = entry.takeError();
+		setState(state(), std::nullopt, e.message);
+		return e;
+	}
+	auto uki = openForStaging(entry->path);
+	if (!uki)
+		return uki.takeError();
+	request.uki = std::move(*uki);
+	request.discoverAddons = true;
+	request.discoveredId = entry->id;
+	request.discoveredWhy = why;
+	return stage(std::move(request), progress);
+}
+
 Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressFn &progress)
 {
 	const auto startTime = std::chrono::steady_clock::now();
@@ -593,6 +646,13 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	if (!request.cmdlineExtra.empty() && support->secureBoot)
 		return makeError(Code::InvalidArgument,
 				 "cmdline_extra is refused while Secure Boot is on (as systemd-stub does)");
+
+	std::vector<std::string> discoveryNotes;
+	if (request.discoverAddons) {
+		if (request.uki.origin.empty() || request.uki.origin.front() != '/')
+			return makeError(Code::InvalidArgument, "addon discovery needs the UKI's absolute path");
+		KEXECD_TRY(addDiscoveredAddons(request, config_.discovery, &discoveryNotes));
+	}
 
 	auto in = readAndParse(request.uki, request.addons, request.profile, limits, progress);
 	if (!in)
@@ -645,6 +705,10 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	}
 	record["signature_policy"] = policyName(policy);
 	record["cmdline"] = cmdline;
+	if (!request.discoveredId.empty())
+		record["discovery"] = { { "id", request.discoveredId }, { "why", request.discoveredWhy } };
+	if (!discoveryNotes.empty())
+		record["discovery_notes"] = discoveryNotes;
 
 	LoadRequest load;
 	std::optional<ClassicParts> classic;

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "discovery.h"
 #include "fd.h"
 #include "kernel.h"
 #include "pe.h"
@@ -52,6 +53,7 @@ struct EngineConfig {
 	SignaturePolicy policy = SignaturePolicy::Auto;
 	Scheme scheme = Scheme::Auto;
 	bool allowSchemeFallback = false; // auto: BPF refused -> try classic
+	DiscoveryPaths discovery;    // ESP/XBOOTLDR/modules for StageDefault and addon discovery
 	Limits limits;
 };
 
@@ -67,6 +69,12 @@ struct StageRequest {
 	std::string cmdlineExtra;  // only honoured when Secure Boot is off
 	std::optional<Scheme> scheme;
 	std::optional<SignaturePolicy> policy;
+	/* Add the addons systemd-stub would find for uki.origin (global,
+	 * then <uki>.extra.d/) before the explicit ones. Needs a path. */
+	bool discoverAddons = false;
+	/* Set by stageDefault(): which entry discovery chose and why. */
+	std::string discoveredId;
+	std::string discoveredWhy;
 };
 
 using ProgressFn = std::function<void(std::string_view phase, double fraction)>;
@@ -87,6 +95,9 @@ public:
 	/* Fails with Code::Busy when a staging is already running. On any
 	 * failure the previously staged kernel stays as it was. */
 	Result<nlohmann::json> stage(StageRequest request, const ProgressFn &progress);
+	/* Discovery (DESIGN.md §4) picks the UKI and its addons; request.uki
+	 * and request.addons must be empty, the other fields apply. */
+	Result<nlohmann::json> stageDefault(StageRequest request, const ProgressFn &progress);
 	Result<void> unstage();
 	/* Checks before a reboot/soft-reboot: something of ours is staged and
 	 * the kernel still has it. */

@@ -366,3 +366,43 @@ TEST_F(StagerTest, InspectShowsBothSchemes)
 	EXPECT_EQ((*j)["container"]["bpf_ready"], true);
 	EXPECT_EQ((*j)["uki"]["signature"]["verdict"], "unsigned");
 }
+
+TEST_F(StagerTest, StageDefaultUsesDiscovery)
+{
+	const std::string esp = dir_ + "/esp";
+	std::filesystem::create_directories(esp + "/EFI/Linux/debian-6.1.0.efi.extra.d");
+	std::filesystem::create_directories(esp + "/loader/addons");
+	std::filesystem::copy_file(fixture("uki-noinitrd.efi"), esp + "/EFI/Linux/debian-5.10.0.efi");
+	std::filesystem::copy_file(fixture("uki.efi"), esp + "/EFI/Linux/debian-6.1.0.efi");
+	std::filesystem::copy_file(fixture("addon-cmdline.addon.efi"),
+				   esp + "/EFI/Linux/debian-6.1.0.efi.extra.d/a.addon.efi");
+	std::filesystem::copy_file(fixture("addon-initrd.addon.efi"), esp + "/loader/addons/g.addon.efi");
+
+	EngineConfig config = config_;
+	config.discovery.esp = esp;
+	config.discovery.efivarsDir = dir_ + "/no-efivars";
+	config.discovery.modulesDir = dir_ + "/no-modules";
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+	auto r = stager.stageDefault({}, {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	/* Newest version wins; global addons come before the UKI's own. */
+	EXPECT_EQ((*r)["uki"]["path"], esp + "/EFI/Linux/debian-6.1.0.efi");
+	EXPECT_EQ((*r)["discovery"]["id"], "debian-6.1.0.efi");
+	EXPECT_FALSE((*r)["discovery"]["why"].get<std::string>().empty());
+	ASSERT_EQ((*r)["addons"].size(), 2u);
+	EXPECT_EQ((*r)["addons"][0]["path"], esp + "/loader/addons/g.addon.efi");
+	EXPECT_EQ(readText(fake_ + "/cmdline.bin"),
+		  std::string("console=ttyS0 kexecd.uki=1 kexecd.addon2=1 kexecd.addon=1") + '\0');
+	EXPECT_EQ(nlohmann::json::parse(readText(config_.statePath)), *r);
+
+	/* No ESP: a named error, nothing staged changes. */
+	EngineConfig none = config;
+	none.discovery.esp = dir_ + "/missing";
+	Stager lost(*kernel_, none);
+	ASSERT_TRUE(lost.start().ok());
+	auto e = lost.stageDefault({}, {});
+	ASSERT_FALSE(e.ok());
+	EXPECT_EQ(e.error().code, Code::Unsupported);
+	EXPECT_EQ(lost.staged(), *r);
+}
