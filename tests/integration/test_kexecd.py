@@ -53,8 +53,8 @@ ALL_ACTIONS = ['org.kexecd1.stage', 'org.kexecd1.unstage', 'org.kexecd1.reboot',
 	       'org.kexecd1.soft-reboot']
 
 FIXTURES = ['uki.efi', 'uki-signed.efi', 'uki-tampered.efi', 'addon-cmdline.addon.efi',
-	    'addon-initrd.addon.efi', 'bad-trunc-sections.efi', 'vmlinuz', 'initrd.cpio',
-	    'addon-initrd.cpio']
+	    'addon-initrd.addon.efi', 'addon-linux.addon.efi', 'addon-uname.addon.efi',
+	    'bad-trunc-sections.efi', 'bad-elf.efi', 'vmlinuz', 'initrd.cpio', 'addon-initrd.cpio']
 
 LOGIND_IFACE = 'org.freedesktop.login1.Manager'
 REBOOT_KEXEC = 0x02
@@ -481,6 +481,26 @@ class KexecdTest(dbusmock.DBusTestCase):
 		self.assertEqual(after.get('staged'), before.get('staged'))
 		self.assertEqual(read(self.kfile('kernel.bin')), kernel)
 		self.assertEqual(self.loaded(), '1')
+
+	def test_invalid_inputs_are_named(self):
+		cases = [
+			(['bad-elf.efi'], 'Invalid image', 'bad-elf.efi'),
+			(['uki.efi', '--addon', 'addon-linux.addon.efi'], 'Invalid image', 'addon-linux.addon.efi'),
+			(['uki.efi', '--addon', 'addon-uname.addon.efi'], 'Invalid image', 'addon-uname.addon.efi'),
+			(['uki.efi', '--profile', 'no-such-profile'], 'Invalid argument', 'no-such-profile'),
+			(['uki.efi', '--cmdline-extra', 'x' * 5000], 'Invalid argument', 'cmdline_extra'),
+		]
+		for args, title, named in cases:
+			argv = [self.fx(a) if a.endswith('.efi') else a for a in args]
+			r = self.ctl('stage', *argv, '--scheme', 'classic')
+			self.assertEqual(r.code, EXIT_INVALID, r)
+			self.assertTrue(r.err.startswith(title + ': '), r)
+			self.assertIn(named, r.err)
+			self.assertEqual(r.err.count('\n'), 1, r)
+		r = self.ctl('stage', self.fixtures)  # a directory
+		self.assertEqual(r.code, EXIT_INVALID, r)
+		self.assertEqual(self.loaded(), '0')
+		self.assertFalse(os.path.exists(self.kfile('kernel.bin')))
 
 	def test_signature_rejected(self):
 		r = self.ctl('stage', self.fx('uki-tampered.efi'), '--scheme', 'classic',
