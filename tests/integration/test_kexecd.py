@@ -627,11 +627,12 @@ class KexecdTest(dbusmock.DBusTestCase):
 			os.environ['DBUS_SYSTEM_BUS_ADDRESS'] = env_addr
 		self.assertEqual(r.code, EXIT_OK, r)
 
-	def test_progress_bar_on_tty(self):
+	def run_on_tty(self, *args):
+		"""kexecctl with stdout on a pseudo-terminal; returns (exit code, output)."""
 		master, slave = pty.openpty()
 		try:
-			proc = subprocess.Popen(self.ctl_argv('stage', self.fx('uki.efi'), '--scheme', 'classic'),
-						stdin=subprocess.DEVNULL, stdout=slave, stderr=subprocess.DEVNULL)
+			proc = subprocess.Popen(self.ctl_argv(*args), stdin=subprocess.DEVNULL, stdout=slave,
+						stderr=subprocess.DEVNULL)
 			os.close(slave)
 			slave = None
 			out = b''
@@ -651,9 +652,22 @@ class KexecdTest(dbusmock.DBusTestCase):
 			if slave is not None:
 				os.close(slave)
 			os.close(master)
-		self.assertEqual(proc.returncode, EXIT_OK, out)
-		self.assertRegex(out.decode(errors='replace'), r'\[[# ]+\]\s+\d+%',
-				 'no progress bar drawn on a terminal')
+		return proc.returncode, out.decode(errors='replace')
+
+	def test_progress_bar_on_tty(self):
+		code, out = self.run_on_tty('stage', self.fx('uki.efi'), '--scheme', 'classic')
+		self.assertEqual(code, EXIT_OK, out)
+		self.assertRegex(out, r'\[[# ]+\]\s+\d+%', 'no progress bar drawn on a terminal')
+		self.assertIn('Staged', out)
+
+	def test_no_progress_bar_with_json_or_pipe(self):
+		code, out = self.run_on_tty('--json', 'stage', self.fx('uki.efi'), '--scheme', 'classic')
+		self.assertEqual(code, EXIT_OK, out)
+		json.loads(out)  # nothing but the document, even on a terminal
+		r = self.ctl('stage', self.fx('uki.efi'), '--scheme', 'classic')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertNotIn('\x1b', r.out)
+		self.assertNotIn('\r', r.out)
 
 	def test_inspect(self):
 		r = self.ctl('--json', 'inspect', self.fx('uki.efi'), '--addon',
