@@ -57,8 +57,12 @@ protected:
 				strings.push_back(std::string("CODE_FUNC=") + msg.source.funcname);
 		}
 		if (currentFields)
-			for (const Field &field : *currentFields)
+			for (const Field &field : *currentFields) {
+				/* Callers pass errnum as is; 0 means no errno. */
+				if (field.value.empty() || (field.name == "ERRNO" && field.value == "0"))
+					continue;
 				strings.push_back(std::string(field.name) + "=" + field.value);
+			}
 
 		std::vector<struct iovec> iov;
 		iov.reserve(strings.size());
