@@ -84,9 +84,9 @@ mkpe() {
 	local pe=$1
 	shift
 	local next last
-	local idx sname ssize svma rest
+	local idx ssize svma rest
 	last=0
-	while read -r idx sname ssize svma rest; do
+	while read -r idx _ ssize svma rest; do
 		[[ $idx =~ ^[0-9]+$ ]] || continue
 		(( 0x$svma + 0x$ssize > last )) && last=$(( 0x$svma + 0x$ssize ))
 	done < <(objdump -h "$stub")

@@ -72,7 +72,7 @@ fi
 work=$(cd "$work" && pwd)
 cleanup() {
 	local rc=$?
-	if [ $own_work = 1 ] && [ $rc = 0 ] && [ "${KEXECD_E2E_KEEP:-0}" != 1 ]; then
+	if [ "$own_work" = 1 ] && [ "$rc" = 0 ] && [ "${KEXECD_E2E_KEEP:-0}" != 1 ]; then
 		rm -rf "$work"
 	else
 		echo "e2e: scratch directory kept: $work"
@@ -234,9 +234,9 @@ for applet in sys.stdin.read().split():
 # KEXECD_E2E_SABOTAGE=reverse-addons composes the addons in the wrong order (kexec-tools gets
 # reversed parts, kexecctl gets the addons reversed): the asserts must then fail. It exists to
 # show that they would catch a wrong composition.
-parts=parts
+parts="parts"
 if [ "${KEXECD_E2E_SABOTAGE:-}" = reverse-addons ]; then
-	parts=parts-reversed
+	parts="parts-reversed"
 	echo "e2e: SABOTAGE: addons composed in reverse order, the checks below must FAIL"
 fi
 

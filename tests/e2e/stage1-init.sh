@@ -1,5 +1,6 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=dash # busybox ash, which has local
 #
 # /init of the e2e first stage. Runs under busybox in qemu, as root, with no systemd: it brings up
 # a system bus, then stages the next kernel either with kexec-tools or with kexecd, and kexecs.
@@ -78,15 +79,15 @@ expect_loaded() { # $1 = expected value, $2 = check name
 capture() {
 	local name=$1 rc
 	shift
-	"$@" >/tmp/out.$name 2>/tmp/err.$name
+	"$@" >"/tmp/out.$name" 2>"/tmp/err.$name"
 	rc=$?
 	echo "E2E-BEGIN $name"
-	cat /tmp/out.$name
+	cat "/tmp/out.$name"
 	echo
 	echo "E2E-END $name rc=$rc"
-	if [ -s /tmp/err.$name ]; then
+	if [ -s "/tmp/err.$name" ]; then
 		echo "E2E-BEGIN $name-stderr"
-		cat /tmp/err.$name
+		cat "/tmp/err.$name"
 		echo "E2E-END $name-stderr"
 	fi
 	return $rc

@@ -1,5 +1,6 @@
 #!/bin/busybox sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
+# shellcheck shell=dash
 # /init of the UKI's own initrd: the second kernel runs this after the kexec. It proves what the
 # kernel was given in one line on the serial console: the command line, the marker files every
 # concatenated initrd contributed, and /etc/kexecd-order, which each initrd writes and the last
