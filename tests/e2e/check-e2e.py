@@ -120,6 +120,36 @@ def walk_values(obj):
 		yield obj
 
 
+def print_progress(text):
+	"""Informational: time between kexecd's Progress signals (dbus-monitor's timestamps).
+
+	The first signal of a stage ends its first read, so the time before it is not shown.
+	"""
+	events = []
+	for line in text.split('\n'):
+		m = re.match(r'signal time=([0-9.]+) ', line)
+		if m:
+			if 'member=Progress' in line:
+				events.append([float(m.group(1)), None, None])
+			else:
+				# NameAcquired/NameLost of the monitor itself: not kexecd's.
+				events.append(None)
+			continue
+		if events and events[-1] is None:
+			continue
+		elif events and events[-1][1] is None and (m := re.match(r'\s*string "(.*)"', line)):
+			events[-1][1] = m.group(1)
+		elif events and events[-1][2] is None and (m := re.match(r'\s*double ([0-9.e+-]+)', line)):
+			events[-1][2] = float(m.group(1))
+	events = [e for e in events if e is not None and e[1] is not None and e[2] is not None]
+	for prev, cur in zip(events, events[1:]):
+		if cur[0] - prev[0] > 5:
+			print('info progress: ---- next stage ----')
+			continue
+		# kexecd signals a phase when it has finished it.
+		print(f'info progress phase {cur[1]} ({prev[2]:.2f} -> {cur[2]:.2f}) took {(cur[0] - prev[0]) * 1e3:.0f} ms')
+
+
 def main():
 	p = argparse.ArgumentParser()
 	p.add_argument('--mode', required=True, choices=sorted(EXPECTED))
@@ -183,6 +213,8 @@ def main():
 	if a.mode == 'kexecd-negative' and 'enforce-tampered' in blk:
 		print('info tampered stage said: ' + ' '.join(blk['enforce-tampered'][0].split())[:300])
 
+	if 'progress' in blk:
+		print_progress(blk['progress'][0])
 	for tool, ns in sorted(samples.items()):
 		runs = ', '.join(f'{x / 1e6:.1f}' for x in ns)
 		print(f'timing {tool}: staging took {min(ns) / 1e6:.1f} ms in the guest (TCG; fastest of [{runs}] ms)')

@@ -182,6 +182,7 @@ for applet in sys.stdin.read().split():
 
 	install_bin "$root" /usr/bin/dbus-daemon /usr/bin/dbus-daemon
 	install_bin "$root" /usr/bin/dbus-send /usr/bin/dbus-send
+	install_bin "$root" /usr/bin/dbus-monitor /usr/bin/dbus-monitor
 	install_bin "$root" /usr/sbin/kexec /usr/sbin/kexec
 	if [ "$mode" != kexec-tools ]; then
 		install_bin "$root" "$kexecd_bin" /usr/sbin/kexecd

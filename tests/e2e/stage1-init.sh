@@ -193,6 +193,11 @@ kexecd)
 	done
 	expect_loaded 0 before-kexecd
 	start_kexecd
+	# kexecd's Progress signals, time-stamped by the bus: where the staging time goes.
+	dbus-monitor --system "type='signal',interface='org.kexecd1.Manager',member='Progress'" \
+		>/run/progress.log 2>&1 &
+	MONITOR_PID=$!
+	sleep 1
 	n=0
 	while [ $n -lt "${E2E_TIMING_RUNS:-2}" ]; do
 		# Later runs replace the staged kernel with the same one.
@@ -201,6 +206,10 @@ kexecd)
 	done
 	capture status kexecctl status --json || fail "status rc=$?"
 	expect_loaded 1 after-stage
+	kill "$MONITOR_PID" 2>/dev/null
+	echo "E2E-BEGIN progress"
+	cat /run/progress.log
+	echo "E2E-END progress"
 	reboot_kexecd
 	;;
 kexecd-negative)
