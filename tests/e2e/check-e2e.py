@@ -143,7 +143,7 @@ def print_progress(text):
 			events[-1][2] = float(m.group(1))
 	events = [e for e in events if e is not None and e[1] is not None and e[2] is not None]
 	for prev, cur in zip(events, events[1:]):
-		if cur[0] - prev[0] > 5:
+		if cur[2] < prev[2]:
 			print('info progress: ---- next stage ----')
 			continue
 		# kexecd signals a phase when it has finished it.
