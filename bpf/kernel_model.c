@@ -231,14 +231,15 @@ int km_replay(struct km_state *km, const struct pc_buf *img, const struct pc_sta
 
 	for (i = 0; i < st->ncmd && i < PC_MAX_CMDS; i++) {
 		const struct pc_cmd *c = &st->cmd[i];
-		uint64_t half = c->total + 4;
-		uint8_t *rec = malloc(KEXEC_CMD_HDR_SIZE + 2 * half);
+		/* pc_emit() writes at most header + total bytes (its checks
+		 * against PC_PAYLOAD_MAX only matter for the BPF verifier) */
+		uint8_t *rec = malloc(KEXEC_CMD_HDR_SIZE + c->total);
 		long n;
 		int ret;
 
 		if (!rec)
 			return -ENOMEM;
-		n = pc_emit(img, c, rec, half);
+		n = pc_emit(img, c, rec);
 		if (n < 0) {
 			free(rec);
 			return -EFAULT;

@@ -78,8 +78,36 @@
 
 #ifdef __bpf__
 #define PC_INLINE static __always_inline
+/* keep a bounds check on this very register (clang may otherwise fold it
+ * into a form the verifier cannot follow) */
+#define PC_BARRIER_VAR(v) asm volatile("" : "+r"(v))
 #else
 #define PC_INLINE static inline
+#define PC_BARRIER_VAR(v) ((void)0)
+#endif
+
+/*
+ * Bounded loops whose body is a step function `int fn(__u32 i, type *ctx)`
+ * returning 1 to stop. In BPF they run through bpf_loop(), so the verifier
+ * checks each body once instead of unrolling every iteration of every
+ * nesting level (the unrolled parser exceeded the 1M-instruction budget on a
+ * 6.18 verifier); on the host they are plain for loops.
+ */
+#ifdef __bpf__
+#define PC_LOOP_CB(fn, type)                                  \
+	static long fn##_cb(__u32 i, void *ctx)               \
+	{                                                     \
+		return fn(i, (type *)ctx);                    \
+	}
+#define PC_LOOP(n, fn, ctx) bpf_loop((n), fn##_cb, (ctx), 0)
+#else
+#define PC_LOOP_CB(fn, type)
+#define PC_LOOP(n, fn, ctx)                                   \
+	do {                                                  \
+		for (__u32 i_ = 0; i_ < (__u32)(n); i_++)      \
+			if (fn(i_, (ctx)))                    \
+				break;                        \
+	} while (0)
 #endif
 
 /* Limits. PC_PAYLOAD_MAX bounds one command's payload; the BPF record is
@@ -89,7 +117,7 @@
 #define PC_SCAN_MAX 16 /* container section indices 1..15 */
 #define PC_MAX_PES 15
 #define PC_PE_SCAN_MAX 32
-#define PC_MAX_PARTS 32
+#define PC_MAX_PARTS 31 /* struct pc_cmd = 512 bytes: power-of-two stride for the verifier */
 #define PC_MAX_CMDS 4
 #define PC_CMDLINE_MAX 4096
 #define PC_CHUNK 32
@@ -208,9 +236,9 @@ PC_INLINE __u64 pc_le64(const __u8 *p)
 }
 
 /* The one place that touches image bytes: bounds first, then copy. */
-PC_INLINE int pc_read(const struct pc_buf *b, __u64 off, void *dst, __u32 len)
+PC_INLINE int pc_read(const struct pc_buf *b, __u64 off, void *dst, __u64 len)
 {
-	if (off > b->size || (__u64)len > b->size - off)
+	if (off > b->size || len > b->size - off)
 		return -PC_E_BOUNDS;
 #ifdef __bpf__
 	if (bpf_probe_read_kernel(dst, len, b->base + off))
@@ -224,10 +252,11 @@ PC_INLINE int pc_read(const struct pc_buf *b, __u64 off, void *dst, __u32 len)
 
 PC_INLINE int pc_add_part(struct pc_cmd *c, __u64 src, __u32 len, __u64 limit)
 {
-	__u32 n = c->nparts;
+	__u64 n = c->nparts;
 
 	if (len == 0)
 		return 0;
+	PC_BARRIER_VAR(n);
 	if (n >= PC_MAX_PARTS)
 		return -PC_E_TOO_MANY;
 	if (c->total > limit || (__u64)len > limit - c->total)
@@ -237,15 +266,16 @@ PC_INLINE int pc_add_part(struct pc_cmd *c, __u64 src, __u32 len, __u64 limit)
 	c->part[n].isFill = 0;
 	c->part[n].fill = 0;
 	c->part[n].pad = 0;
-	c->nparts = n + 1;
+	c->nparts = (__u32)n + 1;
 	c->total += len;
 	return 0;
 }
 
 PC_INLINE int pc_add_fill(struct pc_cmd *c, __u8 fill, __u64 limit)
 {
-	__u32 n = c->nparts;
+	__u64 n = c->nparts;
 
+	PC_BARRIER_VAR(n);
 	if (n >= PC_MAX_PARTS)
 		return -PC_E_TOO_MANY;
 	if (c->total >= limit)
@@ -255,25 +285,27 @@ PC_INLINE int pc_add_fill(struct pc_cmd *c, __u8 fill, __u64 limit)
 	c->part[n].isFill = 1;
 	c->part[n].fill = fill;
 	c->part[n].pad = 0;
-	c->nparts = n + 1;
+	c->nparts = (__u32)n + 1;
 	c->total += 1;
 	return 0;
 }
 
-PC_INLINE struct pc_cmd *pc_new_cmd(struct pc_state *st, __u16 cmd, __u8 subcmd, __u8 pipeline)
+/* idx is a constant at every call site: a variable index into cmd[] (528-byte
+ * elements before padding) defeated the verifier's bounds tracking. */
+PC_INLINE struct pc_cmd *pc_new_cmd(struct pc_state *st, __u32 idx, __u16 cmd, __u8 subcmd,
+				    __u8 pipeline)
 {
-	__u32 n = st->ncmd;
 	struct pc_cmd *c;
 
-	if (n >= PC_MAX_CMDS)
+	if (idx >= PC_MAX_CMDS)
 		return 0;
-	c = &st->cmd[n];
+	c = &st->cmd[idx];
 	c->cmd = cmd;
 	c->subcmd = subcmd;
 	c->pipeline = pipeline;
 	c->nparts = 0;
 	c->total = 0;
-	st->ncmd = n + 1;
+	st->ncmd = idx + 1;
 	return c;
 }
 
@@ -313,7 +345,10 @@ PC_INLINE int pc_parse_select(const struct pc_buf *img, __u64 off, __u64 size, _
 
 	if (size == 0 || size > 4)
 		return -PC_E_SELECT;
-	if (pc_read(img, off, d, (__u32)size))
+	PC_BARRIER_VAR(size);
+	if (size > 4)
+		return -PC_E_SELECT;
+	if (pc_read(img, off, d, size))
 		return -PC_E_SELECT;
 	for (i = 0; i < 4; i++) {
 		if (i >= size)
@@ -339,8 +374,7 @@ PC_INLINE int pc_parse_select(const struct pc_buf *img, __u64 off, __u64 size, _
 
 PC_INLINE int pc_walk_container(const struct pc_buf *img, struct pc_state *st)
 {
-	__u8 eh[64];
-	__u8 sh[64];
+	__u8 sh[64]; /* the ELF header first, then each section header */
 	__u8 name[8];
 	__u64 shoff, stroff, strsz;
 	__u32 shnum, shstrndx, i;
@@ -348,16 +382,16 @@ PC_INLINE int pc_walk_container(const struct pc_buf *img, struct pc_state *st)
 
 	if (img->size < 64)
 		return -PC_E_SHORT;
-	if (pc_read(img, 0, eh, 64))
+	if (pc_read(img, 0, sh, 64))
 		return -PC_E_SHORT;
-	if (eh[0] != 0x7f || eh[1] != 'E' || eh[2] != 'L' || eh[3] != 'F')
+	if (sh[0] != 0x7f || sh[1] != 'E' || sh[2] != 'L' || sh[3] != 'F')
 		return -PC_E_MAGIC;
-	if (eh[4] != 2 /* ELFCLASS64 */ || eh[5] != 1 /* ELFDATA2LSB */)
+	if (sh[4] != 2 /* ELFCLASS64 */ || sh[5] != 1 /* ELFDATA2LSB */)
 		return -PC_E_MAGIC;
-	shoff = pc_le64(eh + 40);
-	shnum = pc_le16(eh + 60);
-	shstrndx = pc_le16(eh + 62);
-	if (pc_le16(eh + 58) != 64 || shnum < 2 || shstrndx == 0 || shstrndx >= shnum)
+	shoff = pc_le64(sh + 40);
+	shnum = pc_le16(sh + 60);
+	shstrndx = pc_le16(sh + 62);
+	if (pc_le16(sh + 58) != 64 || shnum < 2 || shstrndx == 0 || shstrndx >= shnum)
 		return -PC_E_ELF;
 	if (shoff > img->size || (__u64)shnum * 64 > img->size - shoff)
 		return -PC_E_ELF;
@@ -447,96 +481,228 @@ PC_INLINE int pc_kind_of(__u64 n8)
 	return -1;
 }
 
+PC_INLINE int pc_is_space(__u8 ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
+}
+
+struct pc_trim_ctx {
+	const struct pc_buf *img;
+	__u64 off;
+	__u32 len;
+	__u32 start;
+	__u32 end;
+	__u32 seen;
+	__u32 nul;
+	__s32 err;
+};
+
+/* One PC_CHUNK slice of a .cmdline; returns 1 to stop. Kept as its own step
+ * so the BPF build can drive it with bpf_loop(): unrolled into the program,
+ * 4096 byte-wise branches exceed the verifier's jump-history limit. */
+PC_INLINE int pc_trim_chunk(__u32 c, struct pc_trim_ctx *t)
+{
+	__u8 chunk[PC_CHUNK];
+	__u64 n; /* 64-bit: a u32 length reaches the helper with stale upper bits */
+	__u32 coff, k;
+
+	if (c >= PC_CMDLINE_MAX / PC_CHUNK)
+		return 1;
+	coff = c * PC_CHUNK;
+	if (coff >= t->len)
+		return 1;
+	n = (__u64)t->len - coff;
+	if (n > PC_CHUNK)
+		n = PC_CHUNK;
+	PC_BARRIER_VAR(n);
+	if (n > PC_CHUNK)
+		return 1;
+	if (pc_read(t->img, t->off + coff, chunk, n)) {
+		t->err = -PC_E_BOUNDS;
+		return 1;
+	}
+	for (k = 0; k < PC_CHUNK; k++) {
+		if (k >= n)
+			break;
+		if (chunk[k] == 0) {
+			t->nul = 1;
+			return 1;
+		}
+		if (!pc_is_space(chunk[k])) {
+			if (!t->seen)
+				t->start = coff + k;
+			t->seen = 1;
+			t->end = coff + k + 1;
+		}
+	}
+	return 0;
+}
+
+PC_LOOP_CB(pc_trim_chunk, struct pc_trim_ctx)
+
+/* Cut at the first NUL, drop leading and trailing whitespace. */
+PC_INLINE int pc_trim_cmdline(const struct pc_buf *img, struct pc_ext *e)
+{
+	struct pc_trim_ctx t;
+
+	if (!e->present)
+		return 0;
+	t.img = img;
+	t.off = e->off;
+	t.len = e->len;
+	t.start = 0;
+	t.end = 0;
+	t.seen = 0;
+	t.nul = 0;
+	t.err = 0;
+	PC_LOOP(PC_CMDLINE_MAX / PC_CHUNK, pc_trim_chunk, &t);
+	if (t.err)
+		return t.err;
+	if (!t.nul && e->len > PC_CMDLINE_MAX)
+		return -PC_E_CMDLINE;
+	if (t.end < t.start)
+		return -PC_E_INTERNAL;
+	e->off += t.start;
+	e->len = t.end - t.start;
+	return 0;
+}
+
+struct pc_pe_ctx {
+	const struct pc_buf *img;
+	struct pc_state *st;
+	__u64 base, size, tab, prevEnd;
+	__u32 idx, nsec, nprof;
+	__s32 scope;
+	__s32 err;
+};
+
+/* One section header of a PE; returns 1 to stop. */
+PC_INLINE int pc_pe_section(__u32 j, struct pc_pe_ctx *x)
+{
+	__u8 sh[40];
+	__u32 vsz, rsz, rptr, len, which;
+	__u64 n8;
+	int kind;
+	struct pc_ext *slot;
+
+	if (j >= x->nsec)
+		return 1;
+	PC_BARRIER_VAR(j);
+	if (j >= PC_PE_SCAN_MAX)
+		return 1;
+	if (pc_read(x->img, x->base + x->tab + (__u64)j * 40, sh, 40)) {
+		x->err = -PC_E_PE;
+		return 1;
+	}
+	n8 = pc_le64(sh);
+	rsz = pc_le32(sh + 16);
+	rptr = pc_le32(sh + 20);
+	/* every section's raw data inside the PE, in table order, no
+	 * overlaps (the engine's PE reader refuses the same files) */
+	if (rsz) {
+		if (rptr > x->size || rsz > x->size - rptr || rptr < x->prevEnd) {
+			x->err = -PC_E_PE_SECTION;
+			return 1;
+		}
+		x->prevEnd = (__u64)rptr + rsz;
+	}
+	if (n8 == PC_NAME_PROFILE) {
+		if (x->idx != 0) {
+			x->err = -PC_E_PROFILE;
+			return 1;
+		}
+		x->scope = (__s32)x->nprof;
+		x->nprof++;
+		return 0;
+	}
+	kind = pc_kind_of(n8);
+	if (kind < 0)
+		return 0;
+	vsz = pc_le32(sh + 8);
+	len = (vsz != 0 && vsz < rsz) ? vsz : rsz;
+	if (rptr > x->size || len > x->size - rptr) {
+		x->err = -PC_E_PE_SECTION;
+		return 1;
+	}
+	if (x->scope < 0)
+		which = 0;
+	else if (x->scope == x->st->select)
+		which = 1;
+	else
+		return 0;
+	PC_BARRIER_VAR(kind);
+	if (kind >= PC_NKIND)
+		return 0;
+	slot = &x->st->slot[which & 1][kind];
+	if (slot->present) {
+		x->err = -PC_E_DUPLICATE;
+		return 1;
+	}
+	slot->off = x->base + rptr;
+	slot->len = len;
+	slot->present = 1;
+	return 0;
+}
+
+PC_LOOP_CB(pc_pe_section, struct pc_pe_ctx)
+
 PC_INLINE int pc_parse_pe(const struct pc_buf *img, struct pc_state *st, __u32 idx)
 {
-	__u8 dos[64];
+	__u8 dos[4];
 	__u8 coff[24];
-	__u8 sh[40];
-	__u64 base, size, tab, prevEnd = 0;
-	__u32 lfanew, nsec, j, k, nprof = 0;
-	__s32 scope = -1;
+	__u32 lfanew, k;
+	struct pc_pe_ctx x;
 	struct pc_pe *pe;
 
+	PC_BARRIER_VAR(idx);
 	if (idx >= PC_MAX_PES)
 		return -PC_E_INTERNAL;
 	pe = &st->pe[idx];
-	base = pe->off;
-	size = pe->size;
+	x.img = img;
+	x.st = st;
+	x.idx = idx;
+	x.base = pe->off;
+	x.size = pe->size;
+	x.prevEnd = 0;
+	x.nprof = 0;
+	x.scope = -1;
+	x.err = 0;
 	for (k = 0; k < PC_NKIND; k++) {
 		st->slot[0][k].present = 0;
 		st->slot[1][k].present = 0;
 	}
 
-	if (size < 64 || pc_read(img, base, dos, 64))
+	/* small reads: three nested bpf_loop frames share a 512-byte stack */
+	if (x.size < 64 || pc_read(img, x.base, dos, 2))
 		return -PC_E_PE;
 	if (dos[0] != 'M' || dos[1] != 'Z')
 		return -PC_E_PE;
-	lfanew = pc_le32(dos + 0x3c);
-	if (lfanew > size || 24 > size - lfanew)
+	if (pc_read(img, x.base + 0x3c, dos, 4))
 		return -PC_E_PE;
-	if (pc_read(img, base + lfanew, coff, 24))
+	lfanew = pc_le32(dos);
+	if (lfanew > x.size || 24 > x.size - lfanew)
+		return -PC_E_PE;
+	if (pc_read(img, x.base + lfanew, coff, 24))
 		return -PC_E_PE;
 	if (coff[0] != 'P' || coff[1] != 'E' || coff[2] != 0 || coff[3] != 0)
 		return -PC_E_PE;
-	nsec = pc_le16(coff + 6);
-	if (nsec == 0)
+	x.nsec = pc_le16(coff + 6);
+	if (x.nsec == 0)
 		return -PC_E_PE;
-	if (nsec > PC_PE_SCAN_MAX)
+	if (x.nsec > PC_PE_SCAN_MAX)
 		return -PC_E_TOO_MANY;
-	tab = (__u64)lfanew + 24 + pc_le16(coff + 20);
-	if (tab > size || (__u64)nsec * 40 > size - tab)
+	x.tab = (__u64)lfanew + 24 + pc_le16(coff + 20);
+	if (x.tab > x.size || (__u64)x.nsec * 40 > x.size - x.tab)
 		return -PC_E_PE;
 
-	for (j = 0; j < PC_PE_SCAN_MAX; j++) {
-		__u32 vsz, rsz, rptr, len, which;
-		__u64 n8;
-		int kind;
-
-		if (j >= nsec)
-			break;
-		if (pc_read(img, base + tab + (__u64)j * 40, sh, 40))
-			return -PC_E_PE;
-		n8 = pc_le64(sh);
-		rsz = pc_le32(sh + 16);
-		rptr = pc_le32(sh + 20);
-		/* every section's raw data inside the PE, in table order, no
-		 * overlaps (the engine's PE reader refuses the same files) */
-		if (rsz) {
-			if (rptr > size || rsz > size - rptr || rptr < prevEnd)
-				return -PC_E_PE_SECTION;
-			prevEnd = (__u64)rptr + rsz;
-		}
-		if (n8 == PC_NAME_PROFILE) {
-			if (idx != 0)
-				return -PC_E_PROFILE;
-			scope = (__s32)nprof;
-			nprof++;
-			continue;
-		}
-		kind = pc_kind_of(n8);
-		if (kind < 0 || kind >= PC_NKIND)
-			continue;
-		vsz = pc_le32(sh + 8);
-		len = (vsz != 0 && vsz < rsz) ? vsz : rsz;
-		if (rptr > size || len > size - rptr)
-			return -PC_E_PE_SECTION;
-		if (scope < 0)
-			which = 0;
-		else if (scope == st->select)
-			which = 1;
-		else
-			continue;
-		if (st->slot[which][kind].present)
-			return -PC_E_DUPLICATE;
-		st->slot[which][kind].off = base + rptr;
-		st->slot[which][kind].len = len;
-		st->slot[which][kind].present = 1;
-	}
+	PC_LOOP(PC_PE_SCAN_MAX, pc_pe_section, &x);
+	if (x.err)
+		return x.err;
 
 	if (idx == 0) {
-		st->nprofiles = nprof;
-		if (st->select >= 0 && (__u32)st->select >= nprof &&
-		    !(nprof == 0 && st->select == 0))
+		st->nprofiles = x.nprof;
+		if (st->select >= 0 && (__u32)st->select >= x.nprof &&
+		    !(x.nprof == 0 && st->select == 0))
 			return -PC_E_PROFILE;
 	}
 	for (k = 0; k < PC_NKIND; k++) {
@@ -546,165 +712,181 @@ PC_INLINE int pc_parse_pe(const struct pc_buf *img, struct pc_state *st, __u32 i
 		pe->ext[k].len = src->len;
 		pe->ext[k].present = src->present;
 	}
-	return 0;
+	return pc_trim_cmdline(img, &pe->ext[PC_K_CMDLINE]);
 }
 
-PC_INLINE int pc_is_space(__u8 ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
-}
+struct pc_compose_ctx {
+	struct pc_state *st;
+	struct pc_cmd *initrd;
+	struct pc_cmd *cmdline;
+	__u32 npe;
+	__u32 any;
+	__s32 err;
+};
 
-/* Cut at the first NUL, drop leading and trailing whitespace. */
-PC_INLINE int pc_trim_cmdline(const struct pc_buf *img, struct pc_ext *e)
+/* Step s of the composition: phase s / PC_MAX_PES (0: .ucode in reverse
+ * container order, 1: .initrd in order, 2: .cmdline in order), PE s % PC_MAX_PES.
+ * One flat bpf_loop instead of three nested-in-inline loops. */
+PC_INLINE int pc_compose_step(__u32 s, struct pc_compose_ctx *x)
 {
-	__u8 chunk[PC_CHUNK];
-	__u32 c, k, start = 0, end = 0;
-	int nul = 0, seen = 0;
+	__u32 phase = s / PC_MAX_PES, k = s % PC_MAX_PES;
+	__u64 i; /* 64-bit index: see pc_trim_chunk() */
+	struct pc_ext *e;
+	int err = 0;
 
-	if (!e->present)
+	if (phase > 2)
+		return 1;
+	if (k >= x->npe)
 		return 0;
-	for (c = 0; c < PC_CMDLINE_MAX / PC_CHUNK; c++) {
-		__u32 coff = c * PC_CHUNK, n;
-
-		if (coff >= e->len)
-			break;
-		n = e->len - coff;
-		if (n > PC_CHUNK)
-			n = PC_CHUNK;
-		if (pc_read(img, e->off + coff, chunk, n))
-			return -PC_E_BOUNDS;
-		for (k = 0; k < PC_CHUNK; k++) {
-			if (k >= n)
-				break;
-			if (chunk[k] == 0) {
-				nul = 1;
-				break;
-			}
-			if (!pc_is_space(chunk[k])) {
-				if (!seen)
-					start = coff + k;
-				seen = 1;
-				end = coff + k + 1;
-			}
-		}
-		if (nul)
-			break;
+	i = phase == 0 ? (__u64)(x->npe - 1 - k) : (__u64)k;
+	PC_BARRIER_VAR(i);
+	if (i >= PC_MAX_PES)
+		return 1;
+	if (phase == 0) {
+		e = &x->st->pe[i].ext[PC_K_UCODE];
+		if (e->present)
+			err = pc_add_part(x->initrd, e->off, e->len, PC_PAYLOAD_MAX);
+	} else if (phase == 1) {
+		e = &x->st->pe[i].ext[PC_K_INITRD];
+		if (e->present)
+			err = pc_add_part(x->initrd, e->off, e->len, PC_PAYLOAD_MAX);
+	} else {
+		e = &x->st->pe[i].ext[PC_K_CMDLINE];
+		if (!e->present || e->len == 0)
+			return 0;
+		if (x->any)
+			err = pc_add_fill(x->cmdline, ' ', PC_CMDLINE_MAX - 1);
+		if (!err)
+			err = pc_add_part(x->cmdline, e->off, e->len, PC_CMDLINE_MAX - 1);
+		x->any = 1;
 	}
-	if (!nul && e->len > PC_CMDLINE_MAX)
-		return -PC_E_CMDLINE;
-	e->off += start;
-	e->len = end - start;
+	if (err) {
+		x->err = err;
+		return 1;
+	}
 	return 0;
 }
+
+PC_LOOP_CB(pc_compose_step, struct pc_compose_ctx)
+
+struct pc_addon_ctx {
+	struct pc_state *st;
+	__u32 npe;
+	__s32 err;
+};
+
+PC_INLINE int pc_check_addon(__u32 n, struct pc_addon_ctx *x)
+{
+	__u64 i = n;
+
+	if (i == 0)
+		return 0;
+	if (i >= x->npe)
+		return 1;
+	PC_BARRIER_VAR(i);
+	if (i >= PC_MAX_PES)
+		return 1;
+	if (x->st->pe[i].ext[PC_K_LINUX].present) {
+		x->err = -PC_E_ADDON_LINUX;
+		return 1;
+	}
+	return 0;
+}
+
+PC_LOOP_CB(pc_check_addon, struct pc_addon_ctx)
 
 PC_INLINE int pc_compose(struct pc_state *st)
 {
+	struct pc_compose_ctx x;
+	struct pc_addon_ctx a;
 	struct pc_cmd *c;
 	struct pc_pe *uki = &st->pe[0];
-	__u32 i, k, npe = st->npe;
-	int err, any = 0;
+	__u32 npe = st->npe;
+	int err;
 
 	if (npe == 0 || npe > PC_MAX_PES)
 		return -PC_E_NO_PE;
 	if (!uki->ext[PC_K_LINUX].present || uki->ext[PC_K_LINUX].len == 0)
 		return -PC_E_NO_KERNEL;
-	for (i = 1; i < PC_MAX_PES; i++) {
-		if (i >= npe)
-			break;
-		if (st->pe[i].ext[PC_K_LINUX].present)
-			return -PC_E_ADDON_LINUX;
-	}
+	a.st = st;
+	a.npe = npe;
+	a.err = 0;
+	PC_LOOP(PC_MAX_PES, pc_check_addon, &a);
+	if (a.err)
+		return a.err;
 
-	c = pc_new_cmd(st, KEXEC_BPF_CMD_COPY, KEXEC_BPF_SUBCMD_KERNEL, KEXEC_BPF_PIPELINE_FILL);
+	c = pc_new_cmd(st, 0, KEXEC_BPF_CMD_COPY, KEXEC_BPF_SUBCMD_KERNEL, KEXEC_BPF_PIPELINE_FILL);
 	if (!c)
 		return -PC_E_INTERNAL;
 	err = pc_add_part(c, uki->ext[PC_K_LINUX].off, uki->ext[PC_K_LINUX].len, PC_PAYLOAD_MAX);
 	if (err)
 		return err;
-
-	c = pc_new_cmd(st, KEXEC_BPF_CMD_COPY, KEXEC_BPF_SUBCMD_INITRD, KEXEC_BPF_PIPELINE_INVALID);
-	if (!c)
+	x.st = st;
+	x.npe = npe;
+	x.any = 0;
+	x.err = 0;
+	x.initrd = pc_new_cmd(st, 1, KEXEC_BPF_CMD_COPY, KEXEC_BPF_SUBCMD_INITRD,
+			      KEXEC_BPF_PIPELINE_INVALID);
+	x.cmdline = pc_new_cmd(st, 2, KEXEC_BPF_CMD_COPY, KEXEC_BPF_SUBCMD_CMDLINE,
+			       KEXEC_BPF_PIPELINE_INVALID);
+	if (!x.initrd || !x.cmdline)
 		return -PC_E_INTERNAL;
-	for (k = 0; k < PC_MAX_PES; k++) {
-		struct pc_ext *e;
-
-		if (k >= npe)
-			break;
-		i = npe - 1 - k;
-		if (i >= PC_MAX_PES)
-			return -PC_E_INTERNAL;
-		e = &st->pe[i].ext[PC_K_UCODE];
-		if (e->present) {
-			err = pc_add_part(c, e->off, e->len, PC_PAYLOAD_MAX);
-			if (err)
-				return err;
-		}
-	}
-	for (i = 0; i < PC_MAX_PES; i++) {
-		struct pc_ext *e;
-
-		if (i >= npe)
-			break;
-		e = &st->pe[i].ext[PC_K_INITRD];
-		if (e->present) {
-			err = pc_add_part(c, e->off, e->len, PC_PAYLOAD_MAX);
-			if (err)
-				return err;
-		}
-	}
-	if (c->total == 0)
+	PC_LOOP(3 * PC_MAX_PES, pc_compose_step, &x);
+	if (x.err)
+		return x.err;
+	if (x.initrd->total == 0)
 		return -PC_E_NO_INITRD;
-
-	c = pc_new_cmd(st, KEXEC_BPF_CMD_COPY, KEXEC_BPF_SUBCMD_CMDLINE, KEXEC_BPF_PIPELINE_INVALID);
-	if (!c)
-		return -PC_E_INTERNAL;
-	for (i = 0; i < PC_MAX_PES; i++) {
-		struct pc_ext *e;
-
-		if (i >= npe)
-			break;
-		e = &st->pe[i].ext[PC_K_CMDLINE];
-		if (!e->present || e->len == 0)
-			continue;
-		if (any) {
-			err = pc_add_fill(c, ' ', PC_CMDLINE_MAX - 1);
-			if (err)
-				return err;
-		}
-		err = pc_add_part(c, e->off, e->len, PC_CMDLINE_MAX - 1);
-		if (err)
-			return err;
-		any = 1;
-	}
-	err = pc_add_fill(c, 0, PC_CMDLINE_MAX);
+	err = pc_add_fill(x.cmdline, 0, PC_CMDLINE_MAX);
 	if (err)
 		return err;
 
-	if (!pc_new_cmd(st, KEXEC_BPF_CMD_DONE, KEXEC_BPF_SUBCMD_INVALID, KEXEC_BPF_PIPELINE_INVALID))
+	if (!pc_new_cmd(st, 3, KEXEC_BPF_CMD_DONE, KEXEC_BPF_SUBCMD_INVALID, KEXEC_BPF_PIPELINE_INVALID))
 		return -PC_E_INTERNAL;
 	return 0;
 }
 
+struct pc_plan_ctx {
+	const struct pc_buf *img;
+	struct pc_state *st;
+	__s32 err;
+};
+
+/* One PE of the container: sections, profile, cmdline trim. */
+PC_INLINE int pc_plan_pe(__u32 i, struct pc_plan_ctx *x)
+{
+	int err;
+
+	if (i >= x->st->npe)
+		return 1;
+	PC_BARRIER_VAR(i);
+	if (i >= PC_MAX_PES)
+		return 1;
+	err = pc_parse_pe(x->img, x->st, i);
+	if (err) {
+		x->err = err;
+		return 1;
+	}
+	return 0;
+}
+
+PC_LOOP_CB(pc_plan_pe, struct pc_plan_ctx)
+
 /* First layer: image container -> COPY KERNEL/INITRD/CMDLINE, DONE. */
 PC_INLINE int pc_uki_plan(const struct pc_buf *img, struct pc_state *st)
 {
-	__u32 i;
+	struct pc_plan_ctx x;
 	int err;
 
 	pc_reset(st);
 	err = pc_walk_container(img, st);
 	if (err)
 		return err;
-	for (i = 0; i < PC_MAX_PES; i++) {
-		if (i >= st->npe)
-			break;
-		err = pc_parse_pe(img, st, i);
-		if (err)
-			return err;
-		err = pc_trim_cmdline(img, &st->pe[i].ext[PC_K_CMDLINE]);
-		if (err)
-			return err;
-	}
+	x.img = img;
+	x.st = st;
+	x.err = 0;
+	PC_LOOP(PC_MAX_PES, pc_plan_pe, &x);
+	if (x.err)
+		return x.err;
 	err = pc_compose(st);
 	if (err)
 		st->ncmd = 0; /* emit nothing on error */
@@ -726,7 +908,7 @@ PC_INLINE int pc_zboot_plan(const struct pc_buf *img, struct pc_state *st)
 		size = pc_le32(h + 12);
 		if (size == 0 || off > img->size || size > img->size - off)
 			return -PC_E_ZBOOT;
-		c = pc_new_cmd(st, KEXEC_BPF_CMD_DECOMPRESS, KEXEC_BPF_SUBCMD_KERNEL,
+		c = pc_new_cmd(st, 0, KEXEC_BPF_CMD_DECOMPRESS, KEXEC_BPF_SUBCMD_KERNEL,
 			       KEXEC_BPF_PIPELINE_INVALID);
 		if (!c)
 			return -PC_E_INTERNAL;
@@ -735,21 +917,72 @@ PC_INLINE int pc_zboot_plan(const struct pc_buf *img, struct pc_state *st)
 			st->ncmd = 0;
 			return err;
 		}
+		if (!pc_new_cmd(st, 1, KEXEC_BPF_CMD_DONE, KEXEC_BPF_SUBCMD_INVALID,
+				KEXEC_BPF_PIPELINE_INVALID))
+			return -PC_E_INTERNAL;
+		return 0;
 	}
-	if (!pc_new_cmd(st, KEXEC_BPF_CMD_DONE, KEXEC_BPF_SUBCMD_INVALID, KEXEC_BPF_PIPELINE_INVALID))
+	if (!pc_new_cmd(st, 0, KEXEC_BPF_CMD_DONE, KEXEC_BPF_SUBCMD_INVALID, KEXEC_BPF_PIPELINE_INVALID))
 		return -PC_E_INTERNAL;
 	return 0;
 }
 
+struct pc_emit_ctx {
+	const struct pc_buf *img;
+	const struct pc_cmd *c;
+	__u8 *rec;
+	__u64 off;
+	__s32 err;
+};
+
+/* One part of a command; returns 1 to stop. Driven by bpf_loop() in BPF for
+ * the same reason as pc_trim_chunk(): 31 unrolled parts, each a fill or a
+ * copy at a growing offset, blew the verifier's 1M-instruction budget. */
+PC_INLINE int pc_emit_part(__u32 n, struct pc_emit_ctx *e)
+{
+	__u64 i = n;
+	const struct pc_part *p;
+	__u64 off = e->off;
+	__u64 len;
+
+	if (i >= e->c->nparts)
+		return 1;
+	PC_BARRIER_VAR(i);
+	if (i >= PC_MAX_PARTS)
+		return 1;
+	p = &e->c->part[i];
+	len = p->len;
+	/* two checks against constants keep every write inside the record */
+	if (off >= PC_PAYLOAD_MAX || len > PC_PAYLOAD_MAX) {
+		e->err = -PC_E_TOO_BIG;
+		return 1;
+	}
+	if (p->isFill) {
+		if (len != 1) {
+			e->err = -PC_E_INTERNAL;
+			return 1;
+		}
+		e->rec[KEXEC_CMD_HDR_SIZE + off] = p->fill;
+	} else if (pc_read(e->img, p->src, e->rec + KEXEC_CMD_HDR_SIZE + off, len)) {
+		e->err = -PC_E_BOUNDS;
+		return 1;
+	}
+	e->off = off + len;
+	return 0;
+}
+
+PC_LOOP_CB(pc_emit_part, struct pc_emit_ctx)
+
 /*
  * Serialise one planned command into rec: 10-byte header, then the parts.
- * rec must hold KEXEC_CMD_HDR_SIZE + 2 * half bytes (half >= every part
- * length and every offset reached). Returns the bytes written or -error.
+ * rec must hold PC_REC_SIZE bytes (KEXEC_CMD_HDR_SIZE + 2 * PC_PAYLOAD_MAX);
+ * the host tests may pass less only when every part offset and length stay
+ * below PC_PAYLOAD_MAX and the record holds header + total. Returns the
+ * bytes written or -error.
  */
-PC_INLINE long pc_emit(const struct pc_buf *img, const struct pc_cmd *c, __u8 *rec, __u64 half)
+PC_INLINE long pc_emit(const struct pc_buf *img, const struct pc_cmd *c, __u8 *rec)
 {
-	__u64 off = 0;
-	__u32 i, j;
+	struct pc_emit_ctx e;
 
 	rec[0] = (__u8)(c->cmd & 0xff);
 	rec[1] = (__u8)(c->cmd >> 8);
@@ -761,30 +994,17 @@ PC_INLINE long pc_emit(const struct pc_buf *img, const struct pc_cmd *c, __u8 *r
 	rec[7] = (__u8)((c->total >> 24) & 0xff);
 	rec[8] = 0;
 	rec[9] = 0;
-	for (i = 0; i < PC_MAX_PARTS; i++) {
-		const struct pc_part *p;
-		__u32 len;
-
-		if (i >= c->nparts)
-			break;
-		p = &c->part[i];
-		len = p->len;
-		if (off >= half || len > half)
-			return -PC_E_TOO_BIG;
-		if (p->isFill) {
-			for (j = 0; j < 4; j++) {
-				if (j >= len)
-					break;
-				rec[KEXEC_CMD_HDR_SIZE + off + j] = p->fill;
-			}
-		} else if (pc_read(img, p->src, rec + KEXEC_CMD_HDR_SIZE + off, len)) {
-			return -PC_E_BOUNDS;
-		}
-		off += len;
-	}
-	if (off != c->total)
+	e.img = img;
+	e.c = c;
+	e.rec = rec;
+	e.off = 0;
+	e.err = 0;
+	PC_LOOP(PC_MAX_PARTS, pc_emit_part, &e);
+	if (e.err)
+		return e.err;
+	if (e.off != c->total)
 		return -PC_E_INTERNAL;
-	return (long)(KEXEC_CMD_HDR_SIZE + off);
+	return (long)(KEXEC_CMD_HDR_SIZE + e.off);
 }
 
 #ifndef __bpf__
@@ -817,3 +1037,5 @@ PC_INLINE const char *pc_strerror(int err)
 	return "unknown error";
 }
 #endif
+
+KEXEC_STATIC_ASSERT(sizeof(struct pc_cmd) == 512, "pc_cmd stride must stay a power of two");

@@ -17,7 +17,9 @@
 /* Ring buffer sizes must be page multiples and powers of two (the drafts'
  * 1-byte rings 2..4 would be refused by the map code). ringbuf_1 holds the one
  * scratch record every command is built in. */
+#ifndef RINGBUF_1_SIZE
 #define RINGBUF_1_SIZE (256 * 1024 * 1024)
+#endif
 #define RINGBUF_SMALL_SIZE 4096
 
 _Static_assert(PC_REC_SIZE + 8 <= RINGBUF_1_SIZE, "command record must fit ringbuf_1");
@@ -72,7 +74,7 @@ static __always_inline int kexecd_send_plan(const struct pc_buf *img, struct pc_
 
 		if (i >= st->ncmd)
 			break;
-		n = pc_emit(img, &st->cmd[i], rec, PC_PAYLOAD_MAX);
+		n = pc_emit(img, &st->cmd[i], rec);
 		if (n < KEXEC_CMD_HDR_SIZE || n > (long)PC_REC_SIZE) {
 			ret = n < 0 ? (int)n : -PC_E_INTERNAL;
 			break;
