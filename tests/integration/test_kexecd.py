@@ -202,9 +202,9 @@ class KexecdTest(dbusmock.DBusTestCase):
 
 	# --- helpers
 
-	def start_daemon(self):
+	def start_daemon(self, *extra):
 		argv = [self.kexecd_bin, f'--kernel=fake:{self.kdir}', '--state-file', self.state_file,
-			'--trust-dir', os.path.join(self.fixtures, 'trust')]
+			'--trust-dir', os.path.join(self.fixtures, 'trust'), *extra]
 		log = open(self.daemon_log_path, 'a')
 		self.daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
 		log.close()
@@ -592,13 +592,30 @@ class KexecdTest(dbusmock.DBusTestCase):
 		self.assertIn('does-not-exist.efi', r.err)
 
 	def test_stage_default(self):
-		# Without a UKI the daemon picks the default entry (StageDefault);
-		# until discovery lands it answers Unsupported, with a reason.
-		r = self.ctl('stage')
-		self.assertIn(r.code, (EXIT_OK, EXIT_UNSUPPORTED), r)
-		if r.code == EXIT_UNSUPPORTED:
-			self.assertRegex(r.err, r'^Unsupported: .+\n$')
-			self.assertEqual(self.loaded(), '0')
+		# Without a UKI the daemon picks the default entry of the ESP and
+		# the addons systemd-stub would load (StageDefault).
+		esp = os.path.join(self.kdir, 'esp')
+		linux = os.path.join(esp, 'EFI', 'Linux')
+		extra = os.path.join(linux, 'debian-6.1.efi.extra.d')
+		os.makedirs(extra)
+		os.makedirs(os.path.join(esp, 'loader'))
+		shutil.copyfile(self.fx('uki.efi'), os.path.join(linux, 'debian-6.1.efi'))
+		shutil.copyfile(self.fx('addon-cmdline.addon.efi'), os.path.join(extra, 'console.addon.efi'))
+		conf = os.path.join(self.kdir, 'kexecd.conf')
+		with open(conf, 'w') as f:
+			f.write(f'[Manager]\nESP={esp}\n')
+		self.stop_daemon()
+		self.start_daemon('--config', conf)
+
+		r = self.ctl('stage', '--scheme', 'classic')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertIn(os.path.join(linux, 'debian-6.1.efi'), r.out)
+		self.assertEqual(read(self.kfile('cmdline.bin')),
+				 b'console=ttyS0 kexecd.uki=1 kexecd.addon=1\0')
+		staged = self.status()['staged']
+		self.assertEqual(staged['uki']['path'], os.path.join(linux, 'debian-6.1.efi'))
+		self.assertEqual([a['path'] for a in staged['addons']],
+				 [os.path.join(extra, 'console.addon.efi')])
 
 	def test_usage(self):
 		r = self.ctl('stage', '--addon', self.fx('addon-cmdline.addon.efi'))
