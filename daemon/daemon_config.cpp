@@ -195,7 +195,7 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 				return bad("an absolute path");
 			*target = std::string(value);
 		} else if (key == "ESP" || key == "XBOOTLDR") {
-			std::string &target = key == "ESP" ? config.discovery.esp : config.discovery.xbootldr;
+			std::string &target = key == "ESP" ? engine.discovery.esp : engine.discovery.xbootldr;
 			if (reset) {
 				target.clear();
 				continue;

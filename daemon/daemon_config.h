@@ -13,7 +13,6 @@
 #include <string_view>
 #include <vector>
 
-#include "discovery.h"
 #include "kernel.h"
 #include "result.h"
 #include "stager.h"
@@ -22,7 +21,6 @@ namespace kexecd {
 
 struct DaemonConfig {
 	EngineConfig engine;
-	DiscoveryPaths discovery;    // StageDefault
 	bool stageOnInstall = false; // read by the kernel-install plugin, not the daemon
 };
 

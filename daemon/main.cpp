@@ -81,7 +81,7 @@ int main(int argc, char **argv)
 		Authorizer authorizer(*connection);
 		Logind logind(*connection);
 		ManagerAdaptor manager(*connection, loop, stager, **kernel, authorizer, logind,
-				       config.engine.limits, config.discovery);
+				       config.engine.limits);
 		/* Last: a client activated by this name finds the object. */
 		connection->requestName(ManagerAdaptor::kBusName);
 		log::info("kexecd {} ready on the {} bus, state {}", KEXECD_VERSION, bus,

@@ -118,15 +118,6 @@ UniqueFd takeInputFd(sdbus::UnixFd &fd, const std::string &what, uint64_t maxSiz
 	return checkInputFd(UniqueFd(fd.release()), what, maxSize);
 }
 
-/* Discovery found it, so the daemon opens it: the ESP may be root-only. */
-InputFile openInput(const std::string &path, const std::string &what, uint64_t maxSize)
-{
-	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
-	if (!fd.valid())
-		throw toDbusError(makeError(Code::Io, fmt::format("cannot open {} '{}'", what, path), errno));
-	return InputFile{ checkInputFd(std::move(fd), fmt::format("{} '{}'", what, path), maxSize), path };
-}
-
 bool interactiveOption(const VariantMap &options)
 {
 	return option<bool>(options, "interactive").value_or(false);
@@ -136,9 +127,9 @@ bool interactiveOption(const VariantMap &options)
 
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
 			       KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
-			       const Limits &limits, const DiscoveryPaths &discovery)
+			       const Limits &limits)
 	: AdaptorInterfaces(connection, kObjectPath), loop_(loop), stager_(stager), kernel_(kernel),
-	  authorizer_(authorizer), logind_(logind), limits_(limits), discovery_(discovery)
+	  authorizer_(authorizer), logind_(logind), limits_(limits)
 {
 	stager_.setChangeCallback([this] { engineChanged(); });
 	registerAdaptor();
@@ -175,12 +166,11 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 		if (addons.size() > limits_.maxAddons)
 			throw invalid(fmt::format("{} addons given, the limit is {}", addons.size(),
 						  limits_.maxAddons));
-		if (option<bool>(options, "addon_discovery").value_or(false))
-			throw toDbusError(Code::Unsupported,
-					  "addon_discovery is not supported by Stage: pass the addons");
-
 		auto request = std::make_shared<StageRequest>();
 		fillCommonOptions(*request, options);
+		/* The engine adds what systemd-stub would load next to
+		 * uki_path, before the explicit addons. */
+		request->discoverAddons = option<bool>(options, "addon_discovery").value_or(false);
 		std::string ukiPath = stringOption(options, "uki_path", kMaxOptionString);
 		auto addonPaths = option<std::vector<std::string>>(options, "addon_paths")
 					  .value_or(std::vector<std::string>{});
@@ -207,7 +197,7 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 			guarded(reply, "Stage", [&] {
 				if (!allowed)
 					throw toDbusError(allowed.error());
-				startStaging(reply, request);
+				startStaging(reply, request, false);
 			});
 		});
 	});
@@ -231,7 +221,8 @@ void ManagerAdaptor::fillCommonOptions(StageRequest &request, const VariantMap &
 	}
 }
 
-void ManagerAdaptor::startStaging(StageReply reply, std::shared_ptr<StageRequest> request)
+void ManagerAdaptor::startStaging(StageReply reply, std::shared_ptr<StageRequest> request,
+				  bool discover)
 {
 	/* The engine serializes too (Code::Busy); answering here keeps the
 	 * one worker thread the only one. */
@@ -242,16 +233,22 @@ void ManagerAdaptor::startStaging(StageReply reply, std::shared_ptr<StageRequest
 	staging_ = true;
 	lastPhase_.clear();
 	lastFraction_ = -1;
-	log::info({ { "KEXECD_PATH", request->uki.origin } }, "Staging '{}' with {} addon(s)",
-		  request->uki.origin, request->addons.size());
+	if (discover)
+		log::info("Staging the default boot entry");
+	else
+		log::info({ { "KEXECD_PATH", request->uki.origin } }, "Staging '{}' with {} addon(s)",
+			  request->uki.origin, request->addons.size());
 
-	worker_ = std::thread([this, reply, request] {
+	/* Discovery and opening the files happen on the worker too: the
+	 * loop thread does no file I/O. */
+	worker_ = std::thread([this, reply, request, discover] {
 		auto progressFn = [this](std::string_view phase, double fraction) {
 			progress(phase, fraction);
 		};
 		Result<nlohmann::json> result = makeError(Code::Internal, "staging did not run");
 		try {
-			result = stager_.stage(std::move(*request), progressFn);
+			result = discover ? stager_.stageDefault(std::move(*request), progressFn)
+					  : stager_.stage(std::move(*request), progressFn);
 		} catch (const std::exception &e) {
 			result = makeError(Code::Internal, std::string("staging failed: ") + e.what());
 		}
@@ -338,42 +335,19 @@ void ManagerAdaptor::StageDefault(sdbus::Result<VariantMap> &&result, VariantMap
 					     "interactive", "addon_discovery" });
 		auto request = std::make_shared<StageRequest>();
 		fillCommonOptions(*request, options);
-		bool addonDiscovery = option<bool>(options, "addon_discovery").value_or(true);
+		if (!option<bool>(options, "addon_discovery").value_or(true))
+			throw toDbusError(Code::Unsupported,
+					  "StageDefault always adds the addons systemd-stub would load; "
+					  "use Stage for a UKI without them");
 		authorizer_.authorize(sender(), "org.kexecd1.stage", interactiveOption(options),
-				      [this, reply, request, addonDiscovery](Result<void> allowed) {
+				      [this, reply, request](Result<void> allowed) {
 			guarded(reply, "StageDefault", [&] {
 				if (!allowed)
 					throw toDbusError(allowed.error());
-				stageDiscovered(reply, request, addonDiscovery);
+				startStaging(reply, request, true);
 			});
 		});
 	});
-}
-
-void ManagerAdaptor::stageDiscovered(StageReply reply, std::shared_ptr<StageRequest> request,
-				     bool addonDiscovery)
-{
-	/* Checked before opening anything: a Busy answer must not depend on
-	 * what discovery finds. */
-	if (staging_)
-		throw toDbusError(Code::Busy, "Another staging operation is running");
-	std::string why;
-	auto entry = defaultUki(discovery_, &why);
-	if (!entry)
-		throw toDbusError(entry.error());
-	const uint64_t maxSize = limits_.pe.maxFileSize;
-	request->uki = openInput(entry->path, "UKI", maxSize);
-	if (addonDiscovery) {
-		for (const auto &path : findAddons(discovery_, entry->path)) {
-			if (request->addons.size() >= limits_.maxAddons)
-				throw invalid(fmt::format("more than {} addons found for '{}'",
-							  limits_.maxAddons, entry->path));
-			request->addons.push_back(openInput(path, "addon", maxSize));
-		}
-	}
-	log::info({ { "KEXECD_PATH", entry->path } }, "Default entry '{}' ({}), {} addon(s)",
-		  entry->path, why, request->addons.size());
-	startStaging(reply, request);
 }
 
 void ManagerAdaptor::Unstage(sdbus::Result<> &&result, VariantMap options)

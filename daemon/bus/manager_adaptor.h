@@ -20,7 +20,6 @@
 #include "manager_adaptor_glue.h"
 
 #include "convert.h"
-#include "discovery.h"
 #include "kernel.h"
 #include "stager.h"
 
@@ -38,7 +37,7 @@ public:
 
 	ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
 		       KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
-		       const Limits &limits, const DiscoveryPaths &discovery);
+		       const Limits &limits);
 	~ManagerAdaptor();
 
 private:
@@ -61,9 +60,7 @@ private:
 
 	std::string sender();
 	void fillCommonOptions(StageRequest &request, const VariantMap &options);
-	void stageDiscovered(StageReply reply, std::shared_ptr<StageRequest> request,
-			     bool addonDiscovery);
-	void startStaging(StageReply reply, std::shared_ptr<StageRequest> request);
+	void startStaging(StageReply reply, std::shared_ptr<StageRequest> request, bool discover);
 	void finishStaging(StageReply reply, Result<nlohmann::json> result);
 	void rebootVia(VoidReply reply, uint64_t flags, bool kexec);
 	void forceReboot(VoidReply reply, const std::string &sender);
@@ -77,7 +74,6 @@ private:
 	Authorizer &authorizer_;
 	Logind &logind_;
 	const Limits limits_;
-	const DiscoveryPaths discovery_;
 
 	/* Loop thread only. */
 	bool staging_ = false;

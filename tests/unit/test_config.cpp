@@ -75,8 +75,8 @@ TEST(Config, EveryKeyReachesTheEngine)
 	EXPECT_EQ(e.limits.maxCmdline, 2048u);
 	EXPECT_FALSE(e.useFirmwareDb);
 	EXPECT_TRUE(p.config.stageOnInstall);
-	EXPECT_EQ(p.config.discovery.esp, "/efi");
-	EXPECT_EQ(p.config.discovery.xbootldr, "/boot");
+	EXPECT_EQ(p.config.engine.discovery.esp, "/efi");
+	EXPECT_EQ(p.config.engine.discovery.xbootldr, "/boot");
 }
 
 TEST(Config, EmptyValueResetsToDefault)
