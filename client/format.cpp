@@ -287,6 +287,39 @@ std::string formatInspect(const json &doc)
 	return out;
 }
 
+std::string formatList(const json &doc)
+{
+	Block head;
+	head.add("ESP", text(doc, { "/esp" }));
+	head.add("XBOOTLDR", text(doc, { "/xbootldr" }));
+	std::string def = text(doc, { "/default" });
+	if (std::string why = text(doc, { "/default_reason" }); !def.empty() && !why.empty())
+		def += " (" + why + ")";
+	head.add("Default", def.empty() ? "none" : def);
+	std::string out = head.render();
+
+	const json *entries = find(doc, { "/entries" });
+	if (!entries || !entries->is_array() || entries->empty())
+		return out + "\nNo UKIs found.\n";
+	for (const json &e : *entries) {
+		bool isDefault = e.value("default", false);
+		out += fmt::format("\n{} {}\n", isDefault ? "*" : " ", text(e, { "/id" }));
+		Block block;
+		block.add("    Path", text(e, { "/path" }));
+		block.add("    Title", text(e, { "/title" }));
+		block.add("    Version", text(e, { "/version" }));
+		if (e.value("tries_left", -1) >= 0)
+			block.add("    Tries", fmt::format("{} left, {} done{}", e.value("tries_left", -1),
+						       e.value("tries_done", -1), e.value("bad", false) ? " (bad)" : ""));
+		block.add("    Addons", text(e, { "/addons" }));
+		out += block.render();
+	}
+	if (const json *notes = find(doc, { "/notes" }); notes && notes->is_array())
+		for (const json &n : *notes)
+			out += "\nNote: " + scalar(n) + "\n";
+	return out;
+}
+
 ProgressBar::ProgressBar(FILE *out, int width)
 	: out_(out), width_(width)
 {

@@ -23,6 +23,9 @@ std::string formatStaged(const nlohmann::json &staged);
  * staged, from the engine's inspectImage() document. */
 std::string formatInspect(const nlohmann::json &doc);
 
+/* kexecctl list: one block per UKI, the default marked with '*'. */
+std::string formatList(const nlohmann::json &doc);
+
 /* Progress bar redrawn in place on a terminal: "[#####     ]  50% verify". */
 class ProgressBar
 {

@@ -23,6 +23,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "config.h"
+#include "discovery.h"
 #include "errors.h"
 #include "format.h"
 #include "manager_proxy.h"
@@ -64,6 +65,11 @@ struct InspectOptions {
 	std::string profile;
 	std::string scheme;
 	std::string trustDir = KEXECD_TRUST_DIR;
+};
+
+struct ListOptions {
+	std::string esp;
+	std::string xbootldr;
 };
 
 class ManagerProxy final : public sdbus::ProxyInterfaces<org::kexecd1::Manager_proxy>
@@ -446,6 +452,55 @@ int cmdInspect(const GlobalOptions &global, const InspectOptions &opts)
 	return ExitOk;
 }
 
+/* Local, like inspect: the same discovery rules StageDefault uses, so a
+ * user can see what `kexecctl stage` without a UKI would pick. */
+int cmdList(const GlobalOptions &global, const ListOptions &opts)
+{
+	DiscoveryPaths paths;
+	paths.esp = opts.esp.empty() ? std::string{} : absolutePath(opts.esp);
+	paths.xbootldr = opts.xbootldr.empty() ? std::string{} : absolutePath(opts.xbootldr);
+
+	std::vector<std::string> notes;
+	auto entries = listUkis(paths, &notes);
+	if (!entries)
+		return report(global, describeEngineError(entries.error()));
+
+	std::string why;
+	std::string defaultId;
+	if (auto def = defaultUki(paths, &why))
+		defaultId = def->id;
+
+	json doc = json::object();
+	if (auto esp = findEsp(paths))
+		doc["esp"] = *esp;
+	doc["xbootldr"] = paths.xbootldr.empty() ? json(nullptr) : json(paths.xbootldr);
+	doc["default"] = defaultId.empty() ? json(nullptr) : json(defaultId);
+	doc["default_reason"] = why;
+	doc["entries"] = json::array();
+	for (const UkiEntry &e : *entries) {
+		doc["entries"].push_back({
+			{ "id", e.id },
+			{ "path", e.path },
+			{ "version", e.version },
+			{ "title", e.title },
+			{ "os_version", e.osVersion },
+			{ "source", e.source },
+			{ "tries_left", e.triesLeft },
+			{ "tries_done", e.triesDone },
+			{ "bad", e.bad() },
+			{ "default", e.id == defaultId },
+			{ "addons", findAddons(paths, e.path, &notes) },
+		});
+	}
+	doc["notes"] = notes;
+
+	if (global.json)
+		fmt::print("{}\n", doc.dump(2));
+	else
+		fmt::print("{}", formatList(doc));
+	return ExitOk;
+}
+
 } // namespace
 
 } // namespace kexecd
@@ -508,6 +563,13 @@ int main(int argc, char **argv)
 			    "Certificates for the signature verdict")
 		->capture_default_str();
 
+	ListOptions listOpts;
+	auto *list = app.add_subcommand("list", "List the UKIs the boot loader would offer (local)");
+	list->add_option("--esp", listOpts.esp, "EFI system partition (default: /efi, /boot, /boot/efi)")
+		->type_name("DIR");
+	list->add_option("--xbootldr", listOpts.xbootldr, "Extended boot loader partition")
+		->type_name("DIR");
+
 	try {
 		app.parse(argc, argv);
 	} catch (const CLI::ParseError &e) {
@@ -531,5 +593,7 @@ int main(int argc, char **argv)
 		return cmdSimple(global, Verb::SoftReboot, authOptions(global));
 	if (*inspect)
 		return cmdInspect(global, inspectOpts);
+	if (*list)
+		return cmdList(global, listOpts);
 	return ExitUsage;
 }

@@ -591,9 +591,8 @@ class KexecdTest(dbusmock.DBusTestCase):
 		self.assertEqual(r.code, EXIT_INVALID, r)
 		self.assertIn('does-not-exist.efi', r.err)
 
-	def test_stage_default(self):
-		# Without a UKI the daemon picks the default entry of the ESP and
-		# the addons systemd-stub would load (StageDefault).
+	def make_esp(self):
+		"""A private ESP with one UKI and one addon in its .extra.d."""
 		esp = os.path.join(self.kdir, 'esp')
 		linux = os.path.join(esp, 'EFI', 'Linux')
 		extra = os.path.join(linux, 'debian-6.1.efi.extra.d')
@@ -601,6 +600,27 @@ class KexecdTest(dbusmock.DBusTestCase):
 		os.makedirs(os.path.join(esp, 'loader'))
 		shutil.copyfile(self.fx('uki.efi'), os.path.join(linux, 'debian-6.1.efi'))
 		shutil.copyfile(self.fx('addon-cmdline.addon.efi'), os.path.join(extra, 'console.addon.efi'))
+		return esp, linux, extra
+
+	def test_list(self):
+		esp, linux, extra = self.make_esp()
+		r = self.ctl('--json', 'list', '--esp', esp)
+		self.assertEqual(r.code, EXIT_OK, r)
+		doc = r.json()
+		self.assertEqual(doc['default'], 'debian-6.1.efi')
+		self.assertEqual([(e['path'], e['addons'], e['default']) for e in doc['entries']],
+				 [(os.path.join(linux, 'debian-6.1.efi'), [os.path.join(extra, 'console.addon.efi')],
+				   True)])
+		r = self.ctl('list', '--esp', esp)
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertIn('* debian-6.1.efi', r.out)
+		r = self.ctl('list', '--esp', os.path.join(self.kdir, 'no-esp'))
+		self.assertEqual(r.code, EXIT_UNSUPPORTED, r)
+
+	def test_stage_default(self):
+		# Without a UKI the daemon picks the default entry of the ESP and
+		# the addons systemd-stub would load (StageDefault).
+		esp, linux, extra = self.make_esp()
 		conf = os.path.join(self.kdir, 'kexecd.conf')
 		with open(conf, 'w') as f:
 			f.write(f'[Manager]\nESP={esp}\n')
