@@ -200,6 +200,12 @@ struct pc_state {
 	__u32 ncmd;
 	struct pc_pe pe[PC_MAX_PES];
 	struct pc_ext slot[2][PC_NKIND]; /* scratch: base, selected profile */
+	/* per-PE scan state; kept here rather than in the loop's stack context
+	 * because the verifier tracks map values imprecisely, so the section
+	 * loop's states converge instead of one per counter value */
+	__u64 scanPrevEnd;
+	__u32 scanNprof;
+	__s32 scanScope;
 	struct pc_cmd cmd[PC_MAX_CMDS];
 };
 
@@ -570,9 +576,8 @@ PC_INLINE int pc_trim_cmdline(const struct pc_buf *img, struct pc_ext *e)
 struct pc_pe_ctx {
 	const struct pc_buf *img;
 	struct pc_state *st;
-	__u64 base, size, tab, prevEnd;
-	__u32 idx, nsec, nprof;
-	__s32 scope;
+	__u64 base, size, tab;
+	__u32 idx, nsec;
 	__s32 err;
 };
 
@@ -600,19 +605,19 @@ PC_INLINE int pc_pe_section(__u32 j, struct pc_pe_ctx *x)
 	/* every section's raw data inside the PE, in table order, no
 	 * overlaps (the engine's PE reader refuses the same files) */
 	if (rsz) {
-		if (rptr > x->size || rsz > x->size - rptr || rptr < x->prevEnd) {
+		if (rptr > x->size || rsz > x->size - rptr || rptr < x->st->scanPrevEnd) {
 			x->err = -PC_E_PE_SECTION;
 			return 1;
 		}
-		x->prevEnd = (__u64)rptr + rsz;
+		x->st->scanPrevEnd = (__u64)rptr + rsz;
 	}
 	if (n8 == PC_NAME_PROFILE) {
 		if (x->idx != 0) {
 			x->err = -PC_E_PROFILE;
 			return 1;
 		}
-		x->scope = (__s32)x->nprof;
-		x->nprof++;
+		x->st->scanScope = (__s32)x->st->scanNprof;
+		x->st->scanNprof++;
 		return 0;
 	}
 	kind = pc_kind_of(n8);
@@ -624,9 +629,9 @@ PC_INLINE int pc_pe_section(__u32 j, struct pc_pe_ctx *x)
 		x->err = -PC_E_PE_SECTION;
 		return 1;
 	}
-	if (x->scope < 0)
+	if (x->st->scanScope < 0)
 		which = 0;
-	else if (x->scope == x->st->select)
+	else if (x->st->scanScope == x->st->select)
 		which = 1;
 	else
 		return 0;
@@ -663,9 +668,9 @@ PC_INLINE int pc_parse_pe(const struct pc_buf *img, struct pc_state *st, __u32 i
 	x.idx = idx;
 	x.base = pe->off;
 	x.size = pe->size;
-	x.prevEnd = 0;
-	x.nprof = 0;
-	x.scope = -1;
+	st->scanPrevEnd = 0;
+	st->scanNprof = 0;
+	st->scanScope = -1;
 	x.err = 0;
 	for (k = 0; k < PC_NKIND; k++) {
 		st->slot[0][k].present = 0;
@@ -700,9 +705,9 @@ PC_INLINE int pc_parse_pe(const struct pc_buf *img, struct pc_state *st, __u32 i
 		return x.err;
 
 	if (idx == 0) {
-		st->nprofiles = x.nprof;
-		if (st->select >= 0 && (__u32)st->select >= x.nprof &&
-		    !(x.nprof == 0 && st->select == 0))
+		st->nprofiles = st->scanNprof;
+		if (st->select >= 0 && (__u32)st->select >= st->scanNprof &&
+		    !(st->scanNprof == 0 && st->select == 0))
 			return -PC_E_PROFILE;
 	}
 	for (k = 0; k < PC_NKIND; k++) {
