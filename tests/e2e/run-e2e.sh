@@ -48,8 +48,8 @@ done
 command -v "$qemu" >/dev/null || skip "$qemu not found (install qemu-system-x86)"
 [ -x "$busybox" ] || skip "$busybox not found (install busybox-static)"
 # The marker initrd has no libraries: Debian's dynamic busybox package would not run there.
-LC_ALL=C ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable' \
-	|| skip "$busybox is dynamically linked (install busybox-static)"
+bb_ldd=$(LC_ALL=C ldd "$busybox" 2>&1 || true)
+[[ $bb_ldd == *"not a dynamic executable"* ]] || skip "$busybox is dynamically linked (install busybox-static)"
 [ -x /usr/sbin/kexec ] || skip "/usr/sbin/kexec not found (install kexec-tools)"
 command -v dbus-daemon >/dev/null || skip "dbus-daemon not found (install dbus-daemon)"
 [ -x "$py" ] || skip "$py not found"
