@@ -141,12 +141,10 @@ bool usingJournal()
 	return journal;
 }
 
-void detail::write(Level level, Fields fields, const std::source_location &loc,
-		   std::string message)
+void detail::write(Level level, Fields fields, const SourceLocation &loc, std::string message)
 {
 	currentFields = &fields;
-	spdlog::log(spdlog::source_loc{ loc.file_name(), static_cast<int>(loc.line()),
-					loc.function_name() },
+	spdlog::log(spdlog::source_loc{ loc.file, static_cast<int>(loc.line), loc.function },
 		    toSpd(level), "{}", message);
 	currentFields = nullptr;
 }

@@ -9,7 +9,6 @@
 //   log::error({ { "KEXECD_PATH", path }, { "ERRNO", "5" } }, "...", ...);
 
 #include <initializer_list>
-#include <source_location>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -34,22 +33,39 @@ using Fields = std::initializer_list<Field>;
 Result<void> setup(std::string_view level, bool forceStderr = false);
 bool usingJournal();
 
+/* std::source_location without <source_location>: clang 14 cannot use
+ * libstdc++ 12's (no __builtin_source_location), and the fuzzers and
+ * tools build with clang. Both compilers evaluate these builtins at the
+ * call site when they are default arguments. */
+struct SourceLocation {
+	const char *file;
+	unsigned line;
+	const char *function;
+
+	static constexpr SourceLocation current(const char *file = __builtin_FILE(),
+						unsigned line = __builtin_LINE(),
+						const char *function = __builtin_FUNCTION())
+	{
+		return { file, line, function };
+	}
+};
+
 /* A format string that also remembers where it was written (CODE_FILE=,
  * CODE_LINE= in the journal). */
 template<typename... Args>
 struct Format {
 	template<typename S>
 		requires std::is_convertible_v<const S &, std::string_view>
-	consteval Format(const S &s, std::source_location where = std::source_location::current())
+	consteval Format(const S &s, SourceLocation where = SourceLocation::current())
 		: str(s), loc(where)
 	{
 	}
 	fmt::format_string<Args...> str;
-	std::source_location loc;
+	SourceLocation loc;
 };
 
 namespace detail {
-void write(Level level, Fields fields, const std::source_location &loc, std::string message);
+void write(Level level, Fields fields, const SourceLocation &loc, std::string message);
 }
 
 #define KEXECD_LOG_LEVEL_FN(fn, level)                                                     \
