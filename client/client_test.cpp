@@ -147,6 +147,30 @@ TEST(ClientFormat, IdleStatus)
 	EXPECT_EQ(out.find("UKI"), std::string::npos) << out;
 }
 
+TEST(ClientFormat, ListMarksTheDefault)
+{
+	const std::string out = formatList(nlohmann::json::parse(R"json({
+		"esp": "/efi", "xbootldr": null, "default": "b.efi", "default_reason": "newest",
+		"entries": [
+			{ "id": "b.efi", "path": "/efi/EFI/Linux/b.efi", "version": "6.2", "title": "B",
+			  "tries_left": 0, "tries_done": 3, "bad": true, "default": true, "addons": [] },
+			{ "id": "a.efi", "path": "/efi/EFI/Linux/a.efi", "version": "6.1", "title": "A",
+			  "tries_left": -1, "tries_done": -1, "bad": false, "default": false,
+			  "addons": [ "/efi/loader/addons/x.addon.efi" ] }
+		],
+		"notes": [ "ignored 'c.txt': not a .efi file" ]
+	})json"));
+	for (const char *want : { "Default: b.efi (newest)", "* b.efi\n", "  a.efi\n",
+				  "Tries: 0 left, 3 done (bad)", "Addons: /efi/loader/addons/x.addon.efi",
+				  "Note: ignored 'c.txt'" })
+		EXPECT_NE(out.find(want), std::string::npos) << "missing '" << want << "' in\n" << out;
+	EXPECT_EQ(out.find("XBOOTLDR"), std::string::npos) << out;
+
+	const std::string none = formatList(nlohmann::json::parse(R"({"esp":"/efi","default":null,"entries":[]})"));
+	EXPECT_NE(none.find("Default: none"), std::string::npos) << none;
+	EXPECT_NE(none.find("No UKIs found."), std::string::npos) << none;
+}
+
 TEST(ClientFormat, ProgressBar)
 {
 	char buf[512] = {};
