@@ -12,20 +12,16 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "openssl_util.h"
+
 namespace kexecd {
 
 namespace {
 
 constexpr uint8_t kPkeyIdPkcs7 = 2;
 
-struct BioFree {
-	void operator()(BIO *b) const { BIO_free(b); }
-};
 struct CmsFree {
 	void operator()(CMS_ContentInfo *c) const { CMS_ContentInfo_free(c); }
-};
-struct X509Free {
-	void operator()(X509 *x) const { X509_free(x); }
 };
 struct PkeyFree {
 	void operator()(EVP_PKEY *k) const { EVP_PKEY_free(k); }
@@ -33,26 +29,9 @@ struct PkeyFree {
 struct X509StackFree {
 	void operator()(STACK_OF(X509) *s) const { sk_X509_pop_free(s, X509_free); }
 };
-struct StoreCtxFree {
-	void operator()(X509_STORE_CTX *c) const { X509_STORE_CTX_free(c); }
-};
-
-using BioPtr = std::unique_ptr<BIO, BioFree>;
-
-/* The OpenSSL error queue, drained into one message. */
-std::string sslErrors()
-{
-	std::string out;
-	unsigned long e;
-	while ((e = ERR_get_error()) != 0) {
-		char buf[256];
-		ERR_error_string_n(e, buf, sizeof(buf));
-		if (!out.empty())
-			out += "; ";
-		out += buf;
-	}
-	return out.empty() ? std::string("unknown OpenSSL error") : out;
-}
+using detail::BioPtr;
+using detail::StoreCtxPtr;
+using detail::X509Ptr;
 
 BioPtr memBio(std::span<const uint8_t> data)
 {
@@ -78,12 +57,12 @@ Result<std::vector<uint8_t>> appendModuleSignature(std::span<const uint8_t> byte
 	std::unique_ptr<EVP_PKEY, PkeyFree> key(
 		keyBio ? PEM_read_bio_PrivateKey(keyBio.get(), nullptr, nullptr, nullptr) : nullptr);
 	if (!key)
-		return makeError(Code::InvalidArgument, "cannot read signing key: " + sslErrors());
+		return makeError(Code::InvalidArgument, "cannot read signing key: " + detail::opensslErrors());
 	auto certBio = memBio(certPem);
-	std::unique_ptr<X509, X509Free> cert(
+	X509Ptr cert(
 		certBio ? PEM_read_bio_X509(certBio.get(), nullptr, nullptr, nullptr) : nullptr);
 	if (!cert)
-		return makeError(Code::InvalidArgument, "cannot read signing certificate: " + sslErrors());
+		return makeError(Code::InvalidArgument, "cannot read signing certificate: " + detail::opensslErrors());
 	if (X509_check_private_key(cert.get(), key.get()) != 1)
 		return makeError(Code::InvalidArgument, "signing key does not match the certificate");
 
@@ -93,18 +72,18 @@ Result<std::vector<uint8_t>> appendModuleSignature(std::span<const uint8_t> byte
 	std::unique_ptr<CMS_ContentInfo, CmsFree> cms(
 		CMS_sign(nullptr, nullptr, nullptr, nullptr, flags | CMS_PARTIAL | CMS_STREAM));
 	if (!cms)
-		return makeError(Code::Internal, "CMS_sign: " + sslErrors());
+		return makeError(Code::Internal, "CMS_sign: " + detail::opensslErrors());
 	if (!CMS_add1_signer(cms.get(), cert.get(), key.get(), EVP_sha256(),
 			     flags | CMS_NOSMIMECAP | CMS_NOATTR))
-		return makeError(Code::Internal, "CMS_add1_signer: " + sslErrors());
+		return makeError(Code::Internal, "CMS_add1_signer: " + detail::opensslErrors());
 	auto content = memBio(bytes);
 	if (!content || CMS_final(cms.get(), content.get(), nullptr, flags) != 1)
-		return makeError(Code::Internal, "CMS_final: " + sslErrors());
+		return makeError(Code::Internal, "CMS_final: " + detail::opensslErrors());
 
 	unsigned char *der = nullptr;
 	const int derLen = i2d_CMS_ContentInfo(cms.get(), &der);
 	if (derLen <= 0)
-		return makeError(Code::Internal, "i2d_CMS_ContentInfo: " + sslErrors());
+		return makeError(Code::Internal, "i2d_CMS_ContentInfo: " + detail::opensslErrors());
 	std::unique_ptr<unsigned char, void (*)(unsigned char *)> derOwner(
 		der, [](unsigned char *p) { OPENSSL_free(p); });
 
@@ -166,7 +145,7 @@ Result<std::span<const uint8_t>> verifyModuleSignature(std::span<const uint8_t> 
 	 * every store certificate as a signer candidate. */
 	std::unique_ptr<STACK_OF(X509), X509StackFree> candidates(X509_STORE_get1_all_certs(store));
 	if (!candidates)
-		return makeError(Code::Internal, "cannot list the trust store: " + sslErrors());
+		return makeError(Code::Internal, "cannot list the trust store: " + detail::opensslErrors());
 
 	/* First the signature itself; the chain is checked below with purpose
 	 * "any", since the kernel's keyring check ignores key usage. */
@@ -175,16 +154,16 @@ Result<std::span<const uint8_t>> verifyModuleSignature(std::span<const uint8_t> 
 	    CMS_verify(cms.get(), candidates.get(), nullptr, content.get(), nullptr,
 		       CMS_BINARY | CMS_NO_SIGNER_CERT_VERIFY) != 1)
 		return makeError(Code::SignatureRejected,
-				 "appended signature does not verify: " + sslErrors());
+				 "appended signature does not verify: " + detail::opensslErrors());
 
 	std::unique_ptr<STACK_OF(X509), void (*)(STACK_OF(X509) *)> signers(
 		CMS_get0_signers(cms.get()), [](STACK_OF(X509) *s) { sk_X509_free(s); });
 	if (!signers || sk_X509_num(signers.get()) == 0)
 		return makeError(Code::SignatureRejected, "appended signature has no signer");
 	for (int i = 0; i < sk_X509_num(signers.get()); i++) {
-		std::unique_ptr<X509_STORE_CTX, StoreCtxFree> ctx(X509_STORE_CTX_new());
+		StoreCtxPtr ctx(X509_STORE_CTX_new());
 		if (!ctx || X509_STORE_CTX_init(ctx.get(), store, sk_X509_value(signers.get(), i), nullptr) != 1)
-			return makeError(Code::Internal, "X509_STORE_CTX_init: " + sslErrors());
+			return makeError(Code::Internal, "X509_STORE_CTX_init: " + detail::opensslErrors());
 		X509_STORE_CTX_set_purpose(ctx.get(), X509_PURPOSE_ANY);
 		if (X509_verify_cert(ctx.get()) != 1)
 			return makeError(Code::SignatureRejected,

@@ -25,20 +25,18 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "openssl_util.h"
+
 namespace kexecd {
 
 namespace {
 
-template<auto fn>
-struct OsslDeleter {
-	template<class T>
-	void operator()(T *p) const { fn(p); }
-};
-
-using BioPtr = std::unique_ptr<BIO, OsslDeleter<BIO_free>>;
-using X509Ptr = std::unique_ptr<X509, OsslDeleter<X509_free>>;
+using detail::BioPtr;
+using detail::OsslDeleter;
+using detail::StoreCtxPtr;
+using detail::X509Ptr;
+using detail::opensslErrors;
 using Pkcs7Ptr = std::unique_ptr<PKCS7, OsslDeleter<PKCS7_free>>;
-using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OsslDeleter<X509_STORE_CTX_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX_free>>;
 using ObjectPtr = std::unique_ptr<ASN1_OBJECT, OsslDeleter<ASN1_OBJECT_free>>;
 
@@ -76,23 +74,6 @@ uint32_t le32(std::span<const uint8_t> b, size_t off)
 {
 	return static_cast<uint32_t>(b[off]) | (static_cast<uint32_t>(b[off + 1]) << 8) |
 	       (static_cast<uint32_t>(b[off + 2]) << 16) | (static_cast<uint32_t>(b[off + 3]) << 24);
-}
-
-/* Drain OpenSSL's per-thread error queue into one line, so a verdict's
- * detail says what OpenSSL objected to and no stale error leaks into the
- * next operation. */
-std::string opensslErrors()
-{
-	std::string out;
-	unsigned long e;
-	while ((e = ERR_get_error()) != 0) {
-		char buf[256];
-		ERR_error_string_n(e, buf, sizeof(buf));
-		if (!out.empty())
-			out += "; ";
-		out += buf;
-	}
-	return out.empty() ? "unknown OpenSSL error" : out;
 }
 
 std::string nameToString(const X509_NAME *name)
