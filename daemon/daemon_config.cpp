@@ -89,7 +89,7 @@ DaemonConfig defaultConfig()
 	DaemonConfig config;
 	EngineConfig &engine = config.engine;
 	engine.trustDir = KEXECD_TRUST_DIR;
-	engine.parserPath = KEXECD_PARSER_DIR "/kexecd-parser.container";
+	engine.parserPath = KEXECD_PARSER_DIR "/kexecd-parsers.elf";
 	std::string runtime = runtimeDirectory();
 	engine.statePath = runtime.empty() ? std::string(KEXECD_STATE_FILE) : runtime + "/staged.json";
 	return config;
