@@ -101,6 +101,21 @@ std::string addonList(const json &staged)
 	return s;
 }
 
+/* What the kernel gets on the second fd in the BPF scheme, section by
+ * section, so an operator can see exactly which bytes the parser reads. */
+std::string containerTable(const json &staged)
+{
+	const json *sections = find(staged, { "/container/sections" });
+	if (!sections || !sections->is_array() || sections->empty())
+		return {};
+	std::string out = "\nImage container (BPF scheme, second fd):\n";
+	out += fmt::format("  {:<10} {:>10}  {}\n", "SECTION", "SIZE", "SHA256");
+	for (const json &s : *sections)
+		out += fmt::format("  {:<10} {:>10}  {}\n", text(s, { "/name" }), text(s, { "/size" }),
+				   text(s, { "/sha256" }));
+	return out;
+}
+
 void addStaged(Block &block, const json &staged)
 {
 	block.add("UKI", text(staged, { "/uki/path" }));
@@ -178,14 +193,14 @@ std::string formatStatus(const json &describe)
 		addSupport(block, *support);
 
 	block.add("kexecd version", text(describe, { "/version" }));
-	return block.render();
+	return block.render() + (staged ? containerTable(*staged) : std::string());
 }
 
 std::string formatStaged(const json &staged)
 {
 	Block block;
 	addStaged(block, staged);
-	return block.render();
+	return block.render() + containerTable(staged);
 }
 
 namespace {
@@ -279,7 +294,7 @@ std::string formatInspect(const json &doc)
 		block.add("BPF scheme ready", ready);
 	}
 
-	std::string out = block.render();
+	std::string out = block.render() + containerTable(doc);
 	if (const json *sections = find(uki, { "/sections" }); sections && sections->is_array()) {
 		out += "\nSections:\n";
 		out += sectionTable(*sections, "  ");

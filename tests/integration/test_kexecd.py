@@ -18,6 +18,7 @@ import os
 import pty
 import select
 import shutil
+import struct
 import signal
 import subprocess
 import sys
@@ -202,9 +203,9 @@ class KexecdTest(dbusmock.DBusTestCase):
 
 	# --- helpers
 
-	def start_daemon(self, *extra):
+	def start_daemon(self, *extra, trust=None):
 		argv = [self.kexecd_bin, f'--kernel=fake:{self.kdir}', '--state-file', self.state_file,
-			'--trust-dir', os.path.join(self.fixtures, 'trust'), *extra]
+			'--trust-dir', trust or os.path.join(self.fixtures, 'trust'), *extra]
 		log = open(self.daemon_log_path, 'a')
 		self.daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
 		log.close()
@@ -543,6 +544,71 @@ class KexecdTest(dbusmock.DBusTestCase):
 		r = self.ctl('stage', self.fx('uki.efi'), '--scheme', 'bpf')
 		self.assertEqual(r.code, EXIT_UNSUPPORTED, r)
 		self.assertIn('Unsupported', r.err)
+		self.assertEqual(self.loaded(), '0')
+
+	def elf_sections(self, data):
+		"""Section names and bytes of an ELF64 LE file, parsed here with
+		struct, independently of the engine's container writer."""
+		shoff, = struct.unpack_from('<Q', data, 0x28)
+		shentsize, shnum, shstrndx = struct.unpack_from('<HHH', data, 0x3a)
+		headers = [struct.unpack_from('<IIQQQQIIQQ', data, shoff + i * shentsize) for i in range(shnum)]
+		strtab = headers[shstrndx]
+		names = data[strtab[4]:strtab[4] + strtab[5]]
+		out = []
+		for i, h in enumerate(headers[1:], 1):
+			name = names[h[0]:names.index(b'\0', h[0])].decode()
+			out.append((name, data[h[4]:h[4] + h[5]]))
+		return out
+
+	def test_bpf_scheme_stages_two_containers(self):
+		parser = os.environ.get('KEXECD_PARSER_CONTAINER')
+		cert = os.environ.get('KEXECD_PARSER_CERT')
+		if not parser or not cert:
+			self.skipTest('built without the BPF parser container')
+		trust = os.path.join(self.kdir, 'trust')
+		os.makedirs(trust)
+		shutil.copy(self.fx('trust/trusted.pem'), trust)
+		shutil.copy(cert, os.path.join(trust, 'parser.pem'))
+		with open(self.kfile('support.json'), 'w') as f:
+			f.write('{"bpf_parser": true, "generation": "post-v7"}')
+		self.stop_daemon()
+		self.start_daemon('--parser', parser, trust=trust)
+
+		r = self.ctl('stage', self.fx('uki.efi'), '--addon', self.fx('addon-initrd.addon.efi'),
+			     '--scheme', 'bpf')
+		self.assertEqual(r.code, EXIT_OK, r)
+		# fd 1: the signed parser container as installed; cmdline_len 0.
+		self.assertEqual(read(self.kfile('kernel.bin')), read(parser))
+		self.assertEqual(read(self.kfile('cmdline.bin')), b'')
+		# fd 2: the UKI and the addon, untouched, in order.
+		container = read(self.kfile('initrd.bin'))
+		sections = self.elf_sections(container)
+		self.assertEqual([n for n, _ in sections], ['.pe.1', '.pe.2', '.shstrtab'])
+		self.assertEqual(sections[0][1], read(self.fx('uki.efi')))
+		self.assertEqual(sections[1][1], read(self.fx('addon-initrd.addon.efi')))
+
+		staged = self.status()['staged']
+		self.assertEqual(staged['scheme'], 'bpf')
+		self.assertEqual(staged['container']['sha256'], sha256(container))
+		self.assertEqual(staged['parser']['sha256'], sha256(read(parser)))
+		self.assertEqual(staged['parser']['signature']['verdict'], 'trusted')
+		self.assertEqual(staged['cmdline'], 'console=ttyS0 kexecd.uki=1 kexecd.addon2=1')
+		human = self.ctl('status')
+		self.assertIn('Image container', human.out)
+		self.assertIn(sha256(sections[1][1]), human.out)
+
+	def test_bpf_parser_signature_enforced(self):
+		parser = os.environ.get('KEXECD_PARSER_CONTAINER')
+		if not parser:
+			self.skipTest('built without the BPF parser container')
+		with open(self.kfile('support.json'), 'w') as f:
+			f.write('{"bpf_parser": true}')
+		self.stop_daemon()
+		# The fixtures' trust store does not hold the parser's signing cert.
+		self.start_daemon('--parser', parser, '--signature-policy', 'enforce')
+		r = self.ctl('stage', self.fx('uki-signed.efi'), '--scheme', 'bpf')
+		self.assertEqual(r.code, EXIT_SIGNATURE, r)
+		self.assertIn('parser container', r.err)
 		self.assertEqual(self.loaded(), '0')
 
 	def test_auto_scheme_explains_choice(self):
