@@ -63,7 +63,8 @@ std::unique_ptr<KexecKernel> makeSyscallKernel(SystemPaths paths);
  * cmdline.bin (exact bytes incl. NUL), flags, loaded ("1"/"0"), and
  * calls.log (one line per call). Behaviour knobs read from dir at each
  * call: support.json (KernelSupport overrides, e.g. {"bpf_parser":true}),
- * fail-load (errno number as text: next load fails with it). */
+ * fail-load (errno number as text: loads fail with it), fail-load-once
+ * (the same for the next load only), delay-ms (each load sleeps). */
 std::unique_ptr<KexecKernel> makeRecordingKernel(std::string dir);
 
 /* Parse --kernel=real | fake:DIR. */

@@ -55,7 +55,12 @@ public:
 		/* Lets tests hold a staging in flight (Busy) deterministically. */
 		if (const std::string delay = read("delay-ms"); !delay.empty())
 			std::this_thread::sleep_for(std::chrono::milliseconds(std::stoul(delay)));
-		if (const std::string fail = read("fail-load"); !fail.empty()) {
+		std::string fail = read("fail-load");
+		if (const std::string once = read("fail-load-once"); !once.empty()) {
+			std::filesystem::remove(path("fail-load-once"));
+			fail = once;
+		}
+		if (!fail.empty()) {
 			const int e = std::stoi(fail);
 			return makeError(Code::KernelRefused,
 					 fmt::format("kexec_file_load: {} ({})", std::strerror(e), kexecErrnoHint(e)), e);

@@ -406,3 +406,34 @@ TEST_F(StagerTest, StageDefaultUsesDiscovery)
 	EXPECT_EQ(e.error().code, Code::Unsupported);
 	EXPECT_EQ(lost.staged(), *r);
 }
+
+TEST_F(StagerTest, BpfRefusalFallsBackOnlyWhenConfigured)
+{
+	if (config_.parserPath.empty())
+		GTEST_SKIP() << "KEXECD_PARSER_CONTAINER not set (built without BPF parsers)";
+	EngineConfig config = config_;
+	config.allowSchemeFallback = true;
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+	setKnob("support.json", R"({"bpf_parser": true})");
+
+	/* The kernel claims support but refuses the parser container once:
+	 * with fallback allowed, auto stages classic and says why. */
+	setKnob("fail-load-once", "8"); // ENOEXEC
+	auto r = stager.stage(request("uki.efi"), {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	EXPECT_EQ((*r)["scheme"], "classic");
+	EXPECT_NE((*r)["scheme_reason"].get<std::string>().find("fell back to classic"), std::string::npos);
+	EXPECT_FALSE(r->contains("container"));
+	EXPECT_EQ(readText(fake_ + "/cmdline.bin"), std::string("console=ttyS0 kexecd.uki=1") + '\0');
+	EXPECT_EQ(readText(fake_ + "/kernel.bin"), readText(fixture("vmlinuz")));
+
+	/* An explicit scheme=bpf never falls back. */
+	setKnob("fail-load-once", "8");
+	StageRequest forced = request("uki.efi");
+	forced.scheme = Scheme::Bpf;
+	auto refused = stager.stage(std::move(forced), {});
+	ASSERT_FALSE(refused.ok());
+	EXPECT_EQ(refused.error().code, Code::KernelRefused);
+	EXPECT_EQ(stager.staged(), *r);
+}
