@@ -18,20 +18,11 @@ using namespace kexecd::test;
 
 namespace {
 
-struct Image {
-	std::vector<uint8_t> bytes;
-	std::optional<UkiImage> image;
-};
-
-std::unique_ptr<Image> load(const std::string &name, ImageRole role)
+/* Fixtures used here are valid: fail loudly if one is not. */
+std::unique_ptr<LoadedImage> load(const std::string &name, ImageRole role)
 {
-	auto img = std::make_unique<Image>();
-	img->bytes = readFile(fixture(name));
-	auto pe = PeFile::parse({ img->bytes.data(), img->bytes.size() }, name);
-	EXPECT_TRUE(pe.ok()) << name;
-	auto uki = UkiImage::fromPe(std::move(*pe), name, role);
-	EXPECT_TRUE(uki.ok()) << name << ": " << (uki ? "" : uki.error().message);
-	img->image.emplace(std::move(*uki));
+	auto img = loadImage(name, role);
+	EXPECT_TRUE(img->image) << name << ": " << (img->error ? img->error->message : "");
 	return img;
 }
 

@@ -10,30 +10,6 @@ using namespace kexecd::test;
 
 namespace {
 
-/* Owns the bytes a UkiImage borrows. */
-struct Loaded {
-	std::vector<uint8_t> bytes;
-	std::optional<UkiImage> image;
-	std::optional<Error> error;
-};
-
-std::unique_ptr<Loaded> load(const std::string &name, ImageRole role)
-{
-	auto l = std::make_unique<Loaded>();
-	l->bytes = readFile(fixture(name));
-	auto pe = PeFile::parse({ l->bytes.data(), l->bytes.size() }, name);
-	if (!pe) {
-		l->error = pe.takeError();
-		return l;
-	}
-	auto img = UkiImage::fromPe(std::move(*pe), name, role);
-	if (img)
-		l->image.emplace(std::move(*img));
-	else
-		l->error = img.takeError();
-	return l;
-}
-
 std::string text(const SectionSet &s, const char *name)
 {
 	auto it = s.find(name);
@@ -45,7 +21,7 @@ std::string text(const SectionSet &s, const char *name)
 TEST(Uki, OsReleaseAndUname)
 {
 	REQUIRE_FIXTURES();
-	auto uki = load("uki.efi", ImageRole::Uki);
+	auto uki = loadImage("uki.efi", ImageRole::Uki);
 	ASSERT_TRUE(uki->image) << uki->error->message;
 	EXPECT_EQ(uki->image->osRelease().id, "debian");
 	EXPECT_EQ(uki->image->osRelease().versionId, "12");
@@ -61,7 +37,7 @@ TEST(Uki, OsReleaseAndUname)
 TEST(Uki, ProfilesOverrideAndMask)
 {
 	REQUIRE_FIXTURES();
-	auto uki = load("uki-profiles.efi", ImageRole::Uki);
+	auto uki = loadImage("uki-profiles.efi", ImageRole::Uki);
 	ASSERT_TRUE(uki->image) << uki->error->message;
 	const UkiImage &img = *uki->image;
 	ASSERT_EQ(img.profiles().size(), 3u);
@@ -102,27 +78,27 @@ TEST(Uki, ProfilesOverrideAndMask)
 TEST(Uki, AddonRules)
 {
 	REQUIRE_FIXTURES();
-	auto uki = load("uki.efi", ImageRole::Uki);
+	auto uki = loadImage("uki.efi", ImageRole::Uki);
 	ASSERT_TRUE(uki->image);
 
-	auto good = load("addon-initrd.addon.efi", ImageRole::Addon);
+	auto good = loadImage("addon-initrd.addon.efi", ImageRole::Addon);
 	ASSERT_TRUE(good->image) << good->error->message;
 	EXPECT_TRUE(checkAddonFits(*uki->image, *good->image).ok());
 
-	auto withLinux = load("addon-linux.addon.efi", ImageRole::Addon);
+	auto withLinux = loadImage("addon-linux.addon.efi", ImageRole::Addon);
 	ASSERT_FALSE(withLinux->image);
 	EXPECT_EQ(withLinux->error->code, Code::InvalidImage);
 	EXPECT_NE(withLinux->error->message.find("addon carries a .linux section"), std::string::npos);
 	EXPECT_NE(withLinux->error->message.find("addon-linux.addon.efi"), std::string::npos);
 
-	auto uname = load("addon-uname.addon.efi", ImageRole::Addon);
+	auto uname = loadImage("addon-uname.addon.efi", ImageRole::Addon);
 	ASSERT_TRUE(uname->image);
 	auto r = checkAddonFits(*uki->image, *uname->image);
 	ASSERT_FALSE(r.ok());
 	EXPECT_EQ(r.error().code, Code::InvalidImage);
 	EXPECT_NE(r.error().message.find("'0.0.0-other'"), std::string::npos) << r.error().message;
 
-	auto ia32 = load("addon-ia32.addon.efi", ImageRole::Addon);
+	auto ia32 = loadImage("addon-ia32.addon.efi", ImageRole::Addon);
 	ASSERT_TRUE(ia32->image) << ia32->error->message;
 	auto m = checkAddonFits(*uki->image, *ia32->image);
 	ASSERT_FALSE(m.ok());

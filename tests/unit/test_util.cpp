@@ -70,6 +70,23 @@ InputFile openInput(const std::string &path)
 	return InputFile{ UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC)), path };
 }
 
+std::unique_ptr<LoadedImage> loadImage(const std::string &name, ImageRole role)
+{
+	auto l = std::make_unique<LoadedImage>();
+	l->bytes = readFile(fixture(name));
+	auto pe = PeFile::parse({ l->bytes.data(), l->bytes.size() }, name);
+	if (!pe) {
+		l->error = pe.takeError();
+		return l;
+	}
+	auto img = UkiImage::fromPe(std::move(*pe), name, role);
+	if (img)
+		l->image.emplace(std::move(*img));
+	else
+		l->error = img.takeError();
+	return l;
+}
+
 std::string makeTempDir()
 {
 	std::string tmpl = (std::filesystem::temp_directory_path() / "kexecd-test-XXXXXX").string();

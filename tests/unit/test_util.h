@@ -5,10 +5,13 @@
 // generator in tests/fixtures through KEXECD_FIXTURES.
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "stager.h"
+#include "uki.h"
 
 namespace kexecd::test {
 
@@ -19,6 +22,15 @@ std::string fixture(const std::string &name);
 std::vector<uint8_t> readFile(const std::string &path);
 std::string readText(const std::string &path);
 InputFile openInput(const std::string &path);
+/* A fixture parsed as UKI or addon; owns the bytes the image borrows.
+ * Exactly one of image and error is set. */
+struct LoadedImage {
+	std::vector<uint8_t> bytes;
+	std::optional<UkiImage> image;
+	std::optional<Error> error;
+};
+std::unique_ptr<LoadedImage> loadImage(const std::string &name, ImageRole role);
+
 /* A fresh empty directory under $TMPDIR, removed at exit. */
 std::string makeTempDir();
 
