@@ -6,6 +6,11 @@
 # On a real system kexecd runs as kexecd.service and `--kernel=real`.
 set -eu
 cd "$(dirname "$0")/.."
+# Debian's kernel package (for the test UKIs) is cached system-wide as root,
+# per user otherwise.
+if [ -z "${KEXECD_CACHE:-}" ] && [ "$(id -u)" -ne 0 ]; then
+	export KEXECD_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kexecd-test"
+fi
 builddir=${1:-build}
 ninja -C "$builddir" tests/fixtures/fixtures.stamp >/dev/null
 fx=$(realpath "$builddir/tests/fixtures/out")

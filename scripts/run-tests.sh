@@ -5,6 +5,11 @@
 # (exit 77) and says why; nothing is faked.
 set -eu
 cd "$(dirname "$0")/.."
+# Debian's kernel package (for the test UKIs) is cached system-wide as root,
+# per user otherwise.
+if [ -z "${KEXECD_CACHE:-}" ] && [ "$(id -u)" -ne 0 ]; then
+	export KEXECD_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kexecd-test"
+fi
 builddir=${BUILDDIR:-build-test}
 scripts/install-deps.sh
 [ -f "$builddir/build.ninja" ] || meson setup "$builddir"
