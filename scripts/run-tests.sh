@@ -15,4 +15,20 @@ scripts/install-deps.sh
 [ -f "$builddir/build.ninja" ] || meson setup "$builddir"
 ninja -C "$builddir"
 # The e2e suite boots qemu under TCG; give slow machines room.
-exec meson test -C "$builddir" --print-errorlogs --num-processes 2 --timeout-multiplier 2 "$@"
+rc=0
+meson test -C "$builddir" --print-errorlogs --num-processes 2 --timeout-multiplier 2 "$@" || rc=$?
+# One plain closing line any CI can read.
+/usr/bin/python3 - "$builddir/meson-logs/testlog.json" <<'PY'
+import json, sys
+counts = {'OK': 0, 'FAIL': 0, 'SKIP': 0}
+for line in open(sys.argv[1]):
+    result = json.loads(line).get('result', '')
+    if result in ('OK', 'EXPECTEDFAIL'):
+        counts['OK'] += 1
+    elif result == 'SKIP':
+        counts['SKIP'] += 1
+    else:
+        counts['FAIL'] += 1
+print(f"kexecd: {counts['OK']} passed, {counts['FAIL']} failed, {counts['SKIP']} skipped")
+PY
+exit $rc
