@@ -95,4 +95,31 @@ static __always_inline int kexecd_read_layer_input(struct kexec_context *context
 	return img->base && img->size ? 0 : -PC_E_SHORT;
 }
 
+/*
+ * The whole program of one parser layer: each .bpf.N object must hold
+ * exactly one program (the kernel's fixed skeleton), so the two parsers
+ * differ only in their name and in the plan function of parse_core.h.
+ */
+#define KEXECD_PARSER_PROGRAM(name, plan)                                        \
+	SEC("fentry.s/kexec_image_parser_anchor")                                 \
+	int name(unsigned long long *ctx)                                         \
+	{                                                                         \
+		struct kexec_context *context = (struct kexec_context *)ctx[0];   \
+		unsigned long parserId = (unsigned long)ctx[1];                   \
+		struct bpf_parser_context *pctx;                                  \
+		struct pc_buf img;                                                \
+		int ret;                                                          \
+                                                                                  \
+		pctx = bpf_get_parser_context(parserId);                          \
+		if (!pctx)                                                        \
+			return 0;                                                 \
+		ret = kexecd_read_layer_input(context, &img);                     \
+		if (!ret)                                                         \
+			ret = plan(&img, &kexecd_state);                          \
+		if (!ret)                                                         \
+			ret = kexecd_send_plan(&img, &kexecd_state, pctx);        \
+		bpf_put_parser_context(pctx);                                     \
+		return 0;                                                         \
+	}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -6,23 +6,4 @@
  */
 #include "parser_common.bpf.h"
 
-SEC("fentry.s/kexec_image_parser_anchor")
-int kexecd_zboot_parser(unsigned long long *ctx)
-{
-	struct kexec_context *context = (struct kexec_context *)ctx[0];
-	unsigned long parserId = (unsigned long)ctx[1];
-	struct bpf_parser_context *pctx;
-	struct pc_buf img;
-	int ret;
-
-	pctx = bpf_get_parser_context(parserId);
-	if (!pctx)
-		return 0;
-	ret = kexecd_read_layer_input(context, &img);
-	if (!ret)
-		ret = pc_zboot_plan(&img, &kexecd_state);
-	if (!ret)
-		ret = kexecd_send_plan(&img, &kexecd_state, pctx);
-	bpf_put_parser_context(pctx);
-	return 0;
-}
+KEXECD_PARSER_PROGRAM(kexecd_zboot_parser, pc_zboot_plan)
