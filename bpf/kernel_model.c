@@ -53,6 +53,22 @@ static int queueNext(struct km_state *km, const uint8_t *data, size_t size)
 	return blobSet(&km->next[km->nnext++], data, size);
 }
 
+/* Double the output buffer up to the kernel's decompression cap; -1 when
+ * the cap is reached (the payload decompresses to too much) or on ENOMEM. */
+static int growOutput(uint8_t **buf, size_t *cap)
+{
+	uint8_t *n;
+
+	if (*cap >= KM_DECOMPRESS_CAP)
+		return -1;
+	*cap = *cap * 2 > KM_DECOMPRESS_CAP ? KM_DECOMPRESS_CAP : *cap * 2;
+	n = realloc(*buf, *cap);
+	if (!n)
+		return -1;
+	*buf = n;
+	return 0;
+}
+
 static int inflateGzip(const uint8_t *in, size_t inSize, struct km_blob *out)
 {
 	z_stream zs;
@@ -71,17 +87,8 @@ static int inflateGzip(const uint8_t *in, size_t inSize, struct km_blob *out)
 	zs.next_in = (Bytef *)in;
 	zs.avail_in = (uInt)inSize;
 	for (;;) {
-		if (used == cap) {
-			uint8_t *n;
-
-			if (cap >= KM_DECOMPRESS_CAP)
-				goto fail;
-			cap = cap * 2 > KM_DECOMPRESS_CAP ? KM_DECOMPRESS_CAP : cap * 2;
-			n = realloc(buf, cap);
-			if (!n)
-				goto fail;
-			buf = n;
-		}
+		if (used == cap && growOutput(&buf, &cap))
+			goto fail;
 		zs.next_out = buf + used;
 		zs.avail_out = (uInt)(cap - used);
 		ret = inflate(&zs, Z_NO_FLUSH);
@@ -122,17 +129,8 @@ static int decompressZstd(const uint8_t *in, size_t inSize, struct km_blob *out)
 	while (ret != 0) {
 		ZSTD_outBuffer ob;
 
-		if (used == cap) {
-			uint8_t *n;
-
-			if (cap >= KM_DECOMPRESS_CAP)
-				goto fail;
-			cap = cap * 2 > KM_DECOMPRESS_CAP ? KM_DECOMPRESS_CAP : cap * 2;
-			n = realloc(buf, cap);
-			if (!n)
-				goto fail;
-			buf = n;
-		}
+		if (used == cap && growOutput(&buf, &cap))
+			goto fail;
 		ob.dst = buf + used;
 		ob.size = cap - used;
 		ob.pos = 0;
