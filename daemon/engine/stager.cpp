@@ -238,6 +238,15 @@ nlohmann::json partJson(std::span<const uint8_t> bytes)
 	return { { "size", bytes.size() }, { "sha256", sha256Hex(bytes) } };
 }
 
+/* What a UKI says it is: the same keys in inspect and in the record. */
+void addUkiIdentity(nlohmann::json &j, const UkiImage &uki)
+{
+	j["uname"] = uki.uname();
+	j["os_release"] = { { "id", uki.osRelease().id },
+			    { "version_id", uki.osRelease().versionId },
+			    { "pretty_name", uki.osRelease().prettyName } };
+}
+
 nlohmann::json profileJson(const UkiProfile *p)
 {
 	if (!p)
@@ -410,10 +419,7 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 		return d;
 	};
 	j["uki"] = describe(*in->uki, in->files[0]);
-	j["uki"]["uname"] = in->uki->uname();
-	j["uki"]["os_release"] = { { "id", in->uki->osRelease().id },
-				   { "version_id", in->uki->osRelease().versionId },
-				   { "pretty_name", in->uki->osRelease().prettyName } };
+	addUkiIdentity(j["uki"], *in->uki);
 	j["uki"]["profiles"] = nlohmann::json::array();
 	for (const UkiProfile &p : in->uki->profiles())
 		j["uki"]["profiles"].push_back(profileJson(&p));
@@ -690,10 +696,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	nlohmann::json record;
 	record["uki"] = partJson(in->files[0].memfd.bytes());
 	record["uki"]["path"] = in->files[0].origin;
-	record["uki"]["uname"] = in->uki->uname();
-	record["uki"]["os_release"] = { { "id", in->uki->osRelease().id },
-					{ "version_id", in->uki->osRelease().versionId },
-					{ "pretty_name", in->uki->osRelease().prettyName } };
+	addUkiIdentity(record["uki"], *in->uki);
 	record["uki"]["signature"] = (*verdicts)[0];
 	record["profile"] = profileJson(in->profile);
 	record["addons"] = nlohmann::json::array();
