@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "fd.h"
+#include "file_util.h"
 #include "uki.h"
 
 namespace kexecd {
@@ -365,30 +366,6 @@ std::optional<std::string> utf16leToUtf8(const uint8_t *p, size_t n)
 	return out;
 }
 
-/* Read at most max bytes; nullopt when missing, unreadable or larger. */
-std::optional<std::string> readSmallFile(const std::string &path, size_t max)
-{
-	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-	if (fd.get() < 0)
-		return std::nullopt;
-	std::string data;
-	char buf[4096];
-	for (;;) {
-		const ssize_t n = ::read(fd.get(), buf, sizeof(buf));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return std::nullopt;
-		}
-		if (n == 0)
-			break;
-		if (data.size() + static_cast<size_t>(n) > max)
-			return std::nullopt;
-		data.append(buf, static_cast<size_t>(n));
-	}
-	return data;
-}
-
 std::string_view trim(std::string_view s)
 {
 	while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
@@ -402,7 +379,7 @@ std::string_view trim(std::string_view s)
  * comments, value optionally in double quotes; the last "default" wins. */
 std::optional<std::string> loaderConfDefault(const std::string &esp)
 {
-	auto text = readSmallFile(esp + "/loader/loader.conf", kMaxLoaderConfSize);
+	auto text = detail::readSmallFile(esp + "/loader/loader.conf", kMaxLoaderConfSize);
 	if (!text)
 		return std::nullopt;
 	std::optional<std::string> value;
@@ -544,7 +521,7 @@ TriesCounter parseTriesCounter(std::string_view fileName, std::string_view suffi
 
 std::optional<std::string> readLoaderVariable(const std::string &efivarsDir, const std::string &name)
 {
-	auto data = readSmallFile(efivarsDir + "/" + name + "-" + kLoaderVendorGuid, kMaxVariableSize);
+	auto data = detail::readSmallFile(efivarsDir + "/" + name + "-" + kLoaderVendorGuid, kMaxVariableSize);
 	if (!data || data->size() < 4 + 2)
 		return std::nullopt;
 	return utf16leToUtf8(reinterpret_cast<const uint8_t *>(data->data()) + 4, data->size() - 4);

@@ -10,28 +10,24 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/format.h>
+
+#include "file_util.h"
 
 namespace kexecd {
 
 namespace {
 
-std::string readSmallFile(const std::string &path)
+/* sysfs/efivarfs attributes are tiny; "" when absent or unreadable. */
+std::string readAttribute(const std::string &path)
 {
-	std::ifstream in(path, std::ios::binary);
-	if (!in)
-		return {};
-	std::ostringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
+	return detail::readSmallFile(path, 64 * 1024).value_or("");
 }
 
 bool readFlag(const std::string &path)
 {
-	const std::string s = readSmallFile(path);
+	const std::string s = readAttribute(path);
 	return !s.empty() && s[0] == '1';
 }
 
@@ -48,7 +44,7 @@ std::string parseLockdown(const std::string &text)
 bool readSecureBoot(const std::string &sysRoot)
 {
 	/* efivarfs: 4 bytes of attributes, then the one-byte value. */
-	const std::string v = readSmallFile(sysRoot +
+	const std::string v = readAttribute(sysRoot +
 		"/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c");
 	return v.size() >= 5 && v[4] == 1;
 }
@@ -110,7 +106,7 @@ public:
 		s.kexecFile = !(r < 0 && errno == ENOSYS);
 		s.loaded = readFlag(paths_.sysRoot + "/kernel/kexec_loaded");
 		s.loadDisabled = readFlag(paths_.procRoot + "/sys/kernel/kexec_load_disabled");
-		s.lockdown = parseLockdown(readSmallFile(paths_.sysRoot + "/kernel/security/lockdown"));
+		s.lockdown = parseLockdown(readAttribute(paths_.sysRoot + "/kernel/security/lockdown"));
 		s.secureBoot = readSecureBoot(paths_.sysRoot);
 		probeBtf(paths_.sysRoot + "/kernel/btf/vmlinux", s);
 		return s;

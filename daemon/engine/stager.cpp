@@ -10,8 +10,6 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -20,6 +18,7 @@
 #include "config.h"
 #include "digest.h"
 #include "elf_container.h"
+#include "file_util.h"
 #include "memfd.h"
 #include "modsig.h"
 #include "parse_core.h"
@@ -352,13 +351,8 @@ Result<void> writeFileAtomically(const std::string &path, const std::string &dat
 	return {};
 }
 
-std::string readWholeFile(const std::string &path)
-{
-	std::ifstream in(path, std::ios::binary);
-	std::ostringstream ss;
-	ss << in.rdbuf();
-	return ss.str();
-}
+/* Our own records are a few KiB; anything near this is not ours. */
+constexpr size_t kMaxStateFile = 16 << 20;
 
 struct ParserContainer {
 	SealedMemfd memfd;
@@ -534,7 +528,7 @@ Result<void> Stager::start()
 	std::filesystem::remove(pending, ec);
 
 	nlohmann::json record = nlohmann::json::object();
-	const std::string text = readWholeFile(config_.statePath);
+	const std::string text = detail::readSmallFile(config_.statePath, kMaxStateFile).value_or("");
 	if (!text.empty()) {
 		record = nlohmann::json::parse(text, nullptr, false);
 		if (record.is_discarded() || !record.is_object())
