@@ -57,7 +57,7 @@ public:
 			std::this_thread::sleep_for(std::chrono::milliseconds(std::stoul(delay)));
 		std::string fail = read("fail-load");
 		if (const std::string once = read("fail-load-once"); !once.empty()) {
-			std::filesystem::remove(path("fail-load-once"));
+			::unlink(path("fail-load-once").c_str());
 			fail = once;
 		}
 		if (!fail.empty()) {
@@ -65,7 +65,7 @@ public:
 			return makeError(Code::KernelRefused,
 					 fmt::format("kexec_file_load: {} ({})", std::strerror(e), kexecErrnoHint(e)), e);
 		}
-		std::filesystem::remove(path("initrd.bin"));
+		::unlink(path("initrd.bin").c_str());
 		KEXECD_TRY(copyFd(request.kernelFd, "kernel.bin"));
 		if (request.initrdFd >= 0)
 			KEXECD_TRY(copyFd(request.initrdFd, "initrd.bin"));

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "text.h"
+
 namespace kexecd {
 
 namespace {
@@ -123,7 +125,8 @@ Result<PeFile> PeFile::parse(std::span<const uint8_t> bytes, const std::string &
 		const uint64_t h = table + uint64_t{ i } * kSectionHeaderSize;
 		PeSection s;
 		const char *rawName = reinterpret_cast<const char *>(bytes.data() + h);
-		s.name.assign(rawName, strnlen(rawName, 8));
+		/* Names reach messages and the record: the display rule (text.h). */
+		s.name = displayText(std::string_view(rawName, strnlen(rawName, 8)));
 		s.virtualSize = le32(bytes, h + 8);
 		s.virtualAddress = le32(bytes, h + 12);
 		s.sizeOfRawData = le32(bytes, h + 16);

@@ -21,7 +21,7 @@ struct PeLimits {
 };
 
 struct PeSection {
-	std::string name;          // up to 8 bytes, NUL-trimmed
+	std::string name;          // up to 8 bytes, NUL-trimmed, display rule of text.h
 	uint32_t virtualSize = 0;
 	uint32_t virtualAddress = 0;
 	uint32_t sizeOfRawData = 0;

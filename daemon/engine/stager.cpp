@@ -2,69 +2,25 @@
 #include "stager.h"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <filesystem>
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "compose.h"
 #include "config.h"
-#include "digest.h"
-#include "elf_container.h"
-#include "file_util.h"
-#include "memfd.h"
-#include "modsig.h"
-#include "parse_core.h"
-#include "trust.h"
+#include "record.h"
+#include "stage_input.h"
+#include "text.h"
 #include "uki.h"
 
 namespace kexecd {
-
-/* ---- names ---------------------------------------------------------- */
-
-const char *schemeName(Scheme scheme)
-{
-	switch (scheme) {
-	case Scheme::Auto: return "auto";
-	case Scheme::Bpf: return "bpf";
-	case Scheme::Classic: return "classic";
-	}
-	return "auto";
-}
-
-Result<Scheme> parseScheme(std::string_view text)
-{
-	if (text == "auto") return Scheme::Auto;
-	if (text == "bpf") return Scheme::Bpf;
-	if (text == "classic") return Scheme::Classic;
-	return makeError(Code::InvalidArgument, fmt::format("unknown scheme '{}' (auto, bpf, classic)", text));
-}
-
-const char *policyName(SignaturePolicy policy)
-{
-	switch (policy) {
-	case SignaturePolicy::Auto: return "auto";
-	case SignaturePolicy::Enforce: return "enforce";
-	case SignaturePolicy::Warn: return "warn";
-	}
-	return "auto";
-}
-
-Result<SignaturePolicy> parsePolicy(std::string_view text)
-{
-	if (text == "auto") return SignaturePolicy::Auto;
-	if (text == "enforce") return SignaturePolicy::Enforce;
-	if (text == "warn") return SignaturePolicy::Warn;
-	return makeError(Code::InvalidArgument,
-			 fmt::format("unknown signature policy '{}' (auto, enforce, warn)", text));
-}
 
 const char *stateName(StageState state)
 {
@@ -79,380 +35,10 @@ const char *stateName(StageState state)
 	return "idle";
 }
 
-namespace {
-
-constexpr const char *kFirmwareDb = "db-d719b2cb-3d3a-4596-a3bc-dad00e67656f";
-
-/* ---- reading and parsing -------------------------------------------- */
-
-struct LoadedFile {
-	SealedMemfd memfd;
-	std::string origin;
-	std::vector<uint8_t> ima; // security.ima of the original file
-};
-
-/* Everything parsed from one request. UkiImages borrow the memfds'
- * mappings, which stay put when LoadedFile objects move. */
-struct ParsedInput {
-	std::vector<LoadedFile> files; // [0] = UKI, then addons
-	std::optional<UkiImage> uki;
-	std::vector<UkiImage> addons;
-	const UkiProfile *profile = nullptr;
-
-	std::vector<const UkiImage *> addonPointers() const
-	{
-		std::vector<const UkiImage *> out;
-		for (const UkiImage &a : addons)
-			out.push_back(&a);
-		return out;
-	}
-};
-
-std::vector<uint8_t> readImaXattr(int fd)
-{
-	/* IMA signatures are small; the draft builder caps them at 1 KiB. */
-	std::vector<uint8_t> buf(1024);
-	ssize_t n = ::fgetxattr(fd, "security.ima", buf.data(), buf.size());
-	if (n <= 0)
-		return {};
-	buf.resize(static_cast<size_t>(n));
-	return buf;
-}
-
-Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
-{
-	LoadedFile f;
-	f.origin = input.origin.empty() ? fmt::format("fd {}", input.fd.get()) : input.origin;
-	f.ima = readImaXattr(input.fd.get());
-	auto memfd = SealedMemfd::copyFrom(input.fd.get(), f.origin, limits.pe.maxFileSize);
-	if (!memfd)
-		return memfd.takeError();
-	f.memfd = std::move(*memfd);
-	return f;
-}
-
-Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
-				 const std::string &profile, const Limits &limits, const ProgressFn &progress)
-{
-	if (addons.size() > limits.maxAddons)
-		return makeError(Code::InvalidArgument,
-				 fmt::format("{} addons is more than the limit of {}", addons.size(), limits.maxAddons));
-	if (profile.size() > limits.maxProfileName)
-		return makeError(Code::InvalidArgument, "profile selector is too long");
-
-	ParsedInput in;
-	uint64_t total = 0;
-	const size_t count = addons.size() + 1;
-	for (size_t i = 0; i < count; i++) {
-		auto f = readOnce(i == 0 ? uki : addons[i - 1], limits);
-		if (!f)
-			return f.takeError();
-		total += f->memfd.size();
-		if (total > limits.maxTotalInput)
-			return makeError(Code::InvalidArgument,
-					 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
-		in.files.push_back(std::move(*f));
-		if (progress)
-			progress("read", 0.3 * double(i + 1) / double(count));
-	}
-
-	for (size_t i = 0; i < in.files.size(); i++) {
-		const LoadedFile &f = in.files[i];
-		auto pe = PeFile::parse(f.memfd.bytes(), f.origin, limits.pe);
-		if (!pe)
-			return pe.takeError();
-		auto img = UkiImage::fromPe(std::move(*pe), f.origin, i == 0 ? ImageRole::Uki : ImageRole::Addon);
-		if (!img)
-			return img.takeError();
-		if (i == 0)
-			in.uki.emplace(std::move(*img));
-		else {
-			KEXECD_TRY(checkAddonFits(*in.uki, *img));
-			in.addons.push_back(std::move(*img));
-		}
-	}
-	auto p = in.uki->findProfile(profile);
-	if (!p)
-		return p.takeError();
-	in.profile = *p;
-	if (progress)
-		progress("parse", 0.4);
-	return in;
-}
-
-/* ---- verification ---------------------------------------------------- */
-
-Result<TrustStore> loadTrust(const EngineConfig &config)
-{
-	auto store = TrustStore::loadDirectory(config.trustDir);
-	if (!store)
-		return store.takeError();
-	if (config.useFirmwareDb) {
-		const std::string db = config.efivarsDir + "/" + kFirmwareDb;
-		/* An odd or absent db must not block staging: the kernel
-		 * checks against its platform keyring anyway. */
-		if (std::filesystem::exists(db))
-			(void)store->addEfiVariableFile(db);
-	}
-	return store;
-}
-
-nlohmann::json signatureJson(const SignatureReport &r)
-{
-	return { { "verdict", verdictName(r.verdict) }, { "signer", r.signer }, { "detail", r.detail } };
-}
-
-SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &support)
-{
-	if (policy != SignaturePolicy::Auto)
-		return policy;
-	const bool locked = !support.lockdown.empty() && support.lockdown != "none";
-	return support.secureBoot || locked ? SignaturePolicy::Enforce : SignaturePolicy::Warn;
-}
-
-/* Verify every input; returns one JSON verdict per file (UKI first). */
-Result<std::vector<nlohmann::json>> verifyAll(const ParsedInput &in, const TrustStore &store,
-					       SignaturePolicy policy)
-{
-	std::vector<nlohmann::json> verdicts;
-	std::vector<const UkiImage *> all{ &*in.uki };
-	for (const UkiImage &a : in.addons)
-		all.push_back(&a);
-	for (const UkiImage *img : all) {
-		auto report = verifyAuthenticode(img->pe(), store);
-		if (!report)
-			return report.takeError();
-		if (policy == SignaturePolicy::Enforce && report->verdict != Verdict::Trusted)
-			return makeError(Code::SignatureRejected,
-					 fmt::format("'{}': signature {}{}; policy 'enforce' refuses it", img->origin(),
-						     verdictName(report->verdict),
-						     report->detail.empty() ? "" : " (" + report->detail + ")"));
-		verdicts.push_back(signatureJson(*report));
-	}
-	return verdicts;
-}
-
-nlohmann::json partJson(std::span<const uint8_t> bytes)
-{
-	return { { "size", bytes.size() }, { "sha256", sha256Hex(bytes) } };
-}
-
-/* What a UKI says it is: the same keys in inspect and in the record. */
-void addUkiIdentity(nlohmann::json &j, const UkiImage &uki)
-{
-	j["uname"] = uki.uname();
-	j["os_release"] = { { "id", uki.osRelease().id },
-			    { "version_id", uki.osRelease().versionId },
-			    { "pretty_name", uki.osRelease().prettyName } };
-}
-
-nlohmann::json profileJson(const UkiProfile *p)
-{
-	if (!p)
-		return nullptr;
-	return { { "index", p->index }, { "id", p->id }, { "title", p->title } };
-}
-
-nlohmann::json containerJson(const SealedMemfd &container)
-{
-	nlohmann::json j = partJson(container.bytes());
-	j["sections"] = nlohmann::json::array();
-	if (auto view = readElfContainer(container.bytes()))
-		for (const auto &[name, data] : view->sections) {
-			nlohmann::json s = partJson(data);
-			s["name"] = name;
-			j["sections"].push_back(s);
-		}
-	return j;
-}
-
-/* BPF scheme preconditions, checked against the limits our parser
- * (bpf/parse_core.h) is built with, so the caller gets a named error
- * instead of an opaque EINVAL from the kernel. */
-Result<void> checkBpfLimits(const ParsedInput &in)
-{
-	const UkiImage &uki = *in.uki;
-	for (size_t i = 0; i < in.files.size(); i++) {
-		const PeFile &pe = i == 0 ? uki.pe() : in.addons[i - 1].pe();
-		if (pe.sections().size() > PC_PE_SCAN_MAX)
-			return makeError(Code::InvalidImage,
-					 fmt::format("'{}' has {} sections; the BPF parser reads at most {}",
-						     in.files[i].origin, pe.sections().size(), PC_PE_SCAN_MAX));
-	}
-	if (in.files.size() > PC_MAX_PES)
-		return makeError(Code::InvalidArgument,
-				 fmt::format("{} images; the BPF parser takes at most {}", in.files.size(), PC_MAX_PES));
-
-	const SectionSet resolved = uki.resolve(in.profile);
-	const auto addons = in.addonPointers();
-	const auto kernel = resolved.find(".linux");
-	if (kernel != resolved.end() && kernel->second.size() > PC_PAYLOAD_MAX)
-		return makeError(Code::InvalidImage,
-				 fmt::format("'{}': .linux is {} bytes; the BPF parser's limit is {}", uki.origin(),
-					     kernel->second.size(), PC_PAYLOAD_MAX));
-	const auto parts = initrdParts(resolved, addons);
-	uint64_t initrdSize = 0;
-	for (const auto &part : parts)
-		initrdSize += part.size();
-	if (parts.empty())
-		return makeError(Code::InvalidImage,
-				 fmt::format("'{}': the BPF parser scheme needs an initrd (the kernel requires "
-					     "kernel, initrd and cmdline)", uki.origin()));
-	if (parts.size() > PC_MAX_PARTS || initrdSize > PC_PAYLOAD_MAX)
-		return makeError(Code::InvalidImage,
-				 fmt::format("'{}': the composed initrd ({} parts, {} bytes) exceeds the BPF parser's "
-					     "limits ({} parts, {} bytes)", uki.origin(), parts.size(), initrdSize,
-					     PC_MAX_PARTS, PC_PAYLOAD_MAX));
-	const std::string cmdline = composeCmdline(resolved, addons, "");
-	if (cmdline.empty())
-		return makeError(Code::InvalidImage,
-				 fmt::format("'{}': the BPF parser scheme needs a command line", uki.origin()));
-	if (cmdline.size() + 1 > PC_CMDLINE_MAX)
-		return makeError(Code::InvalidImage,
-				 fmt::format("'{}': the composed command line exceeds the BPF parser's {} bytes",
-					     uki.origin(), PC_CMDLINE_MAX));
-	return {};
-}
-
-std::string isoTime(std::chrono::system_clock::time_point t)
-{
-	return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
-}
-
-Result<void> writeFileAtomically(const std::string &path, const std::string &data)
-{
-	const std::filesystem::path p(path);
-	std::error_code ec;
-	if (p.has_parent_path())
-		std::filesystem::create_directories(p.parent_path(), ec);
-	const std::string tmp = path + ".tmp";
-	int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return makeError(Code::Io, fmt::format("'{}': {}", tmp, std::strerror(errno)), errno);
-	const char *d = data.data();
-	size_t left = data.size();
-	while (left > 0) {
-		ssize_t n = ::write(fd, d, left);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			const int e = errno;
-			::close(fd);
-			return makeError(Code::Io, fmt::format("'{}': {}", tmp, std::strerror(e)), e);
-		}
-		d += n;
-		left -= static_cast<size_t>(n);
-	}
-	/* fsync before rename: after a crash the file is old or new, never empty. */
-	if (::fsync(fd) < 0 || ::close(fd) < 0)
-		return makeError(Code::Io, fmt::format("'{}': {}", tmp, std::strerror(errno)), errno);
-	if (::rename(tmp.c_str(), path.c_str()) < 0)
-		return makeError(Code::Io, fmt::format("'{}': {}", path, std::strerror(errno)), errno);
-	return {};
-}
-
-/* Our own records are a few KiB; anything near this is not ours. */
-constexpr size_t kMaxStateFile = 16 << 20;
-
-struct ParserContainer {
-	SealedMemfd memfd;
-	nlohmann::json info;
-};
-
-Result<ParserContainer> openParserContainer(const EngineConfig &config, const TrustStore &store,
-					    SignaturePolicy policy)
-{
-	UniqueFd fd(::open(config.parserPath.c_str(), O_RDONLY | O_CLOEXEC));
-	if (!fd.valid())
-		return makeError(Code::Unsupported,
-				 fmt::format("parser container '{}': {}", config.parserPath, std::strerror(errno)), errno);
-	auto memfd = SealedMemfd::copyFrom(fd.get(), config.parserPath, config.limits.pe.maxFileSize);
-	if (!memfd)
-		return memfd.takeError();
-	ParserContainer pc;
-	pc.info = partJson(memfd->bytes());
-	pc.info["path"] = config.parserPath;
-	auto payload = verifyModuleSignature(memfd->bytes(), store.store());
-	if (!payload) {
-		if (policy == SignaturePolicy::Enforce || payload.error().code == Code::InvalidImage)
-			return makeError(payload.error().code,
-					 fmt::format("parser container '{}': {}", config.parserPath, payload.error().message));
-		pc.info["signature"] = { { "verdict", "untrusted-signer" }, { "detail", payload.error().message } };
-	} else {
-		pc.info["signature"] = { { "verdict", "trusted" }, { "detail", "" } };
-	}
-	pc.memfd = std::move(*memfd);
-	return pc;
-}
-
-} // namespace
-
-/* ---- inspect (local, read-only) -------------------------------------- */
-
-Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons, const std::string &profile,
-				    const EngineConfig &config, bool showContainer)
-{
-	auto in = readAndParse(uki, addons, profile, config.limits, {});
-	if (!in)
-		return in.takeError();
-	auto store = loadTrust(config);
-	if (!store)
-		return store.takeError();
-
-	nlohmann::json j;
-	auto describe = [&](const UkiImage &img, const LoadedFile &f) {
-		nlohmann::json d = partJson(f.memfd.bytes());
-		d["path"] = f.origin;
-		d["machine"] = machineName(img.pe().machine());
-		d["sections"] = nlohmann::json::array();
-		for (const PeSection &s : img.pe().sections())
-			d["sections"].push_back({ { "name", s.name }, { "size", s.data.size() },
-						  { "offset", s.pointerToRawData } });
-		if (auto r = verifyAuthenticode(img.pe(), *store))
-			d["signature"] = signatureJson(*r);
-		return d;
-	};
-	j["uki"] = describe(*in->uki, in->files[0]);
-	addUkiIdentity(j["uki"], *in->uki);
-	j["uki"]["profiles"] = nlohmann::json::array();
-	for (const UkiProfile &p : in->uki->profiles())
-		j["uki"]["profiles"].push_back(profileJson(&p));
-	j["profile"] = profileJson(in->profile);
-	j["addons"] = nlohmann::json::array();
-	for (size_t i = 0; i < in->addons.size(); i++)
-		j["addons"].push_back(describe(in->addons[i], in->files[i + 1]));
-
-	const auto addonPtrs = in->addonPointers();
-	ClassicOptions opts;
-	opts.profile = in->profile;
-	opts.maxCmdline = config.limits.maxCmdline;
-	auto parts = composeClassic(*in->uki, addonPtrs, opts);
-	if (!parts)
-		return parts.takeError();
-	j["classic"] = { { "kernel", partJson(parts->kernel.bytes()) },
-			 { "initrd", parts->initrd ? partJson(parts->initrd->bytes()) : nlohmann::json(nullptr) },
-			 { "cmdline", parts->cmdline },
-			 { "kernel_was_zboot", parts->kernelWasZboot } };
-	if (showContainer) {
-		std::vector<ContainerEntry> entries;
-		for (const LoadedFile &f : in->files)
-			entries.push_back({ f.memfd.bytes(), f.ima });
-		auto container = composeImageContainer(entries, in->profile ? std::optional(in->profile->index)
-									    : std::nullopt);
-		if (!container)
-			return container.takeError();
-		j["container"] = containerJson(*container);
-		auto limits = checkBpfLimits(*in);
-		j["container"]["bpf_ready"] = limits.ok();
-		if (!limits)
-			j["container"]["bpf_problem"] = limits.error().message;
-	}
-	return j;
-}
-
 /* ---- Stager ---------------------------------------------------------- */
 
-Stager::Stager(KexecKernel &kernel, EngineConfig config) : kernel_(kernel), config_(std::move(config))
+Stager::Stager(KexecKernel &kernel, EngineConfig config)
+	: kernel_(kernel), config_(std::move(config)), stateFile_(config_.statePath)
 {
 }
 
@@ -522,64 +108,128 @@ Result<void> Stager::start()
 	if (!loaded)
 		return loaded.takeError();
 
-	const std::string pending = config_.statePath + ".pending";
-	const bool interrupted = std::filesystem::exists(pending);
-	std::error_code ec;
-	std::filesystem::remove(pending, ec);
+	const bool interrupted = stateFile_.pendingExists();
+	stateFile_.removePending();
 
+	/* A record we cannot trust is no record: the daemon still starts,
+	 * and says why in LastError. */
 	nlohmann::json record = nlohmann::json::object();
-	const std::string text = detail::readSmallFile(config_.statePath, kMaxStateFile).value_or("");
-	if (!text.empty()) {
-		record = nlohmann::json::parse(text, nullptr, false);
-		if (record.is_discarded() || !record.is_object())
-			record = nlohmann::json::object();
-	}
+	std::string problem;
+	if (auto read = stateFile_.read(); !read)
+		problem = displayText(read.error().message) + "; ignored";
+	else if (*read)
+		record = std::move(**read);
 
 	if (!*loaded) {
 		/* Whatever we recorded is gone (reboot, someone unloaded it). */
-		std::filesystem::remove(config_.statePath, ec);
-		setState(StageState::Idle, nlohmann::json::object());
+		stateFile_.remove();
+		setState(StageState::Idle, nlohmann::json::object(), problem);
 	} else if (interrupted || record.empty()) {
 		/* A kernel is loaded that we cannot vouch for: staged by another
 		 * tool, or our staging was cut short between load and record. */
 		setState(StageState::Foreign, nlohmann::json::object(),
-			 interrupted ? std::string("staging was interrupted; the loaded kernel is unknown") : "");
+			 interrupted ? std::string("staging was interrupted; the loaded kernel is unknown")
+				     : problem);
 	} else {
-		setState(StageState::Staged, record);
+		setState(StageState::Staged, record, problem);
 	}
 	return {};
 }
+
+namespace {
+
+/* Clears the busy flag on every way out of a staging. */
+class BusyGuard
+{
+public:
+	explicit BusyGuard(std::atomic<bool> &busy) : busy_(busy) {}
+	~BusyGuard() { busy_ = false; }
+	BusyGuard(const BusyGuard &) = delete;
+	BusyGuard &operator=(const BusyGuard &) = delete;
+
+private:
+	std::atomic<bool> &busy_;
+};
+
+} // namespace
 
 Result<nlohmann::json> Stager::stage(StageRequest request, const ProgressFn &progress)
 {
 	if (busy_.exchange(true))
 		return makeError(Code::Busy, "another staging operation is in progress");
+	BusyGuard guard(busy_);
 	const StageState before = state();
+	if (before == StageState::Rebooting)
+		return makeError(Code::Busy, "a reboot into the staged kernel is in progress");
 	setState(StageState::Staging);
 
-	auto result = stageLocked(std::move(request), progress);
+	Outcome outcome;
+	Result<nlohmann::json> result = makeError(Code::Internal, "staging did not run");
+	try {
+		result = stageLocked(std::move(request), progress, outcome);
+	} catch (const std::exception &e) {
+		/* A bug, but never a wedge: the kernel swaps images only after a
+		 * complete load, so the previous stage is intact unless the
+		 * outcome says the load happened. */
+		result = makeError(Code::Internal, std::string("staging failed unexpectedly: ") + e.what());
+	} catch (...) {
+		result = makeError(Code::Internal, "staging failed unexpectedly");
+	}
 
 	if (!result) {
-		/* Nothing we did changed the kernel: report what was there. */
-		setState(before == StageState::Staging ? StageState::Idle : before, std::nullopt,
-			 result.error().message);
-	} else {
-		setState(StageState::Staged, *result, "");
+		Error e = result.takeError();
+		/* The display rule (text.h), once, for everything a staging
+		 * can say: error names, LastError and the journal. */
+		e.message = displayText(e.message);
+		if (outcome.stateOnFailure)
+			setState(*outcome.stateOnFailure, nlohmann::json::object(), e.message);
+		else /* nothing we did changed the kernel: report what was there */
+			setState(before == StageState::Staging ? StageState::Idle : before, std::nullopt,
+				 e.message);
+		return e;
 	}
-	busy_ = false;
+	setState(StageState::Staged, *result, "");
 	return result;
 }
 
 namespace {
 
-Result<InputFile> openForStaging(const std::string &path)
+/* Discovery reads only beneath the configured roots, never through a
+ * symlink, and never blocks on something that is not a regular file. */
+Result<InputFile> openForStaging(const std::string &path, const DiscoveryPaths &paths)
 {
-	/* O_NOFOLLOW-free on purpose: ESP entries may be symlinks the admin
-	 * made; the file is read once into a sealed copy either way. */
-	UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY));
-	if (!fd.valid())
-		return makeError(Code::Io, fmt::format("'{}': {}", path, std::strerror(errno)), errno);
-	return InputFile{ std::move(fd), path };
+	std::vector<std::string> roots;
+	if (auto esp = findEsp(paths))
+		roots.push_back(*esp);
+	if (!paths.xbootldr.empty())
+		roots.push_back(paths.xbootldr);
+	roots.push_back(paths.modulesDir);
+	for (std::string root : roots) {
+		while (root.size() > 1 && root.back() == '/')
+			root.pop_back();
+		if (path.size() <= root.size() + 1 || path.compare(0, root.size(), root) != 0 ||
+		    path[root.size()] != '/')
+			continue;
+		UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+		if (!dir.valid())
+			return makeError(Code::Io, fmt::format("'{}': {}", root, std::strerror(errno)), errno);
+		struct open_how how = {};
+		how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
+		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+		const std::string rel = path.substr(root.size() + 1);
+		UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, dir.get(), rel.c_str(), &how, sizeof(how))));
+		if (!fd.valid())
+			return makeError(Code::Io,
+					 fmt::format("'{}': {}{}", path, std::strerror(errno),
+						     errno == ELOOP ? " (symlinks are not followed under the ESP)" : ""),
+					 errno);
+		struct stat st;
+		if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
+			return makeError(Code::InvalidImage, fmt::format("'{}' is not a regular file", path));
+		return InputFile{ std::move(fd), path };
+	}
+	return makeError(Code::InvalidArgument,
+			 fmt::format("'{}' is not beneath the configured ESP, XBOOTLDR or modules directory", path));
 }
 
 /* Discovered addons go first, as systemd-stub loads them before any
@@ -589,7 +239,7 @@ Result<void> addDiscoveredAddons(StageRequest &request, const DiscoveryPaths &pa
 {
 	std::vector<InputFile> addons;
 	for (const std::string &path : findAddons(paths, request.uki.origin, notes)) {
-		auto f = openForStaging(path);
+		auto f = openForStaging(path, paths);
 		if (!f)
 			return f.takeError();
 		addons.push_back(std::move(*f));
@@ -610,10 +260,11 @@ Result<nlohmann::json> Stager::stageDefault(StageRequest request, const Progress
 	auto entry = defaultUki(config_.discovery, &why);
 	if (!entry) {
 		Error e = entry.takeError();
+		e.message = displayText(e.message);
 		setState(state(), std::nullopt, e.message);
 		return e;
 	}
-	auto uki = openForStaging(entry->path);
+	auto uki = openForStaging(entry->path, config_.discovery);
 	if (!uki)
 		return uki.takeError();
 	request.uki = std::move(*uki);
@@ -623,7 +274,14 @@ Result<nlohmann::json> Stager::stageDefault(StageRequest request, const Progress
 	return stage(std::move(request), progress);
 }
 
-Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressFn &progress)
+void Stager::hook(std::string_view phase) const
+{
+	if (config_.testHook)
+		config_.testHook(phase);
+}
+
+Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressFn &progress,
+					   Outcome &outcome)
 {
 	const auto startTime = std::chrono::steady_clock::now();
 	const Limits &limits = config_.limits;
@@ -657,6 +315,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto in = readAndParse(request.uki, request.addons, request.profile, limits, progress);
 	if (!in)
 		return in.takeError();
+	hook("read");
 
 	const SignaturePolicy policy = effectivePolicy(request.policy.value_or(config_.policy), *support);
 	auto store = loadTrust(config_);
@@ -665,6 +324,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto verdicts = verifyAll(*in, *store, policy);
 	if (!verdicts)
 		return verdicts.takeError();
+	hook("verify");
 	if (progress)
 		progress("verify", 0.55);
 
@@ -735,7 +395,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 			return makeError(Code::InvalidArgument,
 					 "cmdline_extra cannot be used with the BPF scheme: the kernel composes the "
 					 "command line from signed sections only");
-		auto pc = openParserContainer(config_, *store, policy);
+		auto pc = openParserContainer(config_.parserPath, limits.pe.maxFileSize, *store, policy);
 		if (!pc)
 			return pc.takeError();
 		parser = std::move(*pc);
@@ -753,6 +413,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	} else {
 		KEXECD_TRY(composeClassicLoad());
 	}
+	hook("compose");
 	if (progress)
 		progress("compose", 0.75);
 
@@ -778,12 +439,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 
 	/* Intent first: if we die between load and record, the next start
 	 * knows the loaded kernel is not the one staged.json describes. */
-	const std::string pending = config_.statePath + ".pending";
-	KEXECD_TRY(writeFileAtomically(pending, record.dump()));
-	auto removePending = [&pending] {
-		std::error_code ec;
-		std::filesystem::remove(pending, ec);
-	};
+	KEXECD_TRY(stateFile_.writePending(record));
+	hook("pending");
 
 	/* No unload first: the kernel swaps images only after the new one is
 	 * fully loaded, so a refused load keeps the previous kernel staged. */
@@ -793,7 +450,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		const std::string bpfError = loaded.error().message;
 		auto composed = composeClassicLoad();
 		if (!composed) {
-			removePending();
+			stateFile_.removePending();
 			return composed.takeError();
 		}
 		scheme = Scheme::Classic;
@@ -805,17 +462,21 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		loaded = kernel_.load(load);
 	}
 	if (!loaded) {
-		removePending();
+		stateFile_.removePending();
 		Error e = loaded.takeError();
 		if (scheme == Scheme::Bpf && (e.errnum == ENOEXEC || e.errnum == EINVAL))
 			e.message += "; the kernel claimed BPF parser support but refused the parser "
 				     "container (bad signature or layout looks the same): read the kernel log";
 		return e;
 	}
+	hook("loaded");
 	if (progress)
 		progress("load", 0.9);
 	if (auto k = kernel_.loaded(); k && !*k) {
-		removePending();
+		/* Whatever was staged before is gone with the swap. */
+		stateFile_.removePending();
+		stateFile_.remove();
+		outcome.stateOnFailure = StageState::Idle;
 		return makeError(Code::KernelRefused,
 				 "kexec_file_load succeeded but /sys/kernel/kexec_loaded is still 0");
 	}
@@ -827,12 +488,28 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	record["duration_usec"] = std::chrono::duration_cast<std::chrono::microseconds>(
 					  std::chrono::steady_clock::now() - startTime).count();
 	record["version"] = KEXECD_VERSION;
-	auto written = writeFileAtomically(config_.statePath, record.dump(2));
-	removePending();
-	if (!written)
-		return makeError(written.error().code,
-				 "the kernel is staged but the state file could not be written: " +
-					 written.error().message, written.error().errnum);
+	if (auto written = stateFile_.write(record); !written) {
+		/* The previous kernel was replaced by the load, so the old record
+		 * must go. Without a record the new kernel is one we cannot
+		 * vouch for: unload it, and say so. */
+		stateFile_.remove();
+		Error e = written.takeError();
+		if (auto unloaded = kernel_.unload(); unloaded) {
+			stateFile_.removePending();
+			outcome.stateOnFailure = StageState::Idle;
+			e.message = "the state file could not be written (" + e.message +
+				    "), so the new kernel was unloaded again; nothing is staged";
+		} else {
+			/* The pending marker stays: a restart comes back foreign. */
+			outcome.stateOnFailure = StageState::Foreign;
+			e.message = "the state file could not be written (" + e.message +
+				    ") and unloading the new kernel failed (" + unloaded.error().message +
+				    "); the loaded kernel is not described";
+		}
+		return e;
+	}
+	stateFile_.removePending();
+	hook("recorded");
 	if (progress)
 		progress("record", 1.0);
 	return record;
@@ -842,6 +519,7 @@ Result<void> Stager::unstage()
 {
 	if (busy_.exchange(true))
 		return makeError(Code::Busy, "a staging operation is in progress");
+	BusyGuard guard(busy_);
 	auto loaded = kernel_.loaded();
 	Result<void> r;
 	if (loaded && !*loaded && state() != StageState::Staged)
@@ -849,19 +527,21 @@ Result<void> Stager::unstage()
 	else
 		r = kernel_.unload();
 	if (r) {
-		std::error_code ec;
-		std::filesystem::remove(config_.statePath, ec);
+		stateFile_.remove();
 		setState(StageState::Idle, nlohmann::json::object(), "");
 	} else if (r.error().code != Code::NotStaged) {
-		setState(state(), std::nullopt, r.error().message);
+		setState(state(), std::nullopt, displayText(r.error().message));
 	}
-	busy_ = false;
 	return r;
 }
 
 Result<void> Stager::checkRebootable()
 {
 	const StageState s = state();
+	if (s == StageState::Staging)
+		return makeError(Code::Busy, "a staging operation is in progress; reboot when it has finished");
+	if (s == StageState::Rebooting)
+		return makeError(Code::Busy, "a reboot into the staged kernel is already in progress");
 	if (s != StageState::Staged && s != StageState::Foreign)
 		return makeError(Code::NotStaged, "no kernel is staged");
 	auto loaded = kernel_.loaded();

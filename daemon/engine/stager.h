@@ -21,23 +21,22 @@
 #include "kernel.h"
 #include "pe.h"
 #include "result.h"
+#include "scheme.h"
+#include "state_file.h"
 
 namespace kexecd {
 
-enum class Scheme { Auto, Bpf, Classic };
-enum class SignaturePolicy { Auto, Enforce, Warn };
 enum class StageState { Idle, Staging, Staged, Foreign, Failed, Rebooting };
 
-const char *schemeName(Scheme scheme);
-Result<Scheme> parseScheme(std::string_view text);
-const char *policyName(SignaturePolicy policy);
-Result<SignaturePolicy> parsePolicy(std::string_view text);
 const char *stateName(StageState state);
 
 /* Every limit on user-controlled input, in one place. */
 struct Limits {
 	PeLimits pe;                           // per file: size and section count
-	unsigned maxAddons = 32;
+	/* Stage passes the UKI and each addon as an fd, and the system bus
+	 * carries at most 16 fds in one message (dbus-daemon's
+	 * max_message_unix_fds). */
+	unsigned maxAddons = 15;
 	size_t maxCmdline = 4096;              // composed command line, bytes
 	size_t maxCmdlineExtra = 1024;
 	size_t maxProfileName = 64;
@@ -55,6 +54,9 @@ struct EngineConfig {
 	bool allowSchemeFallback = false; // auto: BPF refused -> try classic
 	DiscoveryPaths discovery;    // ESP/XBOOTLDR/modules for StageDefault and addon discovery
 	Limits limits;
+	/* Tests only (kexecd's KEXECD_TEST_HOOK_DIR): called at each phase
+	 * of a staging, so a test can kill the daemon exactly there. */
+	std::function<void(std::string_view phase)> testHook;
 };
 
 struct InputFile {
@@ -114,12 +116,25 @@ public:
 	void setChangeCallback(std::function<void()> callback);
 
 private:
-	Result<nlohmann::json> stageLocked(StageRequest request, const ProgressFn &progress);
+	/* What a failed staging leaves behind when it is not simply what was
+	 * there before (the load happened, then something failed). */
+	struct Outcome {
+		std::optional<StageState> stateOnFailure;
+	};
+
+	Result<nlohmann::json> stageLocked(StageRequest request, const ProgressFn &progress,
+					   Outcome &outcome);
+public:
+	/* EngineConfig::testHook, for the phases outside the engine. */
+	void hook(std::string_view phase) const;
+
+private:
 	void setState(StageState state, std::optional<nlohmann::json> staged = std::nullopt,
 		      std::optional<std::string> lastError = std::nullopt);
 
 	KexecKernel &kernel_;
 	const EngineConfig config_;
+	const StateFile stateFile_;
 	std::atomic<bool> busy_ = false;
 
 	mutable std::mutex mutex_;

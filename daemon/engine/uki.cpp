@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "text.h"
+
 namespace kexecd {
 
 namespace {
@@ -84,9 +86,9 @@ Result<UkiImage> UkiImage::fromPe(PeFile pe, std::string origin, ImageRole role)
 			p.index = static_cast<unsigned>(img.profiles_.size());
 			const auto fields = parseOsRelease(sectionText(s.data));
 			if (auto it = fields.find("ID"); it != fields.end())
-				p.id = it->second;
+				p.id = displayText(it->second);
 			if (auto it = fields.find("TITLE"); it != fields.end())
-				p.title = it->second;
+				p.title = displayText(it->second);
 			img.profiles_.push_back(std::move(p));
 			current = &img.profiles_.back();
 			continue;
@@ -102,12 +104,30 @@ Result<UkiImage> UkiImage::fromPe(PeFile pe, std::string origin, ImageRole role)
 		const auto fields = parseOsRelease(sectionText(it->second));
 		auto get = [&fields](const char *key) {
 			auto f = fields.find(key);
-			return f == fields.end() ? std::string() : f->second;
+			return f == fields.end() ? std::string() : displayText(f->second);
 		};
 		img.osRelease_ = { get("ID"), get("VERSION_ID"), get("PRETTY_NAME"), get("IMAGE_VERSION") };
 	}
 	if (auto it = img.base_.find(".uname"); it != img.base_.end())
-		img.uname_ = sectionText(it->second);
+		img.uname_ = displayText(sectionText(it->second));
+
+	/* The command line goes to the kernel byte for byte: refuse what
+	 * JSON, D-Bus and terminals cannot carry rather than alter it. */
+	auto checkCmdline = [&](const SectionSet &set, const std::string &where) -> Result<void> {
+		auto it = set.find(".cmdline");
+		if (it == set.end())
+			return {};
+		const std::string text = sectionText(it->second);
+		if (size_t at = invalidUtf8At(text); at != std::string::npos)
+			return invalid(fmt::format("{}.cmdline is not valid UTF-8 (byte {:#04x} at offset {})",
+						   where, static_cast<unsigned char>(text[at]), at));
+		return {};
+	};
+	if (auto r = checkCmdline(img.base_, ""); !r)
+		return r.takeError();
+	for (const UkiProfile &p : img.profiles_)
+		if (auto r = checkCmdline(p.sections, fmt::format("profile @{}: ", p.index)); !r)
+			return r.takeError();
 
 	if (role == ImageRole::Addon) {
 		if (img.base_.count(".linux"))

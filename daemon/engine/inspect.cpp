@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// kexecctl inspect: local, read-only analysis of a UKI and its addons.
+#include "stager.h"
+
+#include <fmt/format.h>
+
+#include "compose.h"
+#include "record.h"
+#include "scheme.h"
+#include "stage_input.h"
+#include "trust.h"
+
+namespace kexecd {
+
+Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons, const std::string &profile,
+				    const EngineConfig &config, bool showContainer)
+{
+	auto in = readAndParse(uki, addons, profile, config.limits, {});
+	if (!in)
+		return in.takeError();
+	auto store = loadTrust(config);
+	if (!store)
+		return store.takeError();
+
+	nlohmann::json j;
+	auto describe = [&](const UkiImage &img, const LoadedFile &f) {
+		nlohmann::json d = partJson(f.memfd.bytes());
+		d["path"] = f.origin;
+		d["machine"] = machineName(img.pe().machine());
+		d["sections"] = nlohmann::json::array();
+		for (const PeSection &s : img.pe().sections())
+			d["sections"].push_back({ { "name", s.name }, { "size", s.data.size() },
+						  { "offset", s.pointerToRawData } });
+		if (auto r = verifyAuthenticode(img.pe(), *store))
+			d["signature"] = signatureJson(*r);
+		return d;
+	};
+	j["uki"] = describe(*in->uki, in->files[0]);
+	addUkiIdentity(j["uki"], *in->uki);
+	j["uki"]["profiles"] = nlohmann::json::array();
+	for (const UkiProfile &p : in->uki->profiles())
+		j["uki"]["profiles"].push_back(profileJson(&p));
+	j["profile"] = profileJson(in->profile);
+	j["addons"] = nlohmann::json::array();
+	for (size_t i = 0; i < in->addons.size(); i++)
+		j["addons"].push_back(describe(in->addons[i], in->files[i + 1]));
+
+	const auto addonPtrs = in->addonPointers();
+	ClassicOptions opts;
+	opts.profile = in->profile;
+	opts.maxCmdline = config.limits.maxCmdline;
+	auto parts = composeClassic(*in->uki, addonPtrs, opts);
+	if (!parts)
+		return parts.takeError();
+	j["classic"] = { { "kernel", partJson(parts->kernel.bytes()) },
+			 { "initrd", parts->initrd ? partJson(parts->initrd->bytes()) : nlohmann::json(nullptr) },
+			 { "cmdline", parts->cmdline },
+			 { "kernel_was_zboot", parts->kernelWasZboot } };
+	if (showContainer) {
+		std::vector<ContainerEntry> entries;
+		for (const LoadedFile &f : in->files)
+			entries.push_back({ f.memfd.bytes(), f.ima });
+		auto container = composeImageContainer(entries, in->profile ? std::optional(in->profile->index)
+									    : std::nullopt);
+		if (!container)
+			return container.takeError();
+		j["container"] = containerJson(*container);
+		auto limits = checkBpfLimits(*in);
+		j["container"]["bpf_ready"] = limits.ok();
+		if (!limits)
+			j["container"]["bpf_problem"] = limits.error().message;
+	}
+	return j;
+}
+
+} // namespace kexecd

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "record.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "digest.h"
+#include "elf_container.h"
+#include "memfd.h"
+#include "trust.h"
+#include "uki.h"
+
+namespace kexecd {
+
+nlohmann::json signatureJson(const SignatureReport &r)
+{
+	return { { "verdict", verdictName(r.verdict) }, { "signer", r.signer }, { "detail", r.detail } };
+}
+
+nlohmann::json partJson(std::span<const uint8_t> bytes)
+{
+	return { { "size", bytes.size() }, { "sha256", sha256Hex(bytes) } };
+}
+
+/* What a UKI says it is: the same keys in inspect and in the record. */
+void addUkiIdentity(nlohmann::json &j, const UkiImage &uki)
+{
+	j["uname"] = uki.uname();
+	j["os_release"] = { { "id", uki.osRelease().id },
+			    { "version_id", uki.osRelease().versionId },
+			    { "pretty_name", uki.osRelease().prettyName } };
+}
+
+nlohmann::json profileJson(const UkiProfile *p)
+{
+	if (!p)
+		return nullptr;
+	return { { "index", p->index }, { "id", p->id }, { "title", p->title } };
+}
+
+nlohmann::json containerJson(const SealedMemfd &container)
+{
+	nlohmann::json j = partJson(container.bytes());
+	j["sections"] = nlohmann::json::array();
+	if (auto view = readElfContainer(container.bytes()))
+		for (const auto &[name, data] : view->sections) {
+			nlohmann::json s = partJson(data);
+			s["name"] = name;
+			j["sections"].push_back(s);
+		}
+	return j;
+}
+
+std::string isoTime(std::chrono::system_clock::time_point t)
+{
+	return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", fmt::gmtime(std::chrono::system_clock::to_time_t(t)));
+}
+
+} // namespace kexecd

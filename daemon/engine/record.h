@@ -1,0 +1,28 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// The JSON pieces of the staged record and of `inspect`: one place says
+// what a part, a UKI's identity, a profile and a container look like.
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace kexecd {
+
+class SealedMemfd;
+class UkiImage;
+struct SignatureReport;
+struct UkiProfile;
+
+nlohmann::json signatureJson(const SignatureReport &r);
+nlohmann::json partJson(std::span<const uint8_t> bytes); // size + sha256
+void addUkiIdentity(nlohmann::json &j, const UkiImage &uki);
+nlohmann::json profileJson(const UkiProfile *p);
+nlohmann::json containerJson(const SealedMemfd &container);
+std::string isoTime(std::chrono::system_clock::time_point t);
+
+} // namespace kexecd

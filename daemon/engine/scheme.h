@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// The two fd schemes (DESIGN.md §3): their names, the signature policy's
+// names, and what the BPF parser scheme needs before kexec_file_load: the
+// parser's own limits and the signed parser container.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "memfd.h"
+#include "result.h"
+
+namespace kexecd {
+
+class TrustStore;
+struct ParsedInput;
+
+enum class Scheme { Auto, Bpf, Classic };
+enum class SignaturePolicy { Auto, Enforce, Warn };
+
+const char *schemeName(Scheme scheme);
+Result<Scheme> parseScheme(std::string_view text);
+const char *policyName(SignaturePolicy policy);
+Result<SignaturePolicy> parsePolicy(std::string_view text);
+
+/* The limits our parser (bpf/parse_core.h) is built with, checked so the
+ * caller gets a named error instead of an opaque EINVAL from the kernel. */
+Result<void> checkBpfLimits(const ParsedInput &in);
+
+struct ParserContainer {
+	SealedMemfd memfd;
+	nlohmann::json info; // size, sha256, path, signature verdict
+};
+
+/* Read the signed parser container once and check its module signature
+ * against store (refused under 'enforce'). */
+Result<ParserContainer> openParserContainer(const std::string &path, uint64_t maxSize,
+					    const TrustStore &store, SignaturePolicy policy);
+
+} // namespace kexecd

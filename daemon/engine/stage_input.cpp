@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "stage_input.h"
+
+#include <sys/xattr.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+
+#include "record.h"
+#include "text.h"
+
+namespace kexecd {
+
+namespace {
+
+constexpr const char *kFirmwareDb = "db-d719b2cb-3d3a-4596-a3bc-dad00e67656f";
+
+std::vector<uint8_t> readImaXattr(int fd)
+{
+	/* IMA signatures are small; the draft builder caps them at 1 KiB. */
+	std::vector<uint8_t> buf(1024);
+	ssize_t n = ::fgetxattr(fd, "security.ima", buf.data(), buf.size());
+	if (n <= 0)
+		return {};
+	buf.resize(static_cast<size_t>(n));
+	return buf;
+}
+
+Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
+{
+	LoadedFile f;
+	/* Paths come from callers and file names: the display rule (text.h). */
+	f.origin = input.origin.empty() ? fmt::format("fd {}", input.fd.get()) : displayText(input.origin);
+	f.ima = readImaXattr(input.fd.get());
+	auto memfd = SealedMemfd::copyFrom(input.fd.get(), f.origin, limits.pe.maxFileSize);
+	if (!memfd)
+		return memfd.takeError();
+	f.memfd = std::move(*memfd);
+	return f;
+}
+
+} // namespace
+
+Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
+				 const std::string &profile, const Limits &limits, const ProgressFn &progress)
+{
+	if (addons.size() > limits.maxAddons)
+		return makeError(Code::InvalidArgument,
+				 fmt::format("{} addons is more than the limit of {}", addons.size(), limits.maxAddons));
+	if (profile.size() > limits.maxProfileName)
+		return makeError(Code::InvalidArgument, "profile selector is too long");
+
+	ParsedInput in;
+	uint64_t total = 0;
+	const size_t count = addons.size() + 1;
+	for (size_t i = 0; i < count; i++) {
+		auto f = readOnce(i == 0 ? uki : addons[i - 1], limits);
+		if (!f)
+			return f.takeError();
+		total += f->memfd.size();
+		if (total > limits.maxTotalInput)
+			return makeError(Code::InvalidArgument,
+					 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
+		in.files.push_back(std::move(*f));
+		if (progress)
+			progress("read", 0.3 * double(i + 1) / double(count));
+	}
+
+	for (size_t i = 0; i < in.files.size(); i++) {
+		const LoadedFile &f = in.files[i];
+		auto pe = PeFile::parse(f.memfd.bytes(), f.origin, limits.pe);
+		if (!pe)
+			return pe.takeError();
+		auto img = UkiImage::fromPe(std::move(*pe), f.origin, i == 0 ? ImageRole::Uki : ImageRole::Addon);
+		if (!img)
+			return img.takeError();
+		if (i == 0)
+			in.uki.emplace(std::move(*img));
+		else {
+			KEXECD_TRY(checkAddonFits(*in.uki, *img));
+			in.addons.push_back(std::move(*img));
+		}
+	}
+	auto p = in.uki->findProfile(profile);
+	if (!p)
+		return p.takeError();
+	in.profile = *p;
+	if (progress)
+		progress("parse", 0.4);
+	return in;
+}
+
+/* ---- verification ---------------------------------------------------- */
+
+Result<TrustStore> loadTrust(const EngineConfig &config)
+{
+	auto store = TrustStore::loadDirectory(config.trustDir);
+	if (!store)
+		return store.takeError();
+	if (config.useFirmwareDb) {
+		const std::string db = config.efivarsDir + "/" + kFirmwareDb;
+		/* An odd or absent db must not block staging: the kernel
+		 * checks against its platform keyring anyway. */
+		std::error_code ec;
+		if (std::filesystem::exists(db, ec))
+			(void)store->addEfiVariableFile(db);
+	}
+	return store;
+}
+
+SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &support)
+{
+	if (policy != SignaturePolicy::Auto)
+		return policy;
+	const bool locked = !support.lockdown.empty() && support.lockdown != "none";
+	return support.secureBoot || locked ? SignaturePolicy::Enforce : SignaturePolicy::Warn;
+}
+
+/* Verify every input; returns one JSON verdict per file (UKI first). */
+Result<std::vector<nlohmann::json>> verifyAll(const ParsedInput &in, const TrustStore &store,
+					       SignaturePolicy policy)
+{
+	std::vector<nlohmann::json> verdicts;
+	std::vector<const UkiImage *> all{ &*in.uki };
+	for (const UkiImage &a : in.addons)
+		all.push_back(&a);
+	for (const UkiImage *img : all) {
+		auto report = verifyAuthenticode(img->pe(), store);
+		if (!report)
+			return report.takeError();
+		if (policy == SignaturePolicy::Enforce && report->verdict != Verdict::Trusted)
+			return makeError(Code::SignatureRejected,
+					 fmt::format("'{}': signature {}{}; policy 'enforce' refuses it", img->origin(),
+						     verdictName(report->verdict),
+						     report->detail.empty() ? "" : " (" + report->detail + ")"));
+		verdicts.push_back(signatureJson(*report));
+	}
+	return verdicts;
+}
+
+} // namespace kexecd

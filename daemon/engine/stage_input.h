@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// Pipeline steps 2-4 (DESIGN.md §2) shared by staging and `inspect`:
+// read each input once into a sealed memfd, parse it, verify it.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "memfd.h"
+#include "stager.h"
+#include "trust.h"
+#include "uki.h"
+
+namespace kexecd {
+
+struct LoadedFile {
+	SealedMemfd memfd;
+	std::string origin;
+	std::vector<uint8_t> ima; // security.ima of the original file
+};
+
+/* Everything parsed from one request. UkiImages borrow the memfds'
+ * mappings, which stay put when LoadedFile objects move. */
+struct ParsedInput {
+	std::vector<LoadedFile> files; // [0] = UKI, then addons
+	std::optional<UkiImage> uki;
+	std::vector<UkiImage> addons;
+	const UkiProfile *profile = nullptr;
+
+	std::vector<const UkiImage *> addonPointers() const
+	{
+		std::vector<const UkiImage *> out;
+		for (const UkiImage &a : addons)
+			out.push_back(&a);
+		return out;
+	}
+};
+
+Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
+				 const std::string &profile, const Limits &limits, const ProgressFn &progress);
+
+/* trust.d plus, when configured, the firmware db. */
+Result<TrustStore> loadTrust(const EngineConfig &config);
+SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &support);
+/* One JSON verdict per file (UKI first); refuses under 'enforce'. */
+Result<std::vector<nlohmann::json>> verifyAll(const ParsedInput &in, const TrustStore &store,
+					       SignaturePolicy policy);
+
+} // namespace kexecd

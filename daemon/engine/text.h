@@ -1,0 +1,27 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// Text that came from files (section names, .cmdline, .osrel, .uname,
+// file names) reaches JSON, D-Bus, the journal and terminals, each of
+// which refuses or misrenders invalid UTF-8 and control characters. The
+// engine applies one of two named rules where such text enters it:
+//  - display text (names, os-release fields, paths, messages): kept when
+//    valid, every invalid byte or control character shown as "\xNN";
+//  - command lines: invalid UTF-8 is refused (InvalidImage), since the
+//    bytes go to the kernel and must be exactly what was verified.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace kexecd {
+
+/* Offset of the first byte that is not part of well-formed UTF-8
+ * (RFC 3629: no overlongs, surrogates or code points past U+10FFFF),
+ * or std::string_view::npos. */
+size_t invalidUtf8At(std::string_view text);
+
+/* The display rule. Valid, printable text comes back unchanged. */
+std::string displayText(std::string_view text);
+
+} // namespace kexecd
