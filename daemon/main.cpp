@@ -2,9 +2,15 @@
 // kexecd: parse options, build the engine, publish it on the bus, loop.
 
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
+#include <chrono>
+#include <fstream>
+#include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 #include <sdbus-c++/sdbus-c++.h>
@@ -27,6 +33,40 @@ static std::unique_ptr<sdbus::IConnection> openBus(const std::string &bus)
 	if (bus == "session")
 		return sdbus::createSessionBusConnection();
 	return sdbus::createSessionBusConnectionWithAddress(bus);
+}
+
+/* Tests only: KEXECD_TEST_HOOK_DIR lets a test stop a staging at a named
+ * phase (DIR/stop-at holds the phase; the daemon writes DIR/reached and
+ * waits to be killed) or slow it down there (DIR/delay-PHASE holds
+ * milliseconds). Nothing happens without the variable. */
+static std::function<void(std::string_view)> testHookFromEnvironment()
+{
+	const char *dir = secure_getenv("KEXECD_TEST_HOOK_DIR");
+	if (!dir || !*dir)
+		return {};
+	return [dir = std::string(dir)](std::string_view phase) {
+		std::string stopAt, delay;
+		std::ifstream(dir + "/stop-at") >> stopAt;
+		if (stopAt == phase) {
+			std::ofstream(dir + "/reached") << phase << "\n";
+			for (;;)
+				pause();
+		}
+		std::ifstream(dir + "/delay-" + std::string(phase)) >> delay;
+		if (!delay.empty())
+			std::this_thread::sleep_for(std::chrono::milliseconds(std::atoll(delay.c_str())));
+	};
+}
+
+/* Callers' fds wait in the daemon while polkit decides (bounded by the
+ * CallerBudget); poll(), not select(), so a higher soft limit is safe. */
+static void raiseFileLimit()
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, 8192);
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 int main(int argc, char **argv)
@@ -62,6 +102,9 @@ int main(int argc, char **argv)
 		log::error("{}", loaded.error().message);
 		return EXIT_FAILURE;
 	}
+
+	config.engine.testHook = testHookFromEnvironment();
+	raiseFileLimit();
 
 	auto kernel = makeKernel(kernelSpec, systemPathsFromEnvironment());
 	if (!kernel) {

@@ -94,6 +94,23 @@ std::string stringOption(const VariantMap &options, const char *name, size_t max
 	return value;
 }
 
+/* Labels (paths for the record, profile names, cmdline_extra) reach
+ * terminals, the journal and the kernel command line: no control
+ * characters. D-Bus already guarantees valid UTF-8. */
+void checkLabel(const char *name, const std::string &value)
+{
+	for (unsigned char c : value)
+		if (c < 0x20 || c == 0x7f)
+			throw invalid(fmt::format("option '{}' contains the control character {:#04x}", name, c));
+}
+
+std::string labelOption(const VariantMap &options, const char *name)
+{
+	std::string value = stringOption(options, name, kMaxOptionString);
+	checkLabel(name, value);
+	return value;
+}
+
 /* The daemon reads what the caller could open, nothing else: a regular
  * file, opened for reading, within the size limit. */
 UniqueFd checkInputFd(UniqueFd owned, const std::string &what, uint64_t maxSize)
@@ -132,6 +149,16 @@ ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, 
 	  authorizer_(authorizer), logind_(logind), limits_(limits)
 {
 	stager_.setChangeCallback([this] { engineChanged(); });
+	/* A caller that leaves while polkit decides must not leave its fds
+	 * behind: the bus driver tells us when a unique name goes away. */
+	busWatch_ = sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus");
+	busWatch_->uponSignal("NameOwnerChanged")
+		.onInterface("org.freedesktop.DBus")
+		.call([this](const std::string &name, const std::string &, const std::string &newOwner) {
+			if (newOwner.empty() && !name.empty() && name.front() == ':')
+				callerVanished(name);
+		});
+	busWatch_->finishRegistration();
 	registerAdaptor();
 	emitChanges(); // records the initial values; nobody listens yet
 }
@@ -139,11 +166,9 @@ ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, 
 ManagerAdaptor::~ManagerAdaptor()
 {
 	unregisterAdaptor();
-	/* A staging in flight finishes (it must not leave a half-done load);
-	 * its posted reply is dropped with the loop. */
-	if (worker_.joinable())
-		worker_.join();
 	stager_.setChangeCallback({});
+	/* worker_ (the last member) finishes a staging in flight when it is
+	 * destroyed; its posted reply is dropped with the loop. */
 }
 
 std::string ManagerAdaptor::sender()
@@ -166,20 +191,22 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 		if (addons.size() > limits_.maxAddons)
 			throw invalid(fmt::format("{} addons given, the limit is {}", addons.size(),
 						  limits_.maxAddons));
+		/* The daemon opens no path a caller names: kexecctl finds the
+		 * addons systemd-stub would load and passes them as fds. */
+		if (option<bool>(options, "addon_discovery").value_or(false))
+			throw invalid("addon_discovery is not available for Stage: kexecd opens no path a "
+				      "caller names; pass the addons as file descriptors (kexecctl stage does "
+				      "this for UKIs on the ESP), or use StageDefault");
 		auto request = std::make_shared<StageRequest>();
 		fillCommonOptions(*request, options);
-		/* The engine adds what systemd-stub would load next to
-		 * uki_path, before the explicit addons. */
-		request->discoverAddons = option<bool>(options, "addon_discovery").value_or(false);
-		std::string ukiPath = stringOption(options, "uki_path", kMaxOptionString);
+		std::string ukiPath = labelOption(options, "uki_path");
 		auto addonPaths = option<std::vector<std::string>>(options, "addon_paths")
 					  .value_or(std::vector<std::string>{});
 		if (!addonPaths.empty() && addonPaths.size() != addons.size())
 			throw invalid(fmt::format("addon_paths has {} entries for {} addons",
 						  addonPaths.size(), addons.size()));
 		for (const auto &p : addonPaths)
-			if (p.size() > kMaxOptionString || p.find('\0') != std::string::npos)
-				throw invalid("addon_paths holds an invalid path");
+			checkLabel("addon_paths", p);
 
 		const uint64_t maxSize = limits_.pe.maxFileSize;
 		request->uki.origin = ukiPath.empty() ? "uki" : ukiPath;
@@ -190,23 +217,16 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 			addon.fd = takeInputFd(addons[i], fmt::format("addon '{}'", addon.origin), maxSize);
 			request->addons.push_back(std::move(addon));
 		}
-
-		bool interactive = interactiveOption(options);
-		authorizer_.authorize(sender(), "org.kexecd1.stage", interactive,
-				      [this, reply, request](Result<void> allowed) {
-			guarded(reply, "Stage", [&] {
-				if (!allowed)
-					throw toDbusError(allowed.error());
-				startStaging(reply, request, false);
-			});
-		});
+		queueStaging(reply, request, false, addons.size() + 1, interactiveOption(options));
 	});
 }
 
 void ManagerAdaptor::fillCommonOptions(StageRequest &request, const VariantMap &options)
 {
 	request.profile = stringOption(options, "profile", limits_.maxProfileName);
+	checkLabel("profile", request.profile);
 	request.cmdlineExtra = stringOption(options, "cmdline_extra", limits_.maxCmdlineExtra);
+	checkLabel("cmdline_extra", request.cmdlineExtra);
 	if (auto s = option<std::string>(options, "scheme")) {
 		auto scheme = parseScheme(*s);
 		if (!scheme)
@@ -221,18 +241,50 @@ void ManagerAdaptor::fillCommonOptions(StageRequest &request, const VariantMap &
 	}
 }
 
-void ManagerAdaptor::startStaging(StageReply reply, std::shared_ptr<StageRequest> request,
-				  bool discover)
+void ManagerAdaptor::queueStaging(StageReply reply, std::shared_ptr<StageRequest> request,
+				  bool discover, size_t fds, bool interactive)
 {
-	/* The engine serializes too (Code::Busy); answering here keeps the
-	 * one worker thread the only one. */
-	if (staging_)
-		throw toDbusError(Code::Busy, "Another staging operation is running");
-	if (worker_.joinable())
-		worker_.join(); // finished: it posted its reply before exiting
-	staging_ = true;
+	const std::string caller = sender();
+	if (auto r = budget_.admit(caller, fds); !r)
+		throw toDbusError(r.error());
+	const uint64_t id = nextId_++;
+	pending_.emplace(id, PendingStage{ caller, reply, std::move(request), discover, fds });
+	/* Only the id travels: if the caller leaves before polkit answers,
+	 * the request and its fds are gone and the answer finds nothing. */
+	authorizer_.authorize(caller, "org.kexecd1.stage", interactive,
+			      [this, id](Result<void> allowed) { authorized(id, std::move(allowed)); });
+}
+
+void ManagerAdaptor::authorized(uint64_t id, Result<void> allowed)
+{
+	auto it = pending_.find(id);
+	if (it == pending_.end())
+		return; // the caller left the bus; nothing to answer
+	PendingStage &p = it->second;
+	budget_.release(p.sender, p.fds);
+	p.fds = 0;
+	const char *what = p.discover ? "StageDefault" : "Stage";
+	bool started = false;
+	guarded(p.reply, what, [&] {
+		if (!allowed)
+			throw toDbusError(allowed.error());
+		/* The engine serializes too (Code::Busy); answering here keeps
+		 * the worker's queue at one staging. */
+		if (staging_)
+			throw toDbusError(Code::Busy, "Another staging operation is running");
+		if (stager_.state() == StageState::Rebooting)
+			throw toDbusError(Code::Busy, "A reboot into the staged kernel is in progress");
+		staging_ = true;
+		started = true;
+	});
+	if (!started) {
+		pending_.erase(it);
+		return;
+	}
 	lastPhase_.clear();
 	lastFraction_ = -1;
+	std::shared_ptr<StageRequest> request = std::move(p.request);
+	const bool discover = p.discover;
 	if (discover)
 		log::info("Staging the default boot entry");
 	else
@@ -240,8 +292,8 @@ void ManagerAdaptor::startStaging(StageReply reply, std::shared_ptr<StageRequest
 			  request->uki.origin, request->addons.size());
 
 	/* Discovery and opening the files happen on the worker too: the
-	 * loop thread does no file I/O. */
-	worker_ = std::thread([this, reply, request, discover] {
+	 * loop thread does no file I/O. The job holds no sdbus object. */
+	worker_.submit([this, id, request, discover] {
 		auto progressFn = [this](std::string_view phase, double fraction) {
 			progress(phase, fraction);
 		};
@@ -253,25 +305,51 @@ void ManagerAdaptor::startStaging(StageReply reply, std::shared_ptr<StageRequest
 			result = makeError(Code::Internal, std::string("staging failed: ") + e.what());
 		}
 		auto shared = std::make_shared<Result<nlohmann::json>>(std::move(result));
-		loop_.post([this, reply, shared] { finishStaging(reply, std::move(*shared)); });
+		loop_.post([this, id, shared] { finishStaging(id, std::move(*shared)); });
+		/* Tests hold the worker here: the loop must not depend on it. */
+		stager_.hook("posted");
 	});
 }
 
-void ManagerAdaptor::finishStaging(StageReply reply, Result<nlohmann::json> result)
+void ManagerAdaptor::finishStaging(uint64_t id, Result<nlohmann::json> result)
 {
 	staging_ = false;
 	/* Publish the new State/Staged before the caller gets its reply. */
 	emitChanges();
-	guarded(reply, "Stage", [&] {
-		if (!result) {
-			const Error &error = result.error();
-			log::error({ { "ERRNO", std::to_string(error.errnum) } }, "Staging failed: {}: {}",
-				   codeName(error.code), error.message);
-			throw toDbusError(error);
-		}
-		log::info("Staged: {}", result->dump());
+	if (!result) {
+		const Error &error = result.error();
+		log::error({ { "ERRNO", std::to_string(error.errnum) } }, "Staging failed: {}: {}",
+			   codeName(error.code), error.message);
+	} else {
+		log::info("Staged: {}", result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+	}
+	auto it = pending_.find(id);
+	if (it == pending_.end())
+		return;
+	StageReply reply = std::move(it->second.reply);
+	const char *what = it->second.discover ? "StageDefault" : "Stage";
+	pending_.erase(it);
+	guarded(reply, what, [&] {
+		if (!result)
+			throw toDbusError(result.error());
 		reply->returnResults(jsonToVariantMap(*result));
 	});
+}
+
+void ManagerAdaptor::callerVanished(const std::string &name)
+{
+	for (auto it = pending_.begin(); it != pending_.end();) {
+		PendingStage &p = it->second;
+		/* A request on the worker runs to its end (never half a load);
+		 * one still waiting for polkit is dropped with its fds. */
+		if (p.sender == name && p.request) {
+			budget_.release(p.sender, p.fds);
+			log::info("Caller {} left the bus; dropping its pending request", name);
+			it = pending_.erase(it);
+		} else {
+			++it;
+		}
+	}
 }
 
 void ManagerAdaptor::progress(std::string_view phase, double fraction)
@@ -339,14 +417,7 @@ void ManagerAdaptor::StageDefault(sdbus::Result<VariantMap> &&result, VariantMap
 			throw toDbusError(Code::Unsupported,
 					  "StageDefault always adds the addons systemd-stub would load; "
 					  "use Stage for a UKI without them");
-		authorizer_.authorize(sender(), "org.kexecd1.stage", interactiveOption(options),
-				      [this, reply, request](Result<void> allowed) {
-			guarded(reply, "StageDefault", [&] {
-				if (!allowed)
-					throw toDbusError(allowed.error());
-				startStaging(reply, request, true);
-			});
-		});
+		queueStaging(reply, request, true, 0, interactiveOption(options));
 	});
 }
 

@@ -4,24 +4,29 @@
 // org.kexecd1.Manager on /org/kexecd1: converts arguments, authorizes,
 // calls the Stager and converts errors (STYLE 2). The generated PascalCase
 // virtuals stay in this class. Threading: every sdbus-c++ call happens on
-// the EventLoop thread; staging runs on one worker thread that hands its
-// result, its progress and the engine's change notifications back through
-// EventLoop::post().
+// the EventLoop thread, and every sdbus-c++ object (replies included) is
+// created and destroyed there. Staging runs on one long-lived Worker that
+// sees only the engine's request and an id; it hands its result, its
+// progress and the engine's change notifications back through
+// EventLoop::post(). A caller's request waits in pending_ (within the
+// CallerBudget) from the call to its reply, and is dropped with its fds
+// when the caller leaves the bus.
 
 #include <atomic>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "manager_adaptor_glue.h"
 
+#include "caller_budget.h"
 #include "convert.h"
 #include "kernel.h"
 #include "stager.h"
+#include "worker.h"
 
 namespace kexecd {
 
@@ -58,10 +63,21 @@ private:
 	std::string LastError() override;
 	std::string Version() override;
 
+	struct PendingStage {
+		std::string sender;
+		StageReply reply;
+		std::shared_ptr<StageRequest> request; // handed to the worker when authorized
+		bool discover = false;
+		size_t fds = 0;        // counted against the sender's budget until authorized
+	};
+
 	std::string sender();
 	void fillCommonOptions(StageRequest &request, const VariantMap &options);
-	void startStaging(StageReply reply, std::shared_ptr<StageRequest> request, bool discover);
-	void finishStaging(StageReply reply, Result<nlohmann::json> result);
+	void queueStaging(StageReply reply, std::shared_ptr<StageRequest> request, bool discover,
+			  size_t fds, bool interactive);
+	void authorized(uint64_t id, Result<void> allowed);
+	void finishStaging(uint64_t id, Result<nlohmann::json> result);
+	void callerVanished(const std::string &name);
 	void rebootVia(VoidReply reply, uint64_t flags, bool kexec);
 	void forceReboot(VoidReply reply, const std::string &sender);
 	void progress(std::string_view phase, double fraction);
@@ -77,13 +93,20 @@ private:
 
 	/* Loop thread only. */
 	bool staging_ = false;
-	std::thread worker_;
+	uint64_t nextId_ = 1;
+	std::map<uint64_t, PendingStage> pending_;
+	CallerBudget budget_;
+	std::unique_ptr<sdbus::IProxy> busWatch_; // NameOwnerChanged: callers leaving
 	std::map<std::string, std::string> published_; // property → last emitted value (serialized)
 
 	/* Worker thread → loop: coalesce change notifications and progress. */
 	std::atomic<bool> changePending_ = false;
 	std::string lastPhase_;  // worker thread only
 	double lastFraction_ = -1;
+
+	/* Last: destroyed first, so a job still running finishes while
+	 * everything it touches exists. */
+	Worker worker_;
 };
 
 } // namespace kexecd
