@@ -44,7 +44,7 @@ std::string scalar(const json &v)
 		}
 		return s;
 	}
-	return v.dump();
+	return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 std::string text(const json &doc, std::initializer_list<const char *> pointers)

@@ -23,6 +23,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "config.h"
+#include "daemon_config.h"
 #include "discovery.h"
 #include "errors.h"
 #include "format.h"
@@ -48,10 +49,12 @@ struct GlobalOptions {
 	bool json = false;
 	bool noAskPassword = false;
 	std::string bus = "system";
+	std::string config = KEXECD_CONF_FILE; // for the ESP/XBOOTLDR roots
 };
 
 struct StageOptions {
 	std::string uki;
+	bool noAddons = false;
 	std::vector<std::string> addons;
 	std::string profile;
 	std::string scheme;
@@ -111,7 +114,7 @@ int report(const GlobalOptions &global, const ClientError &error, const std::str
 					  { "exit_code", error.exitCode } } } };
 		if (!name.empty())
 			doc["error"]["name"] = name;
-		fmt::print("{}\n", doc.dump(2));
+		fmt::print("{}\n", doc.dump(2, ' ', false, json::error_handler_t::replace));
 	}
 	return error.exitCode;
 }
@@ -216,7 +219,7 @@ std::string absolutePath(const std::string &path)
  * may read. */
 std::optional<int> openInput(const GlobalOptions &global, const std::string &path, int &exitCode)
 {
-	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		int err = errno;
 		exitCode = report(global, { err == EACCES ? ExitAccessDenied : ExitInvalid,
@@ -272,7 +275,7 @@ int cmdStatus(const GlobalOptions &global)
 					"kexecd sent a status document that is not valid JSON" });
 	}
 	if (global.json)
-		fmt::print("{}\n", doc.dump(2));
+		fmt::print("{}\n", doc.dump(2, ' ', false, json::error_handler_t::replace));
 	else
 		fmt::print("{}", formatStatus(doc));
 	return ExitOk;
@@ -326,13 +329,52 @@ int runStaging(const GlobalOptions &global, const char *method, const Args &...a
 
 	json record = mapToJson(staged);
 	if (global.json) {
-		fmt::print("{}\n", record.dump(2));
+		fmt::print("{}\n", record.dump(2, ' ', false, json::error_handler_t::replace));
 	} else {
 		const std::string path = record.value(json::json_pointer("/uki/path"), std::string{});
 		fmt::print("{}\n", path.empty() ? "Staged." : fmt::format("Staged '{}'.", path));
 		fmt::print("{}", formatStaged(record));
 	}
 	return ExitOk;
+}
+
+ClientError describeEngineError(const Error &error);
+
+/* The ESP and XBOOTLDR the daemon uses: kexecd.conf's, else the defaults. */
+std::optional<DiscoveryPaths> configuredRoots(const GlobalOptions &global, int &exitCode)
+{
+	DaemonConfig config = defaultConfig();
+	std::vector<std::string> warnings;
+	if (auto r = loadConfigFile(global.config, config, warnings); !r) {
+		exitCode = report(global, describeEngineError(r.error()));
+		return std::nullopt;
+	}
+	return config.engine.discovery;
+}
+
+/* systemd-stub loads addons only for an image it booted from the ESP or
+ * XBOOTLDR: global ones, then <uki>.extra.d/ (boot counter stripped). */
+std::optional<std::vector<std::string>> stubAddonsFor(const GlobalOptions &global,
+							const std::string &ukiPath, int &exitCode)
+{
+	auto paths = configuredRoots(global, exitCode);
+	if (!paths)
+		return std::nullopt;
+	std::vector<std::string> roots;
+	if (auto esp = findEsp(*paths))
+		roots.push_back(*esp);
+	if (!paths->xbootldr.empty())
+		roots.push_back(paths->xbootldr);
+	for (std::string root : roots) {
+		while (root.size() > 1 && root.back() == '/')
+			root.pop_back();
+		if (ukiPath.size() > root.size() && ukiPath.compare(0, root.size(), root) == 0 &&
+		    ukiPath[root.size()] == '/') {
+			std::vector<std::string> notes;
+			return findAddons(*paths, ukiPath, &notes);
+		}
+	}
+	return std::vector<std::string>{};
 }
 
 int cmdStage(const GlobalOptions &global, const StageOptions &opts)
@@ -361,9 +403,25 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 		return exitCode;
 	sdbus::UnixFd uki{ *ukiFd, sdbus::adopt_fd };
 
+	/* What systemd-stub would load for this file, found and opened here
+	 * with the caller's rights: the daemon opens no path a caller names. */
+	std::vector<std::string> addonFiles;
+	if (!opts.noAddons) {
+		auto found = stubAddonsFor(global, absolutePath(opts.uki), exitCode);
+		if (!found)
+			return exitCode;
+		addonFiles = std::move(*found);
+	}
+	addonFiles.insert(addonFiles.end(), opts.addons.begin(), opts.addons.end());
+	if (addonFiles.size() > kMaxAddonsOnBus)
+		return report(global, { ExitInvalid, "invalid-argument",
+					fmt::format("{} addons for '{}': one Stage call carries at most {} (the UKI "
+						    "and each addon are file descriptors, and a D-Bus message "
+						    "carries 16)", addonFiles.size(), opts.uki, kMaxAddonsOnBus) });
+
 	std::vector<sdbus::UnixFd> addons;
 	std::vector<std::string> addonPaths;
-	for (const std::string &path : opts.addons) {
+	for (const std::string &path : addonFiles) {
 		std::optional<int> fd = openInput(global, path, exitCode);
 		if (!fd)
 			return exitCode;
@@ -399,7 +457,7 @@ int cmdSimple(const GlobalOptions &global, Verb verb, Options options)
 	}
 
 	if (global.json) {
-		fmt::print("{}\n", json{ { "verb", verbName(verb) }, { "result", "ok" } }.dump(2));
+		fmt::print("{}\n", json{ { "verb", verbName(verb) }, { "result", "ok" } }.dump(2, ' ', false, json::error_handler_t::replace));
 	} else if (verb == Verb::Unstage) {
 		fmt::print("Unstaged: no kernel is staged any more.\n");
 	} else if (verb == Verb::Reboot) {
@@ -456,9 +514,16 @@ int cmdInspect(const GlobalOptions &global, const InspectOptions &opts)
  * user can see what `kexecctl stage` without a UKI would pick. */
 int cmdList(const GlobalOptions &global, const ListOptions &opts)
 {
-	DiscoveryPaths paths;
-	paths.esp = opts.esp.empty() ? std::string{} : absolutePath(opts.esp);
-	paths.xbootldr = opts.xbootldr.empty() ? std::string{} : absolutePath(opts.xbootldr);
+	/* The daemon's roots (kexecd.conf), unless given here. */
+	int exitCode = ExitOk;
+	auto configured = configuredRoots(global, exitCode);
+	if (!configured)
+		return exitCode;
+	DiscoveryPaths paths = *configured;
+	if (!opts.esp.empty())
+		paths.esp = absolutePath(opts.esp);
+	if (!opts.xbootldr.empty())
+		paths.xbootldr = absolutePath(opts.xbootldr);
 
 	std::vector<std::string> notes;
 	auto entries = listUkis(paths, &notes);
@@ -495,7 +560,7 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 	doc["notes"] = notes;
 
 	if (global.json)
-		fmt::print("{}\n", doc.dump(2));
+		fmt::print("{}\n", doc.dump(2, ' ', false, json::error_handler_t::replace));
 	else
 		fmt::print("{}", formatList(doc));
 	return ExitOk;
@@ -520,6 +585,8 @@ int main(int argc, char **argv)
 	app.add_flag("--json", global.json, "Machine-readable output (stable keys, see kexecctl(1))");
 	app.add_flag("--no-ask-password", global.noAskPassword,
 		     "Do not ask for a password when authorization is needed");
+	app.add_option("--config", global.config,
+		       "kexecd.conf whose ESP=/XBOOTLDR= stage and list use (default " KEXECD_CONF_FILE ")");
 	app.add_option("--bus", global.bus, "'system' (default) or a D-Bus address to talk to kexecd on")
 		->type_name("system|ADDRESS");
 
@@ -533,6 +600,8 @@ int main(int argc, char **argv)
 	stage->add_option("--addon", stageOpts.addons, "UKI addon (.addon.efi); may be repeated")
 		->type_name("FILE")
 		->allow_extra_args(false);
+	stage->add_flag("--no-addons", stageOpts.noAddons,
+			"Do not add the addons systemd-stub would load for a UKI on the ESP");
 	stage->add_option("--profile", stageOpts.profile, "UKI profile: number (@N) or ID");
 	stage->add_option("--scheme", stageOpts.scheme, "How the kernel is handed over")
 		->check(CLI::IsMember(schemes));

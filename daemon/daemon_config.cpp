@@ -219,8 +219,12 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 				continue;
 			}
 			auto n = parseUnsigned(value);
-			if (!n || *n > 1024)
-				return bad("a number between 0 and 1024");
+			/* One fd per addon plus the UKI's in one Stage message, and
+			 * the system bus carries 16. */
+			if (!n || *n > kMaxAddonsOnBus)
+				return bad(fmt::format("a number between 0 and {} (a D-Bus message carries at most "
+						       "16 file descriptors: the UKI's and one per addon)",
+						       kMaxAddonsOnBus));
 			engine.limits.maxAddons = static_cast<unsigned>(*n);
 		} else if (key == "MaxCmdline") {
 			if (reset) {

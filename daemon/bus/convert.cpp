@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "text.h"
+
 namespace kexecd {
 
 namespace {
@@ -32,7 +34,9 @@ sdbus::Variant jsonToVariant(const nlohmann::json &value)
 	case json::value_t::object:
 		return sdbus::Variant(jsonToVariantMap(value));
 	case json::value_t::string:
-		return sdbus::Variant(value.get<std::string>());
+		/* D-Bus strings must be valid UTF-8; the engine already applies
+		 * text.h's rules, this keeps a slip from killing a reply. */
+		return sdbus::Variant(displayText(value.get<std::string>()));
 	case json::value_t::boolean:
 		return sdbus::Variant(value.get<bool>());
 	case json::value_t::number_unsigned:
@@ -45,7 +49,7 @@ sdbus::Variant jsonToVariant(const nlohmann::json &value)
 		/* An empty array has no element type; "as" is what clients
 		 * expect for the lists we publish (addons, verdicts). */
 		if (value.empty() || all(value, &json::is_string))
-			return arrayOf<std::string>(value, [](const json &v) { return v.get<std::string>(); });
+			return arrayOf<std::string>(value, [](const json &v) { return displayText(v.get<std::string>()); });
 		if (all(value, &json::is_object))
 			return arrayOf<VariantMap>(value, [](const json &v) { return jsonToVariantMap(v); });
 		if (all(value, &json::is_number_unsigned))
@@ -77,7 +81,7 @@ VariantMap jsonToVariantMap(const nlohmann::json &object)
 			out.emplace(key, sdbus::Variant(std::vector<VariantMap>{}));
 			continue;
 		}
-		out.emplace(key, jsonToVariant(value));
+		out.emplace(displayText(key), jsonToVariant(value));
 	}
 	return out;
 }

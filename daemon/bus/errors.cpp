@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "text.h"
+
 namespace kexecd {
 
 namespace {
@@ -37,7 +39,9 @@ const char *dbusErrorName(Code code)
 
 sdbus::Error toDbusError(const Error &error)
 {
-	std::string message = error.message;
+	/* An error reply with invalid UTF-8 cannot be built, and the caller
+	 * would wait forever: the display rule, once more, at the edge. */
+	std::string message = displayText(error.message);
 	/* The errno is part of the contract for KernelRefused and Io: the
 	 * client shows it and scripts can match it. */
 	if (error.errnum > 0) {

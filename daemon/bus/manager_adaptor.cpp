@@ -17,6 +17,7 @@
 #include "log.h"
 #include "logind.h"
 #include "polkit.h"
+#include "text.h"
 
 namespace kexecd {
 
@@ -384,8 +385,8 @@ void ManagerAdaptor::emitChanges()
 {
 	std::map<std::string, std::string> now = {
 		{ "State", stateName(stager_.state()) },
-		{ "Staged", stager_.staged().dump() },
-		{ "KernelSupport", stager_.kernelSupport().dump() },
+		{ "Staged", stager_.staged().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) },
+		{ "KernelSupport", stager_.kernelSupport().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) },
 		{ "LastError", stager_.lastError() },
 	};
 	std::vector<std::string> changed;
@@ -543,7 +544,7 @@ std::string ManagerAdaptor::Describe()
 			{ "last_error", stager_.lastError() },
 			{ "version", KEXECD_VERSION },
 		};
-		return doc.dump();
+		return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 	} catch (const std::exception &e) {
 		throw toDbusError(Code::Internal, std::string("Describe: ") + e.what());
 	}
@@ -574,7 +575,7 @@ VariantMap ManagerAdaptor::KernelSupport()
 
 std::string ManagerAdaptor::LastError()
 {
-	return stager_.lastError();
+	return displayText(stager_.lastError());
 }
 
 std::string ManagerAdaptor::Version()

@@ -30,13 +30,16 @@ enum class StageState { Idle, Staging, Staged, Foreign, Failed, Rebooting };
 
 const char *stateName(StageState state);
 
+/* dbus-daemon's default max_message_unix_fds (16), less the UKI's fd. */
+inline constexpr unsigned kMaxAddonsOnBus = 15;
+
 /* Every limit on user-controlled input, in one place. */
 struct Limits {
 	PeLimits pe;                           // per file: size and section count
 	/* Stage passes the UKI and each addon as an fd, and the system bus
 	 * carries at most 16 fds in one message (dbus-daemon's
 	 * max_message_unix_fds). */
-	unsigned maxAddons = 15;
+	unsigned maxAddons = kMaxAddonsOnBus;
 	size_t maxCmdline = 4096;              // composed command line, bytes
 	size_t maxCmdlineExtra = 1024;
 	size_t maxProfileName = 64;

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "stager.h"
 
+#include <sys/stat.h>
+
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -9,6 +12,7 @@
 
 #include "digest.h"
 #include "elf_container.h"
+#include "pe.h"
 #include "test_util.h"
 
 using namespace kexecd;
@@ -436,4 +440,112 @@ TEST_F(StagerTest, BpfRefusalFallsBackOnlyWhenConfigured)
 	ASSERT_FALSE(refused.ok());
 	EXPECT_EQ(refused.error().code, Code::KernelRefused);
 	EXPECT_EQ(stager.staged(), *r);
+}
+
+namespace {
+
+/* A copy of a fixture with one section's first byte replaced, or the
+ * name of a section replaced (8 bytes). */
+std::string patchedFixture(const std::string &dir, const std::string &name, const std::string &section,
+			   std::optional<uint8_t> firstByte, std::optional<std::string> newName = {})
+{
+	std::vector<uint8_t> bytes = readFile(fixture(name));
+	auto pe = PeFile::parse({ bytes.data(), bytes.size() }, name);
+	EXPECT_TRUE(pe.ok());
+	const uint8_t *base = bytes.data();
+	for (const PeSection &s : pe->sections()) {
+		if (s.name != section)
+			continue;
+		if (firstByte)
+			bytes[s.pointerToRawData] = *firstByte;
+		if (newName) {
+			/* The section header's name field holds the name's bytes. */
+			for (size_t off = 0; off + 8 <= bytes.size(); off++)
+				if (std::memcmp(base + off, section.c_str(), section.size()) == 0 &&
+				    std::memcmp(base + off + 20, &s.pointerToRawData, 4) == 0) {
+					std::memcpy(bytes.data() + off, newName->data(), 8);
+					break;
+				}
+		}
+	}
+	const std::string out = dir + "/patched-" + name;
+	std::ofstream(out, std::ios::binary).write(reinterpret_cast<const char *>(bytes.data()),
+						   static_cast<std::streamsize>(bytes.size()));
+	return out;
+}
+
+} // namespace
+
+TEST_F(StagerTest, NonUtf8CmdlineIsRefusedByNameAndNothingWedges)
+{
+	const std::string bad = patchedFixture(dir_, "uki.efi", ".cmdline", 0xff);
+	StageRequest r;
+	r.uki = openInput(bad);
+	auto result = stager_->stage(std::move(r), {});
+	ASSERT_FALSE(result.ok());
+	EXPECT_EQ(result.error().code, Code::InvalidImage);
+	EXPECT_NE(result.error().message.find(".cmdline is not valid UTF-8 (byte 0xff at offset 0)"),
+		  std::string::npos) << result.error().message;
+	EXPECT_EQ(stager_->state(), StageState::Idle);
+	/* Not busy: the next staging runs. */
+	auto good = stager_->stage(request("uki.efi"), {});
+	ASSERT_TRUE(good.ok()) << good.error().message;
+}
+
+TEST_F(StagerTest, NonUtf8DisplayTextIsEscapedInTheRecord)
+{
+	const std::string bad = patchedFixture(dir_, "uki.efi", ".osrel", 0xff);
+	const std::string badName = patchedFixture(dir_, "addon-cmdline.addon.efi", ".cmdline", std::nullopt,
+						   std::string(".cm\xf4line", 8));
+	StageRequest r;
+	r.uki = openInput(bad);
+	r.uki.origin = "/efi/EFI/Linux/\xff\x1b[31m.efi";
+	r.addons.push_back(openInput(badName));
+	auto result = stager_->stage(std::move(r), {});
+	ASSERT_TRUE(result.ok()) << result.error().message;
+	const std::string text = result->dump(); // throws on invalid UTF-8
+	EXPECT_EQ((*result)["uki"]["path"], "/efi/EFI/Linux/\\xff\\x1b[31m.efi");
+	EXPECT_EQ(nlohmann::json::parse(readText(config_.statePath)), *result);
+}
+
+TEST_F(StagerTest, RecordThatCannotBeWrittenUnloadsTheNewKernel)
+{
+	ASSERT_TRUE(stager_->stage(request("uki.efi"), {}).ok());
+	/* Only the final write fails: the directory turns world-writable
+	 * right after the load, which the state file refuses to trust. */
+	const std::string runDir = dir_ + "/run";
+	config_.testHook = [runDir](std::string_view phase) {
+		if (phase == "loaded")
+			::chmod(runDir.c_str(), 0777);
+	};
+	Stager stager(*kernel_, config_);
+	ASSERT_TRUE(stager.start().ok());
+	ASSERT_EQ(stager.state(), StageState::Staged);
+	auto r = stager.stage(request("uki.efi", { "addon-cmdline.addon.efi" }), {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_NE(r.error().message.find("the new kernel was unloaded again"), std::string::npos)
+		<< r.error().message;
+	EXPECT_EQ(stager.state(), StageState::Idle);
+	EXPECT_TRUE(stager.staged().empty()) << "never describes the previous kernel";
+	EXPECT_EQ(readText(fake_ + "/loaded"), "0\n");
+	EXPECT_FALSE(std::filesystem::exists(config_.statePath));
+}
+
+TEST_F(StagerTest, AThrowInsideStagingIsInternalAndReleasesBusy)
+{
+	auto armed = std::make_shared<bool>(true);
+	config_.testHook = [armed](std::string_view phase) {
+		if (*armed && phase == "compose")
+			throw std::runtime_error("injected");
+	};
+	Stager stager(*kernel_, config_);
+	ASSERT_TRUE(stager.start().ok());
+	auto r = stager.stage(request("uki.efi"), {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, Code::Internal);
+	EXPECT_NE(r.error().message.find("injected"), std::string::npos);
+	EXPECT_EQ(stager.state(), StageState::Idle);
+	*armed = false;
+	auto again = stager.stage(request("uki.efi"), {});
+	EXPECT_TRUE(again.ok()) << "busy_ was released: " << again.error().message;
 }
