@@ -15,9 +15,11 @@
 namespace kexecd {
 
 struct CallerBudgetLimits {
+	/* Descriptors count twice: the pending method call keeps its own,
+	 * and the request holds the duplicates the engine will read. */
 	size_t requestsPerCaller = 4;
-	size_t fdsPerCaller = 64;  // four full messages of 16 fds
-	size_t fdsTotal = 512;     // all callers together; well below RLIMIT_NOFILE
+	size_t fdsPerCaller = 128; // four full messages of 16 fds
+	size_t fdsTotal = 1024;    // all callers together; well below kexecd's RLIMIT_NOFILE
 };
 
 class CallerBudget

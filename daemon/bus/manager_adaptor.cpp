@@ -218,7 +218,8 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 			addon.fd = takeInputFd(addons[i], fmt::format("addon '{}'", addon.origin), maxSize);
 			request->addons.push_back(std::move(addon));
 		}
-		queueStaging(reply, request, false, addons.size() + 1, interactiveOption(options));
+		/* The call message keeps its fds until the reply: two each. */
+		queueStaging(reply, request, false, 2 * (addons.size() + 1), interactiveOption(options));
 	});
 }
 
