@@ -22,7 +22,9 @@
 #include "memfd.h"
 #include "modsig.h"
 #include "parse_core.h"
+#include "signature_check.h"
 #include "trust.h"
+#include "trust_sources.h"
 #include "uki.h"
 
 namespace kexecd {
@@ -197,11 +199,6 @@ Result<TrustStore> loadTrust(const EngineConfig &config)
 	return store;
 }
 
-nlohmann::json signatureJson(const SignatureReport &r)
-{
-	return { { "verdict", verdictName(r.verdict) }, { "signer", r.signer }, { "detail", r.detail } };
-}
-
 SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &support)
 {
 	if (policy != SignaturePolicy::Auto)
@@ -210,26 +207,46 @@ SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &sup
 	return support.secureBoot || locked ? SignaturePolicy::Enforce : SignaturePolicy::Warn;
 }
 
-/* Verify every input; returns one JSON verdict per file (UKI first). */
-Result<std::vector<nlohmann::json>> verifyAll(const ParsedInput &in, const TrustStore &store,
-					       SignaturePolicy policy)
+TrustSourcePaths trustSourcePaths(const EngineConfig &config)
 {
-	std::vector<nlohmann::json> verdicts;
-	std::vector<const UkiImage *> all{ &*in.uki };
-	for (const UkiImage &a : in.addons)
-		all.push_back(&a);
-	for (const UkiImage *img : all) {
-		auto report = verifyAuthenticode(img->pe(), store);
-		if (!report)
-			return report.takeError();
-		if (policy == SignaturePolicy::Enforce && report->verdict != Verdict::Trusted)
-			return makeError(Code::SignatureRejected,
-					 fmt::format("'{}': signature {}{}; policy 'enforce' refuses it", img->origin(),
-						     verdictName(report->verdict),
-						     report->detail.empty() ? "" : " (" + report->detail + ")"));
-		verdicts.push_back(signatureJson(*report));
-	}
-	return verdicts;
+	TrustSourcePaths p;
+	p.trustDir = config.trustDir;
+	p.efivarsDir = config.efivarsDir;
+	p.mokVariablesDir = config.mokVariablesDir;
+	p.procKeys = config.procKeys;
+	p.useFirmwareDb = config.useFirmwareDb;
+	return p;
+}
+
+/* Firmware and kernel verdicts for what is about to be loaded
+ * (signature_check.h), refused under 'enforce'. */
+Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources &sources, SignaturePolicy policy,
+				      const EngineConfig &config, std::span<const uint8_t> kernel, bool zboot,
+				      std::span<const uint8_t> parser)
+{
+	SignatureInputs si;
+	si.uki = &*in.uki;
+	si.addons = in.addonPointers();
+	si.bpfScheme = !parser.empty();
+	si.kernel = kernel;
+	si.kernelWasZboot = zboot;
+	si.parserContainer = parser;
+	si.parserPath = config.parserPath;
+	const bool enforce = policy == SignaturePolicy::Enforce;
+	auto check = checkSignatures(si, sources, { enforce, enforce && config.enforceFirmwareVerdict });
+	if (!check)
+		return check.takeError();
+	if (check->refusal)
+		return makeError(Code::SignatureRejected, check->refusal->message + "; policy 'enforce' refuses it");
+	return check;
+}
+
+void recordSignatures(nlohmann::json &record, const SignatureCheck &check, const TrustSources &sources)
+{
+	record["uki"]["signature"] = check.ukiFirmware;
+	for (size_t i = 0; i < check.addonFirmware.size() && i < record["addons"].size(); i++)
+		record["addons"][i]["signature"] = check.addonFirmware[i];
+	record["signatures"] = { { "objects", check.objects }, { "sources", sources.describe() } };
 }
 
 nlohmann::json partJson(std::span<const uint8_t> bytes)
@@ -395,10 +412,6 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 	auto in = readAndParse(uki, addons, profile, config.limits, {});
 	if (!in)
 		return in.takeError();
-	auto store = loadTrust(config);
-	if (!store)
-		return store.takeError();
-
 	nlohmann::json j;
 	auto describe = [&](const UkiImage &img, const LoadedFile &f) {
 		nlohmann::json d = partJson(f.memfd.bytes());
@@ -408,8 +421,6 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 		for (const PeSection &s : img.pe().sections())
 			d["sections"].push_back({ { "name", s.name }, { "size", s.data.size() },
 						  { "offset", s.pointerToRawData } });
-		if (auto r = verifyAuthenticode(img.pe(), *store))
-			d["signature"] = signatureJson(*r);
 		return d;
 	};
 	j["uki"] = describe(*in->uki, in->files[0]);
@@ -433,6 +444,15 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 			 { "initrd", parts->initrd ? partJson(parts->initrd->bytes()) : nlohmann::json(nullptr) },
 			 { "cmdline", parts->cmdline },
 			 { "kernel_was_zboot", parts->kernelWasZboot } };
+	/* inspect shows the classic scheme's objects and never refuses. */
+	auto sources = loadTrustSources(trustSourcePaths(config));
+	if (!sources)
+		return sources.takeError();
+	auto signatures = verifyComposed(*in, *sources, SignaturePolicy::Warn, config, parts->kernel.bytes(),
+					 parts->kernelWasZboot, {});
+	if (!signatures)
+		return signatures.takeError();
+	recordSignatures(j, *signatures, *sources);
 	if (showContainer) {
 		std::vector<ContainerEntry> entries;
 		for (const LoadedFile &f : in->files)
@@ -662,9 +682,9 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto store = loadTrust(config_);
 	if (!store)
 		return store.takeError();
-	auto verdicts = verifyAll(*in, *store, policy);
-	if (!verdicts)
-		return verdicts.takeError();
+	auto sources = loadTrustSources(trustSourcePaths(config_));
+	if (!sources)
+		return sources.takeError();
 	if (progress)
 		progress("verify", 0.55);
 
@@ -691,13 +711,11 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	record["uki"] = partJson(in->files[0].memfd.bytes());
 	record["uki"]["path"] = in->files[0].origin;
 	addUkiIdentity(record["uki"], *in->uki);
-	record["uki"]["signature"] = (*verdicts)[0];
 	record["profile"] = profileJson(in->profile);
 	record["addons"] = nlohmann::json::array();
 	for (size_t i = 1; i < in->files.size(); i++) {
 		nlohmann::json a = partJson(in->files[i].memfd.bytes());
 		a["path"] = in->files[i].origin;
-		a["signature"] = (*verdicts)[i];
 		record["addons"].push_back(a);
 	}
 	record["signature_policy"] = policyName(policy);
@@ -753,6 +771,12 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	} else {
 		KEXECD_TRY(composeClassicLoad());
 	}
+	auto signatures = scheme == Scheme::Bpf
+		? verifyComposed(*in, *sources, policy, config_, {}, false, parser->memfd.bytes())
+		: verifyComposed(*in, *sources, policy, config_, classic->kernel.bytes(), classic->kernelWasZboot, {});
+	if (!signatures)
+		return signatures.takeError();
+	recordSignatures(record, *signatures, *sources);
 	if (progress)
 		progress("compose", 0.75);
 
@@ -796,6 +820,13 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 			removePending();
 			return composed.takeError();
 		}
+		auto classicSignatures = verifyComposed(*in, *sources, policy, config_, classic->kernel.bytes(),
+							classic->kernelWasZboot, {});
+		if (!classicSignatures) {
+			removePending();
+			return classicSignatures.takeError();
+		}
+		recordSignatures(record, *classicSignatures, *sources);
 		scheme = Scheme::Classic;
 		reason = "auto: the kernel refused the BPF parser container (" + bpfError +
 			 "); fell back to classic as configured";

@@ -27,6 +27,9 @@ protected:
 		std::filesystem::create_directories(fake_);
 		config_.trustDir = fixture("trust");
 		config_.useFirmwareDb = false;
+		/* No /proc/keys: the kernel keyrings are unknown, so kernel
+		 * verdicts rest on db/MOK alone and "unknown" is not refused. */
+		config_.procKeys = dir_ + "/no-proc-keys";
 		config_.statePath = dir_ + "/run/staged.json";
 		config_.policy = SignaturePolicy::Warn;
 		if (const char *p = getenv("KEXECD_PARSER_CONTAINER"))
@@ -178,7 +181,7 @@ TEST_F(StagerTest, EnforcePolicy)
 	mixed.policy = SignaturePolicy::Enforce;
 	r = stager_->stage(std::move(mixed), {});
 	ASSERT_FALSE(r.ok());
-	EXPECT_NE(r.error().message.find("addon-cmdline.addon.efi': signature unsigned"), std::string::npos)
+	EXPECT_NE(r.error().message.find("addon-cmdline.addon.efi': firmware verdict unsigned"), std::string::npos)
 		<< r.error().message;
 
 	StageRequest good = request("uki-signed.efi", { "addon-signed.addon.efi" });
