@@ -302,4 +302,15 @@ SystemPaths systemPathsFromEnvironment()
 	return paths;
 }
 
+void applySystemPaths(const SystemPaths &paths, EngineConfig &engine)
+{
+	const SystemPaths defaults;
+	if (paths.sysRoot != defaults.sysRoot) {
+		engine.efivarsDir = paths.sysRoot + "/firmware/efi/efivars";
+		engine.mokVariablesDir = paths.sysRoot + "/firmware/efi/mok-variables";
+	}
+	if (paths.procRoot != defaults.procRoot)
+		engine.procKeys = paths.procRoot + "/keys";
+}
+
 } // namespace kexecd

@@ -63,6 +63,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
+	applySystemPaths(systemPathsFromEnvironment(), config.engine);
 	auto kernel = makeKernel(kernelSpec, systemPathsFromEnvironment());
 	if (!kernel) {
 		log::error("{}", kernel.error().message);
