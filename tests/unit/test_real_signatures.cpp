@@ -172,6 +172,26 @@ TEST(RealBinaries, VerdictTable)
 	}
 }
 
+/* Debian's 6.12 kernel (bookworm-backports): signed by a newer Debian
+ * signer under the same CA. */
+TEST(RealBinaries, Kernel612)
+{
+	REQUIRE_REAL();
+	if (!std::filesystem::exists(real("vmlinuz-6.12")))
+		GTEST_SKIP() << "no 6.12 kernel: " << readText(real("vmlinuz-6.12.UNAVAILABLE"));
+	auto pe = loadPe(real("vmlinuz-6.12"));
+	ASSERT_TRUE(pe->pe);
+	Both b = verdicts(*pe->pe, sources("efivars-shim"));
+	table("efivars-shim", "vmlinuz-6.12", b);
+	EXPECT_EQ(b.firmware.verdict, Verdict::Trusted) << b.firmware.reason;
+	EXPECT_EQ(b.kernel.verdict, Verdict::Trusted) << b.kernel.reason;
+	EXPECT_NE(b.kernel.signer.find("Debian Secure Boot Signer"), std::string::npos) << b.kernel.signer;
+	b = verdicts(*pe->pe, sources("efivars-ms"));
+	table("efivars-ms", "vmlinuz-6.12", b);
+	EXPECT_EQ(b.firmware.verdict, Verdict::UntrustedSigner);
+	EXPECT_EQ(b.kernel.verdict, Verdict::Unknown);
+}
+
 /* fwupd-efi's Debian signature has SpcIndirectDataContent type
  * 1.3.6.1.4.1.311.2.1.21 (an old pesign bug) that the kernel accepts. */
 TEST(RealBinaries, FwupdContentTypeOid)
