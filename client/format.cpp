@@ -86,6 +86,36 @@ std::string yesNo(const json *v)
 	return scalar(*v);
 }
 
+/* One line per object and verdict (the record's signatures.objects):
+ * the firmware verdict (would shim boot it) for the UKI and each addon,
+ * the kernel verdict (would kexec_file_load take it) for what the kernel
+ * verifies in the scheme used. */
+void addVerdicts(Block &block, const json &doc)
+{
+	const json *objects = find(doc, { "/signatures/objects" });
+	if (!objects || !objects->is_array())
+		return;
+	size_t addon = 0;
+	for (const json &o : *objects) {
+		const std::string what = text(o, { "/object" });
+		const std::string label = what == "addon"    ? fmt::format("addon {}", addon++)
+					  : what == "kernel" ? std::string(".linux")
+					  : what == "parser" ? std::string("parser container")
+							     : what;
+		for (const char *which : { "/firmware", "/kernel" }) {
+			const json *v = find(o, { which });
+			if (!v || !v->is_object())
+				continue;
+			std::string line = text(*v, { "/verdict" });
+			if (std::string anchor = text(*v, { "/anchor" }); !anchor.empty())
+				line += " via " + anchor;
+			else if (std::string reason = text(*v, { "/reason" }); !reason.empty())
+				line += " (" + reason + ")";
+			block.add(fmt::format("{} verdict, {}", which[1] == 'f' ? "Firmware" : "Kernel", label), line);
+		}
+	}
+}
+
 std::string addonList(const json &staged)
 {
 	const json *addons = find(staged, { "/addons" });
@@ -147,6 +177,7 @@ void addStaged(Block &block, const json &staged)
 	if (!verdict.empty() && !policy.empty())
 		verdict += ", policy " + policy;
 	block.add("Signature", verdict);
+	addVerdicts(block, staged);
 
 	block.add("Kernel SHA256", text(staged, { "/kernel/sha256" }));
 	block.add("Initrd SHA256", text(staged, { "/initrd/sha256" }));
@@ -262,6 +293,7 @@ std::string formatInspect(const json &doc)
 	block.add("OS", text(uki, { "/os_release/pretty_name", "/os_release/id" }));
 	block.add("Kernel version", text(uki, { "/uname" }));
 	block.add("Signature", signatureLine(uki));
+	addVerdicts(block, doc);
 
 	std::string profiles;
 	if (const json *list = find(uki, { "/profiles" }); list && list->is_array())

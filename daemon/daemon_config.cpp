@@ -165,13 +165,15 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 				return bad("auto|bpf|classic");
 			engine.scheme = *s;
 		} else if (key == "AllowSchemeFallback" || key == "UseFirmwareDb" ||
-			   key == "StageOnInstall") {
-			bool *target = key == "AllowSchemeFallback" ? &engine.allowSchemeFallback
-				       : key == "UseFirmwareDb"     ? &engine.useFirmwareDb
-								    : &config.stageOnInstall;
-			const bool def = key == "AllowSchemeFallback" ? defaults.engine.allowSchemeFallback
-					 : key == "UseFirmwareDb"     ? defaults.engine.useFirmwareDb
-								      : defaults.stageOnInstall;
+			   key == "EnforceFirmwareVerdict" || key == "StageOnInstall") {
+			bool *target = key == "AllowSchemeFallback"      ? &engine.allowSchemeFallback
+				       : key == "UseFirmwareDb"          ? &engine.useFirmwareDb
+				       : key == "EnforceFirmwareVerdict" ? &engine.enforceFirmwareVerdict
+									 : &config.stageOnInstall;
+			const bool def = key == "AllowSchemeFallback"      ? defaults.engine.allowSchemeFallback
+					 : key == "UseFirmwareDb"          ? defaults.engine.useFirmwareDb
+					 : key == "EnforceFirmwareVerdict" ? defaults.engine.enforceFirmwareVerdict
+									   : defaults.stageOnInstall;
 			if (reset) {
 				*target = def;
 				continue;
@@ -302,6 +304,17 @@ SystemPaths systemPathsFromEnvironment()
 		paths.procRoot = std::string(root) + "/proc";
 	}
 	return paths;
+}
+
+void applySystemPaths(const SystemPaths &paths, EngineConfig &engine)
+{
+	const SystemPaths defaults;
+	if (paths.sysRoot != defaults.sysRoot) {
+		engine.efivarsDir = paths.sysRoot + "/firmware/efi/efivars";
+		engine.mokVariablesDir = paths.sysRoot + "/firmware/efi/mok-variables";
+	}
+	if (paths.procRoot != defaults.procRoot)
+		engine.procKeys = paths.procRoot + "/keys";
 }
 
 } // namespace kexecd

@@ -50,4 +50,8 @@ Result<void> applyOverrides(const ConfigOverrides &overrides, DaemonConfig &conf
 /* KEXECD_SYSFS_ROOT prefixes the kernel's /sys and /proc for tests. */
 SystemPaths systemPathsFromEnvironment();
 
+/* The signature verdicts' /sys and /proc reads (efivarfs, the MOK
+ * configuration table, /proc/keys) under the same roots. */
+void applySystemPaths(const SystemPaths &paths, EngineConfig &engine);
+
 } // namespace kexecd

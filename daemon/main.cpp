@@ -103,6 +103,7 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
+	applySystemPaths(systemPathsFromEnvironment(), config.engine);
 	config.engine.testHook = testHookFromEnvironment();
 	raiseFileLimit();
 

@@ -18,10 +18,6 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 	auto in = readAndParse(uki, addons, profile, config.limits, {});
 	if (!in)
 		return in.takeError();
-	auto store = loadTrust(config);
-	if (!store)
-		return store.takeError();
-
 	nlohmann::json j;
 	auto describe = [&](const UkiImage &img, const LoadedFile &f) {
 		nlohmann::json d = partJson(f.memfd.bytes());
@@ -31,8 +27,6 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 		for (const PeSection &s : img.pe().sections())
 			d["sections"].push_back({ { "name", s.name }, { "size", s.data.size() },
 						  { "offset", s.pointerToRawData } });
-		if (auto r = verifyAuthenticode(img.pe(), *store))
-			d["signature"] = signatureJson(*r);
 		return d;
 	};
 	j["uki"] = describe(*in->uki, in->files[0]);
@@ -56,6 +50,15 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 			 { "initrd", parts->initrd ? partJson(parts->initrd->bytes()) : nlohmann::json(nullptr) },
 			 { "cmdline", parts->cmdline },
 			 { "kernel_was_zboot", parts->kernelWasZboot } };
+	/* inspect shows the classic scheme's objects and never refuses. */
+	auto sources = loadTrustSources(trustSourcePaths(config));
+	if (!sources)
+		return sources.takeError();
+	auto signatures = verifyComposed(*in, *sources, SignaturePolicy::Warn, config, parts->kernel.bytes(),
+					 parts->kernelWasZboot, {});
+	if (!signatures)
+		return signatures.takeError();
+	recordSignatures(j, *signatures, *sources);
 	if (showContainer) {
 		std::vector<ContainerEntry> entries;
 		for (const LoadedFile &f : in->files)

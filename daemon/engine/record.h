@@ -18,7 +18,6 @@ class UkiImage;
 struct SignatureReport;
 struct UkiProfile;
 
-nlohmann::json signatureJson(const SignatureReport &r);
 nlohmann::json partJson(std::span<const uint8_t> bytes); // size + sha256
 void addUkiIdentity(nlohmann::json &j, const UkiImage &uki);
 nlohmann::json profileJson(const UkiProfile *p);

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "record.h"
+#include "signature_check.h"
+#include "trust_sources.h"
 #include "text.h"
 
 namespace kexecd {
@@ -117,26 +119,46 @@ SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &sup
 	return support.secureBoot || locked ? SignaturePolicy::Enforce : SignaturePolicy::Warn;
 }
 
-/* Verify every input; returns one JSON verdict per file (UKI first). */
-Result<std::vector<nlohmann::json>> verifyAll(const ParsedInput &in, const TrustStore &store,
-					       SignaturePolicy policy)
+TrustSourcePaths trustSourcePaths(const EngineConfig &config)
 {
-	std::vector<nlohmann::json> verdicts;
-	std::vector<const UkiImage *> all{ &*in.uki };
-	for (const UkiImage &a : in.addons)
-		all.push_back(&a);
-	for (const UkiImage *img : all) {
-		auto report = verifyAuthenticode(img->pe(), store);
-		if (!report)
-			return report.takeError();
-		if (policy == SignaturePolicy::Enforce && report->verdict != Verdict::Trusted)
-			return makeError(Code::SignatureRejected,
-					 fmt::format("'{}': signature {}{}; policy 'enforce' refuses it", img->origin(),
-						     verdictName(report->verdict),
-						     report->detail.empty() ? "" : " (" + report->detail + ")"));
-		verdicts.push_back(signatureJson(*report));
-	}
-	return verdicts;
+	TrustSourcePaths p;
+	p.trustDir = config.trustDir;
+	p.efivarsDir = config.efivarsDir;
+	p.mokVariablesDir = config.mokVariablesDir;
+	p.procKeys = config.procKeys;
+	p.useFirmwareDb = config.useFirmwareDb;
+	return p;
+}
+
+/* Firmware and kernel verdicts for what is about to be loaded
+ * (signature_check.h), refused under 'enforce'. */
+Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources &sources, SignaturePolicy policy,
+				      const EngineConfig &config, std::span<const uint8_t> kernel, bool zboot,
+				      std::span<const uint8_t> parser)
+{
+	SignatureInputs si;
+	si.uki = &*in.uki;
+	si.addons = in.addonPointers();
+	si.bpfScheme = !parser.empty();
+	si.kernel = kernel;
+	si.kernelWasZboot = zboot;
+	si.parserContainer = parser;
+	si.parserPath = config.parserPath;
+	const bool enforce = policy == SignaturePolicy::Enforce;
+	auto check = checkSignatures(si, sources, { enforce, enforce && config.enforceFirmwareVerdict });
+	if (!check)
+		return check.takeError();
+	if (check->refusal)
+		return makeError(Code::SignatureRejected, check->refusal->message + "; policy 'enforce' refuses it");
+	return check;
+}
+
+void recordSignatures(nlohmann::json &record, const SignatureCheck &check, const TrustSources &sources)
+{
+	record["uki"]["signature"] = check.ukiFirmware;
+	for (size_t i = 0; i < check.addonFirmware.size() && i < record["addons"].size(); i++)
+		record["addons"][i]["signature"] = check.addonFirmware[i];
+	record["signatures"] = { { "objects", check.objects }, { "sources", sources.describe() } };
 }
 
 } // namespace kexecd

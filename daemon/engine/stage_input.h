@@ -11,8 +11,10 @@
 #include <nlohmann/json.hpp>
 
 #include "memfd.h"
+#include "signature_check.h"
 #include "stager.h"
 #include "trust.h"
+#include "trust_sources.h"
 #include "uki.h"
 
 namespace kexecd {
@@ -46,8 +48,13 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 /* trust.d plus, when configured, the firmware db. */
 Result<TrustStore> loadTrust(const EngineConfig &config);
 SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &support);
-/* One JSON verdict per file (UKI first); refuses under 'enforce'. */
-Result<std::vector<nlohmann::json>> verifyAll(const ParsedInput &in, const TrustStore &store,
-					       SignaturePolicy policy);
+TrustSourcePaths trustSourcePaths(const EngineConfig &config);
+/* Firmware and kernel verdicts for what is about to be loaded (kernel:
+ * the classic scheme's .linux; parser: the BPF scheme's container),
+ * refused under 'enforce'. */
+Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources &sources,
+				      SignaturePolicy policy, const EngineConfig &config,
+				      std::span<const uint8_t> kernel, bool zboot, std::span<const uint8_t> parser);
+void recordSignatures(nlohmann::json &record, const SignatureCheck &check, const TrustSources &sources);
 
 } // namespace kexecd

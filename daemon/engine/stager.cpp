@@ -18,6 +18,8 @@
 #include "record.h"
 #include "stage_input.h"
 #include "text.h"
+#include "signature_check.h"
+#include "trust_sources.h"
 #include "uki.h"
 
 namespace kexecd {
@@ -321,9 +323,9 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto store = loadTrust(config_);
 	if (!store)
 		return store.takeError();
-	auto verdicts = verifyAll(*in, *store, policy);
-	if (!verdicts)
-		return verdicts.takeError();
+	auto sources = loadTrustSources(trustSourcePaths(config_));
+	if (!sources)
+		return sources.takeError();
 	hook("verify");
 	if (progress)
 		progress("verify", 0.55);
@@ -351,13 +353,11 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	record["uki"] = partJson(in->files[0].memfd.bytes());
 	record["uki"]["path"] = in->files[0].origin;
 	addUkiIdentity(record["uki"], *in->uki);
-	record["uki"]["signature"] = (*verdicts)[0];
 	record["profile"] = profileJson(in->profile);
 	record["addons"] = nlohmann::json::array();
 	for (size_t i = 1; i < in->files.size(); i++) {
 		nlohmann::json a = partJson(in->files[i].memfd.bytes());
 		a["path"] = in->files[i].origin;
-		a["signature"] = (*verdicts)[i];
 		record["addons"].push_back(a);
 	}
 	record["signature_policy"] = policyName(policy);
@@ -413,6 +413,12 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	} else {
 		KEXECD_TRY(composeClassicLoad());
 	}
+	auto signatures = scheme == Scheme::Bpf
+		? verifyComposed(*in, *sources, policy, config_, {}, false, parser->memfd.bytes())
+		: verifyComposed(*in, *sources, policy, config_, classic->kernel.bytes(), classic->kernelWasZboot, {});
+	if (!signatures)
+		return signatures.takeError();
+	recordSignatures(record, *signatures, *sources);
 	hook("compose");
 	if (progress)
 		progress("compose", 0.75);
@@ -453,6 +459,13 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 			stateFile_.removePending();
 			return composed.takeError();
 		}
+		auto classicSignatures = verifyComposed(*in, *sources, policy, config_, classic->kernel.bytes(),
+							classic->kernelWasZboot, {});
+		if (!classicSignatures) {
+			stateFile_.removePending();
+			return classicSignatures.takeError();
+		}
+		recordSignatures(record, *classicSignatures, *sources);
 		scheme = Scheme::Classic;
 		reason = "auto: the kernel refused the BPF parser container (" + bpfError +
 			 "); fell back to classic as configured";

@@ -49,7 +49,14 @@ struct Limits {
 struct EngineConfig {
 	std::string trustDir;        // *.pem|*.crt trusted for Authenticode
 	std::string efivarsDir = "/sys/firmware/efi/efivars";
-	bool useFirmwareDb = true;   // add the firmware db to the trust store
+	bool useFirmwareDb = true;   // read db, dbx, MokListRT, MokListXRT, SbatLevelRT
+	std::string mokVariablesDir = "/sys/firmware/efi/mok-variables";
+	std::string procKeys = "/proc/keys"; // the kernel's builtin/secondary keyrings
+	/* Under 'enforce', also refuse what shim would refuse (the firmware
+	 * verdict), not only what the kernel would: in the classic scheme the
+	 * kernel checks .linux alone, so this is what covers initrd, cmdline
+	 * and addons. */
+	bool enforceFirmwareVerdict = true;
 	std::string parserPath;      // signed parser container (BPF scheme)
 	std::string statePath;       // staged.json
 	SignaturePolicy policy = SignaturePolicy::Auto;

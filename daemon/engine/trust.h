@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-// Pipeline step 4 ("verify"): Authenticode verification of a PE with
-// OpenSSL 3 against a trust store. This is a userspace pre-check so that a
-// bad image fails early with a clear message; the kernel verifies again.
+// Pipeline step 4 ("verify"): a trust store of X.509 certificates and the
+// chain check every verdict uses. verifyAuthenticode() is the plain
+// "does any signature chain to this store" question; verdict.h asks what
+// shim and the kernel would decide, with their trust sources, revocation
+// lists and rules (authenticode.h parses, efi_sigdb.h reads db/MOK lists).
 
 #include <cstddef>
 #include <cstdint>
@@ -11,12 +13,12 @@
 #include <string>
 #include <vector>
 
+#include <openssl/x509.h>
+
 #include "pe.h"
 #include "result.h"
 
-typedef struct x509_st X509;
-typedef struct x509_store_st X509_STORE;
-typedef struct evp_md_st EVP_MD;
+#include "openssl_util.h"
 
 namespace kexecd {
 
@@ -25,9 +27,12 @@ enum class Verdict {
 	UntrustedSigner, // signature valid, signer unknown
 	Unsigned,        // no certificate table
 	BadSignature,    // hash mismatch or malformed/invalid signature
+	Revoked,         // dbx, MokListX, the kernel's blacklist or SBAT revoke it
+	Unknown,         // cannot be predicted (a kernel keyring is not readable)
 };
 
-const char *verdictName(Verdict verdict); // "trusted", "untrusted-signer", "unsigned", "bad-signature"
+/* "trusted", "untrusted-signer", "unsigned", "bad-signature", "revoked", "unknown" */
+const char *verdictName(Verdict verdict);
 
 class TrustStore
 {
@@ -51,23 +56,28 @@ public:
 	Result<void> addEfiVariableFile(const std::string &path);
 	Result<void> addCertificateFile(const std::string &path);
 
+	/* Adds a reference; the caller keeps its own. */
+	Result<void> addCertificate(X509 *cert, const std::string &origin);
+
 	size_t size() const { return count_; }
 	X509_STORE *store() const { return store_; }
 
 private:
-	Result<void> addCertificate(X509 *cert, const std::string &origin);
 
 	X509_STORE *store_ = nullptr;
 	size_t count_ = 0;
 };
 
-/* The Authenticode image digest (PE spec "Calculating the PE Image Hash"):
- * headers without checksum and certificate directory entry, sections'
- * SizeOfRawData bytes by file offset, then the rest of the file less the
- * certificate table. No padding is added: sbsign pads the image to 8 bytes
- * before signing, so an unsigned file of odd length hashes differently from
- * the signed copy made of it. */
-Result<std::vector<uint8_t>> authenticodeDigest(const PeFile &pe, const EVP_MD *md);
+/* Does cert chain to a certificate of store, with untrusted as
+ * intermediates? Like firmware, shim and the kernel: any certificate of the
+ * store may be the anchor (partial chains), no time or purpose checks. */
+struct ChainCheck {
+	bool trusted = false;
+	std::string error;                  // why not
+	std::vector<detail::X509Ptr> chain; // cert first, anchor last
+	std::string anchor;                 // anchor's subject
+};
+ChainCheck checkChain(X509 *cert, STACK_OF(X509) *untrusted, X509_STORE *store);
 
 struct SignatureReport {
 	Verdict verdict = Verdict::Unsigned;

@@ -207,7 +207,12 @@ class KexecdTest(dbusmock.DBusTestCase):
 		argv = [self.kexecd_bin, f'--kernel=fake:{self.kdir}', '--state-file', self.state_file,
 			'--trust-dir', trust or os.path.join(self.fixtures, 'trust'), *extra]
 		log = open(self.daemon_log_path, 'a')
-		self.daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+		# An empty /sys and /proc: no firmware variables, and the kernel's
+		# keyrings unknown, so the host's own keys never decide a verdict.
+		root = os.path.join(self.kdir, 'sysroot')
+		os.makedirs(root, exist_ok=True)
+		env = dict(os.environ, KEXECD_SYSFS_ROOT=root)
+		self.daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
 		log.close()
 		deadline = time.monotonic() + 20
 		while time.monotonic() < deadline:
@@ -514,7 +519,16 @@ class KexecdTest(dbusmock.DBusTestCase):
 		r = self.ctl('--json', 'stage', self.fx('uki-signed.efi'), '--scheme', 'classic',
 			     '--signature-policy', 'enforce')
 		self.assertEqual(r.code, EXIT_OK, r)
-		self.assertIn('trusted', set(strings_in(self.status())))
+		status = self.status()
+		self.assertIn('trusted', set(strings_in(status)))
+		# Both verdicts cross D-Bus: the envelope's (firmware) and the .linux's
+		# (kernel; unknown here, the daemon sees no keyrings).
+		objects = status['staged']['signatures']['objects']
+		self.assertEqual([o['object'] for o in objects], ['uki', 'kernel'], objects)
+		self.assertEqual(objects[0]['firmware']['verdict'], 'trusted')
+		self.assertEqual(objects[1]['kernel']['verdict'], 'unknown')
+		r = self.ctl('status')
+		self.assertIn('Kernel verdict, .linux: unknown', r.out, r)
 
 	def test_sigkill_restart_keeps_status(self):
 		self.stage_ok()

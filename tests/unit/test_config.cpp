@@ -58,6 +58,7 @@ TEST(Config, EveryKeyReachesTheEngine)
 		       "MaxAddons=4\n"
 		       "MaxCmdline=2K\n"
 		       "UseFirmwareDb=no\n"
+		       "EnforceFirmwareVerdict=no\n"
 		       "StageOnInstall=on\n"
 		       "ESP=/efi\n"
 		       "XBOOTLDR=/boot\n");
@@ -74,6 +75,7 @@ TEST(Config, EveryKeyReachesTheEngine)
 	EXPECT_EQ(e.limits.maxAddons, 4u);
 	EXPECT_EQ(e.limits.maxCmdline, 2048u);
 	EXPECT_FALSE(e.useFirmwareDb);
+	EXPECT_FALSE(e.enforceFirmwareVerdict);
 	EXPECT_TRUE(p.config.stageOnInstall);
 	EXPECT_EQ(p.config.engine.discovery.esp, "/efi");
 	EXPECT_EQ(p.config.engine.discovery.xbootldr, "/boot");

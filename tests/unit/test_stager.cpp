@@ -31,6 +31,9 @@ protected:
 		std::filesystem::create_directories(fake_);
 		config_.trustDir = fixture("trust");
 		config_.useFirmwareDb = false;
+		/* No /proc/keys: the kernel keyrings are unknown, so kernel
+		 * verdicts rest on db/MOK alone and "unknown" is not refused. */
+		config_.procKeys = dir_ + "/no-proc-keys";
 		config_.statePath = dir_ + "/run/staged.json";
 		config_.policy = SignaturePolicy::Warn;
 		if (const char *p = getenv("KEXECD_PARSER_CONTAINER"))
@@ -182,7 +185,7 @@ TEST_F(StagerTest, EnforcePolicy)
 	mixed.policy = SignaturePolicy::Enforce;
 	r = stager_->stage(std::move(mixed), {});
 	ASSERT_FALSE(r.ok());
-	EXPECT_NE(r.error().message.find("addon-cmdline.addon.efi': signature unsigned"), std::string::npos)
+	EXPECT_NE(r.error().message.find("addon-cmdline.addon.efi': firmware verdict unsigned"), std::string::npos)
 		<< r.error().message;
 
 	StageRequest good = request("uki-signed.efi", { "addon-signed.addon.efi" });
@@ -192,6 +195,81 @@ TEST_F(StagerTest, EnforcePolicy)
 	EXPECT_EQ((*r)["uki"]["signature"]["verdict"], "trusted");
 	EXPECT_EQ((*r)["addons"][0]["signature"]["verdict"], "trusted");
 	EXPECT_EQ((*r)["signature_policy"], "enforce");
+}
+
+/* The record names every signature-checked object with both verdicts:
+ * in the classic scheme the kernel verifies the .linux, not the envelope. */
+TEST_F(StagerTest, RecordCarriesPerObjectVerdicts)
+{
+	auto r = stager_->stage(request("uki-signed.efi", { "addon-cmdline.addon.efi" }), {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	const nlohmann::json &objects = (*r)["signatures"]["objects"];
+	ASSERT_EQ(objects.size(), 3u) << objects.dump();
+	EXPECT_EQ(objects[0]["object"], "uki");
+	EXPECT_EQ(objects[0]["firmware"]["verdict"], "trusted");
+	EXPECT_TRUE(objects[0]["kernel"].is_null());
+	EXPECT_EQ(objects[1]["object"], "addon");
+	EXPECT_EQ(objects[1]["firmware"]["verdict"], "unsigned");
+	EXPECT_EQ(objects[2]["object"], "kernel");
+	EXPECT_EQ(objects[2]["sha256"], (*r)["kernel"]["sha256"]);
+	EXPECT_TRUE(objects[2]["firmware"].is_null());
+	/* Debian's kernel, with the kernel's keyrings unknown to the test. */
+	EXPECT_EQ(objects[2]["kernel"]["verdict"], "unknown");
+	EXPECT_NE(objects[2]["kernel"]["signer"].get<std::string>().find("Debian"), std::string::npos);
+	EXPECT_TRUE((*r)["signatures"]["sources"].is_object());
+	EXPECT_EQ(readText(config_.statePath).find("\"signatures\"") != std::string::npos, true);
+}
+
+/* 'enforce' refuses what the kernel would refuse, even inside a trusted
+ * envelope: with the kernel's keyrings known to be empty and no db, the
+ * kernel cannot verify Debian's .linux. */
+TEST_F(StagerTest, EnforceRefusesWhatTheKernelWouldRefuse)
+{
+	std::ofstream(dir_ + "/keys") << "32ff5dc6 I------     1 perm 1f0b0000     0     0 keyring   "
+					 ".builtin_trusted_keys: empty\n";
+	EngineConfig config = config_;
+	config.procKeys = dir_ + "/keys";
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+	StageRequest req = request("uki-signed.efi");
+	req.policy = SignaturePolicy::Enforce;
+	auto r = stager.stage(std::move(req), {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, Code::SignatureRejected);
+	EXPECT_NE(r.error().message.find(":.linux': kernel verdict untrusted-signer"), std::string::npos)
+		<< r.error().message;
+	EXPECT_FALSE(std::filesystem::exists(fake_ + "/kernel.bin"));
+}
+
+/* With the real anchors (shim's MokListRT holds Debian's CA), an unsigned
+ * envelope around Debian's kernel passes the kernel verdict; only the
+ * firmware verdict refuses it, and EnforceFirmwareVerdict=no lets it pass. */
+TEST_F(StagerTest, FirmwareVerdictEnforcementIsSeparate)
+{
+	if (!std::filesystem::exists(fixture("real/efivars-shim")))
+		GTEST_SKIP() << "real-binary fixtures unavailable (tests/fixtures/make-real-fixtures.py)";
+	EngineConfig config = config_;
+	config.useFirmwareDb = true;
+	config.efivarsDir = fixture("real/efivars-shim");
+	config.mokVariablesDir = dir_ + "/no-mok";
+	for (bool firmware : { true, false }) {
+		SCOPED_TRACE(firmware);
+		config.enforceFirmwareVerdict = firmware;
+		Stager stager(*kernel_, config);
+		ASSERT_TRUE(stager.start().ok());
+		StageRequest req = request("uki.efi");
+		req.policy = SignaturePolicy::Enforce;
+		auto r = stager.stage(std::move(req), {});
+		if (firmware) {
+			ASSERT_FALSE(r.ok());
+			EXPECT_NE(r.error().message.find("firmware verdict unsigned"), std::string::npos)
+				<< r.error().message;
+		} else {
+			ASSERT_TRUE(r.ok()) << r.error().message;
+			EXPECT_EQ((*r)["signatures"]["objects"][1]["kernel"]["verdict"], "trusted");
+			EXPECT_EQ((*r)["signatures"]["objects"][0]["firmware"]["verdict"], "unsigned");
+		}
+	}
 }
 
 TEST_F(StagerTest, AutoPolicyFollowsSecureBoot)

@@ -6,6 +6,8 @@
 
 #include "trust.h"
 
+#include "authenticode.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>

@@ -3,6 +3,8 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -85,6 +87,40 @@ std::unique_ptr<LoadedImage> loadImage(const std::string &name, ImageRole role)
 	else
 		l->error = img.takeError();
 	return l;
+}
+
+int runProgram(const std::vector<std::string> &argv, std::string *out)
+{
+	int pipefd[2];
+	if (::pipe2(pipefd, O_CLOEXEC) < 0)
+		return -1;
+	const pid_t pid = ::fork();
+	if (pid < 0) {
+		::close(pipefd[0]);
+		::close(pipefd[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		const int devnull = ::open("/dev/null", O_WRONLY);
+		::dup2(out ? pipefd[1] : devnull, STDOUT_FILENO);
+		::dup2(out ? pipefd[1] : devnull, STDERR_FILENO);
+		std::vector<char *> args;
+		for (const std::string &a : argv)
+			args.push_back(const_cast<char *>(a.c_str()));
+		args.push_back(nullptr);
+		::execvp(args[0], args.data());
+		::_exit(127);
+	}
+	::close(pipefd[1]);
+	char buf[4096];
+	ssize_t n;
+	while ((n = ::read(pipefd[0], buf, sizeof(buf))) > 0)
+		if (out)
+			out->append(buf, static_cast<size_t>(n));
+	::close(pipefd[0]);
+	int status = 0;
+	::waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 std::string makeTempDir()

@@ -31,6 +31,10 @@ struct LoadedImage {
 };
 std::unique_ptr<LoadedImage> loadImage(const std::string &name, ImageRole role);
 
+/* Run a program (no shell), stdout and stderr discarded unless out is
+ * given; the exit status, or -1 when it did not exit normally. */
+int runProgram(const std::vector<std::string> &argv, std::string *out = nullptr);
+
 /* A fresh empty directory under $TMPDIR, removed at exit. */
 std::string makeTempDir();
 

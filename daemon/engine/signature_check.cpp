@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "signature_check.h"
+
+#include "digest.h"
+#include "modsig.h"
+#include "verdict.h"
+
+namespace kexecd {
+
+namespace {
+
+bool kernelRefuses(Verdict v)
+{
+	/* Unknown is left to the kernel: refusing it would block every image
+	 * whenever /proc/keys hides the builtin keyring. */
+	return v != Verdict::Trusted && v != Verdict::Unknown;
+}
+
+std::string refusalText(const std::string &object, const char *which, const VerdictReport &r)
+{
+	return "'" + object + "': " + which + " verdict " + verdictName(r.verdict) + " (" + r.reason + ")";
+}
+
+/* The kernel checks the parser container's appended signature against the
+ * secondary keyring, then the platform keyring (db, MokListRT). kexecd
+ * cannot read keys out of the kernel, so trust.d stands in for a key the
+ * administrator enrolled there (MOK or the machine keyring). */
+VerdictReport parserVerdict(std::span<const uint8_t> bytes, const TrustSources &s)
+{
+	VerdictReport r;
+	TrustStore store;
+	for (const TrustStore *part : { &s.dbStore, &s.mokStore, &s.trustDir }) {
+		X509_STORE *x = part->store();
+		if (!x)
+			continue;
+		STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(x);
+		for (int i = 0; i < sk_X509_OBJECT_num(objs); i++)
+			if (X509 *c = X509_OBJECT_get0_X509(sk_X509_OBJECT_value(objs, i)))
+				(void)store.addCertificate(c, "trust");
+	}
+	auto payload = verifyModuleSignature(bytes, store.store());
+	if (payload) {
+		r.verdict = Verdict::Trusted;
+		r.reason = "module signature verifies against db, MokListRT or trust.d";
+		return r;
+	}
+	if (payload.error().code == Code::InvalidImage) {
+		r.verdict = Verdict::Unsigned;
+		r.reason = payload.error().message;
+		return r;
+	}
+	r.verdict = s.kernelKeys.known ? Verdict::UntrustedSigner : Verdict::Unknown;
+	r.reason = payload.error().message +
+		   (s.kernelKeys.known ? "" : "; the kernel's secondary keyring may still hold the key");
+	return r;
+}
+
+} // namespace
+
+Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSources &sources,
+				       const SignatureEnforcement &enforce)
+{
+	SignatureCheck out;
+	auto refuse = [&](std::string text) {
+		if (!out.refusal)
+			out.refusal = makeError(Code::SignatureRejected, std::move(text));
+	};
+
+	std::vector<const UkiImage *> images{ in.uki };
+	images.insert(images.end(), in.addons.begin(), in.addons.end());
+	for (size_t i = 0; i < images.size(); i++) {
+		const UkiImage &img = *images[i];
+		nlohmann::json o;
+		o["object"] = i == 0 ? "uki" : "addon";
+		o["path"] = img.origin();
+		auto fw = firmwareVerdict(img.pe(), sources);
+		if (!fw)
+			return fw.takeError();
+		o["firmware"] = verdictJson(*fw);
+		nlohmann::json compat = { { "verdict", verdictName(fw->verdict) }, { "signer", fw->signer },
+					  { "detail", fw->reason } };
+		if (i == 0)
+			out.ukiFirmware = compat;
+		else
+			out.addonFirmware.push_back(compat);
+		if (enforce.firmware && fw->verdict != Verdict::Trusted)
+			refuse(refusalText(img.origin(), "firmware", *fw));
+
+		if (in.bpfScheme) {
+			/* The BPF parser asks the kernel to verify each PE it unpacks
+			 * (VERIFY_SIG, backed by kexec_kernel_verify_pe_sig). */
+			auto k = kernelVerdict(img.pe(), sources);
+			if (!k)
+				return k.takeError();
+			o["kernel"] = verdictJson(*k);
+			if (enforce.kernel && kernelRefuses(k->verdict))
+				refuse(refusalText(img.origin(), "kernel", *k));
+		} else {
+			o["kernel"] = nullptr;
+			o["kernel_note"] = i == 0 ? "classic scheme: the kernel verifies the .linux handed to it, not this envelope"
+						  : "classic scheme: the kernel never sees addons";
+		}
+		out.objects.push_back(std::move(o));
+	}
+
+	if (!in.bpfScheme) {
+		nlohmann::json o;
+		o["object"] = "kernel";
+		o["path"] = in.uki->origin() + ":.linux";
+		o["sha256"] = sha256Hex(in.kernel);
+		o["zboot"] = in.kernelWasZboot;
+		o["firmware"] = nullptr;
+		auto k = kernelVerdictForBytes(in.kernel, o["path"].get<std::string>(), sources);
+		if (!k)
+			return k.takeError();
+		if (in.kernelWasZboot)
+			k->reason += " (the payload of the zboot .linux, as handed to the kernel)";
+		o["kernel"] = verdictJson(*k);
+		if (enforce.kernel && kernelRefuses(k->verdict))
+			refuse(refusalText(o["path"].get<std::string>(), "kernel", *k));
+		out.objects.push_back(std::move(o));
+	} else {
+		nlohmann::json o;
+		o["object"] = "parser";
+		o["path"] = in.parserPath;
+		o["sha256"] = sha256Hex(in.parserContainer);
+		o["firmware"] = nullptr;
+		VerdictReport k = parserVerdict(in.parserContainer, sources);
+		o["kernel"] = verdictJson(k);
+		if (enforce.kernel && kernelRefuses(k.verdict))
+			refuse(refusalText(in.parserPath, "kernel", k));
+		out.objects.push_back(std::move(o));
+	}
+	return out;
+}
+
+} // namespace kexecd

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// Which objects are signature-checked for a staging, by whom, and what
+// each would decide (verdict.h):
+//
+//   object          firmware verdict (shim)   kernel verdict (kexec_file_load)
+//   uki             yes                       BPF scheme (the parser verifies each PE)
+//   addon N         yes                       BPF scheme
+//   kernel          -                         classic: the .linux handed as kernel fd
+//   parser          -                         BPF scheme: the container's module signature
+//
+// The stager calls this once the load is composed (it needs the exact bytes
+// handed to the kernel) and before loading; a refusal is Code::SignatureRejected.
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "result.h"
+#include "trust_sources.h"
+#include "uki.h"
+
+namespace kexecd {
+
+struct SignatureInputs {
+	const UkiImage *uki = nullptr;
+	std::vector<const UkiImage *> addons;
+	bool bpfScheme = false;
+	/* classic: the kernel fd's bytes (the profile's .linux, decompressed
+	 * when it was a zboot image). */
+	std::span<const uint8_t> kernel;
+	bool kernelWasZboot = false;
+	/* BPF scheme: the parser container (payload + appended signature). */
+	std::span<const uint8_t> parserContainer;
+	std::string parserPath;
+};
+
+struct SignatureEnforcement {
+	bool kernel = false;   // refuse what the kernel verdict refuses
+	bool firmware = false; // also refuse what the firmware verdict refuses
+};
+
+struct SignatureCheck {
+	nlohmann::json objects = nlohmann::json::array(); // one entry per object, see above
+	nlohmann::json ukiFirmware;                       // the UKI's firmware verdict
+	std::vector<nlohmann::json> addonFirmware;        // each addon's, in order
+	std::optional<Error> refusal;                     // set when enforcement refuses
+};
+
+/* Fails only for internal errors; a refusal is reported in .refusal so
+ * that the caller can still show every verdict. */
+Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSources &sources,
+				       const SignatureEnforcement &enforce);
+
+} // namespace kexecd
