@@ -643,9 +643,6 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		return makeError(Code::Unsupported, "kexec is disabled on this system (kernel.kexec_load_disabled = 1)");
 	if (!support->kexecFile)
 		return makeError(Code::Unsupported, "the running kernel has no kexec_file_load");
-	if (!request.cmdlineExtra.empty() && support->secureBoot)
-		return makeError(Code::InvalidArgument,
-				 "cmdline_extra is refused while Secure Boot is on (as systemd-stub does)");
 
 	std::vector<std::string> discoveryNotes;
 	if (request.discoverAddons) {
@@ -657,6 +654,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto in = readAndParse(request.uki, request.addons, request.profile, limits, progress);
 	if (!in)
 		return in.takeError();
+	KEXECD_TRY(checkLoaderOptions(in->uki->resolve(in->profile), request.cmdlineExtra, support->secureBoot));
 
 	const SignaturePolicy policy = effectivePolicy(request.policy.value_or(config_.policy), *support);
 	auto store = loadTrust(config_);
@@ -716,6 +714,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		ClassicOptions opts;
 		opts.profile = in->profile;
 		opts.cmdlineExtra = request.cmdlineExtra;
+		opts.sidecars = request.sidecars ? &*request.sidecars : nullptr;
 		opts.maxCmdline = limits.maxCmdline;
 		auto parts = composeClassic(*in->uki, addonPtrs, opts);
 		if (!parts)
@@ -769,6 +768,10 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 			r["kernel"] = partJson(classic->kernel.bytes());
 			r["kernel"]["zboot"] = classic->kernelWasZboot;
 			r["initrd"] = classic->initrd ? partJson(classic->initrd->bytes()) : nlohmann::json(nullptr);
+			if (classic->initrd)
+				r["initrd"]["parts"] = classic->initrdLayout;
+			if (!classic->devicetree.empty())
+				r["devicetree"] = classic->devicetree;
 			r["covered_by_kernel_signature_check"] =
 				"kernel only: initrd and cmdline are checked by kexecd's userspace pre-check, not by the kernel";
 		}

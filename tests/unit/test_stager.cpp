@@ -9,6 +9,7 @@
 
 #include "digest.h"
 #include "elf_container.h"
+#include "stub_cpio.h"
 #include "test_util.h"
 
 using namespace kexecd;
@@ -69,13 +70,25 @@ std::string sha(const std::string &path)
 	return sha256Hex({ b.data(), b.size() });
 }
 
-std::string catFiles(std::initializer_list<std::string> files)
+/* Fixture files as systemd-stub concatenates them: each padded to 4
+ * bytes; "#osrel" stands for the stub's /.extra/os-release archive of
+ * uki.efi. */
+std::string padFiles(std::initializer_list<std::string> files)
 {
 	std::string out;
-	for (const auto &f : files)
-		out += readText(fixture(f));
+	for (const auto &f : files) {
+		if (f == "#osrel") {
+			auto uki = loadImage("uki.efi", ImageRole::Uki);
+			const auto a = packStubCpioLiteral(uki->image->base().at(".osrel"), kCpioMeta, "os-release");
+			out.append(a.begin(), a.end());
+		} else {
+			out += readText(fixture(f));
+		}
+		out.resize((out.size() + 3) / 4 * 4, '\0');
+	}
 	return out;
 }
+
 
 } // namespace
 
@@ -87,7 +100,9 @@ TEST_F(StagerTest, ClassicStageRecordsWhatTheKernelGot)
 	ASSERT_TRUE(r.ok()) << r.error().message;
 
 	EXPECT_EQ(readText(fake_ + "/kernel.bin"), readText(fixture("vmlinuz")));
-	EXPECT_EQ(readText(fake_ + "/initrd.bin"), catFiles({ "addon-ucode.cpio", "initrd.cpio", "addon-initrd.cpio" }));
+	/* systemd-stub's order, each part padded to 4 bytes, with its
+	 * generated /.extra/os-release before the addons' initrds. */
+	EXPECT_EQ(readText(fake_ + "/initrd.bin"), padFiles({ "addon-ucode.cpio", "initrd.cpio", "#osrel", "addon-initrd.cpio" }));
 	EXPECT_EQ(readText(fake_ + "/cmdline.bin"),
 		  std::string("console=ttyS0 kexecd.uki=1 kexecd.addon=1 kexecd.addon2=1") + '\0');
 	EXPECT_EQ(readText(fake_ + "/flags"), "0x0\n");
@@ -118,7 +133,13 @@ TEST_F(StagerTest, ClassicStageRecordsWhatTheKernelGot)
 
 TEST_F(StagerTest, NoInitrdSetsTheFlag)
 {
-	auto r = stager_->stage(request("uki-noinitrd.efi"), {});
+	/* Without .initrd, .ucode and .osrel the stub hands over no initrd. */
+	const auto kernel = readFile(fixture("vmlinuz"));
+	const std::string path = dir_ + "/bare.efi";
+	writeFile(path, makePe({ { ".cmdline", "console=ttyS0" }, { ".linux", std::string(kernel.begin(), kernel.end()) } }));
+	StageRequest bare;
+	bare.uki = openInput(path);
+	auto r = stager_->stage(std::move(bare), {});
 	ASSERT_TRUE(r.ok()) << r.error().message;
 	EXPECT_EQ(readText(fake_ + "/flags"), "0x4\n");
 	EXPECT_FALSE(std::filesystem::exists(fake_ + "/initrd.bin"));
