@@ -18,25 +18,6 @@
 
 namespace kexecd {
 
-/* What systemd-stub picks up beside a UKI and packs into generated cpio
- * archives (stub.c generate_sidecar_initrds()). The caller reads the
- * files (discovery, from under the configured ESP/XBOOTLDR only); compose
- * never opens a path. */
-struct SidecarFiles {
-	std::vector<CpioFile> credentials;       // <uki>.extra.d/*.cred
-	std::vector<CpioFile> globalCredentials; // loader/credentials/*.cred
-	std::vector<CpioFile> sysext;            // <uki>.extra.d/*.raw, not *.confext.raw
-	std::vector<CpioFile> globalSysext;      // loader/extensions/*.raw, not *.confext.raw
-	std::vector<CpioFile> confext;           // <uki>.extra.d/*.confext.raw
-	std::vector<CpioFile> globalConfext;     // loader/extensions/*.confext.raw
-
-	bool empty() const
-	{
-		return credentials.empty() && globalCredentials.empty() && sysext.empty() &&
-		       globalSysext.empty() && confext.empty() && globalConfext.empty();
-	}
-};
-
 /* One piece of the composed initrd: what it is and its bytes. */
 struct InitrdPart {
 	std::string what; // ".ucode of 'a.addon.efi'", ".initrd", "/.extra/os-release", ...

@@ -606,8 +606,8 @@ Result<nlohmann::json> Stager::stageDefault(StageRequest request, const Progress
 {
 	if (request.uki.fd.valid() || !request.addons.empty())
 		return makeError(Code::InvalidArgument, "StageDefault takes no files: discovery picks them");
-	std::string why;
-	auto entry = defaultUki(config_.discovery, &why);
+	std::string why, rule;
+	auto entry = defaultUki(config_.discovery, &why, &rule);
 	if (!entry) {
 		Error e = entry.takeError();
 		setState(state(), std::nullopt, e.message);
@@ -618,9 +618,20 @@ Result<nlohmann::json> Stager::stageDefault(StageRequest request, const Progress
 		return uki.takeError();
 	request.uki = std::move(*uki);
 	request.discoverAddons = true;
+	/* The entry names its profile, as systemd-boot passes "@N". */
+	if (request.profile.empty() && entry->profile >= 0)
+		request.profile = "@" + std::to_string(entry->profile);
+	request.sidecars = readSidecars(config_.discovery, entry->path);
 	request.discoveredId = entry->id;
 	request.discoveredWhy = why;
-	return stage(std::move(request), progress);
+	const auto oneShot = readLoaderVariable(config_.discovery.efivarsDir, "LoaderEntryOneShot");
+	auto result = stage(std::move(request), progress);
+	/* Consumed as systemd-boot consumes it: once it picked the entry
+	 * that is now staged (README "Where kexecd differs"). */
+	if (result && rule == "LoaderEntryOneShot" && oneShot ==
+	    readLoaderVariable(config_.discovery.efivarsDir, "LoaderEntryOneShot"))
+		(void)removeLoaderVariable(config_.discovery.efivarsDir, "LoaderEntryOneShot");
+	return result;
 }
 
 Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressFn &progress)

@@ -38,6 +38,25 @@ struct CpioFile {
 	std::vector<uint8_t> data;
 };
 
+/* What systemd-stub picks up beside a UKI and packs into generated cpio
+ * archives (stub.c generate_sidecar_initrds()). The caller reads the
+ * files (discovery, from under the configured ESP/XBOOTLDR only); compose
+ * never opens a path. */
+struct SidecarFiles {
+	std::vector<CpioFile> credentials;       // <uki>.extra.d/*.cred
+	std::vector<CpioFile> globalCredentials; // loader/credentials/*.cred
+	std::vector<CpioFile> sysext;            // <uki>.extra.d/*.raw, not *.confext.raw
+	std::vector<CpioFile> globalSysext;      // loader/extensions/*.raw, not *.confext.raw
+	std::vector<CpioFile> confext;           // <uki>.extra.d/*.confext.raw
+	std::vector<CpioFile> globalConfext;     // loader/extensions/*.confext.raw
+
+	bool empty() const
+	{
+		return credentials.empty() && globalCredentials.empty() && sysext.empty() &&
+		       globalSysext.empty() && confext.empty() && globalConfext.empty();
+	}
+};
+
 /* One archive holding files (sorted here, by strcmp) under target; empty
  * when files is empty, as the stub then generates nothing. */
 std::vector<uint8_t> packStubCpio(std::vector<CpioFile> files, const CpioTarget &target);

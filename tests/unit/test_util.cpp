@@ -145,11 +145,11 @@ std::vector<uint8_t> makePe(const std::vector<PeSectionSpec> &sections)
 		const size_t h = table + 40 * i;
 		std::memcpy(b.data() + h, name.data(), std::min<size_t>(name.size(), 8));
 		const uint32_t size = static_cast<uint32_t>(data.size());
-		const uint32_t raw = align(std::max<uint32_t>(size, 1), kFileAlign);
+		const uint32_t raw = align(size, kFileAlign); // 0 for an empty section
 		put32(b, h + 8, size);
 		put32(b, h + 12, rva);
 		put32(b, h + 16, raw);
-		put32(b, h + 20, static_cast<uint32_t>(b.size()));
+		put32(b, h + 20, raw ? static_cast<uint32_t>(b.size()) : 0);
 		put32(b, h + 36, 0x40000040); // initialized data, readable
 		b.insert(b.end(), data.begin(), data.end());
 		b.resize(b.size() + raw - size, 0);
