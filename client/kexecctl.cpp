@@ -23,6 +23,7 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "config.h"
+#include "daemon_config.h"
 #include "discovery.h"
 #include "errors.h"
 #include "format.h"
@@ -70,6 +71,7 @@ struct InspectOptions {
 struct ListOptions {
 	std::string esp;
 	std::string xbootldr;
+	std::string config = KEXECD_CONF_FILE;
 };
 
 class ManagerProxy final : public sdbus::ProxyInterfaces<org::kexecd1::Manager_proxy>
@@ -456,11 +458,19 @@ int cmdInspect(const GlobalOptions &global, const InspectOptions &opts)
  * user can see what `kexecctl stage` without a UKI would pick. */
 int cmdList(const GlobalOptions &global, const ListOptions &opts)
 {
-	DiscoveryPaths paths;
-	paths.esp = opts.esp.empty() ? std::string{} : absolutePath(opts.esp);
-	paths.xbootldr = opts.xbootldr.empty() ? std::string{} : absolutePath(opts.xbootldr);
+	/* The daemon's roots (kexecd.conf ESP=, XBOOTLDR=, EFIVARS=), so
+	 * list shows what StageDefault would stage; options override. */
+	DaemonConfig config = defaultConfig();
+	std::vector<std::string> warnings;
+	if (auto loaded = loadConfigFile(opts.config, config, warnings); !loaded)
+		return report(global, describeEngineError(loaded.error()));
+	DiscoveryPaths paths = config.engine.discovery;
+	if (!opts.esp.empty())
+		paths.esp = absolutePath(opts.esp);
+	if (!opts.xbootldr.empty())
+		paths.xbootldr = absolutePath(opts.xbootldr);
 
-	std::vector<std::string> notes;
+	std::vector<std::string> notes = warnings;
 	auto entries = listUkis(paths, &notes);
 	if (!entries)
 		return report(global, describeEngineError(entries.error()));
@@ -473,13 +483,15 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 	json doc = json::object();
 	if (auto esp = findEsp(paths))
 		doc["esp"] = *esp;
-	doc["xbootldr"] = paths.xbootldr.empty() ? json(nullptr) : json(paths.xbootldr);
+	const std::string xbootldr = findXbootldr(paths, doc.value("esp", std::string()));
+	doc["xbootldr"] = xbootldr.empty() ? json(nullptr) : json(xbootldr);
 	doc["default"] = defaultId.empty() ? json(nullptr) : json(defaultId);
 	doc["default_reason"] = why;
 	doc["entries"] = json::array();
 	for (const UkiEntry &e : *entries) {
 		doc["entries"].push_back({
 			{ "id", e.id },
+			{ "profile", e.profile < 0 ? json(nullptr) : json(e.profile) },
 			{ "path", e.path },
 			{ "version", e.version },
 			{ "title", e.title },
@@ -569,6 +581,9 @@ int main(int argc, char **argv)
 		->type_name("DIR");
 	list->add_option("--xbootldr", listOpts.xbootldr, "Extended boot loader partition")
 		->type_name("DIR");
+	list->add_option("--config", listOpts.config, "kexecd's configuration, for ESP=, XBOOTLDR=, EFIVARS=")
+		->type_name("FILE")
+		->capture_default_str();
 
 	try {
 		app.parse(argc, argv);

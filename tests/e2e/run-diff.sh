@@ -179,7 +179,7 @@ cp "$srcroot/dbus/org.kexecd1.conf" "$t/usr/share/dbus-1/system.d/org.kexecd1.co
 echo 'root:x:0:0:root:/root:/bin/sh' >"$t/etc/passwd"
 echo 'root:x:0:' >"$t/etc/group"
 echo 0123456789abcdef0123456789abcdef >"$t/etc/machine-id"
-printf 'ESP=/efi\nEFIVARS=/sys/firmware/efi/efivars\n' >"$t/etc/kexecd/kexecd.conf"
+printf '[Manager]\nESP=/efi\nEFIVARS=/sys/firmware/efi/efivars\n' >"$t/etc/kexecd/kexecd.conf"
 "$py" "$here/mkcpio.py" "$t" "$mk/tools.cpio.gz" --gzip
 
 # --- the ESP ------------------------------------------------------------------------------------
