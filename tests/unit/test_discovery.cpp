@@ -51,6 +51,9 @@ struct Tree {
 		paths.espCandidates = { root + "/efi", root + "/boot", root + "/boot/efi" };
 		paths.modulesDir = root + "/usr/lib/modules";
 		paths.efivarsDir = root + "/efivars";
+		/* Never the host's /boot. */
+		paths.xbootldrCandidates = { root + "/boot" };
+		paths.udevDataDir = root + "/udev";
 		fs::create_directories(root + "/boot/efi/EFI/Linux");
 		fs::create_directories(paths.modulesDir);
 		fs::create_directories(paths.efivarsDir);
@@ -210,6 +213,7 @@ TEST(Discovery, MissingEspIsNamedError)
 	paths.espCandidates = { root + "/efi", root + "/boot", root + "/boot/efi" };
 	paths.modulesDir = root + "/modules";
 	paths.efivarsDir = root + "/efivars";
+	paths.xbootldrCandidates = {};
 
 	auto list = listUkis(paths);
 	ASSERT_FALSE(list.ok());

@@ -403,6 +403,7 @@ TEST_F(StagerTest, StageDefaultUsesDiscovery)
 	config.discovery.esp = esp;
 	config.discovery.efivarsDir = dir_ + "/no-efivars";
 	config.discovery.modulesDir = dir_ + "/no-modules";
+	config.discovery.xbootldrCandidates = {};
 	Stager stager(*kernel_, config);
 	ASSERT_TRUE(stager.start().ok());
 	auto r = stager.stageDefault({}, {});
@@ -426,6 +427,90 @@ TEST_F(StagerTest, StageDefaultUsesDiscovery)
 	ASSERT_FALSE(e.ok());
 	EXPECT_EQ(e.error().code, Code::Unsupported);
 	EXPECT_EQ(lost.staged(), *r);
+}
+
+TEST_F(StagerTest, StageDefaultStagesTheEntryAsSystemdBootWould)
+{
+	/* A two-profile UKI with a boot counter, chosen by LoaderEntryOneShot
+	 * through its profile ID; a global addon, a per-UKI credential (in
+	 * the counter-less .extra.d) and a global credential. */
+	const std::string esp = dir_ + "/esp", efivars = dir_ + "/efivars";
+	std::filesystem::create_directories(esp + "/EFI/Linux/m.efi.extra.d");
+	std::filesystem::create_directories(esp + "/loader/addons");
+	std::filesystem::create_directories(esp + "/loader/credentials");
+	std::filesystem::create_directories(efivars);
+	writeFile(esp + "/EFI/Linux/m+3.efi",
+		  makePe({ { ".osrel", "ID=m\n" }, { ".cmdline", "base" }, { ".initrd", "IIIII" },
+			   { ".linux", "kernel" }, { ".profile", "ID=main\n" }, { ".profile", "ID=debug\n" },
+			   { ".cmdline", "debug" } }));
+	writeFile(esp + "/loader/addons/x.addon.efi", makePe({ { ".cmdline", "x=1" }, { ".initrd", "XI" } }));
+	std::ofstream(esp + "/EFI/Linux/m.efi.extra.d/a.cred") << "A";
+	std::ofstream(esp + "/loader/credentials/g.cred") << "G";
+	auto setVariable = [&](const std::string &name, const std::string &value) {
+		std::string data = { '\x07', '\0', '\0', '\0' };
+		for (char c : value + '\0') {
+			data += c;
+			data += '\0';
+		}
+		std::ofstream(efivars + "/" + name + "-" + kLoaderVendorGuid, std::ios::binary) << data;
+	};
+	setVariable("LoaderEntryOneShot", "m.efi@debug");
+
+	EngineConfig config = config_;
+	config.discovery.esp = esp;
+	config.discovery.efivarsDir = efivars;
+	config.discovery.modulesDir = dir_ + "/no-modules";
+	config.discovery.xbootldrCandidates = {};
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+	auto r = stager.stageDefault({}, {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	EXPECT_EQ((*r)["discovery"]["id"], "m.efi@debug");
+	EXPECT_EQ((*r)["profile"]["index"], 1);
+	EXPECT_EQ(readText(fake_ + "/cmdline.bin"), std::string("debug x=1") + '\0');
+
+	std::string want = "IIIII";
+	want.resize(8, '\0');
+	for (const auto &a : { packStubCpio({ { "a.cred", { 'A' } } }, kCpioCredentials),
+			       packStubCpio({ { "g.cred", { 'G' } } }, kCpioGlobalCredentials),
+			       packStubCpioLiteral(std::vector<uint8_t>{ 'I', 'D', '=', 'm', '\n' }, kCpioMeta, "os-release"),
+			       packStubCpioLiteral(std::vector<uint8_t>{ 'I', 'D', '=', 'd', 'e', 'b', 'u', 'g', '\n' },
+						   kCpioMeta, "profile") })
+		want.append(a.begin(), a.end());
+	want += std::string("XI\0\0", 4);
+	EXPECT_EQ(readText(fake_ + "/initrd.bin"), want);
+
+	/* Consumed, as systemd-boot consumes it. */
+	EXPECT_FALSE(readLoaderVariable(efivars, "LoaderEntryOneShot"));
+
+	/* A one-shot that picked nothing stays armed. */
+	setVariable("LoaderEntryOneShot", "nothing.efi");
+	r = stager.stageDefault({}, {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	EXPECT_EQ((*r)["discovery"]["id"], "m.efi");
+	EXPECT_EQ(readLoaderVariable(efivars, "LoaderEntryOneShot"), "nothing.efi");
+
+	/* A failed staging consumes nothing. */
+	setVariable("LoaderEntryOneShot", "m.efi@debug");
+	setKnob("fail-load-once", "22");
+	r = stager.stageDefault({}, {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(readLoaderVariable(efivars, "LoaderEntryOneShot"), "m.efi@debug");
+}
+
+TEST_F(StagerTest, CmdlineExtraFollowsTheStubsRule)
+{
+	/* Secure Boot on: refused only when the UKI has a .cmdline. */
+	setKnob("support.json", R"({"secure_boot": true})");
+	const std::string bare = dir_ + "/bare.efi";
+	writeFile(bare, makePe({ { ".linux", "kernel" } }));
+	StageRequest req;
+	req.uki = openInput(bare);
+	req.cmdlineExtra = "root=/dev/vda";
+	req.policy = SignaturePolicy::Warn;
+	auto r = stager_->stage(std::move(req), {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	EXPECT_EQ(readText(fake_ + "/cmdline.bin"), std::string("root=/dev/vda") + '\0');
 }
 
 TEST_F(StagerTest, BpfRefusalFallsBackOnlyWhenConfigured)
