@@ -95,6 +95,13 @@ until dbus-send --system --print-reply --dest=org.freedesktop.DBus /org/freedesk
 done
 say "kexecctl list"
 kexecctl list
+# What systemd-boot booted (it sets LoaderEntrySelected) against what kexecctl list calls the
+# default: UTF-16LE after 4 attribute bytes; the ids are ASCII.
+selected=$($bb tail -c +5 /sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f \
+	2>/dev/null | $bb tr -d '\000')
+listed=$(kexecctl list --json | $bb sed -n 's/^  "default": "\(.*\)",$/\1/p')
+echo "DIFF-CHOICE systemd-boot=$selected kexecctl-list=$listed"
+echo "systemd-boot=$selected kexecctl-list=$listed" >/efi/kexecd-diff/choice.txt
 say "kexecctl stage (the default entry)"
 if ! kexecctl stage --json >/run/stage.json 2>/run/stage.err; then
 	$bb cat /run/stage.err

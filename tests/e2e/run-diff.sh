@@ -239,7 +239,7 @@ tr -d '\r' <"$log" | sed -n '/^DIFF-BEGIN status/,/^DIFF-END status/p' | sed '1d
 echo "-----------------------------------"
 [ -z "$verdict" ] || { tr -d '\r' <"$log" | tail -n 40; die "$verdict"; }
 
-for f in report-firmware.txt report-kexec.txt stage.json; do
+for f in report-firmware.txt report-kexec.txt stage.json choice.txt; do
 	mcopy -n -i "$esp" "::/kexecd-diff/$f" "$work/$f" 2>/dev/null || true
 done
 [ -s "$work/report-firmware.txt" ] || { tr -d '\r' <"$log" | tail -n 60; die "no report from the firmware boot"; }
@@ -252,7 +252,7 @@ cat "$work/report-kexec.txt"
 echo "--------------------------------------------"
 
 rc=0
-"$py" - "$work/report-firmware.txt" "$work/report-kexec.txt" "$work/stage.json" <<'PY' || rc=$?
+"$py" - "$work/report-firmware.txt" "$work/report-kexec.txt" "$work/stage.json" "$work/choice.txt" <<'PY' || rc=$?
 import json, sys
 fw = open(sys.argv[1]).read().splitlines()
 kx = open(sys.argv[2]).read().splitlines()
@@ -289,6 +289,12 @@ try:
     print("kexecd initrd parts:", json.dumps(stage.get("initrd", {}).get("parts")))
 except Exception as e:
     check(False, f"stage.json readable: {e}")
+try:
+    choice = dict(kv.split("=", 1) for kv in open(sys.argv[4]).read().split())
+    check(choice.get("systemd-boot") == "diff.efi@debug" and choice.get("kexecctl-list") == choice.get("systemd-boot"),
+          f"kexecctl list's default is the entry systemd-boot booted (LoaderEntrySelected): {choice}")
+except Exception as e:
+    check(False, f"choice.txt readable: {e}")
 sys.exit(1 if failed else 0)
 PY
 echo "E2E-TIMING diff total $((SECONDS - t_start))s"
