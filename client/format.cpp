@@ -159,6 +159,13 @@ void addStaged(Block &block, const json &staged)
 		block.add("Initrd parts", list);
 	}
 	block.add("Devicetree", text(staged, { "/devicetree" }));
+	/* Addons systemd-stub would not load either (Secure Boot). */
+	if (const json *skipped = find(staged, { "/skipped_addons" }); skipped && skipped->is_array()) {
+		std::string list;
+		for (const json &a : *skipped)
+			list += (list.empty() ? "" : ", ") + text(a, { "/path" }) + " (" + text(a, { "/verdict" }) + ")";
+		block.add("Skipped addons", list);
+	}
 	block.add("Container SHA256", text(staged, { "/container/sha256" }));
 	block.add("UKI SHA256", text(staged, { "/uki/sha256" }));
 	block.add("Staged at", text(staged, { "/staged_at" }));

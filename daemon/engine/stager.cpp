@@ -232,6 +232,31 @@ Result<std::vector<nlohmann::json>> verifyAll(const ParsedInput &in, const Trust
 	return verdicts;
 }
 
+/* systemd-stub's load_addons() skips, with a log line, an addon the
+ * firmware refuses to load under Secure Boot, and boots the rest
+ * (PROOFS.md). Discovered addons get the same; an addon the caller named
+ * is its will, and the signature policy decides. */
+std::vector<nlohmann::json> skipAddonsTheStubWouldSkip(ParsedInput &in, size_t discovered,
+							const TrustStore &store, bool secureBoot)
+{
+	std::vector<nlohmann::json> skipped;
+	if (!secureBoot)
+		return skipped;
+	for (size_t i = std::min(discovered, in.addons.size()); i-- > 0;) {
+		auto report = verifyAuthenticode(in.addons[i].pe(), store);
+		if (report && report->verdict == Verdict::Trusted)
+			continue;
+		nlohmann::json s = signatureJson(report ? *report : SignatureReport{});
+		s["path"] = in.files[i + 1].origin;
+		s["why"] = "Secure Boot is on and the addon does not verify: systemd-stub would skip it";
+		skipped.insert(skipped.begin(), std::move(s));
+		/* The image borrows the file's mapping: drop both. */
+		in.addons.erase(in.addons.begin() + static_cast<std::ptrdiff_t>(i));
+		in.files.erase(in.files.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+	}
+	return skipped;
+}
+
 nlohmann::json partJson(std::span<const uint8_t> bytes)
 {
 	return { { "size", bytes.size() }, { "sha256", sha256Hex(bytes) } };
@@ -656,10 +681,13 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		return makeError(Code::Unsupported, "the running kernel has no kexec_file_load");
 
 	std::vector<std::string> discoveryNotes;
+	size_t discovered = 0; // the first addons, found by discovery
 	if (request.discoverAddons) {
 		if (request.uki.origin.empty() || request.uki.origin.front() != '/')
 			return makeError(Code::InvalidArgument, "addon discovery needs the UKI's absolute path");
+		const size_t given = request.addons.size();
 		KEXECD_TRY(addDiscoveredAddons(request, config_.discovery, &discoveryNotes));
+		discovered = request.addons.size() - given;
 	}
 
 	auto in = readAndParse(request.uki, request.addons, request.profile, limits, progress);
@@ -671,6 +699,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto store = loadTrust(config_);
 	if (!store)
 		return store.takeError();
+	const auto skipped = skipAddonsTheStubWouldSkip(*in, discovered, *store, support->secureBoot);
 	auto verdicts = verifyAll(*in, *store, policy);
 	if (!verdicts)
 		return verdicts.takeError();
@@ -715,6 +744,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		record["discovery"] = { { "id", request.discoveredId }, { "why", request.discoveredWhy } };
 	if (!discoveryNotes.empty())
 		record["discovery_notes"] = discoveryNotes;
+	if (!skipped.empty())
+		record["skipped_addons"] = skipped;
 
 	LoadRequest load;
 	std::optional<ClassicParts> classic;

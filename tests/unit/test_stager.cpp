@@ -513,6 +513,40 @@ TEST_F(StagerTest, CmdlineExtraFollowsTheStubsRule)
 	EXPECT_EQ(readText(fake_ + "/cmdline.bin"), std::string("root=/dev/vda") + '\0');
 }
 
+TEST_F(StagerTest, SecureBootSkipsDiscoveredAddonsThatDoNotVerify)
+{
+	/* As systemd-stub under Secure Boot: an addon found on the ESP that
+	 * does not verify is skipped and named; the rest is staged. */
+	setKnob("support.json", R"({"secure_boot": true})");
+	const std::string esp = dir_ + "/esp";
+	std::filesystem::create_directories(esp + "/EFI/Linux");
+	std::filesystem::create_directories(esp + "/loader/addons");
+	std::filesystem::copy_file(fixture("uki-signed.efi"), esp + "/EFI/Linux/s-1.efi");
+	std::filesystem::copy_file(fixture("addon-signed.addon.efi"), esp + "/loader/addons/a-signed.addon.efi");
+	std::filesystem::copy_file(fixture("addon-cmdline.addon.efi"), esp + "/loader/addons/b-unsigned.addon.efi");
+	EngineConfig config = config_;
+	config.policy = SignaturePolicy::Auto;
+	config.discovery.esp = esp;
+	config.discovery.efivarsDir = dir_ + "/no-efivars";
+	config.discovery.modulesDir = dir_ + "/no-modules";
+	config.discovery.xbootldrCandidates = {};
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+	auto r = stager.stageDefault({}, {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	ASSERT_EQ((*r)["addons"].size(), 1u);
+	EXPECT_EQ((*r)["addons"][0]["path"], esp + "/loader/addons/a-signed.addon.efi");
+	ASSERT_EQ((*r)["skipped_addons"].size(), 1u);
+	EXPECT_EQ((*r)["skipped_addons"][0]["path"], esp + "/loader/addons/b-unsigned.addon.efi");
+	EXPECT_EQ((*r)["skipped_addons"][0]["verdict"], "unsigned");
+
+	/* Named explicitly, the same addon is the caller's will: enforce refuses. */
+	StageRequest explicitAddon = request("uki-signed.efi", { "addon-cmdline.addon.efi" });
+	auto e = stager.stage(std::move(explicitAddon), {});
+	ASSERT_FALSE(e.ok());
+	EXPECT_EQ(e.error().code, Code::SignatureRejected);
+}
+
 TEST_F(StagerTest, BpfRefusalFallsBackOnlyWhenConfigured)
 {
 	if (config_.parserPath.empty())
