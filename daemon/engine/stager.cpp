@@ -98,6 +98,7 @@ struct ParsedInput {
 	std::optional<UkiImage> uki;
 	std::vector<UkiImage> addons;
 	const UkiProfile *profile = nullptr;
+	std::vector<nlohmann::json> skipped; // addons systemd-stub would not load
 
 	std::vector<const UkiImage *> addonPointers() const
 	{
@@ -131,8 +132,12 @@ Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
 	return f;
 }
 
+/* lenient: the first addons were discovered; one that systemd-stub would
+ * not load (no PE, a .linux, another .uname) is skipped and named in
+ * ParsedInput::skipped, as the stub skips it with a log line. */
 Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
-				 const std::string &profile, const Limits &limits, const ProgressFn &progress)
+				 const std::string &profile, const Limits &limits, const ProgressFn &progress,
+				 size_t lenient = 0)
 {
 	if (addons.size() > limits.maxAddons)
 		return makeError(Code::InvalidArgument,
@@ -156,18 +161,25 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 			progress("read", 0.3 * double(i + 1) / double(count));
 	}
 
-	for (size_t i = 0; i < in.files.size(); i++) {
+	for (size_t i = 0, addon = 0; i < in.files.size(); i++) {
 		const LoadedFile &f = in.files[i];
 		auto pe = PeFile::parse(f.memfd.bytes(), f.origin, limits.pe);
-		if (!pe)
-			return pe.takeError();
-		auto img = UkiImage::fromPe(std::move(*pe), f.origin, i == 0 ? ImageRole::Uki : ImageRole::Addon);
+		Result<UkiImage> img = pe ? UkiImage::fromPe(std::move(*pe), f.origin, i == 0 ? ImageRole::Uki : ImageRole::Addon)
+					  : Result<UkiImage>(pe.takeError());
+		Result<void> fits = img && i > 0 ? checkAddonFits(*in.uki, *img) : Result<void>();
+		if ((!img || !fits) && i > 0 && addon++ < lenient) {
+			in.skipped.push_back({ { "path", f.origin },
+					       { "why", (!img ? img.error() : fits.error()).message +
+								"; systemd-stub would skip it" } });
+			in.files.erase(in.files.begin() + static_cast<std::ptrdiff_t>(i--));
+			continue;
+		}
 		if (!img)
 			return img.takeError();
 		if (i == 0)
 			in.uki.emplace(std::move(*img));
 		else {
-			KEXECD_TRY(checkAddonFits(*in.uki, *img));
+			KEXECD_TRY(std::move(fits));
 			in.addons.push_back(std::move(*img));
 		}
 	}
@@ -690,7 +702,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		discovered = request.addons.size() - given;
 	}
 
-	auto in = readAndParse(request.uki, request.addons, request.profile, limits, progress);
+	auto in = readAndParse(request.uki, request.addons, request.profile, limits, progress, discovered);
 	if (!in)
 		return in.takeError();
 	KEXECD_TRY(checkLoaderOptions(in->uki->resolve(in->profile), request.cmdlineExtra, support->secureBoot));
@@ -699,7 +711,9 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto store = loadTrust(config_);
 	if (!store)
 		return store.takeError();
-	const auto skipped = skipAddonsTheStubWouldSkip(*in, discovered, *store, support->secureBoot);
+	auto skipped = std::move(in->skipped);
+	for (auto &s : skipAddonsTheStubWouldSkip(*in, discovered - skipped.size(), *store, support->secureBoot))
+		skipped.push_back(std::move(s));
 	auto verdicts = verifyAll(*in, *store, policy);
 	if (!verdicts)
 		return verdicts.takeError();

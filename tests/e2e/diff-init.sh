@@ -72,6 +72,12 @@ if [ $phase = kexec ]; then
 fi
 
 : >/efi/kexecd-diff/firmware-done
+# Negative control (KEXECD_DIFF_SABOTAGE=drop-addon): the per-UKI addon disappears between the
+# boots, so the kexec misses its initrd, ucode and cmdline, and the host's comparison must fail.
+if [ -e /efi/kexecd-diff/sabotage-drop-addon ]; then
+	say "SABOTAGE: removing the per-UKI addon before staging"
+	$bb rm -f /efi/EFI/Linux/diff.efi.extra.d/local.addon.efi
+fi
 $bb sync
 # kexecd, kexecctl, dbus-daemon and their libraries (built by run-diff.sh).
 $bb gzip -dc /efi/kexecd-diff/tools.cpio.gz | (cd / && $bb cpio -id 2>/dev/null) || die "cannot unpack the tools"

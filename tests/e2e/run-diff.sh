@@ -14,8 +14,9 @@
 # Environment: KEXECD_BIN, KEXECCTL_BIN (exit 77 without them), KEXECD_CACHE (default
 # /var/cache/kexecd-test), KEXECD_E2E_WORK (scratch, default a temporary directory),
 # KEXECD_E2E_TIMEOUT (seconds for the qemu run, default 300), KEXECD_NEWER_SUITE (default trixie),
-# KEXECD_DIFF_SABOTAGE=no-padding (UKI initrd aligned; the checks must still pass, it only shows
-# the odd size is what the test relies on) - not needed in CI.
+# KEXECD_DIFF_SABOTAGE=drop-addon (the per-UKI addon is removed between the boots: the comparison
+# must FAIL; shows the test can catch a lost addon), KEXECD_DIFF_SABOTAGE=no-padding (the UKI's
+# initrd gets a size that is a multiple of 4 instead).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -202,6 +203,11 @@ mcopy -i "$esp" "$mk/global.cred" ::/loader/credentials/global.cred
 printf 'timeout 0\ndefault diff.efi@debug\n' >"$mk/loader.conf"
 mcopy -i "$esp" "$mk/loader.conf" ::/loader/loader.conf
 mcopy -i "$esp" "$mk/tools.cpio.gz" ::/kexecd-diff/tools.cpio.gz
+if [ "${KEXECD_DIFF_SABOTAGE:-}" = drop-addon ]; then
+	echo "diff: SABOTAGE: the per-UKI addon goes away before kexecd stages, the comparison must FAIL"
+	: >"$mk/sabotage"
+	mcopy -i "$esp" "$mk/sabotage" ::/kexecd-diff/sabotage-drop-addon
+fi
 cp "$ovmf_vars" "$work/vars.fd"
 echo "diff: ESP built in $((SECONDS - t_start))s"
 

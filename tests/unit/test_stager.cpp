@@ -547,6 +547,41 @@ TEST_F(StagerTest, SecureBootSkipsDiscoveredAddonsThatDoNotVerify)
 	EXPECT_EQ(e.error().code, Code::SignatureRejected);
 }
 
+TEST_F(StagerTest, DiscoveredAddonsTheStubWouldNotLoadAreSkipped)
+{
+	/* load_addons(): an addon with a .linux, another .uname or no PE at
+	 * all is skipped with a log line; kexecd names it in the record. */
+	const std::string esp = dir_ + "/esp";
+	std::filesystem::create_directories(esp + "/EFI/Linux/u-1.efi.extra.d");
+	std::filesystem::copy_file(fixture("uki.efi"), esp + "/EFI/Linux/u-1.efi");
+	const std::string extra = esp + "/EFI/Linux/u-1.efi.extra.d/";
+	std::filesystem::copy_file(fixture("addon-linux.addon.efi"), extra + "a-linux.addon.efi");
+	std::filesystem::copy_file(fixture("addon-uname.addon.efi"), extra + "b-uname.addon.efi");
+	std::ofstream(extra + "c-garbage.addon.efi") << "not a PE";
+	std::filesystem::copy_file(fixture("addon-cmdline.addon.efi"), extra + "d-good.addon.efi");
+	EngineConfig config = config_;
+	config.discovery.esp = esp;
+	config.discovery.efivarsDir = dir_ + "/no-efivars";
+	config.discovery.modulesDir = dir_ + "/no-modules";
+	config.discovery.xbootldrCandidates = {};
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+	auto r = stager.stageDefault({}, {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	ASSERT_EQ((*r)["addons"].size(), 1u);
+	EXPECT_EQ((*r)["addons"][0]["path"], extra + "d-good.addon.efi");
+	ASSERT_EQ((*r)["skipped_addons"].size(), 3u) << (*r)["skipped_addons"].dump();
+	EXPECT_EQ((*r)["skipped_addons"][0]["path"], extra + "a-linux.addon.efi");
+	EXPECT_EQ((*r)["skipped_addons"][1]["path"], extra + "b-uname.addon.efi");
+	EXPECT_EQ((*r)["skipped_addons"][2]["path"], extra + "c-garbage.addon.efi");
+	EXPECT_EQ(readText(fake_ + "/cmdline.bin"), std::string("console=ttyS0 kexecd.uki=1 kexecd.addon=1") + '\0');
+
+	/* Passed explicitly, the same addon is an error. */
+	auto e = stager.stage(request("uki.efi", { "addon-uname.addon.efi" }), {});
+	ASSERT_FALSE(e.ok());
+	EXPECT_EQ(e.error().code, Code::InvalidImage);
+}
+
 TEST_F(StagerTest, BpfRefusalFallsBackOnlyWhenConfigured)
 {
 	if (config_.parserPath.empty())
