@@ -181,6 +181,22 @@ void addStaged(Block &block, const json &staged)
 
 	block.add("Kernel SHA256", text(staged, { "/kernel/sha256" }));
 	block.add("Initrd SHA256", text(staged, { "/initrd/sha256" }));
+	/* The composed initrd, in systemd-stub's order. */
+	if (const json *parts = find(staged, { "/initrd/parts" }); parts && parts->is_array()) {
+		std::string list;
+		for (const json &p : *parts)
+			if (p.is_string())
+				list += (list.empty() ? "" : ", ") + p.get<std::string>();
+		block.add("Initrd parts", list);
+	}
+	block.add("Devicetree", text(staged, { "/devicetree" }));
+	/* Addons systemd-stub would not load either (Secure Boot). */
+	if (const json *skipped = find(staged, { "/skipped_addons" }); skipped && skipped->is_array()) {
+		std::string list;
+		for (const json &a : *skipped)
+			list += (list.empty() ? "" : ", ") + text(a, { "/path" }) + " (" + text(a, { "/verdict" }) + ")";
+		block.add("Skipped addons", list);
+	}
 	block.add("Container SHA256", text(staged, { "/container/sha256" }));
 	block.add("UKI SHA256", text(staged, { "/uki/sha256" }));
 	block.add("Staged at", text(staged, { "/staged_at" }));

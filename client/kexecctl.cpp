@@ -538,13 +538,15 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 	json doc = json::object();
 	if (auto esp = findEsp(paths))
 		doc["esp"] = *esp;
-	doc["xbootldr"] = paths.xbootldr.empty() ? json(nullptr) : json(paths.xbootldr);
+	const std::string xbootldr = findXbootldr(paths, doc.value("esp", std::string()));
+	doc["xbootldr"] = xbootldr.empty() ? json(nullptr) : json(xbootldr);
 	doc["default"] = defaultId.empty() ? json(nullptr) : json(defaultId);
 	doc["default_reason"] = why;
 	doc["entries"] = json::array();
 	for (const UkiEntry &e : *entries) {
 		doc["entries"].push_back({
 			{ "id", e.id },
+			{ "profile", e.profile < 0 ? json(nullptr) : json(e.profile) },
 			{ "path", e.path },
 			{ "version", e.version },
 			{ "title", e.title },
@@ -586,7 +588,7 @@ int main(int argc, char **argv)
 	app.add_flag("--no-ask-password", global.noAskPassword,
 		     "Do not ask for a password when authorization is needed");
 	app.add_option("--config", global.config,
-		       "kexecd.conf whose ESP=/XBOOTLDR= stage and list use (default " KEXECD_CONF_FILE ")");
+		       "kexecd.conf whose ESP=, XBOOTLDR=, EFIVARS= stage and list use (default " KEXECD_CONF_FILE ")");
 	app.add_option("--bus", global.bus, "'system' (default) or a D-Bus address to talk to kexecd on")
 		->type_name("system|ADDRESS");
 

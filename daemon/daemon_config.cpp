@@ -205,6 +205,14 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 			if (!isAbsolutePath(value))
 				return bad("an absolute path");
 			target = std::string(value);
+		} else if (key == "EFIVARS") {
+			if (reset) {
+				engine.efivarsDir = engine.discovery.efivarsDir = defaults.engine.efivarsDir;
+				continue;
+			}
+			if (!isAbsolutePath(value))
+				return bad("an absolute path");
+			engine.efivarsDir = engine.discovery.efivarsDir = std::string(value);
 		} else if (key == "MaxImageSize") {
 			if (reset) {
 				engine.limits.pe.maxFileSize = defaults.engine.limits.pe.maxFileSize;

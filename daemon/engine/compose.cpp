@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "compose.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "elf_container.h"
 #include "zboot.h"
@@ -21,10 +24,6 @@ std::span<const uint8_t> sectionOf(const SectionSet &set, std::string_view name)
 std::vector<std::span<const uint8_t>> initrdParts(const SectionSet &uki,
 						  std::span<const UkiImage *const> addons)
 {
-	/* systemd-stub order: microcode first so the early loader finds it,
-	 * most specific first (addons in reverse, then the UKI's); then the
-	 * UKI's initrd; then the addons' initrds in order. cpio archives
-	 * concatenate, so this is the whole composition. */
 	std::vector<std::span<const uint8_t>> parts;
 	for (auto it = addons.rbegin(); it != addons.rend(); ++it)
 		if (auto s = sectionOf((*it)->base(), ".ucode"); !s.empty())
@@ -39,21 +38,140 @@ std::vector<std::span<const uint8_t>> initrdParts(const SectionSet &uki,
 	return parts;
 }
 
-std::string composeCmdline(const SectionSet &uki, std::span<const UkiImage *const> addons,
-			   std::string_view extra)
+void InitrdComposition::add(std::string what, std::span<const uint8_t> data)
 {
-	std::string out = sectionText(sectionOf(uki, ".cmdline"));
-	auto add = [&out](const std::string &part) {
+	/* The stub skips unset sections; an empty one adds nothing either. */
+	if (!data.empty())
+		parts_.push_back({ std::move(what), data });
+}
+
+void InitrdComposition::addGenerated(std::string what, std::vector<uint8_t> archive)
+{
+	if (archive.empty())
+		return;
+	generated_.push_back(std::make_unique<std::vector<uint8_t>>(std::move(archive)));
+	parts_.push_back({ std::move(what), *generated_.back() });
+}
+
+std::vector<std::span<const uint8_t>> InitrdComposition::padded() const
+{
+	static constexpr uint8_t zeros[3] = {};
+	std::vector<std::span<const uint8_t>> out;
+	for (const InitrdPart &p : parts_) {
+		out.push_back(p.data);
+		if (const size_t pad = (4 - p.data.size() % 4) % 4; pad && parts_.size() > 1)
+			out.push_back({ zeros, pad });
+	}
+	return out;
+}
+
+uint64_t InitrdComposition::paddedSize() const
+{
+	uint64_t n = 0;
+	for (auto s : padded())
+		n += s.size();
+	return n;
+}
+
+InitrdComposition composeInitrd(const SectionSet &resolved, const UkiProfile *profile,
+				std::span<const UkiImage *const> addons, const SidecarFiles *sidecars)
+{
+	InitrdComposition c;
+	/* The kernel takes the first microcode it finds: the most specific
+	 * (last loaded) addon's goes first. */
+	for (auto it = addons.rbegin(); it != addons.rend(); ++it)
+		c.add(fmt::format(".ucode of '{}'", (*it)->origin()), sectionOf((*it)->base(), ".ucode"));
+	c.add(".ucode", sectionOf(resolved, ".ucode"));
+	c.add(".initrd", sectionOf(resolved, ".initrd"));
+
+	if (sidecars) {
+		const std::pair<const std::vector<CpioFile> *, const CpioTarget *> generated[] = {
+			{ &sidecars->credentials, &kCpioCredentials },
+			{ &sidecars->globalCredentials, &kCpioGlobalCredentials },
+			{ &sidecars->sysext, &kCpioSysext },
+			{ &sidecars->globalSysext, &kCpioGlobalSysext },
+			{ &sidecars->confext, &kCpioConfext },
+			{ &sidecars->globalConfext, &kCpioGlobalConfext },
+		};
+		for (const auto &[files, target] : generated)
+			c.addGenerated(fmt::format("/{}/", target->dir), packStubCpio(*files, *target));
+	}
+
+	const std::pair<std::span<const uint8_t>, const char *> meta[] = {
+		{ sectionOf(resolved, ".pcrsig"), "tpm2-pcr-signature.json" },
+		{ sectionOf(resolved, ".pcrpkey"), "tpm2-pcr-public-key.pem" },
+		{ sectionOf(resolved, ".osrel"), "os-release" },
+		{ profile ? profile->raw : std::span<const uint8_t>{}, "profile" },
+	};
+	for (const auto &[data, name] : meta)
+		if (!data.empty())
+			c.addGenerated(fmt::format("/{}/{}", kCpioMeta.dir, name),
+				       packStubCpioLiteral(data, kCpioMeta, name));
+
+	for (const UkiImage *addon : addons)
+		c.add(fmt::format(".initrd of '{}'", addon->origin()), sectionOf(addon->base(), ".initrd"));
+	return c;
+}
+
+std::string stubCmdlineText(std::span<const uint8_t> data)
+{
+	std::string s(reinterpret_cast<const char *>(data.data()), data.size());
+	s.resize(std::min(s.size(), s.find('\0')));
+	for (char &c : s)
+		if (static_cast<unsigned char>(c) <= 0x1f)
+			c = ' ';
+	while (!s.empty() && s.back() == ' ')
+		s.pop_back();
+	return s;
+}
+
+std::string composeCmdline(const SectionSet &uki, std::span<const UkiImage *const> addons,
+			   std::string_view loaderOptions)
+{
+	const std::span<const uint8_t> options(reinterpret_cast<const uint8_t *>(loaderOptions.data()),
+					       loaderOptions.size());
+	std::string out = stubCmdlineText(options);
+	if (out.empty())
+		out = stubCmdlineText(sectionOf(uki, ".cmdline"));
+	for (const UkiImage *addon : addons) {
+		const std::string part = stubCmdlineText(sectionOf(addon->base(), ".cmdline"));
 		if (part.empty())
-			return;
+			continue;
 		if (!out.empty())
 			out += ' ';
 		out += part;
-	};
-	for (const UkiImage *addon : addons)
-		add(sectionText(sectionOf(addon->base(), ".cmdline")));
-	add(std::string(extra));
+	}
 	return out;
+}
+
+Result<void> checkLoaderOptions(const SectionSet &uki, std::string_view loaderOptions, bool secureBoot)
+{
+	if (loaderOptions.empty() || !secureBoot || !uki.count(".cmdline"))
+		return {};
+	return makeError(Code::InvalidArgument,
+			 "cmdline_extra is refused: Secure Boot is on and the UKI has a .cmdline, so "
+			 "systemd-stub would ignore the loader's options");
+}
+
+std::string devicetreeNote(const SectionSet &resolved, std::span<const UkiImage *const> addons)
+{
+	std::vector<std::string> found;
+	for (const char *name : { ".dtbauto", ".dtb" })
+		if (resolved.count(name)) {
+			found.push_back(fmt::format("{} of the UKI", name));
+			break; // the stub prefers .dtbauto
+		}
+	for (const UkiImage *addon : addons)
+		for (const char *name : { ".dtbauto", ".dtb" })
+			if (addon->base().count(name)) {
+				found.push_back(fmt::format("{} of '{}'", name, addon->origin()));
+				break;
+			}
+	if (found.empty())
+		return {};
+	return fmt::format("devicetree from the UKI not applied: {}; kexec_file_load takes no devicetree, "
+			   "the next kernel gets the running kernel's (systemd-stub would install it)",
+			   fmt::join(found, ", "));
 }
 
 Result<ClassicParts> composeClassic(const UkiImage &uki, std::span<const UkiImage *const> addons,
@@ -66,6 +184,7 @@ Result<ClassicParts> composeClassic(const UkiImage &uki, std::span<const UkiImag
 
 	ClassicParts parts;
 	parts.cmdline = composeCmdline(sections, addons, options.cmdlineExtra);
+	parts.devicetree = devicetreeNote(sections, addons);
 	/* The kernel wants cmdline_len including the NUL within COMMAND_LINE_SIZE. */
 	if (parts.cmdline.size() + 1 > options.maxCmdline)
 		return makeError(Code::InvalidImage,
@@ -88,9 +207,11 @@ Result<ClassicParts> composeClassic(const UkiImage &uki, std::span<const UkiImag
 		parts.kernel = std::move(*kernel);
 	}
 
-	const auto initrd = initrdParts(sections, addons);
-	if (!initrd.empty()) {
-		auto memfd = SealedMemfd::concat(initrd, "initrd");
+	const InitrdComposition initrd = composeInitrd(sections, options.profile, addons, options.sidecars);
+	for (const InitrdPart &p : initrd.parts())
+		parts.initrdLayout.push_back(fmt::format("{} ({} bytes)", p.what, p.data.size()));
+	if (!initrd.parts().empty()) {
+		auto memfd = SealedMemfd::concat(initrd.padded(), "initrd");
 		if (!memfd)
 			return memfd.takeError();
 		parts.initrd = std::move(*memfd);

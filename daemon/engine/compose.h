@@ -4,6 +4,7 @@
 // Pipeline step 5 ("compose"): turn a UKI and its addons into exactly what
 // kexec_file_load receives, for either scheme (DESIGN.md §3).
 
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -12,9 +13,77 @@
 
 #include "memfd.h"
 #include "result.h"
+#include "stub_cpio.h"
 #include "uki.h"
 
 namespace kexecd {
+
+/* One piece of the composed initrd: what it is and its bytes. */
+struct InitrdPart {
+	std::string what; // ".ucode of 'a.addon.efi'", ".initrd", "/.extra/os-release", ...
+	std::span<const uint8_t> data;
+};
+
+/* The initrd in systemd-stub's order (stub.c run()): addons' .ucode in
+ * reverse, the UKI's .ucode, the UKI's .initrd, the generated archives
+ * (credentials, global credentials, sysext, global sysext, confext,
+ * global confext, .pcrsig, .pcrpkey, .osrel, .profile), then the addons'
+ * .initrd. Owns the generated archives the parts point into. */
+class InitrdComposition
+{
+public:
+	InitrdComposition() = default;
+	InitrdComposition(const InitrdComposition &) = delete;
+	InitrdComposition &operator=(const InitrdComposition &) = delete;
+	InitrdComposition(InitrdComposition &&) = default;
+	InitrdComposition &operator=(InitrdComposition &&) = default;
+
+	const std::vector<InitrdPart> &parts() const { return parts_; }
+	/* The concatenation the stub hands over (combine_initrds()): with
+	 * more than one part, each is zero-padded to 4 bytes, because after
+	 * a compressed archive the kernel's unpacker looks for the next cpio
+	 * header only at a 4-byte-aligned offset. One part goes as it is. */
+	std::vector<std::span<const uint8_t>> padded() const;
+	uint64_t paddedSize() const;
+
+	void add(std::string what, std::span<const uint8_t> data);
+	void addGenerated(std::string what, std::vector<uint8_t> archive);
+
+private:
+	std::vector<InitrdPart> parts_;
+	/* unique_ptr: the parts' spans must survive the vector growing. */
+	std::vector<std::unique_ptr<std::vector<uint8_t>>> generated_;
+};
+
+/* resolved: the UKI's sections after profile resolution; profile: the
+ * selected profile (its raw .profile becomes /.extra/profile). */
+InitrdComposition composeInitrd(const SectionSet &resolved, const UkiProfile *profile,
+				std::span<const UkiImage *const> addons, const SidecarFiles *sidecars);
+
+/* Section payloads only (no generated archives, no padding): the BPF
+ * scheme's parser composes these in the kernel, and its host model must
+ * agree with this list byte for byte. */
+std::vector<std::span<const uint8_t>> initrdParts(const SectionSet &uki,
+						  std::span<const UkiImage *const> addons);
+
+/* systemd-stub's command line (settle_command_line(), load_addons()):
+ * loaderOptions, when not empty, replace the UKI's .cmdline; the addons'
+ * .cmdline are appended either way, global ones first. Each piece is
+ * mangled as the stub's mangle_stub_cmdline() does. */
+std::string composeCmdline(const SectionSet &uki, std::span<const UkiImage *const> addons,
+			   std::string_view loaderOptions);
+/* The stub ignores loader options under Secure Boot when the UKI has a
+ * .cmdline; kexecd refuses them there with a named error instead of
+ * dropping them silently. */
+Result<void> checkLoaderOptions(const SectionSet &uki, std::string_view loaderOptions, bool secureBoot);
+/* mangle_stub_cmdline(): up to the first NUL, control characters become
+ * spaces, trailing spaces go. */
+std::string stubCmdlineText(std::span<const uint8_t> data);
+
+/* What becomes of the UKI's devicetree: "" when it has none. kexec_file_load
+ * takes no devicetree, so a .dtb/.dtbauto is never applied: this says so
+ * for the record and status instead of dropping it silently. */
+std::string devicetreeNote(const SectionSet &resolved, std::span<const UkiImage *const> addons);
 
 /* Classic scheme: userspace decomposition. */
 struct ClassicParts {
@@ -22,20 +91,16 @@ struct ClassicParts {
 	std::optional<SealedMemfd> initrd; // nullopt -> KEXEC_FILE_NO_INITRAMFS
 	std::string cmdline;               // without the trailing NUL
 	bool kernelWasZboot = false;
+	std::vector<std::string> initrdLayout; // what each part is, in order
+	std::string devicetree;                // devicetreeNote()
 };
 
 struct ClassicOptions {
 	const UkiProfile *profile = nullptr;
-	std::string cmdlineExtra; // appended last; the caller decides whether it is allowed
+	std::string cmdlineExtra; // the loader's options; the caller checked them (checkLoaderOptions)
+	const SidecarFiles *sidecars = nullptr;
 	size_t maxCmdline = 4096;
 };
-
-/* Section payloads in the order the kernel must see them (for tests and
- * for the BPF host model, which must agree byte for byte). */
-std::vector<std::span<const uint8_t>> initrdParts(const SectionSet &uki,
-						  std::span<const UkiImage *const> addons);
-std::string composeCmdline(const SectionSet &uki, std::span<const UkiImage *const> addons,
-			   std::string_view extra);
 
 Result<ClassicParts> composeClassic(const UkiImage &uki, std::span<const UkiImage *const> addons,
 				    const ClassicOptions &options);

@@ -11,112 +11,24 @@
 #include <algorithm>
 #include <cstring>
 #include <initializer_list>
+#include <map>
 #include <utility>
 
 #include "fd.h"
 #include "file_util.h"
+#include "esp_fs.h"
 #include "uki.h"
 
 namespace kexecd {
 
 namespace {
 
+using namespace detail;
+
 constexpr size_t kMaxLoaderConfSize = 64 * 1024;
-/* 4 attribute bytes and 1 KiB UTF-16 characters: far beyond any entry id. */
-constexpr size_t kMaxVariableSize = 4 + 2 * 1024;
 
 bool isAsciiDigit(char c) { return c >= '0' && c <= '9'; }
 bool isAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-char asciiLower(char c)
-{
-	return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool endsWithNoCase(std::string_view s, std::string_view suffix)
-{
-	if (s.size() < suffix.size())
-		return false;
-	const std::string_view tail = s.substr(s.size() - suffix.size());
-	return std::equal(tail.begin(), tail.end(), suffix.begin(), suffix.end(),
-			  [](char a, char b) { return asciiLower(a) == asciiLower(b); });
-}
-
-bool isAscii(std::string_view s)
-{
-	return std::all_of(s.begin(), s.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
-}
-
-bool isDirectory(const std::string &path)
-{
-	struct stat st;
-	return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-bool sameFile(const std::string &a, const std::string &b)
-{
-	struct stat sa, sb;
-	if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0)
-		return false;
-	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
-}
-
-void note(std::vector<std::string> *notes, std::string text)
-{
-	if (notes)
-		notes->push_back(std::move(text));
-}
-
-enum class Want { Files, Directories };
-
-/* Names in dir of regular files (or directories), not following
- * symlinks so that nothing outside the directory is picked up. A missing
- * directory is empty; any other failure is Code::Io. */
-Result<std::vector<std::string>> listDirectory(const std::string &dir, Want want,
-					       std::vector<std::string> *notes)
-{
-	DIR *d = ::opendir(dir.c_str());
-	if (!d) {
-		const int err = errno;
-		if (err == ENOENT || err == ENOTDIR)
-			return std::vector<std::string>{};
-		return makeError(Code::Io, "cannot open directory '" + dir + "': " + std::strerror(err), err);
-	}
-
-	std::vector<std::string> names;
-	size_t seen = 0;
-	for (;;) {
-		errno = 0;
-		const struct dirent *de = ::readdir(d);
-		if (!de) {
-			const int err = errno;
-			::closedir(d);
-			if (err)
-				return makeError(Code::Io, "cannot read directory '" + dir + "': " + std::strerror(err), err);
-			break;
-		}
-		if (++seen > kMaxDirEntries) {
-			note(notes, "'" + dir + "' has more than " + std::to_string(kMaxDirEntries) +
-					    " entries, ignoring the rest");
-			::closedir(d);
-			break;
-		}
-		if (de->d_name[0] == '.')
-			continue; // hidden, and "." / ".."
-		const std::string_view name(de->d_name);
-		if (name.size() > kMaxFileNameLength) {
-			note(notes, "'" + dir + "': file name longer than 255 bytes, ignoring");
-			continue;
-		}
-		struct stat st;
-		if (::fstatat(::dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-			continue; // vanished meanwhile
-		const bool match = want == Want::Files ? S_ISREG(st.st_mode) : S_ISDIR(st.st_mode);
-		if (match)
-			names.emplace_back(name);
-	}
-	return names;
-}
 
 /* The version part of a Type #2 file name, "<token>-<version>.efi". */
 std::string versionFromId(std::string_view id)
@@ -130,10 +42,19 @@ std::string versionFromId(std::string_view id)
 	return {};
 }
 
-/* What systemd-boot reads from a Type #2 entry: .osrel and .uname. */
+/* What systemd-boot reads from a Type #2 entry, per profile. */
+struct ProfileProbe {
+	unsigned index = 0;
+	std::string profileId, profileTitle;
+	std::string title, sortKey, osVersion;
+	bool hasLinux = false;
+};
+
 struct Probe {
-	enum Kind { NotPe, NoOsRelease, Uki } kind = NotPe;
-	std::string title, sortKey, osVersion, uname;
+	enum Kind { NotPe, Pe } kind = NotPe;
+	bool hasProfiles = false;
+	std::string uname;
+	std::vector<ProfileProbe> profiles; // those with an .osrel naming the OS
 };
 
 bool preadAll(int fd, void *buf, size_t size, uint64_t offset)
@@ -158,11 +79,15 @@ uint32_t le32(const uint8_t *p)
 	return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24);
 }
 
+struct SectionRef {
+	uint32_t offset = 0, size = 0;
+};
+
 /*
- * Only the section table and two small sections are read, with pread()
- * rather than mmap(): a UKI rewritten in place (cp truncates) while it is
- * probed must not SIGBUS the daemon. Full validation is the stager's, on
- * its sealed copy.
+ * Only the section table and the small text sections are read, with
+ * pread() rather than mmap(): a UKI rewritten in place (cp truncates)
+ * while it is probed must not SIGBUS the daemon. Full validation is the
+ * stager's, on its sealed copy.
  */
 Probe probeUki(const std::string &path)
 {
@@ -190,42 +115,72 @@ Probe probeUki(const std::string &path)
 	std::vector<uint8_t> table(size_t{ nSections } * 40);
 	if (!preadAll(fd.get(), table.data(), table.size(), tableOffset))
 		return probe;
-	probe.kind = Probe::NoOsRelease;
+	probe.kind = Probe::Pe;
 
-	auto readSection = [&](std::string_view name) -> std::optional<std::string> {
-		for (unsigned i = 0; i < nSections; i++) {
-			const uint8_t *h = table.data() + size_t{ i } * 40;
-			const char *raw = reinterpret_cast<const char *>(h);
-			const std::string_view n(raw, ::strnlen(raw, 8));
-			if (n != name)
-				continue;
-			const uint32_t virtualSize = le32(h + 8);
-			const uint32_t rawSize = le32(h + 16);
-			uint32_t size = virtualSize && virtualSize <= rawSize ? virtualSize : rawSize;
-			size = std::min(size, kMaxTextSection);
-			std::vector<uint8_t> data(size);
-			if (!preadAll(fd.get(), data.data(), data.size(), le32(h + 20)))
-				return std::nullopt;
-			return sectionText(data);
-		}
-		return std::nullopt;
+	/* Base sections, then one set per .profile (pe_locate_profile_sections()). */
+	using Set = std::map<std::string, SectionRef, std::less<>>;
+	Set base;
+	std::vector<Set> profiles;
+	for (unsigned i = 0; i < nSections; i++) {
+		const uint8_t *h = table.data() + size_t{ i } * 40;
+		const char *raw = reinterpret_cast<const char *>(h);
+		const std::string name(raw, ::strnlen(raw, 8));
+		const uint32_t virtualSize = le32(h + 8);
+		const uint32_t rawSize = le32(h + 16);
+		const SectionRef ref{ le32(h + 20), virtualSize && virtualSize <= rawSize ? virtualSize : rawSize };
+		if (name == ".profile")
+			profiles.emplace_back();
+		Set &target = profiles.empty() ? base : profiles.back();
+		target.emplace(name, ref);
+	}
+	probe.hasProfiles = !profiles.empty();
+
+	auto text = [&](const SectionRef &ref) -> std::optional<std::string> {
+		std::vector<uint8_t> data(std::min(ref.size, kMaxTextSection));
+		if (!preadAll(fd.get(), data.data(), data.size(), ref.offset))
+			return std::nullopt;
+		return sectionText(data);
+	};
+	auto find = [](const Set &base, const Set *profile, std::string_view name) -> const SectionRef * {
+		if (profile)
+			if (auto it = profile->find(name); it != profile->end())
+				return &it->second;
+		auto it = base.find(name);
+		return it == base.end() ? nullptr : &it->second;
 	};
 
-	if (auto uname = readSection(".uname"))
-		probe.uname = *uname;
-	if (auto osrel = readSection(".osrel")) {
-		const auto fields = parseOsRelease(*osrel);
+	if (const SectionRef *u = find(base, nullptr, ".uname"))
+		probe.uname = text(*u).value_or("");
+	const size_t count = std::max<size_t>(profiles.size(), 1);
+	for (size_t p = 0; p < count; p++) {
+		const Set *profile = profiles.empty() ? nullptr : &profiles[p];
+		ProfileProbe pp;
+		pp.index = static_cast<unsigned>(p);
+		const SectionRef *osrel = find(base, profile, ".osrel");
+		if (!osrel)
+			continue;
+		const auto fields = parseOsRelease(text(*osrel).value_or(""));
 		auto first = [&](std::initializer_list<const char *> keys) {
 			for (const char *k : keys)
 				if (auto it = fields.find(k); it != fields.end() && !it->second.empty())
 					return it->second;
 			return std::string();
 		};
-		probe.title = first({ "PRETTY_NAME", "IMAGE_ID", "NAME", "ID" });
-		probe.sortKey = first({ "IMAGE_ID", "ID" });
-		probe.osVersion = first({ "IMAGE_VERSION", "VERSION", "VERSION_ID", "BUILD_ID" });
-		if (!probe.title.empty())
-			probe.kind = Probe::Uki;
+		pp.title = first({ "PRETTY_NAME", "IMAGE_ID", "NAME", "ID" });
+		pp.sortKey = first({ "IMAGE_ID", "ID" });
+		pp.osVersion = first({ "IMAGE_VERSION", "VERSION", "VERSION_ID", "BUILD_ID" });
+		if (pp.title.empty())
+			continue;
+		if (profile) {
+			const auto info = parseOsRelease(text(profile->at(".profile")).value_or(""));
+			if (auto it = info.find("ID"); it != info.end())
+				pp.profileId = it->second;
+			if (auto it = info.find("TITLE"); it != info.end())
+				pp.profileTitle = it->second;
+		}
+		const SectionRef *linux = find(base, profile, ".linux");
+		pp.hasLinux = linux && linux->size > 0;
+		probe.profiles.push_back(std::move(pp));
 	}
 	return probe;
 }
@@ -238,25 +193,47 @@ Result<void> scanLoaderDir(const std::string &root, const char *source, std::vec
 	if (!names)
 		return names.takeError();
 	for (const auto &name : *names) {
-		if (!endsWithNoCase(name, ".efi") || name.rfind("auto-", 0) == 0)
+		if (!endsWithNoCase(name, ".efi") || startsWithNoCase(name, "auto-"))
 			continue;
-		UkiEntry e;
-		e.path = dir + "/" + name;
-		const Probe probe = probeUki(e.path);
-		if (probe.kind == Probe::NoOsRelease) {
-			note(notes, "'" + e.path + "' has no .osrel naming the OS, ignoring");
+		const std::string path = dir + "/" + name;
+		const Probe probe = probeUki(path);
+		if (probe.kind == Probe::NotPe) {
+			note(notes, "'" + path + "' is not a PE image, ignoring");
 			continue;
 		}
-		TriesCounter tc = parseTriesCounter(name, ".efi");
-		e.version = probe.uname.empty() ? versionFromId(tc.id) : probe.uname;
-		e.title = probe.title;
-		e.sortKey = probe.sortKey;
-		e.osVersion = probe.osVersion;
-		e.id = std::move(tc.id);
-		e.triesLeft = tc.left;
-		e.triesDone = tc.done;
-		e.source = source;
-		out.push_back(std::move(e));
+		if (probe.profiles.empty()) {
+			note(notes, "'" + path + "' has no .osrel naming the OS, ignoring");
+			continue;
+		}
+		const TriesCounter tc = parseTriesCounter(name, ".efi");
+		const std::string baseId = asciiLowerString(tc.id);
+		for (const ProfileProbe &pp : probe.profiles) {
+			UkiEntry e;
+			e.path = path;
+			e.profile = probe.hasProfiles ? static_cast<int>(pp.index) : -1;
+			e.idWithoutProfile = baseId;
+			e.id = baseId;
+			if (pp.index > 0)
+				e.id += "@" + asciiLowerString(pp.profileId.empty() ? std::to_string(pp.index) : pp.profileId);
+			if (!pp.hasLinux) {
+				note(notes, "'" + e.id + "' (" + path + ") has no .linux section, ignoring");
+				continue;
+			}
+			e.version = probe.uname.empty() ? versionFromId(tc.id) : probe.uname;
+			e.title = pp.title;
+			if (!pp.profileTitle.empty())
+				e.title += " (" + pp.profileTitle + ")";
+			else if (pp.index > 0)
+				e.title += pp.profileId.empty() ? " (Profile #" + std::to_string(pp.index + 1) + ")"
+								: " (" + pp.profileId + ")";
+			e.sortKey = pp.sortKey;
+			e.osVersion = pp.osVersion;
+			e.triesLeft = tc.left;
+			e.triesDone = tc.done;
+			e.source = source;
+			e.root = root;
+			out.push_back(std::move(e));
+		}
 	}
 	return {};
 }
@@ -279,7 +256,9 @@ Result<void> scanModules(const std::string &modulesDir, std::vector<UkiEntry> &o
 			e.id = uname + "/" + name;
 			e.path = dir + "/" + name;
 			e.version = uname;
-			e.title = probeUki(e.path).title;
+			const Probe probe = probeUki(e.path);
+			if (!probe.profiles.empty())
+				e.title = probe.profiles.front().title;
 			e.source = "modules";
 			out.push_back(std::move(e));
 		}
@@ -313,8 +292,10 @@ bool menuOrder(const UkiEntry &a, const UkiEntry &b)
 		if (int r = compareVersions(a.osVersion, b.osVersion))
 			return r > 0;
 	}
-	if (int r = compareVersions(a.id, b.id))
+	if (int r = compareVersions(a.idWithoutProfile, b.idWithoutProfile))
 		return r > 0;
+	if (a.profile != b.profile)
+		return a.profile < b.profile;
 	if (a.triesLeft >= 0 && b.triesLeft >= 0) {
 		if (a.triesLeft != b.triesLeft)
 			return a.triesLeft > b.triesLeft;
@@ -324,46 +305,6 @@ bool menuOrder(const UkiEntry &a, const UkiEntry &b)
 	if (a.source != b.source)
 		return a.source == "esp";
 	return a.path < b.path;
-}
-
-/* Decode efivarfs UTF-16LE up to the first NUL into UTF-8. */
-std::optional<std::string> utf16leToUtf8(const uint8_t *p, size_t n)
-{
-	std::string out;
-	for (size_t i = 0; i + 1 < n; i += 2) {
-		uint32_t c = p[i] | (p[i + 1] << 8);
-		if (c == 0)
-			break;
-		if (c >= 0xd800 && c <= 0xdbff) {
-			if (i + 3 >= n)
-				return std::nullopt;
-			const uint32_t lo = p[i + 2] | (p[i + 3] << 8);
-			if (lo < 0xdc00 || lo > 0xdfff)
-				return std::nullopt;
-			c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
-			i += 2;
-		} else if (c >= 0xdc00 && c <= 0xdfff) {
-			return std::nullopt;
-		}
-		if (c < 0x80) {
-			out += static_cast<char>(c);
-		} else if (c < 0x800) {
-			out += static_cast<char>(0xc0 | (c >> 6));
-			out += static_cast<char>(0x80 | (c & 0x3f));
-		} else if (c < 0x10000) {
-			out += static_cast<char>(0xe0 | (c >> 12));
-			out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
-			out += static_cast<char>(0x80 | (c & 0x3f));
-		} else {
-			out += static_cast<char>(0xf0 | (c >> 18));
-			out += static_cast<char>(0x80 | ((c >> 12) & 0x3f));
-			out += static_cast<char>(0x80 | ((c >> 6) & 0x3f));
-			out += static_cast<char>(0x80 | (c & 0x3f));
-		}
-	}
-	if (out.empty())
-		return std::nullopt;
-	return out;
 }
 
 std::string_view trim(std::string_view s)
@@ -519,14 +460,6 @@ TriesCounter parseTriesCounter(std::string_view fileName, std::string_view suffi
 	return tc;
 }
 
-std::optional<std::string> readLoaderVariable(const std::string &efivarsDir, const std::string &name)
-{
-	auto data = detail::readSmallFile(efivarsDir + "/" + name + "-" + kLoaderVendorGuid, kMaxVariableSize);
-	if (!data || data->size() < 4 + 2)
-		return std::nullopt;
-	return utf16leToUtf8(reinterpret_cast<const uint8_t *>(data->data()) + 4, data->size() - 4);
-}
-
 Result<std::string> findEsp(const DiscoveryPaths &paths)
 {
 	if (!paths.esp.empty()) {
@@ -550,14 +483,11 @@ Result<std::vector<UkiEntry>> listUkisOn(const std::string &esp, const Discovery
 {
 	std::vector<UkiEntry> entries;
 	KEXECD_TRY(scanLoaderDir(esp, "esp", entries, notes));
-	if (!paths.xbootldr.empty()) {
-		if (!isDirectory(paths.xbootldr))
-			return makeError(Code::Unsupported,
-					 "configured XBOOTLDR '" + paths.xbootldr + "' is not a directory");
-		/* /boot may be the ESP itself: list its entries once. */
-		if (!sameFile(esp, paths.xbootldr))
-			KEXECD_TRY(scanLoaderDir(paths.xbootldr, "xbootldr", entries, notes));
-	}
+	if (!paths.xbootldr.empty() && !isDirectory(paths.xbootldr))
+		return makeError(Code::Unsupported, "configured XBOOTLDR '" + paths.xbootldr + "' is not a directory");
+	/* /boot may be the ESP itself: list its entries once. */
+	if (const std::string xbootldr = findXbootldr(paths, esp); !xbootldr.empty() && !sameFile(esp, xbootldr))
+		KEXECD_TRY(scanLoaderDir(xbootldr, "xbootldr", entries, notes));
 	if (!paths.modulesDir.empty())
 		KEXECD_TRY(scanModules(paths.modulesDir, entries, notes));
 
@@ -580,7 +510,7 @@ Result<std::vector<UkiEntry>> listUkis(const DiscoveryPaths &paths, std::vector<
 	return listUkisOn(*esp, paths, notes);
 }
 
-Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why)
+Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why, std::string *rule)
 {
 	auto esp = findEsp(paths);
 	if (!esp)
@@ -591,8 +521,8 @@ Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why)
 	const std::vector<UkiEntry> &entries = *list;
 	if (entries.empty()) {
 		std::string where = *esp + "/EFI/Linux";
-		if (!paths.xbootldr.empty())
-			where += ", " + paths.xbootldr + "/EFI/Linux";
+		if (const std::string x = findXbootldr(paths, *esp); !x.empty())
+			where += ", " + x + "/EFI/Linux";
 		if (!paths.modulesDir.empty())
 			where += ", " + paths.modulesDir + "/*/";
 		return makeError(Code::Unsupported, "no UKI found (looked in " + where + ")");
@@ -607,6 +537,8 @@ Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why)
 		}
 		if (why)
 			*why = label + " '" + pattern + "'" + missed;
+		if (rule)
+			*rule = label.substr(0, label.find(' '));
 		return e;
 	};
 	/* "@saved" means the entry booted last (systemd-boot). */
@@ -633,6 +565,8 @@ Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why)
 			return *e;
 
 	const UkiEntry &first = entries.front();
+	if (rule)
+		*rule = "order";
 	if (why) {
 		if (first.source == "modules")
 			*why = entries.back().bad() ? "newest distribution UKI (every boot loader entry is out of tries)"
@@ -644,38 +578,6 @@ Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why)
 		*why += missed;
 	}
 	return first;
-}
-
-std::vector<std::string> findAddons(const DiscoveryPaths &paths, const std::string &ukiPath,
-				    std::vector<std::string> *notes)
-{
-	std::vector<std::string> dirs;
-	if (auto esp = findEsp(paths))
-		dirs.push_back(*esp + "/loader/addons");
-	dirs.push_back(ukiPath + ".extra.d");
-
-	std::vector<std::string> addons;
-	for (const auto &dir : dirs) {
-		auto names = listDirectory(dir, Want::Files, notes);
-		if (!names) {
-			note(notes, names.error().message + ", ignoring");
-			continue;
-		}
-		std::vector<std::string> set;
-		for (auto &name : *names)
-			if (isAscii(name) && endsWithNoCase(name, ".addon.efi"))
-				set.push_back(std::move(name));
-		std::sort(set.begin(), set.end());
-		for (const auto &name : set) {
-			if (addons.size() == kMaxAddons) {
-				note(notes, "more than " + std::to_string(kMaxAddons) + " addons, ignoring '" +
-						    dir + "/" + name + "'");
-				continue;
-			}
-			addons.push_back(dir + "/" + name);
-		}
-	}
-	return addons;
 }
 
 } // namespace kexecd

@@ -3,50 +3,61 @@
 
 // Pipeline step 1 ("resolve") when no UKI is named: where UKIs and addons
 // are and which UKI the boot loader would start by default. The rules
-// follow the Boot Loader Specification (UAPI.1), systemd-boot and
-// systemd-stub, so that a kexec starts what a firmware reboot would:
+// follow the Boot Loader Specification (UAPI.1), systemd-boot and bootctl
+// (src/boot/boot.c, src/shared/bootspec.c of systemd v258), so that a
+// kexec starts what a firmware reboot would:
 //
 //  - ESP: DiscoveryPaths::esp when set (must be a directory), else the
-//    first of espCandidates holding EFI/ or loader/. XBOOTLDR only when
-//    given explicitly (no partition type GUID probing here).
+//    first of espCandidates holding EFI/ or loader/. XBOOTLDR: the
+//    configured one, else (as bootctl) the first of xbootldrCandidates
+//    that is not the ESP and is a mount point whose partition type (udev
+//    database, ID_PART_ENTRY_TYPE) is the XBOOTLDR GUID, or, where udev
+//    knows nothing of it, holds EFI/Linux/ or loader/entries/.
 //  - UKIs (BLS Type #2): regular files $ESP/EFI/Linux/*.efi and
 //    $XBOOTLDR/EFI/Linux/*.efi; like systemd-boot, names starting with
 //    '.' or "auto-" are skipped and the suffix matches case-insensitively.
-//    A valid PE without a usable .osrel (no PRETTY_NAME, IMAGE_ID, NAME
-//    or ID) is skipped too, as systemd-boot shows no entry for it. A file
-//    that does not parse as PE is kept (by name only): discovery does
-//    not validate, the stager rejects it with a clear error when chosen.
+//    Files that are no UKI are skipped with a note: not a PE, no .osrel
+//    naming the OS (PRETTY_NAME, IMAGE_ID, NAME or ID) - systemd-boot
+//    shows no entry for them - or no .linux (the stub would refuse it).
 //    Distribution UKIs $modulesDir/$UNAME/*.efi are listed too (source
 //    "modules", id "$UNAME/<file>"); the boot loader never sees them, so
 //    EFI variables and loader.conf never select them.
+//  - Profiles (boot.c boot_entry_add_type2()): one entry per profile of
+//    a multi-profile UKI. Profile 0 is "name.efi", profile N>0
+//    "name.efi@<ID>" from its .profile ID=, "name.efi@N" only without an
+//    ID=. Ids are lower-cased as systemd-boot's are.
 //  - Boot counting (BLS "Boot counting"): "name+LEFT[-DONE].efi" gives id
-//    "name.efi" (systemd-boot's Type #2 ids keep the suffix), triesLeft
-//    LEFT, triesDone DONE; triesLeft 0 marks a bad entry.
-//  - Order (systemd-boot's config_entry_compare): good before bad; then
+//    "name.efi", triesLeft LEFT, triesDone DONE; triesLeft 0 marks a bad
+//    entry. The counter is also stripped for <uki>.efi.extra.d/.
+//  - Order (systemd-boot's boot_entry_compare()): good before bad; then
 //    entries with a sort key (.osrel IMAGE_ID, else ID) before those
 //    without; between two with sort keys: sort key ascending (strcmp),
 //    then .osrel version (IMAGE_VERSION, VERSION, VERSION_ID, BUILD_ID)
-//    newest first; then ids newest first; then more tries left, then
-//    fewer tries done. Versions compare as strverscmp_improved does.
-//    Modules UKIs follow the boot loader's good entries, newest $UNAME
-//    first; bad entries come last of all.
-//  - Default (systemd-boot's config_default_entry_select): the first
+//    newest first; then ids without profile newest first, then profile
+//    number ascending; then more tries left, then fewer tries done.
+//    Versions compare as strverscmp_improved does. Modules UKIs follow
+//    the boot loader's good entries, newest $UNAME first; bad entries
+//    come last of all.
+//  - Default (systemd-boot's config_default_entry_select()): the first
 //    entry in that order matching, as an fnmatch(3) glob and ignoring
 //    case, LoaderEntryOneShot, then LoaderEntryDefault (EFI variables of
 //    the loader vendor GUID), then the last "default" of
-//    $ESP/loader/loader.conf; "@saved" stands for LoaderEntryLastBooted.
-//    A value matching nothing falls through. Last, the first entry.
-//  - Addons (systemd-stub): regular files $ESP/loader/addons/*.addon.efi
-//    (global), then <UKI path>.extra.d/*.addon.efi (per UKI); each set
-//    sorted by strcmp; names starting with '.', non-ASCII names and
-//    names longer than 255 bytes are skipped.
+//    $ESP/loader/loader.conf. "@saved" stands for LoaderEntryLastBooted,
+//    the variable systemd-boot itself reads at boot (bootctl shows
+//    LoaderEntrySelected, which is the entry booted *this* time): kexecd
+//    stands in for the boot loader, so it reads what the boot loader
+//    reads. A value matching nothing falls through. Last, the first entry.
+//  - Addons and sidecar files (systemd-stub): from the UKI's own
+//    partition (ESP or XBOOTLDR): loader/addons/*.addon.efi (global),
+//    then <UKI, counter stripped>.extra.d/*.addon.efi (per UKI); each set
+//    sorted by strcmp; names starting with '.', non-ASCII names and names
+//    longer than 255 bytes are skipped. Credentials (*.cred), sysext
+//    (*.raw but *.confext.raw) and confext (*.confext.raw) images from the
+//    same .extra.d, loader/credentials/ and loader/extensions/.
 //  - Limits: at most kMaxUkis UKIs (the first in order are kept) and
 //    kMaxAddons addons in all (global ones first) are returned; the rest
 //    are ignored with a note, not an error, so one stray file cannot stop
 //    staging. A directory is read for at most kMaxDirEntries entries.
-//  - Not done: one menu entry per profile of a multi-profile UKI (newer
-//    systemd-boot); a profile is chosen at staging time instead. The
-//    LoaderEntryOneShot variable is read, never cleared.
 
 #include <cstddef>
 #include <optional>
@@ -54,7 +65,9 @@
 #include <string_view>
 #include <vector>
 
+#include "efi_vars.h"
 #include "result.h"
+#include "stub_cpio.h"
 
 namespace kexecd {
 
@@ -63,19 +76,25 @@ inline constexpr size_t kMaxAddons = 64;
 inline constexpr size_t kMaxDirEntries = 4096;
 inline constexpr size_t kMaxFileNameLength = 255;
 
-/* systemd-boot's vendor GUID for the Loader* variables. */
-inline constexpr const char *kLoaderVendorGuid = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
+inline constexpr size_t kMaxSidecarFile = 256 * 1024 * 1024;
+inline constexpr size_t kMaxSidecarTotal = 1024 * 1024 * 1024;
+
+inline constexpr const char *kXbootldrTypeGuid = "bc13c2ff-59e6-4262-a352-b275fd779172";
 
 struct DiscoveryPaths {
 	std::vector<std::string> espCandidates = { "/efi", "/boot", "/boot/efi" };
 	std::string esp;      // explicit (configuration) wins when non-empty
-	std::string xbootldr; // explicit only; "" = none
+	std::string xbootldr; // explicit (configuration) wins when non-empty
+	std::vector<std::string> xbootldrCandidates = { "/boot" };
+	std::string udevDataDir = "/run/udev/data"; // partition types of block devices
 	std::string modulesDir = "/usr/lib/modules";
 	std::string efivarsDir = "/sys/firmware/efi/efivars";
 };
 
 struct UkiEntry {
-	std::string id;      // as systemd-boot names it: file name without tries counter
+	std::string id;      // as systemd-boot names it: lower-case file name without tries counter[@profile]
+	std::string idWithoutProfile; // the id of profile 0
+	int profile = -1;    // profile index of a multi-profile UKI, -1 for a UKI without profiles
 	std::string path;
 	/* Kernel version: $UNAME for "modules", else .uname, else the id
 	 * from its first "-<digit>" on, less ".efi" ("" when none). */
@@ -86,6 +105,7 @@ struct UkiEntry {
 	int triesLeft = -1;  // -1: no boot counting
 	int triesDone = -1;
 	std::string source;  // "esp", "xbootldr", "modules"
+	std::string root;    // the partition the UKI is on ("" for modules)
 
 	bool bad() const { return triesLeft == 0; }
 };
@@ -101,13 +121,28 @@ Result<std::vector<UkiEntry>> listUkis(const DiscoveryPaths &paths,
 				       std::vector<std::string> *notes = nullptr);
 
 /* The UKI the boot loader would start; why (when given) says which rule
- * picked it. Code::Unsupported when there is no UKI at all. */
-Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why);
+ * picked it, rule names it ("LoaderEntryOneShot", "LoaderEntryDefault",
+ * "loader.conf", "order"). Code::Unsupported when there is no UKI. */
+Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why, std::string *rule = nullptr);
+
+/* The XBOOTLDR partition: configured, or detected as bootctl does; ""
+ * when there is none. */
+std::string findXbootldr(const DiscoveryPaths &paths, const std::string &esp);
 
 /* Addon paths in systemd-stub order for the UKI at ukiPath. Unreadable
  * or missing directories give no addons (as systemd-stub). */
 std::vector<std::string> findAddons(const DiscoveryPaths &paths, const std::string &ukiPath,
 				    std::vector<std::string> *notes = nullptr);
+
+/* <dir>/<name without tries counter>.extra.d, as the stub looks it up. */
+std::string extraDirFor(const std::string &ukiPath);
+
+/* The credentials, sysext and confext images systemd-stub would pack for
+ * the UKI at ukiPath, read (regular files only, size-limited) from under
+ * the UKI's partition. Only for paths discovery itself found: the daemon
+ * never opens a path a caller names. */
+SidecarFiles readSidecars(const DiscoveryPaths &paths, const std::string &ukiPath,
+			  std::vector<std::string> *notes = nullptr);
 
 /* Helpers, exposed for tests and for `kexecctl list`. */
 
@@ -123,8 +158,5 @@ struct TriesCounter {
 };
 TriesCounter parseTriesCounter(std::string_view fileName, std::string_view suffix);
 
-/* A Loader* string variable from efivarfs (4 attribute bytes, then
- * UTF-16LE up to a NUL). nullopt when absent, empty or malformed. */
-std::optional<std::string> readLoaderVariable(const std::string &efivarsDir, const std::string &name);
 
 } // namespace kexecd

@@ -45,7 +45,8 @@ Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
 } // namespace
 
 Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
-				 const std::string &profile, const Limits &limits, const ProgressFn &progress)
+				 const std::string &profile, const Limits &limits, const ProgressFn &progress,
+				 size_t lenient)
 {
 	if (addons.size() > limits.maxAddons)
 		return makeError(Code::InvalidArgument,
@@ -69,18 +70,25 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 			progress("read", 0.3 * double(i + 1) / double(count));
 	}
 
-	for (size_t i = 0; i < in.files.size(); i++) {
+	for (size_t i = 0, addon = 0; i < in.files.size(); i++) {
 		const LoadedFile &f = in.files[i];
 		auto pe = PeFile::parse(f.memfd.bytes(), f.origin, limits.pe);
-		if (!pe)
-			return pe.takeError();
-		auto img = UkiImage::fromPe(std::move(*pe), f.origin, i == 0 ? ImageRole::Uki : ImageRole::Addon);
+		Result<UkiImage> img = pe ? UkiImage::fromPe(std::move(*pe), f.origin, i == 0 ? ImageRole::Uki : ImageRole::Addon)
+					  : Result<UkiImage>(pe.takeError());
+		Result<void> fits = img && i > 0 ? checkAddonFits(*in.uki, *img) : Result<void>();
+		if ((!img || !fits) && i > 0 && addon++ < lenient) {
+			in.skipped.push_back({ { "path", f.origin },
+					       { "why", (!img ? img.error() : fits.error()).message +
+								"; systemd-stub would skip it" } });
+			in.files.erase(in.files.begin() + static_cast<std::ptrdiff_t>(i--));
+			continue;
+		}
 		if (!img)
 			return img.takeError();
 		if (i == 0)
 			in.uki.emplace(std::move(*img));
 		else {
-			KEXECD_TRY(checkAddonFits(*in.uki, *img));
+			KEXECD_TRY(std::move(fits));
 			in.addons.push_back(std::move(*img));
 		}
 	}
@@ -117,6 +125,29 @@ SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &sup
 		return policy;
 	const bool locked = !support.lockdown.empty() && support.lockdown != "none";
 	return support.secureBoot || locked ? SignaturePolicy::Enforce : SignaturePolicy::Warn;
+}
+
+std::vector<nlohmann::json> skipAddonsTheStubWouldSkip(ParsedInput &in, size_t discovered,
+							const TrustStore &store, bool secureBoot)
+{
+	std::vector<nlohmann::json> skipped;
+	if (!secureBoot)
+		return skipped;
+	for (size_t i = std::min(discovered, in.addons.size()); i-- > 0;) {
+		auto report = verifyAuthenticode(in.addons[i].pe(), store);
+		if (report && report->verdict == Verdict::Trusted)
+			continue;
+		const SignatureReport r = report ? *report : SignatureReport{};
+		nlohmann::json s = { { "verdict", verdictName(r.verdict) }, { "signer", r.signer },
+				     { "detail", r.detail } };
+		s["path"] = in.files[i + 1].origin;
+		s["why"] = "Secure Boot is on and the addon does not verify: systemd-stub would skip it";
+		skipped.insert(skipped.begin(), std::move(s));
+		/* The image borrows the file's mapping: drop both. */
+		in.addons.erase(in.addons.begin() + static_cast<std::ptrdiff_t>(i));
+		in.files.erase(in.files.begin() + static_cast<std::ptrdiff_t>(i) + 1);
+	}
+	return skipped;
 }
 
 TrustSourcePaths trustSourcePaths(const EngineConfig &config)

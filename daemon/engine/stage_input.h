@@ -32,6 +32,7 @@ struct ParsedInput {
 	std::optional<UkiImage> uki;
 	std::vector<UkiImage> addons;
 	const UkiProfile *profile = nullptr;
+	std::vector<nlohmann::json> skipped; // addons systemd-stub would not load
 
 	std::vector<const UkiImage *> addonPointers() const
 	{
@@ -42,8 +43,19 @@ struct ParsedInput {
 	}
 };
 
+/* lenient: the first addons were discovered; one that systemd-stub would
+ * not load (no PE, a .linux, another .uname) is skipped and named in
+ * ParsedInput::skipped, as the stub skips it with a log line. */
 Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
-				 const std::string &profile, const Limits &limits, const ProgressFn &progress);
+				 const std::string &profile, const Limits &limits, const ProgressFn &progress,
+				 size_t lenient = 0);
+
+/* systemd-stub's load_addons() skips, with a log line, an addon the
+ * firmware refuses to load under Secure Boot, and boots the rest
+ * (PROOFS.md). Discovered addons (the first `discovered`) get the same;
+ * an addon the caller named is its will, and the signature policy decides. */
+std::vector<nlohmann::json> skipAddonsTheStubWouldSkip(ParsedInput &in, size_t discovered,
+							const TrustStore &store, bool secureBoot);
 
 /* trust.d plus, when configured, the firmware db. */
 Result<TrustStore> loadTrust(const EngineConfig &config);

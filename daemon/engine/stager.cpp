@@ -258,8 +258,8 @@ Result<nlohmann::json> Stager::stageDefault(StageRequest request, const Progress
 {
 	if (request.uki.fd.valid() || !request.addons.empty())
 		return makeError(Code::InvalidArgument, "StageDefault takes no files: discovery picks them");
-	std::string why;
-	auto entry = defaultUki(config_.discovery, &why);
+	std::string why, rule;
+	auto entry = defaultUki(config_.discovery, &why, &rule);
 	if (!entry) {
 		Error e = entry.takeError();
 		e.message = displayText(e.message);
@@ -271,9 +271,20 @@ Result<nlohmann::json> Stager::stageDefault(StageRequest request, const Progress
 		return uki.takeError();
 	request.uki = std::move(*uki);
 	request.discoverAddons = true;
+	/* The entry names its profile, as systemd-boot passes "@N". */
+	if (request.profile.empty() && entry->profile >= 0)
+		request.profile = "@" + std::to_string(entry->profile);
+	request.sidecars = readSidecars(config_.discovery, entry->path);
 	request.discoveredId = entry->id;
 	request.discoveredWhy = why;
-	return stage(std::move(request), progress);
+	const auto oneShot = readLoaderVariable(config_.discovery.efivarsDir, "LoaderEntryOneShot");
+	auto result = stage(std::move(request), progress);
+	/* Consumed as systemd-boot consumes it: once it picked the entry
+	 * that is now staged (README "Where kexecd differs"). */
+	if (result && rule == "LoaderEntryOneShot" && oneShot ==
+	    readLoaderVariable(config_.discovery.efivarsDir, "LoaderEntryOneShot"))
+		(void)removeLoaderVariable(config_.discovery.efivarsDir, "LoaderEntryOneShot");
+	return result;
 }
 
 void Stager::hook(std::string_view phase) const
@@ -303,26 +314,30 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		return makeError(Code::Unsupported, "kexec is disabled on this system (kernel.kexec_load_disabled = 1)");
 	if (!support->kexecFile)
 		return makeError(Code::Unsupported, "the running kernel has no kexec_file_load");
-	if (!request.cmdlineExtra.empty() && support->secureBoot)
-		return makeError(Code::InvalidArgument,
-				 "cmdline_extra is refused while Secure Boot is on (as systemd-stub does)");
 
 	std::vector<std::string> discoveryNotes;
+	size_t discovered = 0; // the first addons, found by discovery
 	if (request.discoverAddons) {
 		if (request.uki.origin.empty() || request.uki.origin.front() != '/')
 			return makeError(Code::InvalidArgument, "addon discovery needs the UKI's absolute path");
+		const size_t given = request.addons.size();
 		KEXECD_TRY(addDiscoveredAddons(request, config_.discovery, &discoveryNotes));
+		discovered = request.addons.size() - given;
 	}
 
-	auto in = readAndParse(request.uki, request.addons, request.profile, limits, progress);
+	auto in = readAndParse(request.uki, request.addons, request.profile, limits, progress, discovered);
 	if (!in)
 		return in.takeError();
 	hook("read");
+	KEXECD_TRY(checkLoaderOptions(in->uki->resolve(in->profile), request.cmdlineExtra, support->secureBoot));
 
 	const SignaturePolicy policy = effectivePolicy(request.policy.value_or(config_.policy), *support);
 	auto store = loadTrust(config_);
 	if (!store)
 		return store.takeError();
+	auto skipped = std::move(in->skipped);
+	for (auto &s : skipAddonsTheStubWouldSkip(*in, discovered - skipped.size(), *store, support->secureBoot))
+		skipped.push_back(std::move(s));
 	auto sources = loadTrustSources(trustSourcePaths(config_));
 	if (!sources)
 		return sources.takeError();
@@ -366,6 +381,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		record["discovery"] = { { "id", request.discoveredId }, { "why", request.discoveredWhy } };
 	if (!discoveryNotes.empty())
 		record["discovery_notes"] = discoveryNotes;
+	if (!skipped.empty())
+		record["skipped_addons"] = skipped;
 
 	LoadRequest load;
 	std::optional<ClassicParts> classic;
@@ -376,6 +393,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		ClassicOptions opts;
 		opts.profile = in->profile;
 		opts.cmdlineExtra = request.cmdlineExtra;
+		opts.sidecars = request.sidecars ? &*request.sidecars : nullptr;
 		opts.maxCmdline = limits.maxCmdline;
 		auto parts = composeClassic(*in->uki, addonPtrs, opts);
 		if (!parts)
@@ -436,6 +454,10 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 			r["kernel"] = partJson(classic->kernel.bytes());
 			r["kernel"]["zboot"] = classic->kernelWasZboot;
 			r["initrd"] = classic->initrd ? partJson(classic->initrd->bytes()) : nlohmann::json(nullptr);
+			if (classic->initrd)
+				r["initrd"]["parts"] = classic->initrdLayout;
+			if (!classic->devicetree.empty())
+				r["devicetree"] = classic->devicetree;
 			r["covered_by_kernel_signature_check"] =
 				"kernel only: initrd and cmdline are checked by kexecd's userspace pre-check, not by the kernel";
 		}

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compose.h"
 #include "discovery.h"
 #include "fd.h"
 #include "kernel.h"
@@ -78,12 +79,17 @@ struct StageRequest {
 	InputFile uki;
 	std::vector<InputFile> addons;
 	std::string profile;       // "" = default profile (@0 or base)
-	std::string cmdlineExtra;  // only honoured when Secure Boot is off
+	/* The loader's options: replace the UKI's .cmdline, as systemd-stub
+	 * takes them; refused under Secure Boot when the UKI has a .cmdline. */
+	std::string cmdlineExtra;
 	std::optional<Scheme> scheme;
 	std::optional<SignaturePolicy> policy;
 	/* Add the addons systemd-stub would find for uki.origin (global,
 	 * then <uki>.extra.d/) before the explicit ones. Needs a path. */
 	bool discoverAddons = false;
+	/* Credentials, sysext and confext images systemd-stub would pack
+	 * for this UKI; read by discovery from under the configured roots. */
+	std::optional<SidecarFiles> sidecars;
 	/* Set by stageDefault(): which entry discovery chose and why. */
 	std::string discoveredId;
 	std::string discoveredWhy;

@@ -84,6 +84,7 @@ Result<UkiImage> UkiImage::fromPe(PeFile pe, std::string origin, ImageRole role)
 				return invalid("addon carries a .profile section; only UKIs have profiles");
 			UkiProfile p;
 			p.index = static_cast<unsigned>(img.profiles_.size());
+			p.raw = s.data;
 			const auto fields = parseOsRelease(sectionText(s.data));
 			if (auto it = fields.find("ID"); it != fields.end())
 				p.id = displayText(it->second);

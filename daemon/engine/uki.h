@@ -26,6 +26,7 @@ struct UkiProfile {
 	unsigned index = 0; // @0, @1, ...
 	std::string id;     // ID= of the .profile section ("" if none)
 	std::string title;  // TITLE=
+	std::span<const uint8_t> raw; // the .profile section (systemd-stub's /.extra/profile)
 	SectionSet sections; // the profile's own sections (without .profile)
 };
 

@@ -30,6 +30,8 @@ busybox=/usr/bin/busybox
 
 skip() { echo "SKIP: $*"; exit 77; }
 die() { echo "ERROR: $*" >&2; exit 1; }
+# find_kernel, install_bin: shared with run-diff.sh.
+. "$here/lib-e2e.sh"
 
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(kexec-tools)
@@ -84,53 +86,6 @@ cleanup() {
 trap cleanup EXIT
 
 # --- kernel -------------------------------------------------------------------------------------
-# The same route as the fixture generator: the metapackage's dependency names the versioned image
-# package; download it once into the cache and extract boot/vmlinuz-* with dpkg-deb.
-find_kernel() {
-	if [ -n "${KEXECD_FIXTURES:-}" ] && [ -r "$KEXECD_FIXTURES/vmlinuz" ]; then
-		echo "$KEXECD_FIXTURES/vmlinuz"
-		return 0
-	fi
-	local cache=${KEXECD_CACHE:-/var/cache/kexecd-test}
-	if ! mkdir -p "$cache" 2>/dev/null || [ ! -w "$cache" ]; then
-		cache=$work/cache
-		mkdir -p "$cache"
-	fi
-	local pkg deb
-	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*-amd64\)$/\1/p' | head -n1)
-	[ -n "$pkg" ] || return 1
-	deb=$(ls "$cache/${pkg}_"*_amd64.deb 2>/dev/null | head -n1 || true)
-	if [ -z "$deb" ]; then
-		(cd "$cache" && apt-get download "$pkg" >&2) || return 1
-		deb=$(ls "$cache/${pkg}_"*_amd64.deb 2>/dev/null | head -n1 || true)
-		[ -n "$deb" ] || return 1
-	fi
-	# Extracted once next to the .deb, in the fixture generator's layout (<deb>.vmlinuz/vmlinuz-*):
-	# decompressing the whole package takes ~15 s on a loaded machine, and both reuse it.
-	local xcache=$deb.vmlinuz vmlinuz
-	vmlinuz=$(ls "$xcache"/vmlinuz-* 2>/dev/null | head -n1 || true)
-	if [ -z "$vmlinuz" ]; then
-		local x
-		x=$(mktemp -d "$cache/.e2e-extract.XXXXXX")
-		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$x" --wildcards './boot/vmlinuz-*' './boot/config-*' \
-			|| { rm -rf "$x"; return 1; }
-		# kexecd and kexec-tools' -s need kexec_file_load built in, not as a module.
-		if ! grep -q '^CONFIG_KEXEC_FILE=y' "$x"/boot/config-*; then
-			echo "e2e: $pkg has no CONFIG_KEXEC_FILE=y" >&2
-			rm -rf "$x"
-			return 1
-		fi
-		mkdir -p "$x/v"
-		mv "$x"/boot/vmlinuz-* "$x/v/"
-		# Another process may have won the race; then use its copy.
-		mv -T "$x/v" "$xcache" 2>/dev/null || true
-		rm -rf "$x"
-		vmlinuz=$(ls "$xcache"/vmlinuz-* 2>/dev/null | head -n1 || true)
-		[ -n "$vmlinuz" ] || return 1
-	fi
-	echo "$vmlinuz"
-}
-
 vmlinuz=$(find_kernel) || skip "no kernel: neither \$KEXECD_FIXTURES/vmlinuz nor Debian's linux-image-amd64 could be had"
 echo "e2e: kernel $vmlinuz"
 
@@ -139,30 +94,6 @@ ukis=$work/ukis
 KEXECD_BUSYBOX=$busybox "$here/make-e2e-ukis.sh" "$ukis" "$vmlinuz"
 
 # --- first-stage initramfs ----------------------------------------------------------------------
-# Copy a binary and every library ldd resolves for it (plus the loader) to the same paths in
-# the image, as dracut does. The image is usr-merged like the host, so /lib paths land in /usr/lib.
-install_bin() { # $1 = root, $2 = source binary, $3 = destination path in the image
-	local root=$1 src=$2 dst=$3 lib deps
-	mkdir -p "$root$(dirname "$dst")"
-	# Debug info only slows packing and unpacking the image under TCG.
-	rm -f "$root$dst"
-	strip --strip-debug -o "$root$dst" "$src" 2>/dev/null || cp -L "$src" "$root$dst"
-	chmod 0755 "$root$dst"
-	# Static binaries (busybox-like) have nothing to resolve; ldd says so and fails.
-	if ! deps=$(LC_ALL=C ldd "$src" 2>&1); then
-		grep -q 'not a dynamic executable' <<<"$deps" && return 0
-		die "ldd $src failed: $deps"
-	fi
-	if grep -q 'not found' <<<"$deps"; then
-		die "$src needs libraries ldd cannot find: $(grep 'not found' <<<"$deps" | tr -s ' \t\n' ' ')"
-	fi
-	for lib in $(awk '$2 == "=>" && $3 ~ /^\// { print $3; next } $1 ~ /^\// { print $1 }' <<<"$deps"); do
-		[ -e "$root$lib" ] && continue
-		mkdir -p "$root$(dirname "$lib")"
-		cp -L "$lib" "$root$lib"
-	done
-}
-
 build_stage1() { # $1 = mode, $2 = output cpio.gz
 	local mode=$1 out=$2
 	local root=$work/stage1-$mode

@@ -41,6 +41,23 @@ std::vector<uint8_t> cat(std::initializer_list<std::string> files)
 	return out;
 }
 
+/* What systemd-stub hands over: each part zero-padded to 4 bytes. */
+std::vector<uint8_t> padded(std::initializer_list<std::vector<uint8_t>> parts)
+{
+	std::vector<uint8_t> out;
+	for (const auto &p : parts) {
+		out.insert(out.end(), p.begin(), p.end());
+		out.resize((out.size() + 3) / 4 * 4, 0);
+	}
+	return out;
+}
+
+/* The stub's generated /.extra/os-release archive for a UKI. */
+std::vector<uint8_t> osrelCpio(const UkiImage &uki)
+{
+	return packStubCpioLiteral(uki.base().at(".osrel"), kCpioMeta, "os-release");
+}
+
 std::string run(const std::string &cmd)
 {
 	std::string out;
@@ -69,9 +86,11 @@ TEST(Compose, ClassicUkiWithAddons)
 	EXPECT_FALSE(parts->kernelWasZboot);
 	ASSERT_TRUE(parts->initrd);
 	/* Microcode first (addons reversed, then the UKI's), then the UKI's
-	 * initrd, then the addons' initrds in order. */
+	 * initrd, the stub's /.extra/os-release, then the addons' initrds in
+	 * order. */
 	EXPECT_EQ(bytesOf(*parts->initrd),
-		  cat({ "addon-ucode.cpio", "ucode.cpio", "initrd.cpio", "addon-initrd.cpio" }));
+		  padded({ cat({ "addon-ucode.cpio" }), cat({ "ucode.cpio" }), cat({ "initrd.cpio" }),
+			   osrelCpio(*uki->image), cat({ "addon-initrd.cpio" }) }));
 	EXPECT_EQ(parts->cmdline, "console=ttyS0 kexecd.uki=1 kexecd.addon=1 kexecd.addon2=1");
 
 	/* Everything handed to the kernel is sealed. */
@@ -90,7 +109,8 @@ TEST(Compose, AddonOrderIsVisible)
 	auto parts = composeClassic(*uki->image, reversed, {});
 	ASSERT_TRUE(parts.ok());
 	EXPECT_EQ(parts->cmdline, "console=ttyS0 kexecd.uki=1 kexecd.addon2=1 kexecd.addon=1");
-	EXPECT_EQ(bytesOf(*parts->initrd), cat({ "addon-ucode.cpio", "initrd.cpio", "addon-initrd.cpio" }));
+	EXPECT_EQ(bytesOf(*parts->initrd), padded({ cat({ "addon-ucode.cpio" }), cat({ "initrd.cpio" }),
+						    osrelCpio(*uki->image), cat({ "addon-initrd.cpio" }) }));
 }
 
 TEST(Compose, NoInitrdAndExtraCmdline)
@@ -101,13 +121,17 @@ TEST(Compose, NoInitrdAndExtraCmdline)
 	opts.cmdlineExtra = "single";
 	auto parts = composeClassic(*uki->image, {}, opts);
 	ASSERT_TRUE(parts.ok());
-	EXPECT_FALSE(parts->initrd);
-	EXPECT_EQ(parts->cmdline, "console=ttyS0 kexecd.uki=1 single");
+	/* Only the stub's /.extra/os-release archive. */
+	ASSERT_TRUE(parts->initrd);
+	EXPECT_EQ(bytesOf(*parts->initrd), osrelCpio(*uki->image));
+	/* The loader's options replace the UKI's .cmdline, as systemd-stub
+	 * takes them (the stager refuses them under Secure Boot). */
+	EXPECT_EQ(parts->cmdline, "single");
 
-	opts.maxCmdline = 10;
+	opts.maxCmdline = 6;
 	auto tooLong = composeClassic(*uki->image, {}, opts);
 	ASSERT_FALSE(tooLong.ok());
-	EXPECT_NE(tooLong.error().message.find("more than the limit of 10"), std::string::npos);
+	EXPECT_NE(tooLong.error().message.find("more than the limit of 6"), std::string::npos);
 }
 
 TEST(Compose, Profiles)
@@ -120,13 +144,21 @@ TEST(Compose, Profiles)
 	auto debug = composeClassic(img, {}, opts);
 	ASSERT_TRUE(debug.ok());
 	EXPECT_EQ(debug->cmdline, "base=1 debug");
-	EXPECT_EQ(bytesOf(*debug->initrd), readFile(fixture("initrd.cpio")));
+	std::vector<uint8_t> debugInitrd = padded({ readFile(fixture("initrd.cpio")) });
+	if (img.base().count(".osrel"))
+		debugInitrd = padded({ debugInitrd, osrelCpio(img) });
+	debugInitrd = padded({ debugInitrd, packStubCpioLiteral(opts.profile->raw, kCpioMeta, "profile") });
+	EXPECT_EQ(bytesOf(*debug->initrd), debugInitrd);
 
 	opts.profile = *img.findProfile("@2");
 	auto noinitrd = composeClassic(img, {}, opts);
 	ASSERT_TRUE(noinitrd.ok());
 	EXPECT_EQ(noinitrd->cmdline, "base=1");
-	EXPECT_FALSE(noinitrd->initrd);
+	/* No .initrd, but the stub still generates /.extra/profile. */
+	ASSERT_TRUE(noinitrd->initrd);
+	ASSERT_FALSE(noinitrd->initrdLayout.empty());
+	EXPECT_EQ(noinitrd->initrdLayout.back().rfind("/.extra/profile", 0), 0u) << noinitrd->initrdLayout.back();
+	EXPECT_EQ(noinitrd->initrdLayout[0].find(".initrd"), std::string::npos);
 }
 
 TEST(Compose, ZbootKernelIsDecompressed)

@@ -61,7 +61,8 @@ TEST(Config, EveryKeyReachesTheEngine)
 		       "EnforceFirmwareVerdict=no\n"
 		       "StageOnInstall=on\n"
 		       "ESP=/efi\n"
-		       "XBOOTLDR=/boot\n");
+		       "XBOOTLDR=/boot\n"
+		       "EFIVARS=/tmp/efivars\n");
 	ASSERT_TRUE(p.result.ok()) << p.result.error().message;
 	EXPECT_TRUE(p.warnings.empty());
 	const EngineConfig &e = p.config.engine;
@@ -79,6 +80,9 @@ TEST(Config, EveryKeyReachesTheEngine)
 	EXPECT_TRUE(p.config.stageOnInstall);
 	EXPECT_EQ(p.config.engine.discovery.esp, "/efi");
 	EXPECT_EQ(p.config.engine.discovery.xbootldr, "/boot");
+	/* One efivarfs root for the firmware db and the Loader* variables. */
+	EXPECT_EQ(p.config.engine.efivarsDir, "/tmp/efivars");
+	EXPECT_EQ(p.config.engine.discovery.efivarsDir, "/tmp/efivars");
 }
 
 TEST(Config, EmptyValueResetsToDefault)
@@ -105,7 +109,7 @@ TEST(Config, RejectsEachKindOfBadValue)
 	for (const char *line : { "SignaturePolicy=maybe", "AllowSchemeFallback=2",
 				  "TrustDirectory=relative/dir", "StateFile=", "MaxImageSize=0",
 				  "MaxImageSize=5G", "MaxImageSize=12X", "MaxAddons=-1",
-				  "MaxAddons=99999", "MaxAddons=16", "MaxCmdline=10", "ESP=efi", "NoEquals" }) {
+				  "MaxAddons=99999", "MaxAddons=16", "MaxCmdline=10", "ESP=efi", "EFIVARS=efivars", "NoEquals" }) {
 		auto p = parse(std::string("[Manager]\n") + line + "\n");
 		/* StateFile= with no value is a reset, not an error. */
 		if (std::string_view(line) == "StateFile=") {

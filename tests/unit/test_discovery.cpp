@@ -7,6 +7,8 @@
 #include "discovery.h"
 
 #include <errno.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -49,13 +51,28 @@ struct Tree {
 		paths.espCandidates = { root + "/efi", root + "/boot", root + "/boot/efi" };
 		paths.modulesDir = root + "/usr/lib/modules";
 		paths.efivarsDir = root + "/efivars";
+		/* Never the host's /boot. */
+		paths.xbootldrCandidates = { root + "/boot" };
+		paths.udevDataDir = root + "/udev";
 		fs::create_directories(root + "/boot/efi/EFI/Linux");
 		fs::create_directories(paths.modulesDir);
 		fs::create_directories(paths.efivarsDir);
 	}
 	std::string esp() const { return root + "/boot/efi"; }
 	std::string uki(const std::string &name) const { return esp() + "/EFI/Linux/" + name; }
-	void add(const std::string &name) const { touch(uki(name)); }
+	/* A minimal valid UKI without a sort key (NAME= only), so the
+	 * order is by id, as systemd-boot orders entries without one. */
+	void add(const std::string &name, const std::vector<test::PeSectionSpec> &sections = {
+						  { ".osrel", "NAME=Test\n" }, { ".linux", "kernel" } }) const
+	{
+		writeUki(uki(name), sections);
+	}
+	static void writeUki(const std::string &path, const std::vector<test::PeSectionSpec> &sections = {
+							      { ".osrel", "NAME=Test\n" }, { ".linux", "kernel" } })
+	{
+		fs::create_directories(fs::path(path).parent_path());
+		test::writeFile(path, test::makePe(sections));
+	}
 };
 
 std::vector<std::string> ids(const std::vector<UkiEntry> &entries)
@@ -142,7 +159,7 @@ TEST(Discovery, ListsNewestFirstAndBadLast)
 TEST(Discovery, MoreTriesLeftFirstOnEqualIds)
 {
 	Tree t;
-	touch(t.root + "/xbootldr/EFI/Linux/a-1.efi");
+	Tree::writeUki(t.root + "/xbootldr/EFI/Linux/a-1.efi");
 	t.paths.xbootldr = t.root + "/xbootldr";
 	t.add("a-1+1-2.efi");
 	t.add("a-1+3.efi");
@@ -196,6 +213,7 @@ TEST(Discovery, MissingEspIsNamedError)
 	paths.espCandidates = { root + "/efi", root + "/boot", root + "/boot/efi" };
 	paths.modulesDir = root + "/modules";
 	paths.efivarsDir = root + "/efivars";
+	paths.xbootldrCandidates = {};
 
 	auto list = listUkis(paths);
 	ASSERT_FALSE(list.ok());
@@ -426,6 +444,202 @@ void copyUki(const std::string &to, const std::string &osrelFrom = {}, const std
 						  static_cast<std::streamsize>(data.size()));
 }
 
+/* One entry per profile, named as systemd-boot names them (boot.c
+ * boot_entry_add_type2()), ordered by file then profile number. */
+const std::vector<test::PeSectionSpec> kProfiled = {
+	{ ".osrel", "ID=deb\nPRETTY_NAME=Deb\n" }, { ".cmdline", "base" }, { ".linux", "kernel" },
+	{ ".profile", "ID=main\nTITLE=Main\n" },
+	{ ".profile", "ID=Debug\nTITLE=Debugging\n" }, { ".cmdline", "debug" },
+	{ ".profile", "TITLE=No id\n" }, { ".cmdline", "noid" },
+	{ ".profile", "ID=nokernel\n" }, { ".linux", "" },
+};
+
+TEST(Discovery, OneEntryPerProfile)
+{
+	Tree t;
+	t.add("Multi-2.efi", kProfiled);
+	t.add("multi-1.efi");
+	std::vector<std::string> notes;
+	auto list = listUkis(t.paths, &notes);
+	ASSERT_TRUE(list.ok()) << list.error().message;
+	EXPECT_EQ(ids(*list), (std::vector<std::string>{ "multi-2.efi", "multi-2.efi@debug", "multi-2.efi@2",
+							  "multi-1.efi" }));
+	EXPECT_EQ((*list)[0].profile, 0);
+	EXPECT_EQ((*list)[0].title, "Deb (Main)");
+	EXPECT_EQ((*list)[1].profile, 1);
+	EXPECT_EQ((*list)[1].title, "Deb (Debugging)");
+	EXPECT_EQ((*list)[1].idWithoutProfile, "multi-2.efi");
+	EXPECT_EQ((*list)[2].title, "Deb (No id)");
+	EXPECT_EQ((*list)[3].profile, -1);
+	ASSERT_EQ(notes.size(), 1u);
+	EXPECT_NE(notes[0].find("'multi-2.efi@nokernel'"), std::string::npos) << notes[0];
+}
+
+TEST(Discovery, ProfileNamesSelectTheDefault)
+{
+	Tree t;
+	t.add("multi-2.efi", kProfiled);
+	t.add("other-1.efi");
+	std::string why, rule;
+
+	/* loader.conf default with the profile's ID= */
+	touch(t.esp() + "/loader/loader.conf", "default multi-2.efi@debug\n");
+	auto def = defaultUki(t.paths, &why, &rule);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->id, "multi-2.efi@debug");
+	EXPECT_EQ(def->profile, 1);
+	EXPECT_EQ(rule, "loader.conf");
+
+	/* "@1" does not name a profile that has an ID (measured under OVMF):
+	 * it falls through to LoaderEntryDefault, then the first entry. */
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot", u"multi-2.efi@1");
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryDefault", u"MULTI-2.EFI@2");
+	def = defaultUki(t.paths, &why, &rule);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->id, "multi-2.efi@2");
+	EXPECT_EQ(rule, "LoaderEntryDefault");
+	EXPECT_NE(why.find("LoaderEntryOneShot 'multi-2.efi@1' matched no entry"), std::string::npos) << why;
+
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot", u"multi-2.efi@debug");
+	def = defaultUki(t.paths, &why, &rule);
+	ASSERT_TRUE(def.ok());
+	EXPECT_EQ(def->id, "multi-2.efi@debug");
+	EXPECT_EQ(rule, "LoaderEntryOneShot");
+}
+
+TEST(Discovery, DefaultForEachVariableCombination)
+{
+	/* (OneShot, Default, loader.conf) -> picked id; "" = unset. */
+	struct Case {
+		std::u16string oneShot, efiDefault;
+		std::string conf, want, rule;
+	};
+	const Case cases[] = {
+		{ u"", u"", "", "b-2.efi", "order" },
+		{ u"", u"", "a-1.efi", "a-1.efi", "loader.conf" },
+		{ u"", u"a-1.efi", "b-2.efi", "a-1.efi", "LoaderEntryDefault" },
+		{ u"b-2.efi", u"a-1.efi", "a-1.efi", "b-2.efi", "LoaderEntryOneShot" },
+		{ u"nope", u"nope", "a-*", "a-1.efi", "loader.conf" },
+		{ u"nope", u"nope", "nope", "b-2.efi", "order" },
+		{ u"", u"@saved", "", "a-1.efi", "LoaderEntryDefault" },
+		{ u"", u"", "@saved", "a-1.efi", "loader.conf" },
+	};
+	for (const Case &c : cases) {
+		Tree t;
+		t.add("a-1.efi");
+		t.add("b-2.efi");
+		writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryLastBooted", u"a-1.efi");
+		if (!c.oneShot.empty())
+			writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot", c.oneShot);
+		if (!c.efiDefault.empty())
+			writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryDefault", c.efiDefault);
+		if (!c.conf.empty())
+			touch(t.esp() + "/loader/loader.conf", "default " + c.conf + "\n");
+		std::string why, rule;
+		auto def = defaultUki(t.paths, &why, &rule);
+		ASSERT_TRUE(def.ok());
+		EXPECT_EQ(def->id, c.want) << c.conf << " " << why;
+		EXPECT_EQ(rule, c.rule) << why;
+	}
+}
+
+TEST(Discovery, RemoveLoaderVariable)
+{
+	Tree t;
+	writeLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot", u"a.efi");
+	ASSERT_TRUE(readLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot"));
+	EXPECT_TRUE(removeLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot").ok());
+	EXPECT_FALSE(readLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot"));
+	/* Absent is fine. */
+	EXPECT_TRUE(removeLoaderVariable(t.paths.efivarsDir, "LoaderEntryOneShot").ok());
+}
+
+TEST(Discovery, ExtraDirStripsTheBootCounter)
+{
+	EXPECT_EQ(extraDirFor("/efi/EFI/Linux/foo+3-0.efi"), "/efi/EFI/Linux/foo.efi.extra.d");
+	EXPECT_EQ(extraDirFor("/efi/EFI/Linux/foo+3.efi"), "/efi/EFI/Linux/foo.efi.extra.d");
+	EXPECT_EQ(extraDirFor("/efi/EFI/Linux/foo.efi"), "/efi/EFI/Linux/foo.efi.extra.d");
+	EXPECT_EQ(extraDirFor("/efi/EFI/Linux/foo+x.efi"), "/efi/EFI/Linux/foo+x.efi.extra.d");
+
+	Tree t;
+	t.add("foo+3-0.efi");
+	touch(t.uki("foo.efi.extra.d/a.addon.efi"));
+	touch(t.uki("foo+3-0.efi.extra.d/wrong.addon.efi"));
+	EXPECT_EQ(findAddons(t.paths, t.uki("foo+3-0.efi")),
+		  std::vector<std::string>{ t.uki("foo.efi.extra.d/a.addon.efi") });
+}
+
+TEST(Discovery, SidecarsAsTheStubPicksThemUp)
+{
+	Tree t;
+	t.add("foo+1.efi");
+	touch(t.uki("foo.efi.extra.d/b.cred"), "B");
+	touch(t.uki("foo.efi.extra.d/a.cred"), "A");
+	touch(t.uki("foo.efi.extra.d/.hidden.cred"), "H");
+	touch(t.uki("foo.efi.extra.d/x.sysext.raw"), "S");
+	touch(t.uki("foo.efi.extra.d/old.raw"), "O");
+	touch(t.uki("foo.efi.extra.d/y.confext.raw"), "C");
+	touch(t.uki("foo.efi.extra.d/notes.txt"), "N");
+	touch(t.esp() + "/loader/credentials/g.cred", "G");
+	touch(t.esp() + "/loader/extensions/gs.raw", "GS");
+	touch(t.esp() + "/loader/extensions/gc.confext.raw", "GC");
+	const SidecarFiles s = readSidecars(t.paths, t.uki("foo+1.efi"));
+	auto names = [](const std::vector<CpioFile> &files) {
+		std::vector<std::string> out;
+		for (const auto &f : files)
+			out.push_back(f.name + "=" + std::string(f.data.begin(), f.data.end()));
+		return out;
+	};
+	using V = std::vector<std::string>;
+	EXPECT_EQ(names(s.credentials), (V{ "a.cred=A", "b.cred=B" }));
+	EXPECT_EQ(names(s.globalCredentials), (V{ "g.cred=G" }));
+	EXPECT_EQ(names(s.sysext), (V{ "old.raw=O", "x.sysext.raw=S" }));
+	EXPECT_EQ(names(s.globalSysext), (V{ "gs.raw=GS" }));
+	EXPECT_EQ(names(s.confext), (V{ "y.confext.raw=C" }));
+	EXPECT_EQ(names(s.globalConfext), (V{ "gc.confext.raw=GC" }));
+}
+
+TEST(Discovery, AddonsAndSidecarsComeFromTheUkisOwnPartition)
+{
+	Tree t;
+	const std::string x = t.root + "/xbootldr";
+	t.paths.xbootldr = x;
+	Tree::writeUki(x + "/EFI/Linux/onx-1.efi");
+	touch(x + "/loader/addons/x.addon.efi");
+	touch(t.esp() + "/loader/addons/esp.addon.efi");
+	touch(x + "/loader/credentials/x.cred", "X");
+	EXPECT_EQ(findAddons(t.paths, x + "/EFI/Linux/onx-1.efi"),
+		  std::vector<std::string>{ x + "/loader/addons/x.addon.efi" });
+	const SidecarFiles s = readSidecars(t.paths, x + "/EFI/Linux/onx-1.efi");
+	ASSERT_EQ(s.globalCredentials.size(), 1u);
+	EXPECT_EQ(s.globalCredentials[0].name, "x.cred");
+}
+
+TEST(Discovery, XbootldrFoundByUdevPartitionType)
+{
+	Tree t;
+	/* The candidate must be a mount point: / (on another device than
+	 * its parent "/..", which is / itself) is not; /proc is. Use the
+	 * udev database for the type. */
+	t.paths.xbootldrCandidates = { "/proc" };
+	t.paths.udevDataDir = t.root + "/udev";
+	EXPECT_EQ(findXbootldr(t.paths, t.esp()), "");
+
+	struct stat st;
+	ASSERT_EQ(::stat("/proc", &st), 0);
+	touch(t.paths.udevDataDir + "/b" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)),
+	      "S:disk/by-partuuid/x\nE:ID_PART_ENTRY_TYPE=BC13C2FF-59E6-4262-A352-B275FD779172\n");
+	EXPECT_EQ(findXbootldr(t.paths, t.esp()), "/proc");
+
+	touch(t.paths.udevDataDir + "/b" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev)),
+	      "E:ID_PART_ENTRY_TYPE=c12a7328-f81f-11d2-ba4b-00a0c93ec93b\n");
+	EXPECT_EQ(findXbootldr(t.paths, t.esp()), "");
+
+	/* Configured wins. */
+	t.paths.xbootldr = t.root + "/x";
+	EXPECT_EQ(findXbootldr(t.paths, t.esp()), t.root + "/x");
+}
+
 TEST(Discovery, OsReleaseOfRealUkis)
 {
 	REQUIRE_FIXTURES();
@@ -434,25 +648,33 @@ TEST(Discovery, OsReleaseOfRealUkis)
 	copyUki(t.uki("debian-1.efi"));
 	copyUki(t.uki("debian-2.efi"), "VERSION_ID=\"12\"", "VERSION_ID=\"11\"");
 	copyUki(t.uki("aebian-0.efi"), "ID=debian", "ID=aebian");
-	t.add("zzz-99.efi"); // not a PE: kept by name, after every entry with a sort key
+	t.add("zzz-99.efi"); // no sort key: after every entry with one
 	fs::copy_file(test::fixture("addon-cmdline.addon.efi"), t.uki("plain-100.efi"));
-	fs::copy_file(test::fixture("bad-trunc-sections.efi"), t.uki("zzz-98.efi")); // kept: not a PE
+	fs::copy_file(test::fixture("bad-trunc-sections.efi"), t.uki("zzz-98.efi")); // skipped: not a PE
+	touch(t.uki("empty-1.efi"));                                                  // skipped: empty
+	t.add("nolinux-1.efi", { { ".osrel", "ID=x\n" } });                          // skipped: no .linux
 
 	std::vector<std::string> notes;
 	auto list = listUkis(t.paths, &notes);
 	ASSERT_TRUE(list.ok()) << list.error().message;
 	/* Sort key ascending, then .osrel version newest first, ids last. */
 	EXPECT_EQ(ids(*list), (std::vector<std::string>{ "aebian-0.efi", "debian-1.efi", "debian-2.efi",
-							  "zzz-99.efi", "zzz-98.efi" }));
+							  "zzz-99.efi" }));
 	const UkiEntry &deb = (*list)[1];
 	EXPECT_EQ(deb.version, uname);
 	EXPECT_EQ(deb.title, "Debian GNU/Linux 12 (bookworm)");
 	EXPECT_EQ(deb.sortKey, "debian");
 	EXPECT_EQ(deb.osVersion, "12");
 	EXPECT_EQ((*list)[3].version, "99");
-	EXPECT_EQ((*list)[3].title, "");
-	ASSERT_EQ(notes.size(), 1u);
-	EXPECT_NE(notes[0].find("plain-100.efi' has no .osrel"), std::string::npos) << notes[0];
+	EXPECT_EQ((*list)[3].title, "Test");
+	std::string all;
+	for (const auto &n : notes)
+		all += n + "\n";
+	EXPECT_NE(all.find("plain-100.efi' has no .osrel"), std::string::npos) << all;
+	EXPECT_NE(all.find("zzz-98.efi' is not a PE image"), std::string::npos) << all;
+	EXPECT_NE(all.find("empty-1.efi' is not a PE image"), std::string::npos) << all;
+	EXPECT_NE(all.find("nolinux-1.efi' ("), std::string::npos) << all;
+	EXPECT_EQ(notes.size(), 4u) << all;
 
 	std::string why;
 	auto def = defaultUki(t.paths, &why);

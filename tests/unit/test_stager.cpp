@@ -13,6 +13,7 @@
 #include "digest.h"
 #include "elf_container.h"
 #include "pe.h"
+#include "stub_cpio.h"
 #include "test_util.h"
 
 using namespace kexecd;
@@ -76,13 +77,25 @@ std::string sha(const std::string &path)
 	return sha256Hex({ b.data(), b.size() });
 }
 
-std::string catFiles(std::initializer_list<std::string> files)
+/* Fixture files as systemd-stub concatenates them: each padded to 4
+ * bytes; "#osrel" stands for the stub's /.extra/os-release archive of
+ * uki.efi. */
+std::string padFiles(std::initializer_list<std::string> files)
 {
 	std::string out;
-	for (const auto &f : files)
-		out += readText(fixture(f));
+	for (const auto &f : files) {
+		if (f == "#osrel") {
+			auto uki = loadImage("uki.efi", ImageRole::Uki);
+			const auto a = packStubCpioLiteral(uki->image->base().at(".osrel"), kCpioMeta, "os-release");
+			out.append(a.begin(), a.end());
+		} else {
+			out += readText(fixture(f));
+		}
+		out.resize((out.size() + 3) / 4 * 4, '\0');
+	}
 	return out;
 }
+
 
 } // namespace
 
@@ -94,7 +107,9 @@ TEST_F(StagerTest, ClassicStageRecordsWhatTheKernelGot)
 	ASSERT_TRUE(r.ok()) << r.error().message;
 
 	EXPECT_EQ(readText(fake_ + "/kernel.bin"), readText(fixture("vmlinuz")));
-	EXPECT_EQ(readText(fake_ + "/initrd.bin"), catFiles({ "addon-ucode.cpio", "initrd.cpio", "addon-initrd.cpio" }));
+	/* systemd-stub's order, each part padded to 4 bytes, with its
+	 * generated /.extra/os-release before the addons' initrds. */
+	EXPECT_EQ(readText(fake_ + "/initrd.bin"), padFiles({ "addon-ucode.cpio", "initrd.cpio", "#osrel", "addon-initrd.cpio" }));
 	EXPECT_EQ(readText(fake_ + "/cmdline.bin"),
 		  std::string("console=ttyS0 kexecd.uki=1 kexecd.addon=1 kexecd.addon2=1") + '\0');
 	EXPECT_EQ(readText(fake_ + "/flags"), "0x0\n");
@@ -125,7 +140,13 @@ TEST_F(StagerTest, ClassicStageRecordsWhatTheKernelGot)
 
 TEST_F(StagerTest, NoInitrdSetsTheFlag)
 {
-	auto r = stager_->stage(request("uki-noinitrd.efi"), {});
+	/* Without .initrd, .ucode and .osrel the stub hands over no initrd. */
+	const auto kernel = readFile(fixture("vmlinuz"));
+	const std::string path = dir_ + "/bare.efi";
+	writeFile(path, makePe({ { ".cmdline", "console=ttyS0" }, { ".linux", std::string(kernel.begin(), kernel.end()) } }));
+	StageRequest bare;
+	bare.uki = openInput(path);
+	auto r = stager_->stage(std::move(bare), {});
 	ASSERT_TRUE(r.ok()) << r.error().message;
 	EXPECT_EQ(readText(fake_ + "/flags"), "0x4\n");
 	EXPECT_FALSE(std::filesystem::exists(fake_ + "/initrd.bin"));
@@ -464,6 +485,7 @@ TEST_F(StagerTest, StageDefaultUsesDiscovery)
 	config.discovery.esp = esp;
 	config.discovery.efivarsDir = dir_ + "/no-efivars";
 	config.discovery.modulesDir = dir_ + "/no-modules";
+	config.discovery.xbootldrCandidates = {};
 	Stager stager(*kernel_, config);
 	ASSERT_TRUE(stager.start().ok());
 	auto r = stager.stageDefault({}, {});
@@ -487,6 +509,159 @@ TEST_F(StagerTest, StageDefaultUsesDiscovery)
 	ASSERT_FALSE(e.ok());
 	EXPECT_EQ(e.error().code, Code::Unsupported);
 	EXPECT_EQ(lost.staged(), *r);
+}
+
+TEST_F(StagerTest, StageDefaultStagesTheEntryAsSystemdBootWould)
+{
+	/* A two-profile UKI with a boot counter, chosen by LoaderEntryOneShot
+	 * through its profile ID; a global addon, a per-UKI credential (in
+	 * the counter-less .extra.d) and a global credential. */
+	const std::string esp = dir_ + "/esp", efivars = dir_ + "/efivars";
+	std::filesystem::create_directories(esp + "/EFI/Linux/m.efi.extra.d");
+	std::filesystem::create_directories(esp + "/loader/addons");
+	std::filesystem::create_directories(esp + "/loader/credentials");
+	std::filesystem::create_directories(efivars);
+	writeFile(esp + "/EFI/Linux/m+3.efi",
+		  makePe({ { ".osrel", "ID=m\n" }, { ".cmdline", "base" }, { ".initrd", "IIIII" },
+			   { ".linux", "kernel" }, { ".profile", "ID=main\n" }, { ".profile", "ID=debug\n" },
+			   { ".cmdline", "debug" } }));
+	writeFile(esp + "/loader/addons/x.addon.efi", makePe({ { ".cmdline", "x=1" }, { ".initrd", "XI" } }));
+	std::ofstream(esp + "/EFI/Linux/m.efi.extra.d/a.cred") << "A";
+	std::ofstream(esp + "/loader/credentials/g.cred") << "G";
+	auto setVariable = [&](const std::string &name, const std::string &value) {
+		std::string data = { '\x07', '\0', '\0', '\0' };
+		for (char c : value + '\0') {
+			data += c;
+			data += '\0';
+		}
+		std::ofstream(efivars + "/" + name + "-" + kLoaderVendorGuid, std::ios::binary) << data;
+	};
+	setVariable("LoaderEntryOneShot", "m.efi@debug");
+
+	EngineConfig config = config_;
+	config.discovery.esp = esp;
+	config.discovery.efivarsDir = efivars;
+	config.discovery.modulesDir = dir_ + "/no-modules";
+	config.discovery.xbootldrCandidates = {};
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+	auto r = stager.stageDefault({}, {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	EXPECT_EQ((*r)["discovery"]["id"], "m.efi@debug");
+	EXPECT_EQ((*r)["profile"]["index"], 1);
+	EXPECT_EQ(readText(fake_ + "/cmdline.bin"), std::string("debug x=1") + '\0');
+
+	std::string want = "IIIII";
+	want.resize(8, '\0');
+	for (const auto &a : { packStubCpio({ { "a.cred", { 'A' } } }, kCpioCredentials),
+			       packStubCpio({ { "g.cred", { 'G' } } }, kCpioGlobalCredentials),
+			       packStubCpioLiteral(std::vector<uint8_t>{ 'I', 'D', '=', 'm', '\n' }, kCpioMeta, "os-release"),
+			       packStubCpioLiteral(std::vector<uint8_t>{ 'I', 'D', '=', 'd', 'e', 'b', 'u', 'g', '\n' },
+						   kCpioMeta, "profile") })
+		want.append(a.begin(), a.end());
+	want += std::string("XI\0\0", 4);
+	EXPECT_EQ(readText(fake_ + "/initrd.bin"), want);
+
+	/* Consumed, as systemd-boot consumes it. */
+	EXPECT_FALSE(readLoaderVariable(efivars, "LoaderEntryOneShot"));
+
+	/* A one-shot that picked nothing stays armed. */
+	setVariable("LoaderEntryOneShot", "nothing.efi");
+	r = stager.stageDefault({}, {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	EXPECT_EQ((*r)["discovery"]["id"], "m.efi");
+	EXPECT_EQ(readLoaderVariable(efivars, "LoaderEntryOneShot"), "nothing.efi");
+
+	/* A failed staging consumes nothing. */
+	setVariable("LoaderEntryOneShot", "m.efi@debug");
+	setKnob("fail-load-once", "22");
+	r = stager.stageDefault({}, {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(readLoaderVariable(efivars, "LoaderEntryOneShot"), "m.efi@debug");
+}
+
+TEST_F(StagerTest, CmdlineExtraFollowsTheStubsRule)
+{
+	/* Secure Boot on: refused only when the UKI has a .cmdline. */
+	setKnob("support.json", R"({"secure_boot": true})");
+	const std::string bare = dir_ + "/bare.efi";
+	writeFile(bare, makePe({ { ".linux", "kernel" } }));
+	StageRequest req;
+	req.uki = openInput(bare);
+	req.cmdlineExtra = "root=/dev/vda";
+	req.policy = SignaturePolicy::Warn;
+	auto r = stager_->stage(std::move(req), {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	EXPECT_EQ(readText(fake_ + "/cmdline.bin"), std::string("root=/dev/vda") + '\0');
+}
+
+TEST_F(StagerTest, SecureBootSkipsDiscoveredAddonsThatDoNotVerify)
+{
+	/* As systemd-stub under Secure Boot: an addon found on the ESP that
+	 * does not verify is skipped and named; the rest is staged. */
+	setKnob("support.json", R"({"secure_boot": true})");
+	const std::string esp = dir_ + "/esp";
+	std::filesystem::create_directories(esp + "/EFI/Linux");
+	std::filesystem::create_directories(esp + "/loader/addons");
+	std::filesystem::copy_file(fixture("uki-signed.efi"), esp + "/EFI/Linux/s-1.efi");
+	std::filesystem::copy_file(fixture("addon-signed.addon.efi"), esp + "/loader/addons/a-signed.addon.efi");
+	std::filesystem::copy_file(fixture("addon-cmdline.addon.efi"), esp + "/loader/addons/b-unsigned.addon.efi");
+	EngineConfig config = config_;
+	config.policy = SignaturePolicy::Auto;
+	config.discovery.esp = esp;
+	config.discovery.efivarsDir = dir_ + "/no-efivars";
+	config.discovery.modulesDir = dir_ + "/no-modules";
+	config.discovery.xbootldrCandidates = {};
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+	auto r = stager.stageDefault({}, {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	ASSERT_EQ((*r)["addons"].size(), 1u);
+	EXPECT_EQ((*r)["addons"][0]["path"], esp + "/loader/addons/a-signed.addon.efi");
+	ASSERT_EQ((*r)["skipped_addons"].size(), 1u);
+	EXPECT_EQ((*r)["skipped_addons"][0]["path"], esp + "/loader/addons/b-unsigned.addon.efi");
+	EXPECT_EQ((*r)["skipped_addons"][0]["verdict"], "unsigned");
+
+	/* Named explicitly, the same addon is the caller's will: enforce refuses. */
+	StageRequest explicitAddon = request("uki-signed.efi", { "addon-cmdline.addon.efi" });
+	auto e = stager.stage(std::move(explicitAddon), {});
+	ASSERT_FALSE(e.ok());
+	EXPECT_EQ(e.error().code, Code::SignatureRejected);
+}
+
+TEST_F(StagerTest, DiscoveredAddonsTheStubWouldNotLoadAreSkipped)
+{
+	/* load_addons(): an addon with a .linux, another .uname or no PE at
+	 * all is skipped with a log line; kexecd names it in the record. */
+	const std::string esp = dir_ + "/esp";
+	std::filesystem::create_directories(esp + "/EFI/Linux/u-1.efi.extra.d");
+	std::filesystem::copy_file(fixture("uki.efi"), esp + "/EFI/Linux/u-1.efi");
+	const std::string extra = esp + "/EFI/Linux/u-1.efi.extra.d/";
+	std::filesystem::copy_file(fixture("addon-linux.addon.efi"), extra + "a-linux.addon.efi");
+	std::filesystem::copy_file(fixture("addon-uname.addon.efi"), extra + "b-uname.addon.efi");
+	std::ofstream(extra + "c-garbage.addon.efi") << "not a PE";
+	std::filesystem::copy_file(fixture("addon-cmdline.addon.efi"), extra + "d-good.addon.efi");
+	EngineConfig config = config_;
+	config.discovery.esp = esp;
+	config.discovery.efivarsDir = dir_ + "/no-efivars";
+	config.discovery.modulesDir = dir_ + "/no-modules";
+	config.discovery.xbootldrCandidates = {};
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+	auto r = stager.stageDefault({}, {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	ASSERT_EQ((*r)["addons"].size(), 1u);
+	EXPECT_EQ((*r)["addons"][0]["path"], extra + "d-good.addon.efi");
+	ASSERT_EQ((*r)["skipped_addons"].size(), 3u) << (*r)["skipped_addons"].dump();
+	EXPECT_EQ((*r)["skipped_addons"][0]["path"], extra + "a-linux.addon.efi");
+	EXPECT_EQ((*r)["skipped_addons"][1]["path"], extra + "b-uname.addon.efi");
+	EXPECT_EQ((*r)["skipped_addons"][2]["path"], extra + "c-garbage.addon.efi");
+	EXPECT_EQ(readText(fake_ + "/cmdline.bin"), std::string("console=ttyS0 kexecd.uki=1 kexecd.addon=1") + '\0');
+
+	/* Passed explicitly, the same addon is an error. */
+	auto e = stager.stage(request("uki.efi", { "addon-uname.addon.efi" }), {});
+	ASSERT_FALSE(e.ok());
+	EXPECT_EQ(e.error().code, Code::InvalidImage);
 }
 
 TEST_F(StagerTest, BpfRefusalFallsBackOnlyWhenConfigured)

@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -121,6 +123,82 @@ int runProgram(const std::vector<std::string> &argv, std::string *out)
 	int status = 0;
 	::waitpid(pid, &status, 0);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::unique_ptr<LoadedImage> parseImage(std::vector<uint8_t> bytes, const std::string &origin, ImageRole role)
+{
+	auto l = std::make_unique<LoadedImage>();
+	l->bytes = std::move(bytes);
+	auto pe = PeFile::parse({ l->bytes.data(), l->bytes.size() }, origin);
+	if (!pe) {
+		l->error = pe.takeError();
+		return l;
+	}
+	auto img = UkiImage::fromPe(std::move(*pe), origin, role);
+	if (img)
+		l->image.emplace(std::move(*img));
+	else
+		l->error = img.takeError();
+	return l;
+}
+
+std::vector<uint8_t> makePe(const std::vector<PeSectionSpec> &sections)
+{
+	constexpr uint32_t kPeOffset = 0x40, kOptSize = 240, kFileAlign = 0x200, kSectionAlign = 0x1000;
+	auto put16 = [](std::vector<uint8_t> &b, size_t off, uint16_t v) {
+		b[off] = v & 0xff;
+		b[off + 1] = v >> 8;
+	};
+	auto put32 = [](std::vector<uint8_t> &b, size_t off, uint32_t v) {
+		for (int i = 0; i < 4; i++)
+			b[off + i] = (v >> (8 * i)) & 0xff;
+	};
+	auto align = [](uint32_t v, uint32_t a) { return (v + a - 1) / a * a; };
+
+	const uint32_t table = kPeOffset + 4 + 20 + kOptSize;
+	const uint32_t headers = align(table + 40 * static_cast<uint32_t>(sections.size()), kFileAlign);
+	std::vector<uint8_t> b(headers, 0);
+	b[0] = 'M';
+	b[1] = 'Z';
+	put32(b, 0x3c, kPeOffset);
+	std::memcpy(b.data() + kPeOffset, "PE\0\0", 4);
+	const size_t coff = kPeOffset + 4;
+	put16(b, coff, 0x8664);
+	put16(b, coff + 2, static_cast<uint16_t>(sections.size()));
+	put16(b, coff + 16, kOptSize);
+	put16(b, coff + 18, 0x2022);
+	const size_t opt = coff + 20;
+	put16(b, opt, 0x20b);
+	put32(b, opt + 32, kSectionAlign);
+	put32(b, opt + 36, kFileAlign);
+	put32(b, opt + 60, headers);
+	put16(b, opt + 68, 10); // EFI application
+	put32(b, opt + 108, 16);
+
+	uint32_t rva = kSectionAlign;
+	for (size_t i = 0; i < sections.size(); i++) {
+		const auto &[name, data] = sections[i];
+		const size_t h = table + 40 * i;
+		std::memcpy(b.data() + h, name.data(), std::min<size_t>(name.size(), 8));
+		const uint32_t size = static_cast<uint32_t>(data.size());
+		const uint32_t raw = align(size, kFileAlign); // 0 for an empty section
+		put32(b, h + 8, size);
+		put32(b, h + 12, rva);
+		put32(b, h + 16, raw);
+		put32(b, h + 20, raw ? static_cast<uint32_t>(b.size()) : 0);
+		put32(b, h + 36, 0x40000040); // initialized data, readable
+		b.insert(b.end(), data.begin(), data.end());
+		b.resize(b.size() + raw - size, 0);
+		rva += align(std::max<uint32_t>(size, 1), kSectionAlign);
+	}
+	put32(b, opt + 56, rva); // SizeOfImage
+	return b;
+}
+
+void writeFile(const std::string &path, std::span<const uint8_t> bytes)
+{
+	std::ofstream out(path, std::ios::binary | std::ios::trunc);
+	out.write(reinterpret_cast<const char *>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
 }
 
 std::string makeTempDir()

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,14 @@ std::unique_ptr<LoadedImage> loadImage(const std::string &name, ImageRole role);
 /* Run a program (no shell), stdout and stderr discarded unless out is
  * given; the exit status, or -1 when it did not exit normally. */
 int runProgram(const std::vector<std::string> &argv, std::string *out = nullptr);
+/* A minimal PE32+ image (no stub code) with these sections in this
+ * order, each raw size padded to 512 bytes and VirtualSize exact: enough
+ * for the engine's PE reader, the UKI model and discovery's probe. */
+using PeSectionSpec = std::pair<std::string, std::string>;
+std::vector<uint8_t> makePe(const std::vector<PeSectionSpec> &sections);
+/* Parse bytes made by makePe (kept alive by the returned object). */
+std::unique_ptr<LoadedImage> parseImage(std::vector<uint8_t> bytes, const std::string &origin, ImageRole role);
+void writeFile(const std::string &path, std::span<const uint8_t> bytes);
 
 /* A fresh empty directory under $TMPDIR, removed at exit. */
 std::string makeTempDir();
