@@ -134,4 +134,23 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 	return out;
 }
 
+Result<SignatureCheck> enforceSignatures(const SignatureInputs &in, const TrustSources &sources,
+					 const SignatureEnforcement &enforce)
+{
+	auto check = checkSignatures(in, sources, enforce);
+	if (!check)
+		return check.takeError();
+	if (check->refusal)
+		return makeError(Code::SignatureRejected, check->refusal->message + "; policy 'enforce' refuses it");
+	return check;
+}
+
+void recordSignatures(nlohmann::json &record, const SignatureCheck &check, const TrustSources &sources)
+{
+	record["uki"]["signature"] = check.ukiFirmware;
+	for (size_t i = 0; i < check.addonFirmware.size() && i < record["addons"].size(); i++)
+		record["addons"][i]["signature"] = check.addonFirmware[i];
+	record["signatures"] = { { "objects", check.objects }, { "sources", sources.describe() } };
+}
+
 } // namespace kexecd
