@@ -73,7 +73,10 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 		nlohmann::json o;
 		o["object"] = i == 0 ? "uki" : "addon";
 		o["path"] = img.origin();
-		auto fw = firmwareVerdict(img.pe(), sources);
+		auto sigs = readPeSignatures(img.pe());
+		if (!sigs)
+			return sigs.takeError();
+		auto fw = firmwareVerdict(img.pe(), *sigs, sources);
 		if (!fw)
 			return fw.takeError();
 		o["firmware"] = verdictJson(*fw);
@@ -89,12 +92,10 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 		if (in.bpfScheme) {
 			/* The BPF parser asks the kernel to verify each PE it unpacks
 			 * (VERIFY_SIG, backed by kexec_kernel_verify_pe_sig). */
-			auto k = kernelVerdict(img.pe(), sources);
-			if (!k)
-				return k.takeError();
-			o["kernel"] = verdictJson(*k);
-			if (enforce.kernel && kernelRefuses(k->verdict))
-				refuse(refusalText(img.origin(), "kernel", *k));
+			VerdictReport k = kernelVerdict(*sigs, sources);
+			o["kernel"] = verdictJson(k);
+			if (enforce.kernel && kernelRefuses(k.verdict))
+				refuse(refusalText(img.origin(), "kernel", k));
 		} else {
 			o["kernel"] = nullptr;
 			o["kernel_note"] = i == 0 ? "classic scheme: the kernel verifies the .linux handed to it, not this envelope"

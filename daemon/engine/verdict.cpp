@@ -6,6 +6,7 @@
 
 #include <openssl/asn1.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 #include "authenticode.h"
@@ -100,11 +101,26 @@ nlohmann::json verdictJson(const VerdictReport &r)
 
 Result<VerdictReport> firmwareVerdict(const PeFile &pe, const TrustSources &s)
 {
-	VerdictReport report;
 	auto sigs = readPeSignatures(pe);
 	if (!sigs)
 		return sigs.takeError();
-	auto digest = authenticodeDigest(pe, EVP_sha256());
+	return firmwareVerdict(pe, *sigs, s);
+}
+
+Result<VerdictReport> firmwareVerdict(const PeFile &pe, const PeSignatures &signatures, const TrustSources &s)
+{
+	VerdictReport report;
+	const PeSignatures *sigs = &signatures;
+	/* An intact SHA-256 signature already proved the image digest; hash
+	 * the image again only when none did (a UKI is tens of MiB). */
+	Result<std::vector<uint8_t>> digest = makeError(Code::Internal, "no digest");
+	for (const PeSignature &sig : sigs->entries)
+		if (sig.intact && EVP_MD_get_type(sig.md) == NID_sha256) {
+			digest = sig.signedDigest;
+			break;
+		}
+	if (!digest)
+		digest = authenticodeDigest(pe, EVP_sha256());
 	if (!digest) {
 		report.verdict = Verdict::BadSignature;
 		report.reason = "image digest: " + digest.error().message;
@@ -185,10 +201,16 @@ Result<VerdictReport> firmwareVerdict(const PeFile &pe, const TrustSources &s)
 
 Result<VerdictReport> kernelVerdict(const PeFile &pe, const TrustSources &s)
 {
-	VerdictReport report;
 	auto sigs = readPeSignatures(pe);
 	if (!sigs)
 		return sigs.takeError();
+	return kernelVerdict(*sigs, s);
+}
+
+VerdictReport kernelVerdict(const PeSignatures &signatures, const TrustSources &s)
+{
+	VerdictReport report;
+	const PeSignatures *sigs = &signatures;
 	if (!sigs->hasTable) {
 		report.verdict = Verdict::Unsigned;
 		report.reason = "no certificate table (the kernel: \"Unsigned PE binary\", ENODATA)";
