@@ -229,6 +229,12 @@ VerdictReport kernelVerdict(const PeSignatures &signatures, const TrustSources &
 				     "first signature: " + sig.problem +
 					     (sigs->entries.size() > 1 ? " (the kernel never reads the others)" : ""));
 
+	/* pkcs7_note_signed_info() / pkcs7_sig_note_set_of_authattrs(). */
+	if (!sig.signedAttributes)
+		return fromSignature(sig, Verdict::BadSignature,
+				     "first signature has no authenticated attributes with contentType and messageDigest "
+				     "(the kernel: \"Authenticode requires AuthAttrs\", EBADMSG)");
+
 	/* pkcs7_verify_one(): the signing time, when signed, must lie inside
 	 * the signer's validity; the system clock is never consulted. */
 	if (sig.signingTime) {
