@@ -94,8 +94,8 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 			 * (VERIFY_SIG, backed by kexec_kernel_verify_pe_sig). */
 			VerdictReport k = kernelVerdict(*sigs, sources);
 			o["kernel"] = verdictJson(k);
-			o["kernel_note"] = "BPF scheme: the parser asks the kernel to verify each PE (VERIFY_SIG, "
-					   "draft ABI: KERNEL-ABI.md section 4)";
+			o["kernel_note"] = "BPF scheme: the parser asks the kernel to verify each PE "
+					   "(VERIFY_SIG; the kernel side is still a draft)";
 			if (enforce.kernel && kernelRefuses(k.verdict))
 				refuse(refusalText(img.origin(), "kernel", k));
 		} else {
