@@ -185,7 +185,9 @@ Result<VerdictReport> firmwareVerdict(const PeFile &pe, const PeSignatures &sign
 			untrusted = fromSignature(sig, Verdict::UntrustedSigner,
 						  "no signature chains to db, MokListRT or trust.d");
 	}
-	if (bad && !untrusted)
+	/* As the plain trust-store check: a damaged signature says more than
+	 * an unknown signer. */
+	if (bad)
 		return *bad;
 	if (untrusted)
 		return *untrusted;
