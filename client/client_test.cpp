@@ -109,6 +109,12 @@ nlohmann::json describeDoc()
 			"scheme_reason": "requested 'classic'",
 			"kernel": { "sha256": "kkkk", "size": 1 },
 			"initrd": null,
+			"signatures": { "objects": [
+				{ "object": "uki", "firmware": { "verdict": "unsigned", "reason": "no certificate table" },
+				  "kernel": null },
+				{ "object": "addon", "firmware": { "verdict": "revoked", "reason": "SBAT: x" }, "kernel": null },
+				{ "object": "kernel", "firmware": null,
+				  "kernel": { "verdict": "trusted", "anchor": "platform keyring (MokListRT): CN=Debian Secure Boot CA" } } ] },
 			"staged_at": "2026-11-25T18:00:00Z"
 		}
 	})json");
@@ -131,6 +137,9 @@ TEST(ClientFormat, StatusIsAlignedAndComplete)
 				  "Kernel version: 6.1.0-18-amd64", "Addons: /efi/a.addon.efi",
 				  "Scheme: classic (requested 'classic')", "Command line: console=ttyS0",
 				  "Signature: unsigned (no certificate table), policy warn",
+				  "Firmware verdict, uki: unsigned (no certificate table)",
+				  "Firmware verdict, addon 0: revoked (SBAT: x)",
+				  "Kernel verdict, .linux: trusted via platform keyring (MokListRT): CN=Debian Secure Boot CA",
 				  "Kernel SHA256: kkkk", "UKI SHA256: aaaa", "Lockdown: none",
 				  "Secure Boot: no", "BPF parser: no (no BTF)" })
 		EXPECT_NE(out.find(want), std::string::npos) << "missing '" << want << "' in\n" << out;

@@ -261,6 +261,8 @@ Result<void> checkEntry(std::span<const uint8_t> der, const PeFile &pe, PeSignat
 	STACK_OF(PKCS7_SIGNER_INFO) *infos = PKCS7_get_signer_info(p7);
 	if (infos && sk_PKCS7_SIGNER_INFO_num(infos) > 0) {
 		PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(infos, 0);
+		sig.signedAttributes = PKCS7_get_signed_attribute(si, NID_pkcs9_contentType) &&
+				       PKCS7_get_signed_attribute(si, NID_pkcs9_messageDigest);
 		ASN1_TYPE *t = PKCS7_get_signed_attribute(si, NID_pkcs9_signingTime);
 		if (t && (t->type == V_ASN1_UTCTIME || t->type == V_ASN1_GENERALIZEDTIME))
 			sig.signingTime = detail::asn1TimeToUnix(t->value.utctime);

@@ -55,6 +55,10 @@ struct PeSignature {
 	X509 *signer = nullptr;   // borrowed from pkcs7
 	STACK_OF(X509) *certs = nullptr; // the certificates the message carries
 	std::optional<time_t> signingTime; // PKCS#9 signingTime signed attribute
+	/* Authenticated attributes with contentType and messageDigest: the
+	 * kernel's PKCS#7 parser refuses Authenticode without them ("Authenticode
+	 * requires AuthAttrs"); OpenSSL, and so shim, accept a bare signature. */
+	bool signedAttributes = false;
 	std::string signerName;   // RFC 2253 subject of the signer
 };
 

@@ -73,7 +73,10 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 		nlohmann::json o;
 		o["object"] = i == 0 ? "uki" : "addon";
 		o["path"] = img.origin();
-		auto fw = firmwareVerdict(img.pe(), sources);
+		auto sigs = readPeSignatures(img.pe());
+		if (!sigs)
+			return sigs.takeError();
+		auto fw = firmwareVerdict(img.pe(), *sigs, sources);
 		if (!fw)
 			return fw.takeError();
 		o["firmware"] = verdictJson(*fw);
@@ -89,12 +92,12 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 		if (in.bpfScheme) {
 			/* The BPF parser asks the kernel to verify each PE it unpacks
 			 * (VERIFY_SIG, backed by kexec_kernel_verify_pe_sig). */
-			auto k = kernelVerdict(img.pe(), sources);
-			if (!k)
-				return k.takeError();
-			o["kernel"] = verdictJson(*k);
-			if (enforce.kernel && kernelRefuses(k->verdict))
-				refuse(refusalText(img.origin(), "kernel", *k));
+			VerdictReport k = kernelVerdict(*sigs, sources);
+			o["kernel"] = verdictJson(k);
+			o["kernel_note"] = "BPF scheme: the parser asks the kernel to verify each PE "
+					   "(VERIFY_SIG; the kernel side is still a draft)";
+			if (enforce.kernel && kernelRefuses(k.verdict))
+				refuse(refusalText(img.origin(), "kernel", k));
 		} else {
 			o["kernel"] = nullptr;
 			o["kernel_note"] = i == 0 ? "classic scheme: the kernel verifies the .linux handed to it, not this envelope"
@@ -132,6 +135,25 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 		out.objects.push_back(std::move(o));
 	}
 	return out;
+}
+
+Result<SignatureCheck> enforceSignatures(const SignatureInputs &in, const TrustSources &sources,
+					 const SignatureEnforcement &enforce)
+{
+	auto check = checkSignatures(in, sources, enforce);
+	if (!check)
+		return check.takeError();
+	if (check->refusal)
+		return makeError(Code::SignatureRejected, check->refusal->message + "; policy 'enforce' refuses it");
+	return check;
+}
+
+void recordSignatures(nlohmann::json &record, const SignatureCheck &check, const TrustSources &sources)
+{
+	record["uki"]["signature"] = check.ukiFirmware;
+	for (size_t i = 0; i < check.addonFirmware.size() && i < record["addons"].size(); i++)
+		record["addons"][i]["signature"] = check.addonFirmware[i];
+	record["signatures"] = { { "objects", check.objects }, { "sources", sources.describe() } };
 }
 
 } // namespace kexecd

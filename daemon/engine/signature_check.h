@@ -56,4 +56,14 @@ struct SignatureCheck {
 Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSources &sources,
 				       const SignatureEnforcement &enforce);
 
+/* The same, with a refusal as the error (Code::SignatureRejected), for the
+ * stager's verify step. */
+Result<SignatureCheck> enforceSignatures(const SignatureInputs &in, const TrustSources &sources,
+					 const SignatureEnforcement &enforce);
+
+/* Into a staged record or an inspect document: the UKI's and addons'
+ * "signature" (their firmware verdict, the key older clients read) and
+ * "signatures" (every object with both verdicts, and the sources). */
+void recordSignatures(nlohmann::json &record, const SignatureCheck &check, const TrustSources &sources);
+
 } // namespace kexecd

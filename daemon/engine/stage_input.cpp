@@ -161,35 +161,14 @@ TrustSourcePaths trustSourcePaths(const EngineConfig &config)
 	return p;
 }
 
-/* Firmware and kernel verdicts for what is about to be loaded
- * (signature_check.h), refused under 'enforce'. */
+/* Both verdicts for what is about to be loaded (signature_check.h). */
 Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources &sources, SignaturePolicy policy,
 				      const EngineConfig &config, std::span<const uint8_t> kernel, bool zboot,
 				      std::span<const uint8_t> parser)
 {
-	SignatureInputs si;
-	si.uki = &*in.uki;
-	si.addons = in.addonPointers();
-	si.bpfScheme = !parser.empty();
-	si.kernel = kernel;
-	si.kernelWasZboot = zboot;
-	si.parserContainer = parser;
-	si.parserPath = config.parserPath;
 	const bool enforce = policy == SignaturePolicy::Enforce;
-	auto check = checkSignatures(si, sources, { enforce, enforce && config.enforceFirmwareVerdict });
-	if (!check)
-		return check.takeError();
-	if (check->refusal)
-		return makeError(Code::SignatureRejected, check->refusal->message + "; policy 'enforce' refuses it");
-	return check;
-}
-
-void recordSignatures(nlohmann::json &record, const SignatureCheck &check, const TrustSources &sources)
-{
-	record["uki"]["signature"] = check.ukiFirmware;
-	for (size_t i = 0; i < check.addonFirmware.size() && i < record["addons"].size(); i++)
-		record["addons"][i]["signature"] = check.addonFirmware[i];
-	record["signatures"] = { { "objects", check.objects }, { "sources", sources.describe() } };
+	return enforceSignatures({ &*in.uki, in.addonPointers(), !parser.empty(), kernel, zboot, parser, config.parserPath },
+				 sources, { enforce, enforce && config.enforceFirmwareVerdict });
 }
 
 } // namespace kexecd

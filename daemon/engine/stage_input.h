@@ -67,6 +67,6 @@ TrustSourcePaths trustSourcePaths(const EngineConfig &config);
 Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources &sources,
 				      SignaturePolicy policy, const EngineConfig &config,
 				      std::span<const uint8_t> kernel, bool zboot, std::span<const uint8_t> parser);
-void recordSignatures(nlohmann::json &record, const SignatureCheck &check, const TrustSources &sources);
+
 
 } // namespace kexecd

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -20,6 +21,15 @@ namespace {
 constexpr size_t kMaxProcKeys = 4 << 20;
 constexpr size_t kMaxSbatLevel = 64 << 10;
 constexpr long kKeyctlRead = 11; // KEYCTL_READ
+
+std::optional<int32_t> parseSerial(const std::string &hex)
+{
+	uint32_t v = 0;
+	auto [p, ec] = std::from_chars(hex.data(), hex.data() + hex.size(), v, 16);
+	if (ec != std::errc() || p != hex.data() + hex.size() || hex.empty())
+		return std::nullopt;
+	return static_cast<int32_t>(v);
+}
 
 bool exists(const std::string &path)
 {
@@ -83,11 +93,11 @@ std::optional<unsigned long> keyringCount(const std::string &desc)
 	std::string rest = desc.substr(colon + 2);
 	if (rest == "empty")
 		return 0;
-	try {
-		return std::stoul(rest);
-	} catch (...) {
+	unsigned long n = 0;
+	auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), n);
+	if (ec != std::errc() || p != rest.data() + rest.size())
 		return std::nullopt;
-	}
+	return n;
 }
 
 std::vector<int32_t> keyringMembers(int32_t serial)
@@ -121,7 +131,8 @@ KernelKeyrings readKernelKeyrings(const std::string &procKeys)
 	const std::vector<ProcKey> keys = parseProcKeys(*text);
 	std::map<int32_t, const ProcKey *> bySerial;
 	for (const ProcKey &k : keys)
-		bySerial[static_cast<int32_t>(std::stoul(k.serialHex, nullptr, 16))] = &k;
+		if (auto serial = parseSerial(k.serialHex))
+			bySerial[*serial] = &k;
 
 	const bool real = procKeys == "/proc/keys";
 	bool allKnown = true;
@@ -148,8 +159,8 @@ KernelKeyrings readKernelKeyrings(const std::string &procKeys)
 			allKnown = false;
 			continue;
 		}
-		const int32_t serial = static_cast<int32_t>(std::stoul(keyring->serialHex, nullptr, 16));
-		std::vector<int32_t> members = keyringMembers(serial);
+		auto serial = parseSerial(keyring->serialHex);
+		std::vector<int32_t> members = serial ? keyringMembers(*serial) : std::vector<int32_t>();
 		if (members.empty()) {
 			allKnown = false;
 			continue;

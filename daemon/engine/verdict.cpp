@@ -6,6 +6,7 @@
 
 #include <openssl/asn1.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 #include "authenticode.h"
@@ -100,11 +101,26 @@ nlohmann::json verdictJson(const VerdictReport &r)
 
 Result<VerdictReport> firmwareVerdict(const PeFile &pe, const TrustSources &s)
 {
-	VerdictReport report;
 	auto sigs = readPeSignatures(pe);
 	if (!sigs)
 		return sigs.takeError();
-	auto digest = authenticodeDigest(pe, EVP_sha256());
+	return firmwareVerdict(pe, *sigs, s);
+}
+
+Result<VerdictReport> firmwareVerdict(const PeFile &pe, const PeSignatures &signatures, const TrustSources &s)
+{
+	VerdictReport report;
+	const PeSignatures *sigs = &signatures;
+	/* An intact SHA-256 signature already proved the image digest; hash
+	 * the image again only when none did (a UKI is tens of MiB). */
+	Result<std::vector<uint8_t>> digest = makeError(Code::Internal, "no digest");
+	for (const PeSignature &sig : sigs->entries)
+		if (sig.intact && EVP_MD_get_type(sig.md) == NID_sha256) {
+			digest = sig.signedDigest;
+			break;
+		}
+	if (!digest)
+		digest = authenticodeDigest(pe, EVP_sha256());
 	if (!digest) {
 		report.verdict = Verdict::BadSignature;
 		report.reason = "image digest: " + digest.error().message;
@@ -169,7 +185,9 @@ Result<VerdictReport> firmwareVerdict(const PeFile &pe, const TrustSources &s)
 			untrusted = fromSignature(sig, Verdict::UntrustedSigner,
 						  "no signature chains to db, MokListRT or trust.d");
 	}
-	if (bad && !untrusted)
+	/* As the plain trust-store check: a damaged signature says more than
+	 * an unknown signer. */
+	if (bad)
 		return *bad;
 	if (untrusted)
 		return *untrusted;
@@ -185,10 +203,16 @@ Result<VerdictReport> firmwareVerdict(const PeFile &pe, const TrustSources &s)
 
 Result<VerdictReport> kernelVerdict(const PeFile &pe, const TrustSources &s)
 {
-	VerdictReport report;
 	auto sigs = readPeSignatures(pe);
 	if (!sigs)
 		return sigs.takeError();
+	return kernelVerdict(*sigs, s);
+}
+
+VerdictReport kernelVerdict(const PeSignatures &signatures, const TrustSources &s)
+{
+	VerdictReport report;
+	const PeSignatures *sigs = &signatures;
 	if (!sigs->hasTable) {
 		report.verdict = Verdict::Unsigned;
 		report.reason = "no certificate table (the kernel: \"Unsigned PE binary\", ENODATA)";
@@ -206,6 +230,12 @@ Result<VerdictReport> kernelVerdict(const PeFile &pe, const TrustSources &s)
 		return fromSignature(sig, Verdict::BadSignature,
 				     "first signature: " + sig.problem +
 					     (sigs->entries.size() > 1 ? " (the kernel never reads the others)" : ""));
+
+	/* pkcs7_note_signed_info() / pkcs7_sig_note_set_of_authattrs(). */
+	if (!sig.signedAttributes)
+		return fromSignature(sig, Verdict::BadSignature,
+				     "first signature has no authenticated attributes with contentType and messageDigest "
+				     "(the kernel: \"Authenticode requires AuthAttrs\", EBADMSG)");
 
 	/* pkcs7_verify_one(): the signing time, when signed, must lie inside
 	 * the signer's validity; the system clock is never consulted. */

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "authenticode.h"
 #include "pe.h"
 #include "result.h"
 #include "trust.h"
@@ -35,6 +36,10 @@ struct VerdictReport {
 
 Result<VerdictReport> firmwareVerdict(const PeFile &pe, const TrustSources &sources);
 Result<VerdictReport> kernelVerdict(const PeFile &pe, const TrustSources &sources);
+/* The same over signatures already read from pe (readPeSignatures hashes
+ * the image once per signature; both verdicts can share that). */
+Result<VerdictReport> firmwareVerdict(const PeFile &pe, const PeSignatures &sigs, const TrustSources &sources);
+VerdictReport kernelVerdict(const PeSignatures &sigs, const TrustSources &sources);
 
 /* The kernel verdict for bytes that may not be a PE at all (a classic
  * kernel image is a bzImage, which is a PE; anything else is refused). */

@@ -444,6 +444,18 @@ TEST_F(StagerTest, BpfSchemeHandsTheKernelTwoContainers)
 	EXPECT_EQ((*r)["container"]["sha256"], sha(fake_ + "/initrd.bin"));
 	EXPECT_EQ((*r)["parser"]["signature"]["verdict"], "trusted");
 	EXPECT_EQ((*r)["cmdline"], "base=1 debug kexecd.addon=1 kexecd.addon2=1");
+
+	/* The kernel verifies every PE and the parser here: each object has a
+	 * kernel verdict; no .linux object is handed over on its own. */
+	const nlohmann::json &objects = (*r)["signatures"]["objects"];
+	ASSERT_EQ(objects.size(), 4u) << objects.dump();
+	for (size_t i = 0; i < 3; i++) {
+		EXPECT_EQ(objects[i]["kernel"]["verdict"], "unsigned") << objects[i].dump();
+		EXPECT_EQ(objects[i]["firmware"]["verdict"], "unsigned");
+	}
+	EXPECT_EQ(objects[3]["object"], "parser");
+	EXPECT_EQ(objects[3]["kernel"]["verdict"], "trusted");
+	EXPECT_TRUE(objects[3]["firmware"].is_null());
 }
 
 TEST_F(StagerTest, BpfSchemeRefusalIsNotASilentFallback)
@@ -684,6 +696,8 @@ TEST_F(StagerTest, BpfRefusalFallsBackOnlyWhenConfigured)
 	EXPECT_FALSE(r->contains("container"));
 	EXPECT_EQ(readText(fake_ + "/cmdline.bin"), std::string("console=ttyS0 kexecd.uki=1") + '\0');
 	EXPECT_EQ(readText(fake_ + "/kernel.bin"), readText(fixture("vmlinuz")));
+	/* The verdicts are the classic scheme's, for what was loaded in the end. */
+	EXPECT_EQ((*r)["signatures"]["objects"].back()["object"], "kernel");
 
 	/* An explicit scheme=bpf never falls back. */
 	setKnob("fail-load-once", "8");

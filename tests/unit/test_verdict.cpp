@@ -439,6 +439,89 @@ TEST(Verdict, SigningTimeOutsideTheSignerValidity)
 	EXPECT_EQ(kern(*good->pe, t).verdict, Verdict::Trusted);
 }
 
+/* The kernel's PKCS#7 parser refuses Authenticode without authenticated
+ * attributes; OpenSSL (and so shim) verifies such a bare signature. The
+ * fixture's signature is re-made without them: the signer signs the
+ * SpcIndirectDataContent directly. */
+TEST(Verdict, KernelRequiresAuthenticatedAttributes)
+{
+	REQUIRE_FIXTURES();
+	std::vector<uint8_t> bytes = readFile(fixture("uki-signed.efi"));
+	auto pe = PeFile::parse(bytes, "uki-signed.efi");
+	ASSERT_TRUE(pe.ok());
+	const auto dirent = pe->dataDirectory(PeFile::kCertificateTable);
+	ASSERT_TRUE(dirent && dirent->virtualAddress);
+	const size_t tableAt = dirent->virtualAddress;
+	const uint32_t dirOffset = pe->certDirectoryOffset();
+
+	const uint8_t *p = bytes.data() + tableAt + 8;
+	Pkcs7Ptr p7(d2i_PKCS7(nullptr, &p, static_cast<long>(dirent->size - 8)));
+	ASSERT_TRUE(p7);
+	PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(PKCS7_get_signer_info(p7.get()), 0);
+	ASSERT_TRUE(si);
+	sk_X509_ATTRIBUTE_pop_free(si->auth_attr, X509_ATTRIBUTE_free);
+	si->auth_attr = nullptr;
+
+	/* What Authenticode signs: the SpcIndirectDataContent without its header. */
+	ASN1_STRING *seq = p7->d.sign->contents->d.other->value.sequence;
+	const uint8_t *der = ASN1_STRING_get0_data(seq);
+	size_t len = static_cast<size_t>(ASN1_STRING_length(seq));
+	size_t header = (der[1] & 0x80) ? 2 + (der[1] & 0x7f) : 2;
+	std::string keyPem = readText(fixture("keys/trusted.key"));
+	BIO *bio = BIO_new_mem_buf(keyPem.data(), static_cast<int>(keyPem.size()));
+	EVP_PKEY *key = PEM_read_bio_PrivateKey(bio, nullptr, nullptr, nullptr);
+	BIO_free(bio);
+	ASSERT_TRUE(key);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t sigLen = 0;
+	ASSERT_EQ(EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key), 1);
+	ASSERT_EQ(EVP_DigestSign(ctx, nullptr, &sigLen, der + header, len - header), 1);
+	std::vector<uint8_t> signature(sigLen);
+	ASSERT_EQ(EVP_DigestSign(ctx, signature.data(), &sigLen, der + header, len - header), 1);
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(key);
+	ASN1_STRING_set(si->enc_digest, signature.data(), static_cast<int>(sigLen));
+
+	unsigned char *out = nullptr;
+	const int outLen = i2d_PKCS7(p7.get(), &out);
+	ASSERT_GT(outLen, 0);
+	std::vector<uint8_t> entry(8 + static_cast<size_t>(outLen));
+	const uint32_t entryLen = static_cast<uint32_t>(entry.size());
+	for (int i = 0; i < 4; i++)
+		entry[i] = static_cast<uint8_t>(entryLen >> (8 * i));
+	entry[5] = 0x02; // WIN_CERT_REVISION_2_0
+	entry[6] = 0x02; // WIN_CERT_TYPE_PKCS_SIGNED_DATA
+	std::copy(out, out + outLen, entry.begin() + 8);
+	OPENSSL_free(out);
+	entry.resize((entry.size() + 7) & ~size_t{ 7 }, 0);
+	bytes.resize(tableAt);
+	bytes.insert(bytes.end(), entry.begin(), entry.end());
+	const uint32_t tableSize = static_cast<uint32_t>(entry.size());
+	for (int i = 0; i < 4; i++)
+		bytes[dirOffset + 4 + i] = static_cast<uint8_t>(tableSize >> (8 * i));
+
+	const std::string dir = makeTempDir();
+	writeFile(dir + "/no-authattrs.efi", bytes);
+	auto bare = loadPe(dir + "/no-authattrs.efi");
+	auto sigs = readPeSignatures(*bare->pe);
+	ASSERT_TRUE(sigs.ok());
+	ASSERT_EQ(sigs->entries.size(), 1u);
+	EXPECT_TRUE(sigs->entries[0].intact) << sigs->entries[0].problem;
+	EXPECT_FALSE(sigs->entries[0].signedAttributes);
+
+	TrustSources s = bareSources();
+	addCert(s.db, fixture("keys/trusted.crt"));
+	ASSERT_TRUE(rebuildStores(s).ok());
+	EXPECT_EQ(fw(*bare->pe, s).verdict, Verdict::Trusted);
+	VerdictReport k = kern(*bare->pe, s);
+	EXPECT_EQ(k.verdict, Verdict::BadSignature);
+	EXPECT_NE(k.reason.find("Authenticode requires AuthAttrs"), std::string::npos) << k.reason;
+
+	/* The sbsign original has them. */
+	auto original = loadPe(fixture("uki-signed.efi"));
+	EXPECT_EQ(kern(*original->pe, s).verdict, Verdict::Trusted);
+}
+
 /* ---- reading the sources --------------------------------------------- */
 
 namespace {
@@ -567,6 +650,10 @@ TEST(TrustSources, ProcKeys)
 		  "6ccece7e4c6c0d1f6149f3dd27dfcc5cbb419ea1 X509.rsa 4f8b4a9c []\n");
 	k = readKernelKeyrings(dir + "/full");
 	EXPECT_FALSE(k.known);
+
+	/* The real file never throws or crashes, whatever this kernel shows. */
+	KernelKeyrings host = readKernelKeyrings("/proc/keys");
+	EXPECT_FALSE(host.note.empty());
 
 	writeFile(dir + "/none", "3a3083de I--Q---     1 perm 0c030000     0 65534 keyring   .user_reg: 2\n");
 	EXPECT_FALSE(readKernelKeyrings(dir + "/none").known);
