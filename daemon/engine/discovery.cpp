@@ -375,31 +375,12 @@ std::string_view trim(std::string_view s)
 	return s;
 }
 
-/* systemd-boot's loader.conf syntax: "key value", whole-line '#'
- * comments, value optionally in double quotes; the last "default" wins. */
 std::optional<std::string> loaderConfDefault(const std::string &esp)
 {
 	auto text = detail::readSmallFile(esp + "/loader/loader.conf", kMaxLoaderConfSize);
 	if (!text)
 		return std::nullopt;
-	std::optional<std::string> value;
-	std::string_view rest(*text);
-	while (!rest.empty()) {
-		const size_t nl = rest.find('\n');
-		std::string_view line = trim(rest.substr(0, nl));
-		rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-		if (line.empty() || line.front() == '#')
-			continue;
-		const size_t sep = line.find_first_of(" \t");
-		if (sep == std::string_view::npos || line.substr(0, sep) != "default")
-			continue;
-		std::string_view v = trim(line.substr(sep + 1));
-		if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
-			v = v.substr(1, v.size() - 2);
-		if (!v.empty())
-			value = std::string(v);
-	}
-	return value;
+	return parseLoaderConfDefault(*text);
 }
 
 /* First boot loader entry (in menu order) whose id matches pattern. */
@@ -519,12 +500,43 @@ TriesCounter parseTriesCounter(std::string_view fileName, std::string_view suffi
 	return tc;
 }
 
+/* systemd-boot's loader.conf syntax: "key value", whole-line '#'
+ * comments, value optionally in double quotes; the last "default" wins. */
+std::optional<std::string> parseLoaderConfDefault(std::string_view text)
+{
+	std::optional<std::string> value;
+	std::string_view rest(text);
+	while (!rest.empty()) {
+		const size_t nl = rest.find('\n');
+		std::string_view line = trim(rest.substr(0, nl));
+		rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
+		if (line.empty() || line.front() == '#')
+			continue;
+		const size_t sep = line.find_first_of(" \t");
+		if (sep == std::string_view::npos || line.substr(0, sep) != "default")
+			continue;
+		std::string_view v = trim(line.substr(sep + 1));
+		if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
+			v = v.substr(1, v.size() - 2);
+		if (!v.empty())
+			value = std::string(v);
+	}
+	return value;
+}
+
+std::optional<std::string> decodeLoaderVariable(std::span<const uint8_t> data)
+{
+	if (data.size() < 4 + 2)
+		return std::nullopt;
+	return utf16leToUtf8(data.data() + 4, data.size() - 4);
+}
+
 std::optional<std::string> readLoaderVariable(const std::string &efivarsDir, const std::string &name)
 {
 	auto data = detail::readSmallFile(efivarsDir + "/" + name + "-" + kLoaderVendorGuid, kMaxVariableSize);
-	if (!data || data->size() < 4 + 2)
+	if (!data)
 		return std::nullopt;
-	return utf16leToUtf8(reinterpret_cast<const uint8_t *>(data->data()) + 4, data->size() - 4);
+	return decodeLoaderVariable({ reinterpret_cast<const uint8_t *>(data->data()), data->size() });
 }
 
 Result<std::string> findEsp(const DiscoveryPaths &paths)

@@ -49,7 +49,9 @@
 //    LoaderEntryOneShot variable is read, never cleared.
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -122,6 +124,15 @@ struct TriesCounter {
 	int done = -1;
 };
 TriesCounter parseTriesCounter(std::string_view fileName, std::string_view suffix);
+
+/* The last non-empty "default" of a loader.conf text (systemd-boot syntax:
+ * "key value", whole-line '#' comments, value optionally in double
+ * quotes); nullopt when none. */
+std::optional<std::string> parseLoaderConfDefault(std::string_view text);
+
+/* A Loader* variable's efivarfs bytes (4 attribute bytes, then UTF-16LE up
+ * to a NUL) as UTF-8; nullopt when empty or malformed (unpaired surrogate). */
+std::optional<std::string> decodeLoaderVariable(std::span<const uint8_t> data);
 
 /* A Loader* string variable from efivarfs (4 attribute bytes, then
  * UTF-16LE up to a NUL). nullopt when absent, empty or malformed. */
