@@ -32,6 +32,10 @@ using Bytes = std::span<const uint8_t>;
 			::kexecd::fuzz::fail(#cond, __FILE__, __LINE__, (detail)); \
 	} while (0)
 
+/* KEXECD_FUZZ_VERBOSE is set: targets say what they saw (for checking
+ * that seeds reach what they were made for). */
+bool verbose();
+
 /* The display rule's promise (text.h): valid UTF-8, no C0 control
  * characters, no DEL. */
 bool isDisplayClean(std::string_view text);

@@ -4,6 +4,7 @@
 // not only that it does not crash.
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include <openssl/evp.h>
@@ -176,6 +177,9 @@ int fuzzTrust(Bytes data)
 			auto r = verifyAuthenticode(pe, *store);
 			if (!r)
 				continue;
+			if (verbose())
+				std::fprintf(stderr, "trust: %zu-cert store: %s, signer '%s', %s\n", store->size(),
+					     verdictName(r->verdict), r->signer.c_str(), r->detail.c_str());
 			/* signer and detail reach the record, JSON and D-Bus. */
 			checkDisplay(r->signer, "signer");
 			checkDisplay(r->detail, "signature detail");

@@ -79,6 +79,12 @@ void fail(const char *what, const char *file, int line, std::string_view detail)
 	__builtin_trap();
 }
 
+bool verbose()
+{
+	static const bool on = std::getenv("KEXECD_FUZZ_VERBOSE") != nullptr;
+	return on;
+}
+
 bool isDisplayClean(std::string_view text)
 {
 	if (invalidUtf8At(text) != std::string_view::npos)
