@@ -12,6 +12,9 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "convert.h"
 #include "trust.h"
 
 namespace kexecd::fuzz {
@@ -73,6 +76,11 @@ const TrustStore &oneCertStore();
  * PKCS#7 blob to it as its certificate table. */
 const std::vector<uint8_t> &templatePe();
 std::vector<uint8_t> withCertificateTable(Bytes pkcs7);
+
+/* The a{sv} a client reads back says what the JSON says (fuzz_bus.cpp):
+ * same keys without nulls, same strings up to a NUL (D-Bus has none),
+ * same numbers, arrays typed as convert.h documents. */
+void checkVariantMap(const VariantMap &map, const nlohmann::json &object, const std::string &path = "$");
 
 /* Targets. */
 int fuzzPe(Bytes data);

@@ -147,6 +147,7 @@ void buildAndPublish(const MultiInput &in)
 	try {
 		const VariantMap map = jsonToVariantMap(record);
 		FUZZ_CHECK(map.count("uki") && map.count("cmdline") && map.count("addons"));
+		checkVariantMap(map, record);
 	} catch (const sdbus::Error &e) {
 		fail("the record converts to a{sv}", __FILE__, __LINE__, e.getMessage());
 	}
