@@ -43,7 +43,14 @@ if [ -d "$regressions" ]; then
 	if [ "$replayed" -gt 0 ]; then
 		echo "== $target: replaying $replayed regression input(s) from $regressions"
 		# shellcheck disable=SC2086
-		"$fuzzer" $common "$@"
+		if ! "$fuzzer" $common "$@" >"${TMPDIR:-/tmp}/kexecd-replay.$$" 2>&1; then
+			cat "${TMPDIR:-/tmp}/kexecd-replay.$$"
+			rm -f "${TMPDIR:-/tmp}/kexecd-replay.$$"
+			echo "== $target: FAILED: a regression input crashes again (see above)" >&2
+			exit 1
+		fi
+		rm -f "${TMPDIR:-/tmp}/kexecd-replay.$$"
+		echo "== $target: $replayed regression input(s) pass"
 	fi
 fi
 
