@@ -92,6 +92,23 @@ int fuzzDiscovery(Bytes data)
 	FUZZ_CHECK_MSG(ab == -ba, std::string(first) + " <=> " + std::string(rest));
 	FUZZ_CHECK(compareVersions(first, first) == 0);
 
+	/* And transitive: the boot menu order is a std::sort over it, and a
+	 * comparator that is not a strict weak order is undefined behaviour
+	 * there (libstdc++ may read past the range). Lines two and three. */
+	const size_t nl2 = rest.find('\n');
+	const std::string_view second = rest.substr(0, nl2);
+	const std::string_view third = nl2 == std::string_view::npos ? std::string_view{} : rest.substr(nl2 + 1);
+	const std::string_view v[3] = { first, second, third };
+	for (int i = 0; i < 3; i++)
+		for (int j = 0; j < 3; j++)
+			for (int k = 0; k < 3; k++) {
+				const int ij = compareVersions(v[i], v[j]), jk = compareVersions(v[j], v[k]);
+				const int ik = compareVersions(v[i], v[k]);
+				if (ij <= 0 && jk <= 0)
+					FUZZ_CHECK_MSG(ik <= 0 && (ik < 0 || (ij == 0 && jk == 0)),
+						       std::string(v[i]) + " | " + std::string(v[j]) + " | " + std::string(v[k]));
+			}
+
 	if (auto value = parseLoaderConfDefault(text)) {
 		FUZZ_CHECK(!value->empty());
 		FUZZ_CHECK(value->find('\n') == std::string::npos);

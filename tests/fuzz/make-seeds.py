@@ -281,6 +281,8 @@ def main():
     dis['tries-addon'] = b'x+0.addon.efi\n.addon.efi'
     dis['versions'] = b'6.1.0-10-amd64\n6.1.0-9-amd64'
     dis['versions-tilde'] = b'1.0~rc1^git2.a\n1.0-1.b~'
+    dis['versions-three'] = b'123~rc1-1\n123^post1\n123.a-1'
+    dis['versions-three-b'] = b'6.1.0-9\n6.1.0-10~bpo\n6.01.0-10'
     dis['loader.conf'] = b'timeout 3\n# default x\ndefault  "debian-*.efi"\t\r\ndefault @saved\neditor no\n'
     var = struct.pack('<I', 7) + 'debian-6.1.efi'.encode('utf-16-le') + b'\0\0'
     dis['loader-variable'] = var
