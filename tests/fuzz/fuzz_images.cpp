@@ -4,6 +4,7 @@
 // not only that it does not crash.
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <string>
 
@@ -77,10 +78,15 @@ void checkImage(const UkiImage &img)
 		auto byNumber = img.findProfile(std::to_string(i));
 		FUZZ_CHECK(byNumber && *byNumber == &p);
 		if (!p.id.empty()) {
-			/* An ID is found, unless it reads as a number (then it is an index). */
-			auto byId = img.findProfile(p.id);
-			if (byId && *byId)
-				FUZZ_CHECK((*byId)->id == p.id || (*byId)->index != p.index);
+			/* An ID finds the first profile with it, unless it reads as
+			 * a number ("7", "@7"): then it is an index. */
+			const std::string_view number = p.id.front() == '@' ? std::string_view(p.id).substr(1) : p.id;
+			unsigned n = 0;
+			const auto [end, ec] = std::from_chars(number.data(), number.data() + number.size(), n);
+			if (ec != std::errc() || end != number.data() + number.size()) {
+				auto byId = img.findProfile(p.id);
+				FUZZ_CHECK_MSG(byId && *byId && (*byId)->id == p.id && (*byId)->index <= p.index, p.id);
+			}
 		}
 	}
 	auto none = img.findProfile("");
