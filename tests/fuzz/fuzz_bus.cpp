@@ -3,6 +3,7 @@
 // be the record kexecd meant, value for value.
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -100,16 +101,31 @@ void checkValue(const sdbus::Variant &v, const nlohmann::json &j, const std::str
 void checkVariantMap(const VariantMap &map, const nlohmann::json &object, const std::string &path)
 {
 	FUZZ_CHECK_MSG(object.is_object(), path);
+	/* Keys of a nested a{sv} went through D-Bus, which ends them at a
+	 * NUL too: "a\0x" and "a\0y" both arrive as "a". kexecd's own
+	 * records have no NUL anywhere (file text is display text, \x00
+	 * escaped; the cmdline stops at the first NUL), so this is only
+	 * about what a state file someone else wrote can make us publish. */
 	size_t present = 0;
+	std::map<std::string, unsigned> truncated; // key up to a NUL -> how many keys end so
+	for (const auto &[key, value] : object.items())
+		if (!value.is_null()) {
+			present++;
+			truncated[untilNul(key)]++;
+		}
 	for (const auto &[key, value] : object.items()) {
 		if (value.is_null())
 			continue;
-		present++;
+		const std::string shortKey = untilNul(key);
 		auto it = map.find(key);
+		if (it == map.end())
+			it = map.find(shortKey);
 		FUZZ_CHECK_MSG(it != map.end(), path + "." + key);
-		checkValue(it->second, value, path + "." + key);
+		/* Which of several colliding keys wins is sd-bus's business. */
+		if (truncated[shortKey] == 1)
+			checkValue(it->second, value, path + "." + key);
 	}
-	FUZZ_CHECK_MSG(map.size() == present, path);
+	FUZZ_CHECK_MSG(map.size() <= present && map.size() >= truncated.size(), path);
 }
 
 } // namespace kexecd::fuzz
