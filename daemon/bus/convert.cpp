@@ -2,6 +2,7 @@
 #include "convert.h"
 
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "text.h"
@@ -54,7 +55,13 @@ sdbus::Variant jsonToVariant(const nlohmann::json &value)
 			return arrayOf<VariantMap>(value, [](const json &v) { return jsonToVariantMap(v); });
 		if (all(value, &json::is_number_unsigned))
 			return arrayOf<uint64_t>(value, [](const json &v) { return v.get<uint64_t>(); });
-		if (all(value, &json::is_number_integer))
+		/* Signed only when every value fits: an unsigned above
+		 * INT64_MAX next to a negative one would wrap in "ax". */
+		if (std::all_of(value.begin(), value.end(), [](const json &v) {
+			    return v.is_number_integer() &&
+				   (!v.is_number_unsigned() ||
+				    v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()));
+		    }))
 			return arrayOf<int64_t>(value, [](const json &v) { return v.get<int64_t>(); });
 		if (all(value, &json::is_number))
 			return arrayOf<double>(value, [](const json &v) { return v.get<double>(); });

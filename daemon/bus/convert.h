@@ -15,7 +15,7 @@ namespace kexecd {
 using VariantMap = std::map<std::string, sdbus::Variant>;
 
 /* objects → a{sv}, arrays of objects → aa{sv}, arrays of strings → as,
- * arrays of numbers → at/ax/ad, other arrays → av; strings s, unsigned t,
+ * arrays of numbers → at/ax/ad (ax only when every value fits int64_t), other arrays → av; strings s, unsigned t,
  * negative x, bools b, doubles d; null members are left out. An empty
  * "addons" array is aa{sv}, other empty arrays as. */
 VariantMap jsonToVariantMap(const nlohmann::json &object);

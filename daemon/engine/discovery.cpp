@@ -316,15 +316,14 @@ std::string_view trim(std::string_view s)
 	return s;
 }
 
+} // namespace
+
 /* systemd-boot's loader.conf syntax: "key value", whole-line '#'
  * comments, value optionally in double quotes; the last "default" wins. */
-std::optional<std::string> loaderConfDefault(const std::string &esp)
+std::optional<std::string> parseLoaderConfDefault(std::string_view text)
 {
-	auto text = detail::readSmallFile(esp + "/loader/loader.conf", kMaxLoaderConfSize);
-	if (!text)
-		return std::nullopt;
 	std::optional<std::string> value;
-	std::string_view rest(*text);
+	std::string_view rest(text);
 	while (!rest.empty()) {
 		const size_t nl = rest.find('\n');
 		std::string_view line = trim(rest.substr(0, nl));
@@ -341,6 +340,16 @@ std::optional<std::string> loaderConfDefault(const std::string &esp)
 			value = std::string(v);
 	}
 	return value;
+}
+
+namespace {
+
+std::optional<std::string> loaderConfDefault(const std::string &esp)
+{
+	auto text = detail::readSmallFile(esp + "/loader/loader.conf", kMaxLoaderConfSize);
+	if (!text)
+		return std::nullopt;
+	return parseLoaderConfDefault(*text);
 }
 
 /* First boot loader entry (in menu order) whose id matches pattern. */

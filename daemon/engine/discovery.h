@@ -159,4 +159,9 @@ struct TriesCounter {
 TriesCounter parseTriesCounter(std::string_view fileName, std::string_view suffix);
 
 
+/* The last non-empty "default" of a loader.conf text (systemd-boot syntax:
+ * "key value", whole-line '#' comments, value optionally in double
+ * quotes); nullopt when none. */
+std::optional<std::string> parseLoaderConfDefault(std::string_view text);
+
 } // namespace kexecd

@@ -69,9 +69,16 @@ std::optional<std::string> utf16leToUtf8(const uint8_t *p, size_t n)
 std::optional<std::string> readLoaderVariable(const std::string &efivarsDir, const std::string &name)
 {
 	auto data = detail::readSmallFile(variablePath(efivarsDir, name), kMaxVariableSize);
-	if (!data || data->size() < 4 + 2)
+	if (!data)
 		return std::nullopt;
-	return utf16leToUtf8(reinterpret_cast<const uint8_t *>(data->data()) + 4, data->size() - 4);
+	return decodeLoaderVariable({ reinterpret_cast<const uint8_t *>(data->data()), data->size() });
+}
+
+std::optional<std::string> decodeLoaderVariable(std::span<const uint8_t> data)
+{
+	if (data.size() < 4 + 2)
+		return std::nullopt;
+	return utf16leToUtf8(data.data() + 4, data.size() - 4);
 }
 
 Result<void> removeLoaderVariable(const std::string &efivarsDir, const std::string &name)

@@ -4,7 +4,9 @@
 // systemd-boot's Loader* EFI variables in efivarfs, under a configurable
 // root (kexecd.conf EFIVARS=), so tests need no mount tricks.
 
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "result.h"
@@ -17,6 +19,8 @@ inline constexpr const char *kLoaderVendorGuid = "4a67b082-0a4c-41cf-b6c7-440b29
 /* A Loader* string variable from efivarfs (4 attribute bytes, then
  * UTF-16LE up to a NUL). nullopt when absent, empty or malformed. */
 std::optional<std::string> readLoaderVariable(const std::string &efivarsDir, const std::string &name);
+/* The same from a variable's efivarfs bytes. */
+std::optional<std::string> decodeLoaderVariable(std::span<const uint8_t> data);
 
 /* Delete a Loader* variable, as systemd-boot deletes LoaderEntryOneShot
  * once it has read it. efivarfs marks most variables immutable: the flag

@@ -12,6 +12,11 @@
 
 namespace kexecd {
 
+nlohmann::json signatureJson(const SignatureReport &r)
+{
+	return { { "verdict", verdictName(r.verdict) }, { "signer", r.signer }, { "detail", r.detail } };
+}
+
 nlohmann::json partJson(std::span<const uint8_t> bytes)
 {
 	return { { "size", bytes.size() }, { "sha256", sha256Hex(bytes) } };

@@ -18,6 +18,8 @@ class UkiImage;
 struct SignatureReport;
 struct UkiProfile;
 
+/* One Authenticode report against a trust store (trust.h). */
+nlohmann::json signatureJson(const SignatureReport &r);
 nlohmann::json partJson(std::span<const uint8_t> bytes); // size + sha256
 void addUkiIdentity(nlohmann::json &j, const UkiImage &uki);
 nlohmann::json profileJson(const UkiProfile *p);

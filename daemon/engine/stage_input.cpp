@@ -137,9 +137,7 @@ std::vector<nlohmann::json> skipAddonsTheStubWouldSkip(ParsedInput &in, size_t d
 		auto report = verifyAuthenticode(in.addons[i].pe(), store);
 		if (report && report->verdict == Verdict::Trusted)
 			continue;
-		const SignatureReport r = report ? *report : SignatureReport{};
-		nlohmann::json s = { { "verdict", verdictName(r.verdict) }, { "signer", r.signer },
-				     { "detail", r.detail } };
+		nlohmann::json s = signatureJson(report ? *report : SignatureReport{});
 		s["path"] = in.files[i + 1].origin;
 		s["why"] = "Secure Boot is on and the addon does not verify: systemd-stub would skip it";
 		skipped.insert(skipped.begin(), std::move(s));

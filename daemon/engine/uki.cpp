@@ -137,14 +137,15 @@ Result<UkiImage> UkiImage::fromPe(PeFile pe, std::string origin, ImageRole role)
 		return img;
 	}
 
-	/* Every profile must end up with a kernel. */
+	/* Every profile must end up with a kernel: a zero-size .linux (which
+	 * resolve() keeps when it is the base's) is none. */
 	if (img.profiles_.empty()) {
 		if (!img.base_.count(".linux") || img.base_.at(".linux").empty())
 			return invalid("no .linux section: not a Unified Kernel Image");
 	} else {
 		for (const UkiProfile &p : img.profiles_) {
 			const SectionSet s = img.resolve(&p);
-			if (!s.count(".linux"))
+			if (!s.count(".linux") || s.at(".linux").empty())
 				return invalid(fmt::format("profile @{} has no .linux section", p.index));
 		}
 	}

@@ -7,6 +7,8 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "text.h"
+
 namespace kexecd {
 
 namespace {
@@ -93,8 +95,10 @@ std::optional<ZbootHeader> probeZboot(std::span<const uint8_t> image)
 	ZbootHeader h;
 	h.payloadOffset = le32(image, 0x08);
 	h.payloadSize = le32(image, 0x0c);
+	/* The name is only ever shown (errors reach D-Bus, the journal and
+	 * kexecctl's terminal): the display rule of text.h. */
 	const char *comp = reinterpret_cast<const char *>(image.data() + 0x18);
-	h.compression.assign(comp, strnlen(comp, 0x38 - 0x18));
+	h.compression = displayText(std::string_view(comp, strnlen(comp, 0x38 - 0x18)));
 	return h;
 }
 

@@ -18,7 +18,7 @@ namespace kexecd {
 struct ZbootHeader {
 	uint32_t payloadOffset = 0;
 	uint32_t payloadSize = 0;
-	std::string compression; // as written in the header ("gzip", "zstd22", ...)
+	std::string compression; // as written in the header ("gzip", "zstd22", ...), display rule of text.h
 };
 
 /* nullopt when the bytes are not a zboot image at all. */

@@ -197,6 +197,24 @@ TEST(Compose, BadZbootIsANamedError)
 	EXPECT_NE(parts.error().message.find("lies outside"), std::string::npos) << parts.error().message;
 }
 
+/* Found by fuzz_kexecd's compose target: the header's compression name
+ * went raw into the "not supported" error, control bytes and all. */
+TEST(Compose, ZbootCompressionNameIsDisplayText)
+{
+	REQUIRE_FIXTURES();
+	auto image = readFile(fixture("zboot-gzip.efi"));
+	const auto payload = probeZboot(image)->payloadOffset;
+	const char name[] = "gz\x1b[2J\xff";
+	std::copy(name, name + sizeof(name), image.begin() + 0x18);
+	image[payload] = 'X'; // neither gzip nor zstd magic
+	EXPECT_EQ(probeZboot(image)->compression, "gz\\x1b[2J\\xff");
+	auto out = unpackZboot(image, "zboot.efi");
+	ASSERT_FALSE(out.ok());
+	EXPECT_EQ(out.error().code, Code::Unsupported);
+	EXPECT_NE(out.error().message.find("compression 'gz\\x1b[2J\\xff' is not supported"), std::string::npos)
+		<< out.error().message;
+}
+
 /* The container is read back with binutils' readelf, not with our reader. */
 TEST(Compose, ImageContainerLayoutPerReadelf)
 {

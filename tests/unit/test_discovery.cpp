@@ -104,6 +104,38 @@ TEST(Discovery, TriesCounter)
 	}
 }
 
+TEST(Discovery, LoaderConfDefault)
+{
+	EXPECT_EQ(parseLoaderConfDefault("timeout 3\ndefault debian-*.efi\n"), "debian-*.efi");
+	/* Last one wins, quotes and surrounding blanks go, comments and
+	 * other keys ("defaults") do not count. */
+	EXPECT_EQ(parseLoaderConfDefault("default a.efi\n# default b.efi\ndefault\t \"c d.efi\" \r\n"
+					 "defaults e.efi\ndefault \"\"\n"),
+		  "c d.efi");
+	EXPECT_EQ(parseLoaderConfDefault("default\n"), std::nullopt);
+	EXPECT_EQ(parseLoaderConfDefault(""), std::nullopt);
+}
+
+TEST(Discovery, LoaderVariableDecoding)
+{
+	auto var = [](std::u16string text, bool nul = true) {
+		std::vector<uint8_t> b{ 7, 0, 0, 0 };
+		for (char16_t c : text) {
+			b.push_back(static_cast<uint8_t>(c));
+			b.push_back(static_cast<uint8_t>(c >> 8));
+		}
+		if (nul)
+			b.insert(b.end(), { 0, 0, 0xff, 0xff });
+		return b;
+	};
+	EXPECT_EQ(decodeLoaderVariable(var(u"debian.efi")), "debian.efi");
+	EXPECT_EQ(decodeLoaderVariable(var(u"d\u00e9j\u00e0 \U0001F427", false)), "d\xc3\xa9j\xc3\xa0 \xf0\x9f\x90\xa7");
+	EXPECT_EQ(decodeLoaderVariable(var(u"")), std::nullopt);
+	EXPECT_EQ(decodeLoaderVariable(var(std::u16string(1, char16_t(0xdc00)))), std::nullopt);
+	EXPECT_EQ(decodeLoaderVariable(var(std::u16string(1, char16_t(0xd800)), false)), std::nullopt);
+	EXPECT_EQ(decodeLoaderVariable(std::vector<uint8_t>{ 7, 0, 0, 0, 'x' }), std::nullopt);
+}
+
 TEST(Discovery, VersionComparison)
 {
 	/* The order systemd documents for strverscmp_improved(), oldest first. */

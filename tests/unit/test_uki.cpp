@@ -16,7 +16,64 @@ std::string text(const SectionSet &s, const char *name)
 	return it == s.end() ? "<absent>" : std::string(it->second.begin(), it->second.end());
 }
 
+/* A minimal PE32+ with these sections (raw size rounded to 512, zero-size
+ * sections with every field 0), for cases the fixtures do not cover. */
+std::vector<uint8_t> tinyPe(const std::vector<std::pair<std::string, std::string>> &sections)
+{
+	const size_t lfanew = 0x40, opt = lfanew + 24, table = opt + 0xf0;
+	size_t off = (table + 40 * sections.size() + 511) & ~size_t{ 511 };
+	std::vector<uint8_t> b(off);
+	auto put = [&b](size_t at, uint32_t v, int n) {
+		for (int i = 0; i < n; i++)
+			b[at + i] = static_cast<uint8_t>(v >> (8 * i));
+	};
+	b[0] = 'M';
+	b[1] = 'Z';
+	put(0x3c, lfanew, 4);
+	put(lfanew, 0x4550, 4); // "PE\0\0"
+	put(lfanew + 4, 0x8664, 2);
+	put(lfanew + 6, static_cast<uint32_t>(sections.size()), 2);
+	put(lfanew + 20, 0xf0, 2);
+	put(opt, 0x20b, 2);
+	put(opt + 60, static_cast<uint32_t>(off), 4); // SizeOfHeaders
+	put(opt + 108, 16, 4);
+	for (size_t i = 0; i < sections.size(); i++) {
+		const auto &[name, data] = sections[i];
+		const size_t h = table + 40 * i, raw = (data.size() + 511) & ~size_t{ 511 };
+		std::copy(name.begin(), name.end(), b.begin() + static_cast<long>(h));
+		put(h + 8, static_cast<uint32_t>(data.size()), 4);
+		put(h + 16, static_cast<uint32_t>(raw), 4);
+		put(h + 20, raw ? static_cast<uint32_t>(off) : 0, 4);
+		b.insert(b.end(), data.begin(), data.end());
+		b.resize(b.size() + raw - data.size());
+		off += raw;
+	}
+	return b;
+}
+
 } // namespace
+
+/* Found by fuzz_kexecd's uki target invariant: with profiles, a zero-size
+ * base .linux passed (resolve() keeps it, the check only looked for the
+ * name) and staging failed later in composition. */
+TEST(Uki, ProfileWithZeroSizeKernelIsRefused)
+{
+	const auto bytes = tinyPe({ { ".linux", "" }, { ".profile", "ID=a\n" } });
+	auto pe = PeFile::parse(bytes, "empty-linux.efi");
+	ASSERT_TRUE(pe.ok()) << pe.error().message;
+	auto img = UkiImage::fromPe(std::move(*pe), "empty-linux.efi", ImageRole::Uki);
+	ASSERT_FALSE(img.ok());
+	EXPECT_NE(img.error().message.find("profile @0 has no .linux section"), std::string::npos)
+		<< img.error().message;
+
+	/* A profile bringing its own kernel is fine. */
+	const auto ok = tinyPe({ { ".linux", "" }, { ".profile", "ID=a\n" }, { ".linux", "KERNEL" } });
+	auto pe2 = PeFile::parse(ok, "profile-linux.efi");
+	ASSERT_TRUE(pe2.ok()) << pe2.error().message;
+	auto img2 = UkiImage::fromPe(std::move(*pe2), "profile-linux.efi", ImageRole::Uki);
+	ASSERT_TRUE(img2.ok()) << img2.error().message;
+	EXPECT_EQ(img2->resolve(&img2->profiles()[0]).at(".linux").size(), 6u);
+}
 
 TEST(Uki, OsReleaseAndUname)
 {
