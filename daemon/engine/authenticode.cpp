@@ -12,6 +12,8 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include "le.h"
+
 namespace kexecd {
 
 namespace {
@@ -27,16 +29,8 @@ constexpr size_t kWinCertHeader = 8;
 constexpr uint16_t kWinCertRevision2 = 0x0200;
 constexpr uint16_t kWinCertTypePkcsSignedData = 0x0002;
 
-uint16_t le16(std::span<const uint8_t> b, size_t off)
-{
-	return static_cast<uint16_t>(b[off] | (b[off + 1] << 8));
-}
-
-uint32_t le32(std::span<const uint8_t> b, size_t off)
-{
-	return static_cast<uint32_t>(b[off]) | (static_cast<uint32_t>(b[off + 1]) << 8) |
-	       (static_cast<uint32_t>(b[off + 2]) << 16) | (static_cast<uint32_t>(b[off + 3]) << 24);
-}
+using detail::le16;
+using detail::le32;
 
 std::string objectToText(const ASN1_OBJECT *obj)
 {

@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 
 #include "file_util.h"
+#include "le.h"
 
 namespace kexecd {
 
@@ -31,11 +32,7 @@ constexpr uint8_t kEfiCertX509Sha256Guid[kEfiGuid] = { // 3bd2a492-96c0-4079-b42
 	0xb4, 0x20, 0xfc, 0xf9, 0x8e, 0xf1, 0x03, 0xed,
 };
 
-uint32_t le32(std::span<const uint8_t> b, size_t off)
-{
-	return static_cast<uint32_t>(b[off]) | (static_cast<uint32_t>(b[off + 1]) << 8) |
-	       (static_cast<uint32_t>(b[off + 2]) << 16) | (static_cast<uint32_t>(b[off + 3]) << 24);
-}
+using detail::le32;
 
 bool sameGuid(std::span<const uint8_t> a, const uint8_t (&b)[kEfiGuid])
 {

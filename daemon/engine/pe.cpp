@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "le.h"
 #include "text.h"
 
 namespace kexecd {
@@ -18,17 +19,8 @@ constexpr uint32_t kSectionHeaderSize = 40;
 constexpr uint16_t kMagicPe32 = 0x10b;
 constexpr uint16_t kMagicPe32Plus = 0x20b;
 
-/* Little-endian reads from a span; callers check bounds first. */
-uint16_t le16(std::span<const uint8_t> b, uint64_t off)
-{
-	return static_cast<uint16_t>(b[off] | (b[off + 1] << 8));
-}
-
-uint32_t le32(std::span<const uint8_t> b, uint64_t off)
-{
-	return static_cast<uint32_t>(b[off]) | (static_cast<uint32_t>(b[off + 1]) << 8) |
-	       (static_cast<uint32_t>(b[off + 2]) << 16) | (static_cast<uint32_t>(b[off + 3]) << 24);
-}
+using detail::le16;
+using detail::le32;
 
 bool fits(std::span<const uint8_t> b, uint64_t off, uint64_t len)
 {

@@ -7,17 +7,14 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include "le.h"
 #include "text.h"
 
 namespace kexecd {
 
 namespace {
 
-uint32_t le32(std::span<const uint8_t> b, size_t off)
-{
-	return static_cast<uint32_t>(b[off]) | (static_cast<uint32_t>(b[off + 1]) << 8) |
-	       (static_cast<uint32_t>(b[off + 2]) << 16) | (static_cast<uint32_t>(b[off + 3]) << 24);
-}
+using detail::le32;
 
 Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> in, const std::string &origin, uint64_t limit)
 {

@@ -61,21 +61,6 @@ TrustSources sources(const std::string &tree, const std::string &trustDir = "")
 	return std::move(*s);
 }
 
-struct Pe {
-	std::vector<uint8_t> bytes;
-	std::optional<PeFile> pe;
-};
-
-std::unique_ptr<Pe> loadPe(const std::string &path)
-{
-	auto p = std::make_unique<Pe>();
-	p->bytes = readFile(path);
-	auto pe = PeFile::parse(p->bytes, path);
-	EXPECT_TRUE(pe.ok()) << path << ": " << (pe ? "" : pe.error().message);
-	if (pe)
-		p->pe.emplace(std::move(*pe));
-	return p;
-}
 
 struct Both {
 	VerdictReport firmware, kernel;

@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <gtest/gtest.h>
+
 namespace kexecd::test {
 
 namespace {
@@ -199,6 +201,17 @@ void writeFile(const std::string &path, std::span<const uint8_t> bytes)
 {
 	std::ofstream out(path, std::ios::binary | std::ios::trunc);
 	out.write(reinterpret_cast<const char *>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::unique_ptr<Pe> loadPe(const std::string &path)
+{
+	auto p = std::make_unique<Pe>();
+	p->bytes = readFile(path);
+	auto pe = PeFile::parse(p->bytes, path);
+	EXPECT_TRUE(pe.ok()) << path << ": " << (pe ? "" : pe.error().message);
+	if (pe)
+		p->pe.emplace(std::move(*pe));
+	return p;
 }
 
 std::string makeTempDir()

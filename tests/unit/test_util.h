@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "pe.h"
 #include "stager.h"
 #include "uki.h"
 
@@ -44,6 +45,14 @@ std::vector<uint8_t> makePe(const std::vector<PeSectionSpec> &sections);
 /* Parse bytes made by makePe (kept alive by the returned object). */
 std::unique_ptr<LoadedImage> parseImage(std::vector<uint8_t> bytes, const std::string &origin, ImageRole role);
 void writeFile(const std::string &path, std::span<const uint8_t> bytes);
+
+/* A PE file read from path and parsed (a gtest failure when it does not
+ * parse); owns the bytes the PeFile borrows. */
+struct Pe {
+	std::vector<uint8_t> bytes;
+	std::optional<PeFile> pe;
+};
+std::unique_ptr<Pe> loadPe(const std::string &path);
 
 /* A fresh empty directory under $TMPDIR, removed at exit. */
 std::string makeTempDir();

@@ -80,21 +80,6 @@ TrustSources bareSources(bool knownEmpty = true)
 	return std::move(*s);
 }
 
-struct Pe {
-	std::vector<uint8_t> bytes;
-	std::optional<PeFile> pe;
-};
-
-std::unique_ptr<Pe> loadPe(const std::string &path)
-{
-	auto p = std::make_unique<Pe>();
-	p->bytes = readFile(path);
-	auto pe = PeFile::parse(p->bytes, path);
-	EXPECT_TRUE(pe.ok()) << path;
-	if (pe)
-		p->pe.emplace(std::move(*pe));
-	return p;
-}
 
 VerdictReport fw(const PeFile &pe, const TrustSources &s)
 {
