@@ -401,6 +401,33 @@ class HostileTest(HostileBase):
 		msg = self.expect_error(ERR + 'Busy', self.stage_path, self.fx('uki-zboot.efi'))
 		self.assertIn('reboot', msg)
 
+	def test_kexecctl_finds_the_stub_addons(self):
+		"""The daemon opens no caller-named path: kexecctl finds the addons
+		systemd-stub would load for a UKI on the ESP (global, then
+		<uki without boot counter>.extra.d) and passes them as fds."""
+		esp = tempfile.mkdtemp(prefix='esp-', dir=self.kdir)
+		os.makedirs(os.path.join(esp, 'EFI', 'Linux', 'x.efi.extra.d'))
+		os.makedirs(os.path.join(esp, 'loader', 'addons'))
+		uki = os.path.join(esp, 'EFI', 'Linux', 'x+3-0.efi')
+		shutil.copyfile(self.fx('uki-zboot.efi'), uki)
+		local = os.path.join(esp, 'EFI', 'Linux', 'x.efi.extra.d', 'local.addon.efi')
+		glob = os.path.join(esp, 'loader', 'addons', 'global.addon.efi')
+		shutil.copyfile(self.fx('addon-cmdline.addon.efi'), local)
+		shutil.copyfile(self.fx('addon-initrd.addon.efi'), glob)
+		conf = os.path.join(self.kdir, 'kexecd.conf')
+		with open(conf, 'w') as f:
+			f.write(f'[Manager]\nESP={esp}\n')
+		r = self.ctl('--config', conf, '--json', 'stage', uki, '--scheme', 'classic')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual([a['path'] for a in r.json()['addons']], [glob, local])
+		r = self.ctl('--config', conf, '--json', 'stage', uki, '--scheme', 'classic', '--no-addons')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(r.json()['addons'], [])
+		# Outside the ESP the stub would load nothing either.
+		r = self.ctl('--config', conf, '--json', 'stage', self.fx('uki-zboot.efi'), '--scheme', 'classic')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(r.json()['addons'], [])
+
 	def test_addon_limit_matches_the_bus(self):
 		addons = [self.fx('addon-cmdline.addon.efi')] * 16
 		args = ['stage', self.fx('uki-zboot.efi')]
