@@ -54,7 +54,7 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 	auto sources = loadTrustSources(trustSourcePaths(config));
 	if (!sources)
 		return sources.takeError();
-	auto signatures = verifyComposed(*in, *sources, SignaturePolicy::Warn, config, parts->kernel.bytes(),
+	auto signatures = verifyComposed(*in, *sources, SignaturePolicy::Warn, config, KernelSupport{}, parts->kernel.bytes(),
 					 parts->kernelWasZboot, {});
 	if (!signatures)
 		return signatures.takeError();

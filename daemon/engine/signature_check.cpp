@@ -153,7 +153,12 @@ void recordSignatures(nlohmann::json &record, const SignatureCheck &check, const
 	record["uki"]["signature"] = check.ukiFirmware;
 	for (size_t i = 0; i < check.addonFirmware.size() && i < record["addons"].size(); i++)
 		record["addons"][i]["signature"] = check.addonFirmware[i];
-	record["signatures"] = { { "objects", check.objects }, { "sources", sources.describe() } };
+	record["signatures"] = { { "objects", check.objects }, { "sources", sources.describe() },
+				 { "kernel_enforces", check.kernelEnforces } };
+	if (!check.kernelEnforces)
+		record["signatures"]["kernel_enforces_note"] =
+			"the running kernel does not enforce kexec signatures (no Secure Boot, no lockdown): "
+			"it loads the kernel whatever its verdict, so 'enforce' acts on the firmware verdict only";
 }
 
 } // namespace kexecd

@@ -49,6 +49,9 @@ struct SignatureCheck {
 	nlohmann::json ukiFirmware;                       // the UKI's firmware verdict
 	std::vector<nlohmann::json> addonFirmware;        // each addon's, in order
 	std::optional<Error> refusal;                     // set when enforcement refuses
+	/* Whether the running kernel enforces kexec signatures (Secure Boot,
+	 * lockdown): only then does 'enforce' act on the kernel verdict. */
+	bool kernelEnforces = false;
 };
 
 /* Fails only for internal errors; a refusal is reported in .refusal so

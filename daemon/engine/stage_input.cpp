@@ -161,12 +161,21 @@ TrustSourcePaths trustSourcePaths(const EngineConfig &config)
 
 /* Both verdicts for what is about to be loaded (signature_check.h). */
 Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources &sources, SignaturePolicy policy,
-				      const EngineConfig &config, std::span<const uint8_t> kernel, bool zboot,
-				      std::span<const uint8_t> parser)
+				      const EngineConfig &config, const KernelSupport &support,
+				      std::span<const uint8_t> kernel, bool zboot, std::span<const uint8_t> parser)
 {
+	/* The kernel verdict predicts a refusal only where the kernel enforces
+	 * kexec signatures (Secure Boot, lockdown); elsewhere the kernel loads
+	 * the image whatever its signature, and refusing it would not be a
+	 * prediction. The firmware verdict is enforced either way. */
 	const bool enforce = policy == SignaturePolicy::Enforce;
-	return enforceSignatures({ &*in.uki, in.addonPointers(), !parser.empty(), kernel, zboot, parser, config.parserPath },
-				 sources, { enforce, enforce && config.enforceFirmwareVerdict });
+	const bool kernelEnforces = support.secureBoot || (!support.lockdown.empty() && support.lockdown != "none");
+	auto check = enforceSignatures({ &*in.uki, in.addonPointers(), !parser.empty(), kernel, zboot, parser,
+					 config.parserPath },
+				       sources, { enforce && kernelEnforces, enforce && config.enforceFirmwareVerdict });
+	if (check)
+		check->kernelEnforces = kernelEnforces;
+	return check;
 }
 
 } // namespace kexecd

@@ -65,7 +65,7 @@ TrustSourcePaths trustSourcePaths(const EngineConfig &config);
  * the classic scheme's .linux; parser: the BPF scheme's container),
  * refused under 'enforce'. */
 Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources &sources,
-				      SignaturePolicy policy, const EngineConfig &config,
+				      SignaturePolicy policy, const EngineConfig &config, const KernelSupport &support,
 				      std::span<const uint8_t> kernel, bool zboot, std::span<const uint8_t> parser);
 
 

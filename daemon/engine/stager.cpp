@@ -432,8 +432,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		KEXECD_TRY(composeClassicLoad());
 	}
 	auto signatures = scheme == Scheme::Bpf
-		? verifyComposed(*in, *sources, policy, config_, {}, false, parser->memfd.bytes())
-		: verifyComposed(*in, *sources, policy, config_, classic->kernel.bytes(), classic->kernelWasZboot, {});
+		? verifyComposed(*in, *sources, policy, config_, *support, {}, false, parser->memfd.bytes())
+		: verifyComposed(*in, *sources, policy, config_, *support, classic->kernel.bytes(), classic->kernelWasZboot, {});
 	if (!signatures)
 		return signatures.takeError();
 	recordSignatures(record, *signatures, *sources);
@@ -481,7 +481,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 			stateFile_.removePending();
 			return composed.takeError();
 		}
-		auto classicSignatures = verifyComposed(*in, *sources, policy, config_, classic->kernel.bytes(),
+		auto classicSignatures = verifyComposed(*in, *sources, policy, config_, *support, classic->kernel.bytes(),
 							classic->kernelWasZboot, {});
 		if (!classicSignatures) {
 			stateFile_.removePending();

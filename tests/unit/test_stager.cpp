@@ -252,6 +252,18 @@ TEST_F(StagerTest, EnforceRefusesWhatTheKernelWouldRefuse)
 	config.procKeys = dir_ + "/keys";
 	Stager stager(*kernel_, config);
 	ASSERT_TRUE(stager.start().ok());
+	/* Without Secure Boot or lockdown the kernel loads it anyway: the
+	 * verdict is recorded, 'enforce' does not act on it. */
+	{
+		StageRequest req = request("uki-signed.efi");
+		req.policy = SignaturePolicy::Enforce;
+		auto loose = stager.stage(std::move(req), {});
+		ASSERT_TRUE(loose.ok()) << loose.error().message;
+		EXPECT_EQ((*loose)["signatures"]["kernel_enforces"], false);
+		ASSERT_TRUE(stager.unstage().ok());
+		std::filesystem::remove(fake_ + "/kernel.bin");
+	}
+	setKnob("support.json", R"({"secure_boot": true})");
 	StageRequest req = request("uki-signed.efi");
 	req.policy = SignaturePolicy::Enforce;
 	auto r = stager.stage(std::move(req), {});
