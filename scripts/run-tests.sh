@@ -25,8 +25,12 @@ logs="$builddir/meson-logs/testlog.json"
 # KEXECD_SANITIZE=0 skips this pass (quick local runs).
 if [ "${KEXECD_SANITIZE:-1}" != 0 ] && [ $# -eq 0 ]; then
 	asandir=${ASAN_BUILDDIR:-build-asan}
+	# g++ 12's -Wmaybe-uninitialized misfires inside libstdc++ (std::regex,
+	# std::function) once ASan instruments it; every other warning stays an
+	# error in this build too.
 	[ -f "$asandir/build.ninja" ] ||
-		meson setup "$asandir" -Db_sanitize=address,undefined -Db_lundef=false
+		meson setup "$asandir" -Db_sanitize=address,undefined -Db_lundef=false \
+			-Dcpp_args=-Wno-maybe-uninitialized -Dc_args=-Wno-maybe-uninitialized
 	ninja -C "$asandir"
 	sanlogs="$(pwd)/$asandir/sanitizer-logs"
 	rm -rf "$sanlogs" && mkdir -p "$sanlogs" && chmod 1777 "$sanlogs"
