@@ -575,7 +575,7 @@ TEST(TrustSources, ReadsEveryVariableAsTheKernelAndShimDo)
 	writeFile(ev + "/MokListRT" + m, efiVar(eslOf(kX509, { trusted }, trusted.size())));
 	writeFile(ev + "/MokListRT1" + m, efiVar(eslOf(kX509, { untrusted }, untrusted.size())));
 	writeFile(ev + "/MokListXRT" + m, efiVar(eslOf(kSha256, { std::vector<uint8_t>(32, 4) }, 32)));
-	writeFile(ev + "/SbatLevelRT" + m, std::string("\x07\0\0\0sbat,1,2024010900\nshim,4\ngrub,4\n", 46));
+	writeFile(ev + "/SbatLevelRT" + m, std::string("\x07\0\0\0", 4) + "sbat,1,2024010900\nshim,4\ngrub,4\n");
 	writeFile(ev + "/MokIgnoreDB" + m, std::string("\x07\0\0\0\x01", 5));
 
 	TrustSourcePaths p;
