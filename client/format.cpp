@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "text.h"
+
 namespace kexecd {
 
 using nlohmann::json;
@@ -44,7 +46,7 @@ std::string scalar(const json &v)
 		}
 		return s;
 	}
-	return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+	return jsonText(v);
 }
 
 std::string text(const json &doc, std::initializer_list<const char *> pointers)

@@ -29,6 +29,7 @@
 #include "format.h"
 #include "manager_proxy.h"
 #include "stager.h"
+#include "text.h"
 
 namespace kexecd {
 
@@ -114,7 +115,7 @@ int report(const GlobalOptions &global, const ClientError &error, const std::str
 					  { "exit_code", error.exitCode } } } };
 		if (!name.empty())
 			doc["error"]["name"] = name;
-		fmt::print("{}\n", doc.dump(2, ' ', false, json::error_handler_t::replace));
+		fmt::print("{}\n", jsonText(doc, 2));
 	}
 	return error.exitCode;
 }
@@ -275,7 +276,7 @@ int cmdStatus(const GlobalOptions &global)
 					"kexecd sent a status document that is not valid JSON" });
 	}
 	if (global.json)
-		fmt::print("{}\n", doc.dump(2, ' ', false, json::error_handler_t::replace));
+		fmt::print("{}\n", jsonText(doc, 2));
 	else
 		fmt::print("{}", formatStatus(doc));
 	return ExitOk;
@@ -329,7 +330,7 @@ int runStaging(const GlobalOptions &global, const char *method, const Args &...a
 
 	json record = mapToJson(staged);
 	if (global.json) {
-		fmt::print("{}\n", record.dump(2, ' ', false, json::error_handler_t::replace));
+		fmt::print("{}\n", jsonText(record, 2));
 	} else {
 		const std::string path = record.value(json::json_pointer("/uki/path"), std::string{});
 		fmt::print("{}\n", path.empty() ? "Staged." : fmt::format("Staged '{}'.", path));
@@ -457,7 +458,7 @@ int cmdSimple(const GlobalOptions &global, Verb verb, Options options)
 	}
 
 	if (global.json) {
-		fmt::print("{}\n", json{ { "verb", verbName(verb) }, { "result", "ok" } }.dump(2, ' ', false, json::error_handler_t::replace));
+		fmt::print("{}\n", jsonText(json{ { "verb", verbName(verb) }, { "result", "ok" } }, 2));
 	} else if (verb == Verb::Unstage) {
 		fmt::print("Unstaged: no kernel is staged any more.\n");
 	} else if (verb == Verb::Reboot) {
@@ -562,7 +563,7 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 	doc["notes"] = notes;
 
 	if (global.json)
-		fmt::print("{}\n", doc.dump(2, ' ', false, json::error_handler_t::replace));
+		fmt::print("{}\n", jsonText(doc, 2));
 	else
 		fmt::print("{}", formatList(doc));
 	return ExitOk;

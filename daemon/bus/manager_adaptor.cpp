@@ -323,7 +323,7 @@ void ManagerAdaptor::finishStaging(uint64_t id, Result<nlohmann::json> result)
 		log::error({ { "ERRNO", std::to_string(error.errnum) } }, "Staging failed: {}: {}",
 			   codeName(error.code), error.message);
 	} else {
-		log::info("Staged: {}", result->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+		log::info("Staged: {}", jsonText(*result));
 	}
 	auto it = pending_.find(id);
 	if (it == pending_.end())
@@ -386,8 +386,8 @@ void ManagerAdaptor::emitChanges()
 {
 	std::map<std::string, std::string> now = {
 		{ "State", stateName(stager_.state()) },
-		{ "Staged", stager_.staged().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) },
-		{ "KernelSupport", stager_.kernelSupport().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) },
+		{ "Staged", jsonText(stager_.staged()) },
+		{ "KernelSupport", jsonText(stager_.kernelSupport()) },
 		{ "LastError", stager_.lastError() },
 	};
 	std::vector<std::string> changed;
@@ -545,7 +545,7 @@ std::string ManagerAdaptor::Describe()
 			{ "last_error", stager_.lastError() },
 			{ "version", KEXECD_VERSION },
 		};
-		return doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+		return jsonText(doc);
 	} catch (const std::exception &e) {
 		throw toDbusError(Code::Internal, std::string("Describe: ") + e.what());
 	}

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "fd.h"
+#include "text.h"
 
 namespace kexecd {
 
@@ -193,12 +194,12 @@ Result<std::optional<nlohmann::json>> StateFile::read() const
 
 Result<void> StateFile::write(const nlohmann::json &record) const
 {
-	return writeAtomically(path_, record.dump(2, ' ', false, nlohmann::json::error_handler_t::replace));
+	return writeAtomically(path_, jsonText(record, 2));
 }
 
 Result<void> StateFile::writePending(const nlohmann::json &record) const
 {
-	return writeAtomically(pendingPath(), record.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+	return writeAtomically(pendingPath(), jsonText(record));
 }
 
 bool StateFile::pendingExists() const

@@ -14,6 +14,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 namespace kexecd {
 
 /* Offset of the first byte that is not part of well-formed UTF-8
@@ -23,5 +25,12 @@ size_t invalidUtf8At(std::string_view text);
 
 /* The display rule. Valid, printable text comes back unchanged. */
 std::string displayText(std::string_view text);
+
+/* JSON as text that cannot throw: a string that slipped past the rules
+ * above has its invalid bytes replaced (U+FFFD) instead. */
+inline std::string jsonText(const nlohmann::json &j, int indent = -1)
+{
+	return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 } // namespace kexecd
