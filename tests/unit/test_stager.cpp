@@ -60,6 +60,18 @@ protected:
 		return r;
 	}
 
+	/* The fixture's configuration with discovery confined to esp: no
+	 * EFI variables unless given, no modules directory, no XBOOTLDR. */
+	EngineConfig espConfig(const std::string &esp, const std::string &efivars = "") const
+	{
+		EngineConfig config = config_;
+		config.discovery.esp = esp;
+		config.discovery.efivarsDir = efivars.empty() ? dir_ + "/no-efivars" : efivars;
+		config.discovery.modulesDir = dir_ + "/no-modules";
+		config.discovery.xbootldrCandidates = {};
+		return config;
+	}
+
 	void setKnob(const std::string &name, const std::string &value)
 	{
 		std::ofstream(fake_ + "/" + name) << value;
@@ -505,11 +517,7 @@ TEST_F(StagerTest, StageDefaultUsesDiscovery)
 				   esp + "/EFI/Linux/debian-6.1.0.efi.extra.d/a.addon.efi");
 	std::filesystem::copy_file(fixture("addon-initrd.addon.efi"), esp + "/loader/addons/g.addon.efi");
 
-	EngineConfig config = config_;
-	config.discovery.esp = esp;
-	config.discovery.efivarsDir = dir_ + "/no-efivars";
-	config.discovery.modulesDir = dir_ + "/no-modules";
-	config.discovery.xbootldrCandidates = {};
+	EngineConfig config = espConfig(esp);
 	Stager stager(*kernel_, config);
 	ASSERT_TRUE(stager.start().ok());
 	auto r = stager.stageDefault({}, {});
@@ -562,11 +570,7 @@ TEST_F(StagerTest, StageDefaultStagesTheEntryAsSystemdBootWould)
 	};
 	setVariable("LoaderEntryOneShot", "m.efi@debug");
 
-	EngineConfig config = config_;
-	config.discovery.esp = esp;
-	config.discovery.efivarsDir = efivars;
-	config.discovery.modulesDir = dir_ + "/no-modules";
-	config.discovery.xbootldrCandidates = {};
+	EngineConfig config = espConfig(esp, efivars);
 	Stager stager(*kernel_, config);
 	ASSERT_TRUE(stager.start().ok());
 	auto r = stager.stageDefault({}, {});
@@ -630,12 +634,8 @@ TEST_F(StagerTest, SecureBootSkipsDiscoveredAddonsThatDoNotVerify)
 	std::filesystem::copy_file(fixture("uki-signed.efi"), esp + "/EFI/Linux/s-1.efi");
 	std::filesystem::copy_file(fixture("addon-signed.addon.efi"), esp + "/loader/addons/a-signed.addon.efi");
 	std::filesystem::copy_file(fixture("addon-cmdline.addon.efi"), esp + "/loader/addons/b-unsigned.addon.efi");
-	EngineConfig config = config_;
+	EngineConfig config = espConfig(esp);
 	config.policy = SignaturePolicy::Auto;
-	config.discovery.esp = esp;
-	config.discovery.efivarsDir = dir_ + "/no-efivars";
-	config.discovery.modulesDir = dir_ + "/no-modules";
-	config.discovery.xbootldrCandidates = {};
 	Stager stager(*kernel_, config);
 	ASSERT_TRUE(stager.start().ok());
 	auto r = stager.stageDefault({}, {});
@@ -665,11 +665,7 @@ TEST_F(StagerTest, DiscoveredAddonsTheStubWouldNotLoadAreSkipped)
 	std::filesystem::copy_file(fixture("addon-uname.addon.efi"), extra + "b-uname.addon.efi");
 	std::ofstream(extra + "c-garbage.addon.efi") << "not a PE";
 	std::filesystem::copy_file(fixture("addon-cmdline.addon.efi"), extra + "d-good.addon.efi");
-	EngineConfig config = config_;
-	config.discovery.esp = esp;
-	config.discovery.efivarsDir = dir_ + "/no-efivars";
-	config.discovery.modulesDir = dir_ + "/no-modules";
-	config.discovery.xbootldrCandidates = {};
+	EngineConfig config = espConfig(esp);
 	Stager stager(*kernel_, config);
 	ASSERT_TRUE(stager.start().ok());
 	auto r = stager.stageDefault({}, {});
