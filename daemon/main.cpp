@@ -104,6 +104,9 @@ int main(int argc, char **argv)
 	}
 
 	applySystemPaths(systemPathsFromEnvironment(), config.engine);
+	config.reboot.procRoot = systemPathsFromEnvironment().procRoot;
+	if (const char *root = secure_getenv("KEXECD_SYSFS_ROOT"); root && root[0] == '/')
+		config.reboot.runRoot = std::string(root) + "/run";
 	config.engine.testHook = testHookFromEnvironment();
 	raiseFileLimit();
 
@@ -125,7 +128,7 @@ int main(int argc, char **argv)
 		Authorizer authorizer(*connection);
 		Logind logind(*connection);
 		ManagerAdaptor manager(*connection, loop, stager, **kernel, authorizer, logind,
-				       config.engine.limits);
+				       config.engine.limits, config.reboot);
 		/* Last: a client activated by this name finds the object. */
 		connection->requestName(ManagerAdaptor::kBusName);
 		log::info("kexecd {} ready on the {} bus, state {}", KEXECD_VERSION, bus,

@@ -97,69 +97,14 @@ std::string Stager::lastError() const
 	return lastError_;
 }
 
-Result<void> Stager::start()
-{
-	auto support = kernel_.probe();
-	if (!support)
-		return support.takeError();
-	{
-		std::lock_guard lock(mutex_);
-		support_ = *support;
-	}
-	auto loaded = kernel_.loaded();
-	if (!loaded)
-		return loaded.takeError();
-
-	const bool interrupted = stateFile_.pendingExists();
-	stateFile_.removePending();
-
-	/* A record we cannot trust is no record: the daemon still starts,
-	 * and says why in LastError. */
-	nlohmann::json record = nlohmann::json::object();
-	std::string problem;
-	if (auto read = stateFile_.read(); !read)
-		problem = displayText(read.error().message) + "; ignored";
-	else if (*read)
-		record = std::move(**read);
-
-	if (!*loaded) {
-		/* Whatever we recorded is gone (reboot, someone unloaded it). */
-		stateFile_.remove();
-		setState(StageState::Idle, nlohmann::json::object(), problem);
-	} else if (interrupted || record.empty()) {
-		/* A kernel is loaded that we cannot vouch for: staged by another
-		 * tool, or our staging was cut short between load and record. */
-		setState(StageState::Foreign, nlohmann::json::object(),
-			 interrupted ? std::string("staging was interrupted; the loaded kernel is unknown")
-				     : problem);
-	} else {
-		setState(StageState::Staged, record, problem);
-	}
-	return {};
-}
-
-namespace {
-
-/* Clears the busy flag on every way out of a staging. */
-class BusyGuard
-{
-public:
-	explicit BusyGuard(std::atomic<bool> &busy) : busy_(busy) {}
-	~BusyGuard() { busy_ = false; }
-	BusyGuard(const BusyGuard &) = delete;
-	BusyGuard &operator=(const BusyGuard &) = delete;
-
-private:
-	std::atomic<bool> &busy_;
-};
-
-} // namespace
-
 Result<nlohmann::json> Stager::stage(StageRequest request, const ProgressFn &progress)
 {
 	if (busy_.exchange(true))
 		return makeError(Code::Busy, "another staging operation is in progress");
 	BusyGuard guard(busy_);
+	/* Held while the kernel and the record change; refresh() only
+	 * tries it. */
+	std::lock_guard op(opMutex_);
 	const StageState before = state();
 	if (before == StageState::Rebooting)
 		return makeError(Code::Busy, "a reboot into the staged kernel is in progress");
@@ -548,52 +493,6 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	if (progress)
 		progress("record", 1.0);
 	return record;
-}
-
-Result<void> Stager::unstage()
-{
-	if (busy_.exchange(true))
-		return makeError(Code::Busy, "a staging operation is in progress");
-	BusyGuard guard(busy_);
-	auto loaded = kernel_.loaded();
-	Result<void> r;
-	if (loaded && !*loaded && state() != StageState::Staged)
-		r = makeError(Code::NotStaged, "no kernel is staged");
-	else
-		r = kernel_.unload();
-	if (r) {
-		stateFile_.remove();
-		setState(StageState::Idle, nlohmann::json::object(), "");
-	} else if (r.error().code != Code::NotStaged) {
-		setState(state(), std::nullopt, displayText(r.error().message));
-	}
-	return r;
-}
-
-Result<void> Stager::checkRebootable()
-{
-	const StageState s = state();
-	if (s == StageState::Staging)
-		return makeError(Code::Busy, "a staging operation is in progress; reboot when it has finished");
-	if (s == StageState::Rebooting)
-		return makeError(Code::Busy, "a reboot into the staged kernel is already in progress");
-	if (s != StageState::Staged && s != StageState::Foreign)
-		return makeError(Code::NotStaged, "no kernel is staged");
-	auto loaded = kernel_.loaded();
-	if (!loaded)
-		return loaded.takeError();
-	if (!*loaded) {
-		setState(StageState::Idle, nlohmann::json::object(),
-			 "the staged kernel is gone (kexec_loaded is 0)");
-		return makeError(Code::NotStaged, "the staged kernel is gone: /sys/kernel/kexec_loaded is 0");
-	}
-	return {};
-}
-
-Result<void> Stager::setRebooting()
-{
-	setState(StageState::Rebooting);
-	return {};
 }
 
 } // namespace kexecd
