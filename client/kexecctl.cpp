@@ -264,31 +264,60 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 	return runStaging(global, "Stage", uki, addons, options);
 }
 
-/* Unstage: a{sv} in, nothing out. */
-int cmdSimple(const GlobalOptions &global, Verb verb, Options options)
+/* Whether the staged record is kernel version `version`: its .uname, or
+ * an ESP file name kernel-install gives it (TOKEN-VERSION.efi, boot
+ * counted TOKEN-VERSION+LEFT[-DONE].efi). */
+bool stagedIsKernel(const json &staged, const std::string &version)
+{
+	if (staged.value(json::json_pointer("/uki/uname"), std::string{}) == version)
+		return true;
+	std::string name = std::filesystem::path(staged.value(json::json_pointer("/uki/path"), std::string{}))
+				   .filename()
+				   .string();
+	const std::string suffix = ".efi";
+	if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+		return false;
+	name.resize(name.size() - suffix.size());
+	if (auto plus = name.rfind('+'); plus != std::string::npos &&
+	    name.find_first_not_of("0123456789-", plus + 1) == std::string::npos)
+		name.resize(plus);
+	const std::string tail = "-" + version;
+	return name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+int cmdUnstage(const GlobalOptions &global, const std::string &ifKernel)
 {
 	int exitCode = ExitOk;
 	auto connection = connectBus(global, exitCode);
 	if (!connection)
 		return exitCode;
 
-	const char *method = "Unstage";
 	try {
 		ManagerProxy manager(*connection);
+		if (!ifKernel.empty()) {
+			json doc = json::parse(manager.Describe(), nullptr, false);
+			json staged = doc.is_object() ? doc.value("staged", json::object()) : json::object();
+			if (!staged.is_object() || staged.empty() || !stagedIsKernel(staged, ifKernel)) {
+				if (global.json)
+					fmt::print("{}\n", jsonText(json{ { "verb", "unstage" }, { "result", "kept" } }, 2));
+				else
+					fmt::print("Not unstaging: the staged kernel is not {}.\n", ifKernel);
+				return ExitOk;
+			}
+		}
 		manager.proxy()
-			.callMethod(method)
+			.callMethod("Unstage")
 			.onInterface(org::kexecd1::Manager_proxy::INTERFACE_NAME)
 			.withTimeout(kAuthTimeout)
-			.withArguments(options);
+			.withArguments(authOptions(global));
 	} catch (const sdbus::Error &e) {
-		return reportBusError(global, e, verb);
+		return reportBusError(global, e, Verb::Unstage);
 	}
 
-	if (global.json) {
-		fmt::print("{}\n", jsonText(json{ { "verb", verbName(verb) }, { "result", "ok" } }, 2));
-	} else {
+	if (global.json)
+		fmt::print("{}\n", jsonText(json{ { "verb", "unstage" }, { "result", "ok" } }, 2));
+	else
 		fmt::print("Unstaged: no kernel is staged any more.\n");
-	}
 	return ExitOk;
 }
 
@@ -437,7 +466,11 @@ int main(int argc, char **argv)
 			  "Authenticode pre-check policy")
 		->check(CLI::IsMember({ "auto", "enforce", "warn" }));
 
+	std::string unstageIfKernel;
 	auto *unstage = app.add_subcommand("unstage", "Drop the staged kernel");
+	unstage->add_option("--if-kernel", unstageIfKernel,
+			    "Only if the staged kernel is this version (kernel-install remove)")
+		->type_name("VERSION");
 
 	RebootOptions rebootOpts;
 	auto *reboot = app.add_subcommand("reboot", "Reboot through logind: into the staged kernel by default");
@@ -496,7 +529,7 @@ int main(int argc, char **argv)
 	if (*stage)
 		return cmdStage(global, stageOpts);
 	if (*unstage)
-		return cmdSimple(global, Verb::Unstage, authOptions(global));
+		return cmdUnstage(global, unstageIfKernel);
 	if (*reboot) {
 		if (rebootOpts.force && !rebootOpts.mode.empty() && rebootOpts.mode != "kexec") {
 			fmt::print(stderr, "--force only applies to --kexec\n");
