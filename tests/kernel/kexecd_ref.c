@@ -762,7 +762,9 @@ static long do_load(struct kexecd_ref_load *req)
 		return -ENOMEM;
 	req->layers = req->commands = req->status = 0;
 	/* As kimage_file_prepare_segments: kernel_fd as the kexec image,
-	 * initrd_fd whole as READING_UNKNOWN (L8b), up to 4 GiB. */
+	 * initrd_fd whole, up to 4 GiB. L8b reads it as READING_UNKNOWN, but
+	 * 6.12's IPE WARNs on that id ("no rule setup for kernel_read_file
+	 * enum 0"), so it is read as the initramfs it replaces. */
 	r = kernel_read_file_from_fd(req->parser_fd, 0, &parser, PARSER_FILE_MAX, NULL, READING_KEXEC_IMAGE);
 	if (r < 0) {
 		ret = r;
@@ -770,7 +772,7 @@ static long do_load(struct kexecd_ref_load *req)
 	}
 	parser_len = r;
 	r = kernel_read_file_from_fd(req->image_fd, 0, &image, min_t(u64, SZ_4G - 1, SSIZE_MAX), NULL,
-				     READING_UNKNOWN);
+				     READING_KEXEC_INITRAMFS);
 	if (r < 0) {
 		ret = r;
 		goto out;
