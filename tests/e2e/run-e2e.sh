@@ -222,11 +222,13 @@ fi
 boot() { # $1 = mode, $2 = initramfs, $3 = serial log
 	local mode=$1 initrd=$2 log=$3 rc=0
 	local tmo=${KEXECD_E2E_TIMEOUT:-420}
+	# Each BPF staging runs the real verifier over ~600 K instructions, under TCG.
+	[ "$mode" = bpf-reference ] && tmo=${KEXECD_E2E_TIMEOUT:-780}
 	echo "e2e: [$mode] booting qemu (TCG, timeout ${tmo}s), serial log $log"
 	local t0=$SECONDS
 	# TCG only: on these machines /dev/kvm may exist but hangs.
 	# bpf-reference holds a 128 MiB UKI twice (initramfs, memfd) and a 256 MiB ringbuf_1 per parser.
-	local kernel=$vmlinuz mem=1024
+	local kernel=${vmlinuz:-} mem=1024
 	[ "$mode" = bpf-reference ] && kernel=$ref_vmlinuz mem=2048
 	timeout -k 10 "$tmo" "$qemu" -accel tcg -cpu max -m $mem -smp 1 -nographic -no-reboot \
 		-nodefaults -monitor none -serial "file:$log" \

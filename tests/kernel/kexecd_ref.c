@@ -28,6 +28,7 @@
 #include <linux/kexec.h>
 #include <linux/key.h>
 #include <linux/kref.h>
+#include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/module_signature.h>
@@ -576,6 +577,7 @@ static int run_parser(const struct blob *obj, struct kexec_context *k, int layer
 	struct parser_skel *skel;
 	struct bpf_load_and_run_opts opts = {};
 	struct bpf_parser_context *pctx;
+	ktime_t t0, t1;
 	int ret, i;
 
 	ret = find_symbol(obj, "opts_data", &data);
@@ -594,6 +596,7 @@ static int run_parser(const struct blob *obj, struct kexec_context *k, int layer
 	opts.data_sz = data.size;
 	opts.insns = insn.data;
 	opts.insns_sz = insn.size;
+	t0 = ktime_get();
 	ret = bpf_load_and_run(&opts);
 	if (ret < 0) {
 		pr_info("layer %d .bpf.%d: %s (%d)\n", layer, index, opts.errstr, ret);
@@ -619,14 +622,17 @@ static int run_parser(const struct blob *obj, struct kexec_context *k, int layer
 	mutex_unlock(&ctx_lock);
 
 	k->parsed = false;
+	t1 = ktime_get();
 	kexec_image_parser_anchor(k, pctx->id);
 
 	mutex_lock(&ctx_lock);
 	current_pctx = NULL;
 	mutex_unlock(&ctx_lock);
 	*commands += pctx->commands;
-	pr_info("layer %d .bpf.%d: %u commands, %s\n", layer, index, pctx->commands,
-		k->parsed ? "DONE" : "no DONE");
+	/* Where a BPF staging's time goes: loading (the verifier) vs parsing. */
+	pr_info("layer %d .bpf.%d: %u commands, %s (load, verify, attach %lld ms; anchor %lld ms)\n", layer,
+		index, pctx->commands, k->parsed ? "DONE" : "no DONE", ktime_ms_delta(t1, t0),
+		ktime_ms_delta(ktime_get(), t1));
 	kref_put(&pctx->ref, pctx_release);
 	ret = k->parsed ? 0 : -EINVAL;
 out:
