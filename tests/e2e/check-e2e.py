@@ -201,6 +201,10 @@ def check_bpf_reference(blk, ukis):
 	tampered = ' '.join(blk.get('tampered-container', ('', None))[0].split()) + \
 		' '.join(blk.get('tampered-container-stderr', ('', None))[0].split())
 	check('not a parser container' in tampered, 'tampered container: the kernel side took it for no container')
+	for name in ('zboot-gzip-dmesg', 'zboot-zstd-dmesg', 'stage-dmesg'):
+		for line in blk.get(name, ('', None))[0].split('\n'):
+			if 'kexecd_ref:' in line:
+				print(f'info {name}: {line.strip()}')
 	for name in ('tampered-container', 'unsigned-container', 'oversize-uki', 'linux-addon'):
 		text = ' '.join((blk.get(name, ('', None))[0] + ' ' + blk.get(name + '-stderr', ('', None))[0]).split())
 		print(f'info {name}: {text[:400]}')
