@@ -260,6 +260,10 @@ bpf-reference)
 	start_kexecd
 	capture status-probe kexecctl status --json || fail "status-probe rc=$?"
 	UKI="/uki.efi --addon /a.addon.efi --addon /b.addon.efi"
+	if [ "${E2E_SABOTAGE:-}" = reverse-addons ]; then
+		say "SABOTAGE: addons given in reverse order"
+		UKI="/uki.efi --addon /b.addon.efi --addon /a.addon.efi"
+	fi
 	# refused NAME ERROR PARSER ARGS...: staging with that parser container fails with kexecd's
 	# named error, and nothing is loaded afterwards.
 	refused() {
