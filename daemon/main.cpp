@@ -76,7 +76,9 @@ int main(int argc, char **argv)
 	const char *envLevel = secure_getenv("KEXECD_LOG_LEVEL");
 	std::string logLevel = envLevel ? envLevel : "info";
 	ConfigOverrides overrides;
-	app.add_option("--kernel", kernelSpec, "real, or fake:DIR to record loads into DIR (tests)");
+	app.add_option("--kernel", kernelSpec,
+		       "real, bpf-reference (real, with the BPF scheme decomposed by tests/kernel/kexecd_ref.ko), "
+		       "or fake:DIR to record loads into DIR (tests)");
 	app.add_option("--config", configPath, "Configuration file (missing: defaults)");
 	app.add_option("--state-file", overrides.stateFile, "Where the staged record is kept");
 	app.add_option("--trust-dir", overrides.trustDir, "Certificates trusted for Authenticode");

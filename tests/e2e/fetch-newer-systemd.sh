@@ -25,40 +25,10 @@ have_debs() {
 	done
 }
 
-# The machine's Debian archive: the URI of the apt source that carries this system's own suite.
-mirror_uri() {
-	local codename f
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-	[ -n "$codename" ] || return 1
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -r "$f" ] || continue
-		# deb822 stanzas are separated by blank lines; comment lines do not end a stanza.
-		awk -v cn="$codename" '
-			/^[ \t]*#/ { next }
-			/^[ \t]*$/ { if (uri != "" && suite_ok && type_ok) { print uri; exit } uri = ""; suite_ok = 0; type_ok = 0; next }
-			/^URIs:/ { uri = $2 }
-			/^Types:/ { for (i = 2; i <= NF; i++) if ($i == "deb") type_ok = 1 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == cn) suite_ok = 1 }
-			END { if (uri != "" && suite_ok && type_ok) print uri }' "$f"
-	done | head -n1
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -r "$f" ] || continue
-		awk -v cn="$codename" '$1 == "deb" {
-			i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-			if ($(i + 1) == cn) { print $i; exit } }' "$f"
-	done | head -n1
-}
+. "$(dirname "$0")/lib-apt.sh"
 
 if ! have_debs; then
-	uri=$(mirror_uri | head -n1)
-	[ -n "$uri" ] || skip "no Debian archive found in this machine's apt sources"
-	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-	[ -r "$keyring" ] || skip "$keyring missing (debian-archive-keyring)"
-	echo "deb [signed-by=$keyring] $uri $suite main" >"$apt_dir/sources.list"
-	apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-		-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
-		-o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
-		-o APT::Get::List-Cleanup=false -o Debug::NoLocking=true -o APT::Sandbox::User=root)
+	private_apt "$apt_dir" "$suite" --write-sources || skip "no private apt for $suite"
 	apt-get "${apt_opts[@]}" -qq update >&2 || skip "apt-get update of $suite from the machine's archive failed"
 	(cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -qq download "${pkgs[@]}" >&2) \
 		|| skip "apt-get download ${pkgs[*]} from $suite failed"
