@@ -78,7 +78,7 @@ int main(int argc, char **argv)
 	ConfigOverrides overrides;
 	app.add_option("--kernel", kernelSpec,
 		       "real, bpf-reference (real, with the BPF scheme decomposed by tests/kernel/kexecd_ref.ko), "
-		       "or fake:DIR to record loads into DIR (tests)");
+		       "fake:DIR to record loads into DIR (tests), or null to fstat() and drop them (benchmarks)");
 	app.add_option("--config", configPath, "Configuration file (missing: defaults)");
 	app.add_option("--state-file", overrides.stateFile, "Where the staged record is kept");
 	app.add_option("--trust-dir", overrides.trustDir, "Certificates trusted for Authenticode");

@@ -260,8 +260,10 @@ Result<std::unique_ptr<KexecKernel>> makeKernel(const std::string &spec, SystemP
 		return makeBpfReferenceKernel(std::move(paths));
 	if (spec.rfind("fake:", 0) == 0 && spec.size() > 5)
 		return makeRecordingKernel(spec.substr(5));
+	if (spec == "null")
+		return makeNullKernel();
 	return makeError(Code::InvalidArgument,
-			 fmt::format("unknown kernel '{}': use 'real', 'bpf-reference' or 'fake:DIR'", spec));
+			 fmt::format("unknown kernel '{}': use 'real', 'bpf-reference', 'fake:DIR' or 'null'", spec));
 }
 
 } // namespace kexecd

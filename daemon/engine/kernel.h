@@ -82,7 +82,10 @@ void probeBtf(const std::string &path, KernelSupport &support);
  * load-noop (loads return 0 and load nothing, as a draft BPF kernel). */
 std::unique_ptr<KexecKernel> makeRecordingKernel(std::string dir);
 
-/* Parse --kernel=real | bpf-reference | fake:DIR. */
+/* fstat()s what it is handed and keeps nothing: benchmarks. */
+std::unique_ptr<KexecKernel> makeNullKernel();
+
+/* Parse --kernel=real | bpf-reference | fake:DIR | null. */
 Result<std::unique_ptr<KexecKernel>> makeKernel(const std::string &spec, SystemPaths paths);
 
 /* Map a kexec_file_load errno to a message a human can act on. */

@@ -67,6 +67,31 @@ TEST(Kernel, SpecParsing)
 	EXPECT_EQ(bad.error().code, Code::InvalidArgument);
 }
 
+TEST(Kernel, NullKernelKeepsNothing)
+{
+	auto k = makeKernel("null", {});
+	ASSERT_TRUE(k.ok());
+	KexecKernel &kernel = **k;
+	auto support = kernel.probe();
+	ASSERT_TRUE(support.ok());
+	EXPECT_TRUE(support->kexecFile);
+	EXPECT_TRUE(support->bpfParser);
+	EXPECT_FALSE(*kernel.loaded());
+	EXPECT_EQ(kernel.unload().error().code, Code::NotStaged);
+	LoadRequest request;
+	request.kernelFd = 0; // stdin: any open fd
+	ASSERT_TRUE(kernel.load(request).ok());
+	EXPECT_TRUE(*kernel.loaded());
+	request.kernelFd = 1 << 20; // not open
+	auto refused = kernel.load(request);
+	ASSERT_FALSE(refused.ok());
+	EXPECT_EQ(refused.error().code, Code::KernelRefused);
+	EXPECT_EQ(refused.error().errnum, EBADF);
+	ASSERT_TRUE(kernel.unload().ok());
+	EXPECT_FALSE(*kernel.loaded());
+	EXPECT_EQ(kernel.rebootKexec().error().code, Code::Unsupported);
+}
+
 TEST(Kernel, ProbeReadsSysfsUnderAConfigurableRoot)
 {
 	const std::string root = makeTempDir();
