@@ -14,6 +14,8 @@ cache=${1:?usage: fetch-newer-systemd.sh CACHE}
 suite=${KEXECD_NEWER_SUITE:-trixie}
 pkgs=(systemd-boot-efi systemd-ukify)
 skip() { echo "fetch-newer-systemd: $*" >&2; exit 77; }
+# mirror_uri: the archive this machine's apt uses.
+. "$(dirname "$0")/lib-e2e.sh"
 
 apt_dir=$cache/apt-$suite
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
@@ -23,30 +25,6 @@ have_debs() {
 	for p in "${pkgs[@]}"; do
 		ls "$apt_dir/debs/${p}_"*.deb >/dev/null 2>&1 || return 1
 	done
-}
-
-# The machine's Debian archive: the URI of the apt source that carries this system's own suite.
-mirror_uri() {
-	local codename f
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-	[ -n "$codename" ] || return 1
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -r "$f" ] || continue
-		# deb822 stanzas are separated by blank lines; comment lines do not end a stanza.
-		awk -v cn="$codename" '
-			/^[ \t]*#/ { next }
-			/^[ \t]*$/ { if (uri != "" && suite_ok && type_ok) { print uri; exit } uri = ""; suite_ok = 0; type_ok = 0; next }
-			/^URIs:/ { uri = $2 }
-			/^Types:/ { for (i = 2; i <= NF; i++) if ($i == "deb") type_ok = 1 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == cn) suite_ok = 1 }
-			END { if (uri != "" && suite_ok && type_ok) print uri }' "$f"
-	done | head -n1
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -r "$f" ] || continue
-		awk -v cn="$codename" '$1 == "deb" {
-			i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-			if ($(i + 1) == cn) { print $i; exit } }' "$f"
-	done | head -n1
 }
 
 if ! have_debs; then
