@@ -107,7 +107,7 @@ timeout -k 10 "$tmo" "$qemu" -accel tcg -cpu max -m 2048 -smp 1 -nographic -no-r
 	-nodefaults -monitor none -serial "file:$log" \
 	-kernel "$image/vmlinuz" -initrd "$image/initrd.img" \
 	-drive "file=$disk,format=raw,if=virtio" \
-	-append "root=/dev/vda rw console=ttyS0 fsck.mode=skip systemd.show_status=error loglevel=6 panic=-1" \
+	-append "root=/dev/vda rw console=ttyS0 fsck.mode=skip systemd.show_status=error panic=-1" \
 	</dev/null || rc=$?
 echo "system-e2e: qemu exited rc=$rc after $((SECONDS - t0)) s"
 [ $rc = 124 ] || [ $rc = 137 ] && echo "system-e2e: TIMEOUT after ${tmo}s"

@@ -142,19 +142,26 @@ EOF
 	expect_staged restart-keeps-staged "$uki_sha"
 
 	# --- a block inhibitor refuses a non-root caller's reboot, and is named ------------------
-	systemd-inhibit --what=shutdown --mode=block --who=kexecd-e2e-inhibitor --why="e2e holds the shutdown" sleep 600 &
-	inhibitor=$!
-	sleep 2
-	capture inhibitors systemd-inhibit --list --no-pager
-	capture inhibited-reboot as_alice kexecctl --no-ask-password reboot
-	# Reaching here at all means the reboot was refused.
-	if [ "$rc" != 0 ] && grep -q kexecd-e2e-inhibitor <<<"$out"; then
-		pass inhibited-reboot-refused
+	# A kexecd that does not know org.kexecd1.Error.Inhibited asks logind as root without
+	# ROOT_CHECK_INHIBITORS, and logind reboots past the inhibitor: that would end the run here,
+	# so such a kexecd fails the check without trying.
+	if grep -q 'org.kexecd1.Error.Inhibited' /usr/share/dbus-1/interfaces/org.kexecd1.Manager.xml; then
+		systemd-inhibit --what=shutdown --mode=block --who=kexecd-e2e-inhibitor --why="e2e holds the shutdown" sleep 600 &
+		inhibitor=$!
+		sleep 2
+		capture inhibitors systemd-inhibit --list --no-pager
+		capture inhibited-reboot as_alice kexecctl --no-ask-password reboot
+		# Reaching here at all means the reboot was refused.
+		if [ "$rc" != 0 ] && grep -q kexecd-e2e-inhibitor <<<"$out"; then
+			pass inhibited-reboot-refused
+		else
+			fail "inhibited-reboot-refused rc=$rc"
+		fi
+		kill "$inhibitor" 2>/dev/null
+		wait "$inhibitor" 2>/dev/null
 	else
-		fail "inhibited-reboot-refused rc=$rc"
+		fail "inhibited-reboot-refused: not tried, this kexecd has no org.kexecd1.Error.Inhibited"
 	fi
-	kill "$inhibitor" 2>/dev/null
-	wait "$inhibitor" 2>/dev/null
 	expect_loaded 1 inhibited-still-loaded
 
 	# --- soft-reboot: systemd >= 254 restarts userspace; 252 answers Unsupported --------------
