@@ -12,7 +12,8 @@
 # usage: run-system.sh FLAVOR          FLAVOR: 252 | 254
 # Environment: KEXECD_CACHE (default /var/cache/kexecd-test), KEXECD_E2E_WORK (scratch, serial
 # log serial-system-FLAVOR.log), KEXECD_E2E_TIMEOUT (one qemu run, default 600 s), KEXECD_DEB (a
-# .deb to test instead of building one).
+# .deb to test instead of building one), KEXECD_E2E_SOFT_REBOOT=no (skip the soft-reboot, to
+# tell its effects apart when debugging).
 # exit 77 with the reason when qemu, the archive, the packaging tools or root are missing.
 set -euo pipefail
 
@@ -80,7 +81,7 @@ t0=$SECONDS
 disk=$work/rootfs-$flavor.ext4
 rm -f "$disk"
 zstd -q -d "$image/rootfs.ext4.zst" -o "$disk"
-printf 'FLAVOR=%s\n' "$flavor" >"$work/env"
+printf 'FLAVOR=%s\nE2E_SOFT_REBOOT=%s\n' "$flavor" "${KEXECD_E2E_SOFT_REBOOT:-yes}" >"$work/env"
 {
 	# No login prompt on the serial console between the scenario's lines.
 	echo "symlink /etc/systemd/system/serial-getty@ttyS0.service /dev/null"
