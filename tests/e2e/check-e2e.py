@@ -230,6 +230,18 @@ def main():
 			'composed kernel': u('parts/vmlinuz'),
 			'composed initrd': u('parts/initrd.cpio'),
 		})
+	if a.mode.startswith('system-') and 'status' in blk:
+		# kexecd probes logind once (RebootWithFlags 0x06 fails without side effects, with a
+		# message that tells 252/253 from 254+) and shows what it found.
+		try:
+			status = json.loads(blk['status'][0])
+		except ValueError:
+			status = {}
+		want_soft = a.mode == 'system-254'
+		kexec = [v for k, v in walk(status) if k == 'kexec' and isinstance(v, bool)]
+		soft = [v for k, v in walk(status) if k == 'soft_reboot' and isinstance(v, bool)]
+		check(kexec[:1] == [True], f'status says logind can kexec (found {kexec})')
+		check(soft[:1] == [want_soft], f'status says soft-reboot is {"" if want_soft else "not "}supported (found {soft})')
 	if a.mode == 'kexecd-negative' and 'status' in blk:
 		check_status(blk['status'][0], {
 			'uki2': u('e2e-uki2.efi'),

@@ -130,7 +130,7 @@ EOF
 	capture status-text as_alice kexecctl status
 	# The sandbox must not hide what the verdicts read (/proc/keys for the kernel's keyrings,
 	# efivarfs where there is one): root's `inspect` runs the same engine unconfined.
-	verdicts() { grep -E 'verdict, (uki|\.linux):' <<<"$1"; }
+	verdicts() { grep -E 'verdict, (uki|\.linux):' <<<"$1" | sed 's/^[[:space:]]*//'; }
 	staged_verdicts=$(verdicts "$out")
 	capture inspect kexecctl inspect "$uki"
 	if [ -n "$staged_verdicts" ] && [ "$staged_verdicts" = "$(verdicts "$out")" ]; then
