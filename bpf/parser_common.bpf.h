@@ -15,12 +15,15 @@
 #include "parse_core.h"
 
 /* Ring buffer sizes must be page multiples and powers of two (the drafts'
- * 1-byte rings 2..4 would be refused by the map code). ringbuf_1 holds the one
- * scratch record every command is built in. */
+ * 1-byte rings 2..4 would be refused by the map code). 64 KiB is a page
+ * multiple on 4K, 16K and 64K-page kernels alike: the kernel loads the
+ * sizes baked into the loader blob, and an arm64 kernel with 64K pages
+ * refuses a 4 KiB ring. ringbuf_1 holds the one scratch record every
+ * command is built in. */
 #ifndef RINGBUF_1_SIZE
 #define RINGBUF_1_SIZE (256 * 1024 * 1024)
 #endif
-#define RINGBUF_SMALL_SIZE 4096
+#define RINGBUF_SMALL_SIZE (64 * 1024)
 
 _Static_assert(PC_REC_SIZE + 8 <= RINGBUF_1_SIZE, "command record must fit ringbuf_1");
 

@@ -71,13 +71,27 @@ TEST(ClientErrors, AccessDeniedNamesTheAction)
 		{ Verb::SoftReboot, "org.kexecd1.soft-reboot" },
 	};
 	for (const auto &c : cases) {
-		ClientError e = describeBusError("org.freedesktop.DBus.Error.AccessDenied", "nope", c.verb);
+		ClientError e = describeBusError("org.freedesktop.DBus.Error.AccessDenied",
+						 std::string("Not authorized for polkit action ") + c.action, c.verb);
 		EXPECT_EQ(e.exitCode, ExitAccessDenied);
 		EXPECT_TRUE(e.message.starts_with("Access denied: ")) << e.message;
 		EXPECT_NE(e.message.find(c.action), std::string::npos) << e.message;
 	}
 	EXPECT_EQ(describeBusError("org.freedesktop.DBus.Error.AccessDenied", "", Verb::Stage).message,
 		  "Access denied: staging needs authorization (polkit action org.kexecd1.stage)");
+	/* The daemon's own reason is shown as it is. */
+	EXPECT_EQ(describeBusError("org.freedesktop.DBus.Error.AccessDenied",
+				   "Reboot with force=true is reserved to root", Verb::Reboot).message,
+		  "Access denied: Reboot with force=true is reserved to root");
+}
+
+TEST(ClientErrors, InhibitedNamesTheInhibitor)
+{
+	ClientError e = describeBusError("org.kexecd1.Error.Inhibited",
+					 "The reboot is blocked by 'backup' (uid 0, pid 42): nightly", Verb::Reboot);
+	EXPECT_EQ(e.exitCode, ExitInhibited);
+	EXPECT_EQ(e.kind, "inhibited");
+	EXPECT_EQ(e.message, "Inhibited: The reboot is blocked by 'backup' (uid 0, pid 42): nightly");
 }
 
 TEST(ClientErrors, UnknownErrorKeepsItsName)

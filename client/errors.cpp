@@ -68,6 +68,7 @@ constexpr std::array kKexecdErrors = {
 	BusErrorRow{ "Busy", ExitBusy, "busy", "Busy" },
 	BusErrorRow{ "KernelRefused", ExitKernelRefused, "kernel-refused", "Kernel refused" },
 	BusErrorRow{ "Unsupported", ExitUnsupported, "unsupported", "Unsupported" },
+	BusErrorRow{ "Inhibited", ExitInhibited, "inhibited", "Inhibited" },
 	BusErrorRow{ "Io", ExitFailure, "io", "I/O error" },
 	BusErrorRow{ "Internal", ExitFailure, "internal", "Internal error in kexecd" },
 };
@@ -116,6 +117,11 @@ ClientError describeBusError(std::string_view name, std::string_view message, Ve
 	if (name == "org.freedesktop.DBus.Error.AccessDenied" ||
 	    name == "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired" ||
 	    name == "org.freedesktop.PolicyKit1.Error.NotAuthorized") {
+		/* The daemon's own reason first ("force is reserved to
+		 * root", the polkit action it asked for); the generic hint
+		 * only when it sent none. */
+		if (!message.empty())
+			return { ExitAccessDenied, "access-denied", "Access denied: " + std::string{ message } };
 		std::string line = "Access denied: ";
 		line += verbGerund(verb);
 		line += " needs authorization";

@@ -22,6 +22,7 @@ enum ExitCode : int {
 	ExitKernelRefused = 8,
 	ExitUnsupported = 9,
 	ExitUnreachable = 10,      // no bus, or no kexecd on it
+	ExitInhibited = 11,        // a block inhibitor refuses the reboot
 };
 
 /* The privileged verbs, each guarded by one polkit action. */

@@ -226,6 +226,22 @@ void addSupport(Block &block, const json &support)
 
 } // namespace
 
+namespace {
+
+/* What logind answered the once-only capability probe. */
+std::string rebootLine(const json &reboot)
+{
+	if (!reboot.value("probed", false))
+		return "not known yet (systemd-logind has not answered)";
+	if (!reboot.value("logind", false))
+		return "systemd-logind is not running";
+	std::string line = fmt::format("kexec {}, soft-reboot {}", reboot.value("kexec", false) ? "yes" : "no",
+				       reboot.value("soft_reboot", false) ? "yes" : "no (needs systemd >= 254)");
+	return line;
+}
+
+} // namespace
+
 std::string formatStatus(const json &describe)
 {
 	Block block;
@@ -241,6 +257,8 @@ std::string formatStatus(const json &describe)
 	if (support && support->is_object())
 		addSupport(block, *support);
 
+	if (const json *reboot = find(describe, { "/reboot" }); reboot && reboot->is_object())
+		block.add("Reboot via logind", rebootLine(*reboot));
 	block.add("kexecd version", text(describe, { "/version" }));
 	return block.render() + (staged ? containerTable(*staged) : std::string());
 }

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "bus_client.h"
 #include "config.h"
 #include "daemon_config.h"
 #include "discovery.h"
@@ -35,23 +36,6 @@ namespace kexecd {
 
 namespace {
 
-using json = nlohmann::json;
-using Options = std::map<std::string, sdbus::Variant>;
-
-constexpr const char *kBusName = "org.kexecd1";
-constexpr const char *kObjectPath = "/org/kexecd1";
-
-/* Staging reads and verifies whole images, and polkit may wait for a
- * password; the default 25 s D-Bus timeout is far too short for either. */
-constexpr auto kStageTimeout = std::chrono::minutes(10);
-constexpr auto kAuthTimeout = std::chrono::minutes(5);
-
-struct GlobalOptions {
-	bool json = false;
-	bool noAskPassword = false;
-	std::string bus = "system";
-	std::string config = KEXECD_CONF_FILE; // for the ESP/XBOOTLDR roots
-};
 
 struct StageOptions {
 	std::string uki;
@@ -76,138 +60,6 @@ struct ListOptions {
 	std::string xbootldr;
 };
 
-class ManagerProxy final : public sdbus::ProxyInterfaces<org::kexecd1::Manager_proxy>
-{
-public:
-	explicit ManagerProxy(sdbus::IConnection &connection)
-		: ProxyInterfaces(connection, kBusName, kObjectPath)
-	{
-		registerProxy();
-	}
-
-	~ManagerProxy()
-	{
-		unregisterProxy();
-	}
-
-	/* For calls that need a timeout or an async reply, which the
-	 * generated methods do not offer. */
-	sdbus::IProxy &proxy() { return getProxy(); }
-
-	std::function<void(const std::string &, double)> progress;
-
-private:
-	void onProgress(const std::string &phase, const double &fraction) override
-	{
-		if (progress)
-			progress(phase, fraction);
-	}
-};
-
-/* Prints the one-line message (stderr) and, with --json, the same error as
- * a document on stdout; returns the exit code. */
-int report(const GlobalOptions &global, const ClientError &error, const std::string &name = {})
-{
-	fmt::print(stderr, "{}\n", error.message);
-	if (global.json) {
-		json doc = { { "error", { { "kind", error.kind },
-					  { "message", error.message },
-					  { "exit_code", error.exitCode } } } };
-		if (!name.empty())
-			doc["error"]["name"] = name;
-		fmt::print("{}\n", jsonText(doc, 2));
-	}
-	return error.exitCode;
-}
-
-int reportBusError(const GlobalOptions &global, const sdbus::Error &e, Verb verb)
-{
-	return report(global, describeBusError(e.getName(), e.getMessage(), verb), e.getName());
-}
-
-json variantToJson(const sdbus::Variant &v);
-
-template<typename T>
-json arrayToJson(const sdbus::Variant &v)
-{
-	json out = json::array();
-	for (const T &item : v.get<std::vector<T>>())
-		out.push_back(item);
-	return out;
-}
-
-json mapToJson(const std::map<std::string, sdbus::Variant> &map)
-{
-	json out = json::object();
-	for (const auto &[key, value] : map)
-		out[key] = variantToJson(value);
-	return out;
-}
-
-/* The reply dictionaries hold strings, numbers, booleans, string lists and
- * nested a{sv}; anything else is shown by its signature rather than lost
- * silently. */
-json variantToJson(const sdbus::Variant &v)
-{
-	const std::string type = v.peekValueType();
-	if (type == "s" || type == "o" || type == "g")
-		return v.get<std::string>();
-	if (type == "b")
-		return v.get<bool>();
-	if (type == "y")
-		return v.get<uint8_t>();
-	if (type == "n")
-		return v.get<int16_t>();
-	if (type == "q")
-		return v.get<uint16_t>();
-	if (type == "i")
-		return v.get<int32_t>();
-	if (type == "u")
-		return v.get<uint32_t>();
-	if (type == "x")
-		return v.get<int64_t>();
-	if (type == "t")
-		return v.get<uint64_t>();
-	if (type == "d")
-		return v.get<double>();
-	if (type == "as")
-		return arrayToJson<std::string>(v);
-	if (type == "at")
-		return arrayToJson<uint64_t>(v);
-	if (type == "ax")
-		return arrayToJson<int64_t>(v);
-	if (type == "au")
-		return arrayToJson<uint32_t>(v);
-	if (type == "ai")
-		return arrayToJson<int32_t>(v);
-	if (type == "ab")
-		return arrayToJson<bool>(v);
-	if (type == "ad")
-		return arrayToJson<double>(v);
-	if (type == "a{ss}") {
-		json out = json::object();
-		for (const auto &[key, value] : v.get<std::map<std::string, std::string>>())
-			out[key] = value;
-		return out;
-	}
-	if (type == "a{sv}")
-		return mapToJson(v.get<std::map<std::string, sdbus::Variant>>());
-	if (type == "aa{sv}") {
-		json out = json::array();
-		for (const auto &map : v.get<std::vector<std::map<std::string, sdbus::Variant>>>())
-			out.push_back(mapToJson(map));
-		return out;
-	}
-	if (type == "av") {
-		json out = json::array();
-		for (const sdbus::Variant &item : v.get<std::vector<sdbus::Variant>>())
-			out.push_back(variantToJson(item));
-		return out;
-	}
-	if (type == "v")
-		return variantToJson(v.get<sdbus::Variant>());
-	return "<unsupported D-Bus type " + type + ">";
-}
 
 std::string absolutePath(const std::string &path)
 {
@@ -231,29 +83,6 @@ std::optional<int> openInput(const GlobalOptions &global, const std::string &pat
 	return fd;
 }
 
-std::unique_ptr<sdbus::IConnection> connectBus(const GlobalOptions &global, int &exitCode)
-{
-	/* sd-bus reads the system bus address from this variable, so an
-	 * explicit address keeps every other system-bus semantic intact. */
-	if (global.bus != "system" && ::setenv("DBUS_SYSTEM_BUS_ADDRESS", global.bus.c_str(), 1) < 0) {
-		exitCode = report(global, { ExitFailure, "failed", "Cannot set the bus address" });
-		return nullptr;
-	}
-	try {
-		return sdbus::createSystemBusConnection();
-	} catch (const sdbus::Error &e) {
-		std::string where = global.bus == "system" ? "the system bus" : "'" + global.bus + "'";
-		exitCode = report(global, { ExitUnreachable, "unreachable",
-					    fmt::format("Cannot connect to {}: {}", where, e.getMessage()) },
-				  e.getName());
-		return nullptr;
-	}
-}
-
-Options authOptions(const GlobalOptions &global)
-{
-	return Options{ { "interactive", sdbus::Variant{ !global.noAskPassword } } };
-}
 
 int cmdStatus(const GlobalOptions &global)
 {
@@ -435,37 +264,60 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 	return runStaging(global, "Stage", uki, addons, options);
 }
 
-/* Unstage, Reboot and SoftReboot: a{sv} in, nothing out. */
-int cmdSimple(const GlobalOptions &global, Verb verb, Options options)
+/* Whether the staged record is kernel version `version`: its .uname, or
+ * an ESP file name kernel-install gives it (TOKEN-VERSION.efi, boot
+ * counted TOKEN-VERSION+LEFT[-DONE].efi). */
+bool stagedIsKernel(const json &staged, const std::string &version)
+{
+	if (staged.value(json::json_pointer("/uki/uname"), std::string{}) == version)
+		return true;
+	std::string name = std::filesystem::path(staged.value(json::json_pointer("/uki/path"), std::string{}))
+				   .filename()
+				   .string();
+	const std::string suffix = ".efi";
+	if (name.size() <= suffix.size() || name.compare(name.size() - suffix.size(), suffix.size(), suffix) != 0)
+		return false;
+	name.resize(name.size() - suffix.size());
+	if (auto plus = name.rfind('+'); plus != std::string::npos &&
+	    name.find_first_not_of("0123456789-", plus + 1) == std::string::npos)
+		name.resize(plus);
+	const std::string tail = "-" + version;
+	return name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+int cmdUnstage(const GlobalOptions &global, const std::string &ifKernel)
 {
 	int exitCode = ExitOk;
 	auto connection = connectBus(global, exitCode);
 	if (!connection)
 		return exitCode;
 
-	const char *method = verb == Verb::Unstage ? "Unstage"
-			   : verb == Verb::Reboot  ? "Reboot"
-						   : "SoftReboot";
 	try {
 		ManagerProxy manager(*connection);
+		if (!ifKernel.empty()) {
+			json doc = json::parse(manager.Describe(), nullptr, false);
+			json staged = doc.is_object() ? doc.value("staged", json::object()) : json::object();
+			if (!staged.is_object() || staged.empty() || !stagedIsKernel(staged, ifKernel)) {
+				if (global.json)
+					fmt::print("{}\n", jsonText(json{ { "verb", "unstage" }, { "result", "kept" } }, 2));
+				else
+					fmt::print("Not unstaging: the staged kernel is not {}.\n", ifKernel);
+				return ExitOk;
+			}
+		}
 		manager.proxy()
-			.callMethod(method)
+			.callMethod("Unstage")
 			.onInterface(org::kexecd1::Manager_proxy::INTERFACE_NAME)
 			.withTimeout(kAuthTimeout)
-			.withArguments(options);
+			.withArguments(authOptions(global));
 	} catch (const sdbus::Error &e) {
-		return reportBusError(global, e, verb);
+		return reportBusError(global, e, Verb::Unstage);
 	}
 
-	if (global.json) {
-		fmt::print("{}\n", jsonText(json{ { "verb", verbName(verb) }, { "result", "ok" } }, 2));
-	} else if (verb == Verb::Unstage) {
+	if (global.json)
+		fmt::print("{}\n", jsonText(json{ { "verb", "unstage" }, { "result", "ok" } }, 2));
+	else
 		fmt::print("Unstaged: no kernel is staged any more.\n");
-	} else if (verb == Verb::Reboot) {
-		fmt::print("Rebooting into the staged kernel.\n");
-	} else {
-		fmt::print("Soft-rebooting.\n");
-	}
 	return ExitOk;
 }
 
@@ -614,13 +466,36 @@ int main(int argc, char **argv)
 			  "Authenticode pre-check policy")
 		->check(CLI::IsMember({ "auto", "enforce", "warn" }));
 
+	std::string unstageIfKernel;
 	auto *unstage = app.add_subcommand("unstage", "Drop the staged kernel");
+	unstage->add_option("--if-kernel", unstageIfKernel,
+			    "Only if the staged kernel is this version (kernel-install remove)")
+		->type_name("VERSION");
 
-	bool force = false;
-	auto *reboot = app.add_subcommand("reboot", "Reboot into the staged kernel (kexec via logind)");
-	reboot->add_flag("--force", force, "Kexec immediately, without logind (root only)");
+	RebootOptions rebootOpts;
+	auto *reboot = app.add_subcommand("reboot", "Reboot through logind: into the staged kernel by default");
+	auto *modes = reboot->add_option_group("mode", "Which reboot (default --kexec)");
+	modes->add_flag_callback("--auto", [&] { rebootOpts.mode = "auto"; },
+				 "Soft-reboot if the staged kernel is the running one, kexec if it is "
+				 "another, a plain reboot if none is staged");
+	modes->add_flag_callback("--kexec", [&] { rebootOpts.mode = "kexec"; }, "Into the staged kernel");
+	modes->add_flag_callback("--soft", [&] { rebootOpts.mode = "soft"; },
+				 "Restart userspace only (systemd >= 254)");
+	modes->add_flag_callback("--cold", [&] { rebootOpts.mode = "cold"; },
+				 "Through the firmware (unloads a staged kernel first)");
+	modes->require_option(0, 1);
+	reboot->add_flag("--dry-run", rebootOpts.dryRun, "Print the decision and its reasons; change nothing");
+	reboot->add_flag("--require-staged", rebootOpts.requireStaged,
+			 "--auto: refuse instead of a plain reboot when nothing is staged");
+	reboot->add_flag("--ignore-inhibitors", rebootOpts.ignoreInhibitors,
+			 "Reboot despite block inhibitors (polkit org.kexecd1.reboot-ignore-inhibit)");
+	reboot->add_flag("--force", rebootOpts.force, "Kexec immediately, without logind (root only)");
 
+	RebootOptions softOpts;
 	auto *softReboot = app.add_subcommand("soft-reboot", "Restart userspace only (logind soft-reboot)");
+	softReboot->add_flag("--dry-run", softOpts.dryRun, "Print the decision and its reasons; change nothing");
+	softReboot->add_flag("--ignore-inhibitors", softOpts.ignoreInhibitors,
+			     "Despite block inhibitors (polkit org.kexecd1.reboot-ignore-inhibit)");
 
 	InspectOptions inspectOpts;
 	auto *inspect = app.add_subcommand("inspect", "Analyse a UKI locally (no daemon, no privileges)");
@@ -654,15 +529,16 @@ int main(int argc, char **argv)
 	if (*stage)
 		return cmdStage(global, stageOpts);
 	if (*unstage)
-		return cmdSimple(global, Verb::Unstage, authOptions(global));
+		return cmdUnstage(global, unstageIfKernel);
 	if (*reboot) {
-		Options options = authOptions(global);
-		if (force)
-			options["force"] = sdbus::Variant{ true };
-		return cmdSimple(global, Verb::Reboot, std::move(options));
+		if (rebootOpts.force && !rebootOpts.mode.empty() && rebootOpts.mode != "kexec") {
+			fmt::print(stderr, "--force only applies to --kexec\n");
+			return ExitUsage;
+		}
+		return cmdReboot(global, Verb::Reboot, rebootOpts);
 	}
 	if (*softReboot)
-		return cmdSimple(global, Verb::SoftReboot, authOptions(global));
+		return cmdReboot(global, Verb::SoftReboot, softOpts);
 	if (*inspect)
 		return cmdInspect(global, inspectOpts);
 	if (*list)

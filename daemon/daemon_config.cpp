@@ -236,6 +236,23 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 						       "16 file descriptors: the UKI's and one per addon)",
 						       kMaxAddonsOnBus));
 			engine.limits.maxAddons = static_cast<unsigned>(*n);
+		} else if (key == "RebootTimeoutSec") {
+			if (reset) {
+				config.reboot.timeoutSec = defaults.reboot.timeoutSec;
+				continue;
+			}
+			auto n = parseUnsigned(value);
+			if (!n || *n < 10 || *n > 3600)
+				return bad("a number of seconds between 10 and 3600");
+			config.reboot.timeoutSec = static_cast<unsigned>(*n);
+		} else if (key == "RebootRequiredFile") {
+			if (reset) {
+				config.reboot.requiredFile = defaults.reboot.requiredFile;
+				continue;
+			}
+			if (!isAbsolutePath(value))
+				return bad("an absolute path");
+			config.reboot.requiredFile = std::string(value);
 		} else if (key == "MaxCmdline") {
 			if (reset) {
 				engine.limits.maxCmdline = defaults.engine.limits.maxCmdline;

@@ -76,7 +76,9 @@ int main(int argc, char **argv)
 	const char *envLevel = secure_getenv("KEXECD_LOG_LEVEL");
 	std::string logLevel = envLevel ? envLevel : "info";
 	ConfigOverrides overrides;
-	app.add_option("--kernel", kernelSpec, "real, or fake:DIR to record loads into DIR (tests)");
+	app.add_option("--kernel", kernelSpec,
+		       "real, bpf-reference (real, with the BPF scheme decomposed by tests/kernel/kexecd_ref.ko), "
+		       "or fake:DIR to record loads into DIR (tests)");
 	app.add_option("--config", configPath, "Configuration file (missing: defaults)");
 	app.add_option("--state-file", overrides.stateFile, "Where the staged record is kept");
 	app.add_option("--trust-dir", overrides.trustDir, "Certificates trusted for Authenticode");
@@ -104,6 +106,9 @@ int main(int argc, char **argv)
 	}
 
 	applySystemPaths(systemPathsFromEnvironment(), config.engine);
+	config.reboot.procRoot = systemPathsFromEnvironment().procRoot;
+	if (const char *root = secure_getenv("KEXECD_SYSFS_ROOT"); root && root[0] == '/')
+		config.reboot.runRoot = std::string(root) + "/run";
 	config.engine.testHook = testHookFromEnvironment();
 	raiseFileLimit();
 
@@ -125,7 +130,7 @@ int main(int argc, char **argv)
 		Authorizer authorizer(*connection);
 		Logind logind(*connection);
 		ManagerAdaptor manager(*connection, loop, stager, **kernel, authorizer, logind,
-				       config.engine.limits);
+				       config.engine.limits, config.reboot);
 		/* Last: a client activated by this name finds the object. */
 		connection->requestName(ManagerAdaptor::kBusName);
 		log::info("kexecd {} ready on the {} bus, state {}", KEXECD_VERSION, bus,

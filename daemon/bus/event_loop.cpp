@@ -9,6 +9,8 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <sdbus-c++/IConnection.h>
 #include <sdbus-c++/Error.h>
 
@@ -70,6 +72,46 @@ void EventLoop::runPosted()
 	}
 }
 
+uint64_t EventLoop::after(std::chrono::milliseconds delay, std::function<void()> fn)
+{
+	const uint64_t id = nextTimer_++;
+	timers_.emplace(std::make_pair(Clock::now() + delay, id), std::move(fn));
+	return id;
+}
+
+void EventLoop::cancel(uint64_t id)
+{
+	for (auto it = timers_.begin(); it != timers_.end(); ++it) {
+		if (it->first.second == id) {
+			timers_.erase(it);
+			return;
+		}
+	}
+}
+
+void EventLoop::runTimers()
+{
+	const auto now = Clock::now();
+	while (!timers_.empty() && timers_.begin()->first.first <= now) {
+		auto fn = std::move(timers_.begin()->second);
+		timers_.erase(timers_.begin());
+		try {
+			fn();
+		} catch (const std::exception &e) {
+			log::error("Timer task failed: {}, ignoring", e.what());
+		}
+	}
+}
+
+int EventLoop::pollTimeout(int busTimeout) const
+{
+	if (timers_.empty())
+		return busTimeout;
+	auto wait = std::chrono::ceil<std::chrono::milliseconds>(timers_.begin()->first.first - Clock::now());
+	int timer = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(wait.count(), INT32_MAX)));
+	return busTimeout < 0 ? timer : std::min(busTimeout, timer);
+}
+
 Result<void> EventLoop::run()
 {
 	try {
@@ -77,6 +119,7 @@ Result<void> EventLoop::run()
 			while (connection_.processPendingRequest())
 				;
 			runPosted();
+			runTimers();
 			if (exit_)
 				break;
 			/* A posted closure may have queued messages or replies;
@@ -91,7 +134,7 @@ Result<void> EventLoop::run()
 				{ wakeFd_.get(), POLLIN, 0 },
 				{ signalFd_.get(), POLLIN, 0 },
 			};
-			int r = poll(fds, 3, data.getPollTimeout());
+			int r = poll(fds, 3, pollTimeout(data.getPollTimeout()));
 			if (r < 0) {
 				if (errno == EINTR)
 					continue;

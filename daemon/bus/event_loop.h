@@ -8,9 +8,14 @@
 // drives the connection itself (getEventLoopPollData/processPendingRequest)
 // and runs closures posted by worker threads: replies, Progress and
 // PropertiesChanged are all sent from here. It also owns SIGTERM/SIGINT
-// through a signalfd.
+// through a signalfd, and the few timers the daemon needs (re-checking
+// kexec_loaded, the bound on a reboot that never came), as deadlines folded
+// into poll()'s timeout.
 
+#include <chrono>
+#include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -35,6 +40,11 @@ public:
 	/* Thread-safe. fn runs on the loop thread, in posting order. */
 	void post(std::function<void()> fn);
 
+	/* Loop thread only. fn runs once on the loop thread after delay,
+	 * unless cancelled; returns an id for cancel(). */
+	uint64_t after(std::chrono::milliseconds delay, std::function<void()> fn);
+	void cancel(uint64_t id);
+
 	/* Until SIGTERM/SIGINT or exit(). Fails when the bus connection breaks. */
 	Result<void> run();
 	void exit();
@@ -42,6 +52,8 @@ public:
 private:
 	void wake();
 	void runPosted();
+	void runTimers();
+	int pollTimeout(int busTimeout) const;
 
 	sdbus::IConnection &connection_;
 	UniqueFd wakeFd_;
@@ -50,6 +62,11 @@ private:
 
 	std::mutex mutex_;
 	std::vector<std::function<void()>> posted_;
+
+	/* Loop thread only: (deadline, id) → closure. */
+	using Clock = std::chrono::steady_clock;
+	std::map<std::pair<Clock::time_point, uint64_t>, std::function<void()>> timers_;
+	uint64_t nextTimer_ = 1;
 };
 
 } // namespace kexecd

@@ -2,22 +2,136 @@
 #include "logind.h"
 
 #include <string>
+#include <tuple>
 
+#include <fmt/format.h>
 #include <sdbus-c++/sdbus-c++.h>
 
+#include "log.h"
+
 namespace kexecd {
+
+namespace {
+
+constexpr const char *kManager = "org.freedesktop.login1.Manager";
+constexpr uint64_t kProbeFlags = kLogindKexec | kLogindSoftReboot;
+
+bool absent(const std::string &name)
+{
+	return name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+	       name == "org.freedesktop.DBus.Error.NameHasNoOwner";
+}
+
+} // namespace
+
+LogindCapabilities capabilitiesFromProbe(const std::string &errorName, const std::string &message)
+{
+	LogindCapabilities caps;
+	caps.probed = true;
+	caps.available = true;
+	caps.detail = errorName.empty() ? "accepted" : errorName + ": " + message;
+	if (errorName.empty()) {
+		/* No logind has ever accepted both; one that does knows both. */
+		caps.kexec = caps.softReboot = true;
+	} else if (absent(errorName)) {
+		caps.available = false;
+	} else if (errorName == "org.freedesktop.DBus.Error.UnknownMethod") {
+		/* systemd < 248: no RebootWithFlags at all. */
+	} else if (errorName == "org.freedesktop.DBus.Error.InvalidArgs") {
+		/* 254+: "Both reboot via kexec and soft reboot selected, which is
+		 * not supported"; 252/253: "Invalid flags parameter". */
+		caps.kexec = true;
+		caps.softReboot = message.find("soft") != std::string::npos;
+	} else {
+		/* An unexpected refusal says nothing about the flags: assume
+		 * the kexec flag (252 is the oldest systemd kexecd supports)
+		 * and let a soft-reboot ask logind itself. */
+		caps.kexec = true;
+		caps.softReboot = true;
+	}
+	return caps;
+}
+
+std::string describeInhibitors(const std::vector<Inhibitor> &inhibitors)
+{
+	std::string out;
+	for (const Inhibitor &i : inhibitors) {
+		if (!out.empty())
+			out += "; ";
+		out += fmt::format("'{}' (uid {}, pid {}): {}", i.who, i.uid, i.pid, i.why);
+	}
+	return out;
+}
 
 Logind::Logind(sdbus::IConnection &connection)
 	: proxy_(sdbus::createProxy(connection, "org.freedesktop.login1", "/org/freedesktop/login1"))
 {
+	proxy_->uponSignal("PrepareForShutdown").onInterface(kManager).call([this](bool active) {
+		if (prepareForShutdown_)
+			prepareForShutdown_(active);
+	});
+	proxy_->finishRegistration();
 }
 
 Logind::~Logind() = default;
 
+void Logind::onPrepareForShutdown(std::function<void(bool active)> fn)
+{
+	prepareForShutdown_ = std::move(fn);
+}
+
+void Logind::capabilities(std::function<void(const LogindCapabilities &)> done)
+{
+	if (caps_.probed && caps_.available) {
+		done(caps_);
+		return;
+	}
+	waiting_.push_back(std::move(done));
+	if (waiting_.size() > 1)
+		return; // a probe is on its way
+	(void)proxy_->callMethodAsync("RebootWithFlags")
+		.onInterface(kManager)
+		.withArguments(kProbeFlags)
+		.uponReplyInvoke([this](const sdbus::Error *error) {
+			caps_ = error ? capabilitiesFromProbe(error->getName(), error->getMessage())
+				      : capabilitiesFromProbe("", "");
+			log::info("systemd-logind reboot flags: kexec {}, soft-reboot {} ({})",
+				  caps_.kexec ? "yes" : "no", caps_.softReboot ? "yes" : "no", caps_.detail);
+			auto waiting = std::move(waiting_);
+			waiting_.clear();
+			for (auto &fn : waiting)
+				fn(caps_);
+		});
+}
+
+void Logind::shutdownBlockers(std::function<void(Result<std::vector<Inhibitor>>)> done)
+{
+	using Row = sdbus::Struct<std::string, std::string, std::string, std::string, uint32_t, uint32_t>;
+	(void)proxy_->callMethodAsync("ListInhibitors")
+		.onInterface(kManager)
+		.uponReplyInvoke([done = std::move(done)](const sdbus::Error *error, std::vector<Row> rows) {
+			if (error) {
+				done(makeError(Code::Internal, "systemd-logind ListInhibitors failed: " +
+								       error->getName() + ": " + error->getMessage()));
+				return;
+			}
+			std::vector<Inhibitor> blockers;
+			for (const Row &r : rows) {
+				Inhibitor i{ std::get<0>(r), std::get<1>(r), std::get<2>(r), std::get<3>(r),
+					     std::get<4>(r), std::get<5>(r) };
+				/* what is a colon-separated list. */
+				bool shutdown = (":" + i.what + ":").find(":shutdown:") != std::string::npos;
+				if (shutdown && i.mode == "block")
+					blockers.push_back(std::move(i));
+			}
+			done(std::move(blockers));
+		});
+}
+
 void Logind::rebootWithFlags(uint64_t flags, std::function<void(Result<void>)> done)
 {
 	(void)proxy_->callMethodAsync("RebootWithFlags")
-		.onInterface("org.freedesktop.login1.Manager")
+		.onInterface(kManager)
 		.withArguments(flags)
 		.uponReplyInvoke([done = std::move(done)](const sdbus::Error *error) {
 			if (!error) {
@@ -26,16 +140,15 @@ void Logind::rebootWithFlags(uint64_t flags, std::function<void(Result<void>)> d
 			}
 			const std::string &name = error->getName();
 			std::string detail = name + ": " + error->getMessage();
-			if (name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
-			    name == "org.freedesktop.DBus.Error.NameHasNoOwner") {
+			if (absent(name)) {
 				done(makeError(Code::Unsupported,
 					       "systemd-logind is not running (" + detail +
 						       "); Reboot with force=true kexecs directly"));
 			} else if (name == "org.freedesktop.DBus.Error.UnknownMethod" ||
 				   name == "org.freedesktop.DBus.Error.InvalidArgs") {
 				done(makeError(Code::Unsupported,
-					       "systemd-logind lacks RebootWithFlags kexec/soft-reboot "
-					       "(needs systemd >= 254): " + detail));
+					       "systemd-logind does not support these reboot flags (kexec needs "
+					       "systemd >= 252, soft-reboot >= 254): " + detail));
 			} else if (name == "org.freedesktop.DBus.Error.AccessDenied" ||
 				   name == "org.freedesktop.DBus.Error.InteractiveAuthorizationRequired") {
 				done(makeError(Code::AccessDenied, "systemd-logind refused: " + detail));

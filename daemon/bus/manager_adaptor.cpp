@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "config.h"
+#include "adaptor_util.h"
 #include "errors.h"
 #include "event_loop.h"
 #include "log.h"
@@ -24,94 +25,6 @@ namespace kexecd {
 namespace {
 
 constexpr const char *kInterface = org::kexecd1::Manager_adaptor::INTERFACE_NAME;
-constexpr size_t kMaxOptionString = 4096;
-
-sdbus::Error invalid(const std::string &message)
-{
-	return toDbusError(Code::InvalidArgument, message);
-}
-
-/* Replying can itself throw (the caller may be gone); that must never
- * escape into sd-bus. */
-template<typename Reply>
-void replyError(const Reply &reply, const sdbus::Error &error)
-{
-	try {
-		reply->returnError(error);
-	} catch (const std::exception &e) {
-		log::warning("Cannot send error reply {}: {}, ignoring", error.getName(), e.what());
-	}
-}
-
-/* STYLE 4: sdbus-c++ 1.2 turns only sdbus::Error into an error reply and
- * lets anything else unwind through sd-bus' C frames. Every handler and
- * every asynchronous continuation runs its body through this. */
-template<typename Reply, typename Fn>
-void guarded(const Reply &reply, const char *what, Fn &&fn)
-{
-	try {
-		fn();
-	} catch (const sdbus::Error &e) {
-		replyError(reply, e);
-	} catch (const std::exception &e) {
-		log::error("{}: unexpected exception: {}", what, e.what());
-		replyError(reply, toDbusError(Code::Internal, fmt::format("{}: {}", what, e.what())));
-	} catch (...) {
-		log::error("{}: unexpected exception", what);
-		replyError(reply, toDbusError(Code::Internal, fmt::format("{}: internal error", what)));
-	}
-}
-
-void checkKnownOptions(const VariantMap &options, std::initializer_list<std::string_view> known)
-{
-	for (const auto &[name, value] : options) {
-		bool found = false;
-		for (auto k : known)
-			found = found || name == k;
-		if (!found)
-			throw invalid(fmt::format("unknown option '{}'", name));
-	}
-}
-
-template<typename T>
-std::optional<T> option(const VariantMap &options, const char *name)
-{
-	auto it = options.find(name);
-	if (it == options.end())
-		return std::nullopt;
-	if (!it->second.containsValueOfType<T>())
-		throw invalid(fmt::format("option '{}' must have type '{}', not '{}'", name,
-					  sdbus::signature_of<T>::str(), it->second.peekValueType()));
-	return it->second.get<T>();
-}
-
-std::string stringOption(const VariantMap &options, const char *name, size_t maxLength)
-{
-	std::string value = option<std::string>(options, name).value_or("");
-	if (value.size() > maxLength)
-		throw invalid(fmt::format("option '{}' is longer than {} bytes", name, maxLength));
-	if (value.find('\0') != std::string::npos)
-		throw invalid(fmt::format("option '{}' contains a NUL byte", name));
-	return value;
-}
-
-/* Labels (paths for the record, profile names, cmdline_extra) reach
- * terminals, the journal and the kernel command line: no control
- * characters. D-Bus already guarantees valid UTF-8. */
-void checkLabel(const char *name, const std::string &value)
-{
-	for (unsigned char c : value)
-		if (c < 0x20 || c == 0x7f)
-			throw invalid(fmt::format("option '{}' contains the control character {:#04x}", name, c));
-}
-
-std::string labelOption(const VariantMap &options, const char *name)
-{
-	std::string value = stringOption(options, name, kMaxOptionString);
-	checkLabel(name, value);
-	return value;
-}
-
 /* The daemon reads what the caller could open, nothing else: a regular
  * file, opened for reading, within the size limit. */
 UniqueFd checkInputFd(UniqueFd owned, const std::string &what, uint64_t maxSize)
@@ -136,18 +49,13 @@ UniqueFd takeInputFd(sdbus::UnixFd &fd, const std::string &what, uint64_t maxSiz
 	return checkInputFd(UniqueFd(fd.release()), what, maxSize);
 }
 
-bool interactiveOption(const VariantMap &options)
-{
-	return option<bool>(options, "interactive").value_or(false);
-}
-
 } // namespace
 
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
 			       KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
-			       const Limits &limits)
+			       const Limits &limits, RebootSettings reboot)
 	: AdaptorInterfaces(connection, kObjectPath), loop_(loop), stager_(stager), kernel_(kernel),
-	  authorizer_(authorizer), logind_(logind), limits_(limits)
+	  authorizer_(authorizer), logind_(logind), limits_(limits), reboot_(std::move(reboot))
 {
 	stager_.setChangeCallback([this] { engineChanged(); });
 	/* A caller that leaves while polkit decides must not leave its fds
@@ -160,8 +68,22 @@ ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, 
 				callerVanished(name);
 		});
 	busWatch_->finishRegistration();
+	/* A shutdown logind started and then cancelled (or that failed)
+	 * leaves the staged kernel staged. */
+	logind_.onPrepareForShutdown([this](bool active) {
+		if (active || stager_.state() != StageState::Rebooting)
+			return;
+		loop_.cancel(rebootTimer_);
+		rebootTimer_ = 0;
+		log::info("systemd-logind reports the shutdown cancelled or failed; still staged");
+		stager_.rebootAborted("systemd-logind reports the shutdown cancelled or failed");
+	});
+	/* Once, without side effects; status shows the answer. */
+	logind_.capabilities([](const LogindCapabilities &) {});
+	scheduleRecheck();
 	registerAdaptor();
 	emitChanges(); // records the initial values; nobody listens yet
+	updateRebootRequired();
 }
 
 ManagerAdaptor::~ManagerAdaptor()
@@ -398,6 +320,8 @@ void ManagerAdaptor::emitChanges()
 	}
 	bool initial = published_.empty();
 	published_ = std::move(now);
+	if (!changed.empty() && !initial)
+		updateRebootRequired();
 	if (changed.empty() || initial)
 		return;
 	try {
@@ -446,99 +370,21 @@ void ManagerAdaptor::Unstage(sdbus::Result<> &&result, VariantMap options)
 	});
 }
 
-void ManagerAdaptor::Reboot(sdbus::Result<> &&result, VariantMap options)
-{
-	auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
-	guarded(reply, "Reboot", [&] {
-		checkKnownOptions(options, { "interactive", "force" });
-		bool force = option<bool>(options, "force").value_or(false);
-		/* Before authorization: nobody should type a password for a
-		 * reboot that cannot be a kexec. */
-		if (auto r = stager_.checkRebootable(); !r)
-			throw toDbusError(r.error());
-		if (force) {
-			forceReboot(reply, sender());
-			return;
-		}
-		authorizer_.authorize(sender(), "org.kexecd1.reboot", interactiveOption(options),
-				      [this, reply](Result<void> allowed) {
-			guarded(reply, "Reboot", [&] {
-				if (!allowed)
-					throw toDbusError(allowed.error());
-				rebootVia(reply, kLogindKexec, true);
-			});
-		});
-	});
-}
-
-void ManagerAdaptor::SoftReboot(sdbus::Result<> &&result, VariantMap options)
-{
-	auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
-	guarded(reply, "SoftReboot", [&] {
-		checkKnownOptions(options, { "interactive" });
-		authorizer_.authorize(sender(), "org.kexecd1.soft-reboot", interactiveOption(options),
-				      [this, reply](Result<void> allowed) {
-			guarded(reply, "SoftReboot", [&] {
-				if (!allowed)
-					throw toDbusError(allowed.error());
-				rebootVia(reply, kLogindSoftReboot, false);
-			});
-		});
-	});
-}
-
-void ManagerAdaptor::rebootVia(VoidReply reply, uint64_t flags, bool kexec)
-{
-	if (kexec) {
-		/* The state may have changed while polkit was asking. */
-		if (auto r = stager_.checkRebootable(); !r)
-			throw toDbusError(r.error());
-	}
-	log::info("Asking systemd-logind to reboot with flags {:#x}", flags);
-	logind_.rebootWithFlags(flags, [this, reply, kexec](Result<void> done) {
-		guarded(reply, kexec ? "Reboot" : "SoftReboot", [&] {
-			if (!done) {
-				log::error("Reboot through systemd-logind failed: {}", done.error().message);
-				throw toDbusError(done.error());
-			}
-			if (kexec)
-				(void)stager_.setRebooting();
-			emitChanges();
-			reply->returnResults();
-		});
-	});
-}
-
-void ManagerAdaptor::forceReboot(VoidReply reply, const std::string &caller)
-{
-	authorizer_.callerUid(caller, [this, reply](Result<uid_t> uid) {
-		guarded(reply, "Reboot", [&] {
-			if (!uid)
-				throw toDbusError(uid.error());
-			/* Skipping logind skips inhibitors and a clean shutdown:
-			 * root only, never granted through polkit. */
-			if (*uid != 0)
-				throw toDbusError(Code::AccessDenied,
-						  "Reboot with force=true is reserved to root");
-			if (auto r = stager_.setRebooting(); !r)
-				throw toDbusError(r.error());
-			emitChanges();
-			log::info("Rebooting into the staged kernel with reboot(LINUX_REBOOT_CMD_KEXEC)");
-			auto r = kernel_.rebootKexec();
-			if (!r) {
-				log::error("reboot(LINUX_REBOOT_CMD_KEXEC) failed: {}", r.error().message);
-				throw toDbusError(r.error());
-			}
-			/* Only a fake kernel returns here. */
-			reply->returnResults();
-		});
-	});
-}
-
 std::string ManagerAdaptor::Describe()
 {
 	try {
+		(void)stager_.refresh();
+		const LogindCapabilities &caps = logind_.cachedCapabilities();
+		nlohmann::json reboot = {
+			{ "probed", caps.probed },
+			{ "logind", caps.available },
+			{ "kexec", caps.available && caps.kexec },
+			{ "soft_reboot", caps.available && caps.softReboot },
+			{ "detail", displayText(caps.detail) },
+			{ "reboot_required_file", reboot_.requiredFile },
+		};
 		nlohmann::json doc = {
+			{ "reboot", reboot },
 			{ "state", stateName(stager_.state()) },
 			{ "staged", stager_.staged() },
 			{ "kernel_support", stager_.kernelSupport() },
@@ -553,12 +399,16 @@ std::string ManagerAdaptor::Describe()
 
 std::string ManagerAdaptor::State()
 {
+	/* Readers get what the kernel has now; a change is also
+	 * announced (the engine's callback posts PropertiesChanged). */
+	(void)stager_.refresh();
 	return stateName(stager_.state());
 }
 
 VariantMap ManagerAdaptor::Staged()
 {
 	try {
+		(void)stager_.refresh();
 		return jsonToVariantMap(stager_.staged());
 	} catch (const std::exception &e) {
 		throw toDbusError(Code::Internal, std::string("Staged: ") + e.what());

@@ -24,6 +24,8 @@
 
 #include "caller_budget.h"
 #include "convert.h"
+#include "daemon_config.h"
+#include "reboot_plan.h"
 #include "kernel.h"
 #include "stager.h"
 #include "worker.h"
@@ -33,6 +35,7 @@ namespace kexecd {
 class Authorizer;
 class EventLoop;
 class Logind;
+struct LogindCapabilities;
 
 class ManagerAdaptor final : public sdbus::AdaptorInterfaces<org::kexecd1::Manager_adaptor>
 {
@@ -42,7 +45,7 @@ public:
 
 	ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
 		       KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
-		       const Limits &limits);
+		       const Limits &limits, RebootSettings reboot);
 	~ManagerAdaptor();
 
 private:
@@ -55,6 +58,7 @@ private:
 	void Unstage(sdbus::Result<> &&result, VariantMap options) override;
 	void Reboot(sdbus::Result<> &&result, VariantMap options) override;
 	void SoftReboot(sdbus::Result<> &&result, VariantMap options) override;
+	void PlanReboot(sdbus::Result<std::string> &&result, VariantMap options) override;
 	std::string Describe() override;
 
 	std::string State() override;
@@ -78,8 +82,25 @@ private:
 	void authorized(uint64_t id, Result<void> allowed);
 	void finishStaging(uint64_t id, Result<nlohmann::json> result);
 	void callerVanished(const std::string &name);
-	void rebootVia(VoidReply reply, uint64_t flags, bool kexec);
+	/* manager_reboot.cpp: the reboot half of the adaptor. */
+	struct RebootCall {
+		RebootMode mode = RebootMode::Kexec;
+		bool requireStaged = false;
+		bool ignoreInhibitors = false;
+		bool interactive = false;
+		bool force = false;
+		const char *what = "Reboot";
+	};
+	RebootCall parseRebootOptions(const VariantMap &options, RebootMode fallback, bool allowForce);
+	void startReboot(VoidReply reply, RebootCall call);
+	RebootFacts rebootFacts(const RebootCall &call, const LogindCapabilities &caps);
+	void authorizeReboot(VoidReply reply, RebootCall call, RebootPlan plan, std::string caller);
+	void rebootVia(VoidReply reply, RebootCall call, RebootPlan plan, bool checkInhibitors);
+	void rebootRefused(VoidReply reply, const RebootCall &call, Error error, bool checkedInhibitors);
 	void forceReboot(VoidReply reply, const std::string &sender);
+	void rebootStarted();
+	void scheduleRecheck();
+	void updateRebootRequired();
 	void progress(std::string_view phase, double fraction);
 	void engineChanged();
 	void emitChanges();
@@ -90,6 +111,7 @@ private:
 	Authorizer &authorizer_;
 	Logind &logind_;
 	const Limits limits_;
+	const RebootSettings reboot_;
 
 	/* Loop thread only. */
 	bool staging_ = false;
@@ -98,6 +120,8 @@ private:
 	CallerBudget budget_;
 	std::unique_ptr<sdbus::IProxy> busWatch_; // NameOwnerChanged: callers leaving
 	std::map<std::string, std::string> published_; // property → last emitted value (serialized)
+	uint64_t rebootTimer_ = 0;   // bounds "rebooting" (EventLoop::after)
+	std::string rebootRequired_; // what the sentinel file says now ("" absent)
 
 	/* Worker thread → loop: coalesce change notifications and progress. */
 	std::atomic<bool> changePending_ = false;

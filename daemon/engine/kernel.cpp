@@ -49,7 +49,96 @@ bool readSecureBoot(const std::string &sysRoot)
 	return v.size() >= 5 && v[4] == 1;
 }
 
-/* KERNEL-ABI.md §6: the parser series is told apart by BTF alone. */
+/* A member's type with typedefs and qualifiers peeled off. */
+const struct btf_type *memberType(const struct btf *btf, const struct btf_member *m)
+{
+	const int id = btf__resolve_type(btf, m->type);
+	return id < 0 ? nullptr : btf__type_by_id(btf, static_cast<__u32>(id));
+}
+
+bool isPointer(const struct btf_type *t)
+{
+	return t && btf_is_ptr(t);
+}
+
+bool isPointerArray(const struct btf *btf, const struct btf_type *t)
+{
+	if (!t || !btf_is_array(t))
+		return false;
+	const int elem = btf__resolve_type(btf, btf_array(t)->type);
+	return elem >= 0 && isPointer(btf__type_by_id(btf, static_cast<__u32>(elem)));
+}
+
+bool isLongArray(const struct btf *btf, const struct btf_type *t)
+{
+	if (!t || !btf_is_array(t))
+		return false;
+	const int elem = btf__resolve_type(btf, btf_array(t)->type);
+	const struct btf_type *e = elem < 0 ? nullptr : btf__type_by_id(btf, static_cast<__u32>(elem));
+	return e && btf_is_int(e) && e->size == 8;
+}
+
+} // namespace
+
+/*
+ * KERNEL-ABI.md §6 and §10: the generations are told apart by the
+ * members of struct kexec_context, and by their types, not just names:
+ * post-v7 (L8b) has parsing_buf[16] (pointers) + parsing_buf_sz[16] and
+ * sig_mode; the newest BPF side (EC) reads a scalar parsing_buf and a
+ * field sig_enforced; v6/v7 has neither, only kernel. Our parsers index
+ * parsing_buf[0] through CO-RE, which only the array generation satisfies.
+ */
+void probeParserBtf(const struct btf *btf, KernelSupport &support)
+{
+	const bool anchor = btf__find_by_name_kind(btf, "kexec_image_parser_anchor", BTF_KIND_FUNC) > 0;
+	const int ctxId = btf__find_by_name_kind(btf, "kexec_context", BTF_KIND_STRUCT);
+	if (!anchor || ctxId <= 0) {
+		support.detail = "kernel BTF has no kexec_image_parser_anchor/kexec_context: "
+				 "kernel lacks the kexec BPF parser series";
+		return;
+	}
+	const struct btf_type *t = btf__type_by_id(btf, static_cast<__u32>(ctxId));
+	const struct btf_type *parsingBuf = nullptr, *parsingBufSz = nullptr;
+	bool sigEnforced = false, sigMode = false, kernel = false;
+	const struct btf_member *m = btf_members(t);
+	for (unsigned i = 0; i < btf_vlen(t); i++, m++) {
+		const char *name = btf__name_by_offset(btf, m->name_off);
+		if (!name)
+			continue;
+		const std::string_view n(name);
+		if (n == "parsing_buf")
+			parsingBuf = memberType(btf, m);
+		else if (n == "parsing_buf_sz")
+			parsingBufSz = memberType(btf, m);
+		sigEnforced |= n == "sig_enforced";
+		sigMode |= n == "sig_mode";
+		kernel |= n == "kernel";
+	}
+	if (parsingBuf && isPointerArray(btf, parsingBuf) && isLongArray(btf, parsingBufSz)) {
+		support.generation = "post-v7";
+		support.bpfParser = true;
+		support.sigField = sigMode ? "sig_mode" : sigEnforced ? "sig_enforced" : "";
+		support.detail = fmt::format("kernel BTF has kexec_image_parser_anchor, kexec_context ({}: "
+					     "parsing_buf[] array)", support.generation);
+	} else if (parsingBuf && isPointer(parsingBuf)) {
+		support.generation = "newest";
+		support.sigField = sigEnforced ? "sig_enforced" : "";
+		support.detail = "kernel has the newest parser generation (scalar parsing_buf, sig_enforced), "
+				 "which kexecd's parsers (built for the post-v7 parsing_buf[] array) do not target";
+	} else if (parsingBuf) {
+		support.generation = "unknown";
+		support.detail = "kernel's kexec_context.parsing_buf has a type kexecd does not know "
+				 "(neither the post-v7 array of pointers nor the newest scalar)";
+	} else if (kernel) {
+		support.generation = "v6-v7";
+		support.detail = fmt::format("kernel has the {} parser generation (PE with .bpf section), "
+					     "which kexecd does not target", support.generation);
+	} else {
+		support.generation = "unknown";
+		support.detail = "kernel's kexec_context has neither parsing_buf nor kernel: unknown generation";
+	}
+}
+
 void probeBtf(const std::string &path, KernelSupport &support)
 {
 	struct btf *btf = btf__parse(path.c_str(), nullptr);
@@ -57,39 +146,11 @@ void probeBtf(const std::string &path, KernelSupport &support)
 		support.detail = fmt::format("no kernel BTF at {}: cannot use BPF parsers", path);
 		return;
 	}
-	const bool anchor = btf__find_by_name_kind(btf, "kexec_image_parser_anchor", BTF_KIND_FUNC) > 0;
-	const int ctxId = btf__find_by_name_kind(btf, "kexec_context", BTF_KIND_STRUCT);
-	if (!anchor || ctxId <= 0) {
-		support.detail = "kernel BTF has no kexec_image_parser_anchor/kexec_context: "
-				 "kernel lacks the kexec BPF parser series";
-		btf__free(btf);
-		return;
-	}
-	const struct btf_type *t = btf__type_by_id(btf, static_cast<__u32>(ctxId));
-	bool parsingBuf = false, sigEnforced = false, kernel = false;
-	const struct btf_member *m = btf_members(t);
-	for (unsigned i = 0; i < btf_vlen(t); i++, m++) {
-		const char *name = btf__name_by_offset(btf, m->name_off);
-		if (!name)
-			continue;
-		parsingBuf |= !std::strcmp(name, "parsing_buf");
-		sigEnforced |= !std::strcmp(name, "sig_enforced");
-		kernel |= !std::strcmp(name, "kernel");
-	}
+	probeParserBtf(btf, support);
 	btf__free(btf);
-	if (sigEnforced && parsingBuf)
-		support.generation = "newest";
-	else if (parsingBuf)
-		support.generation = "post-v7";
-	else if (kernel)
-		support.generation = "v6-v7";
-	/* Only the container-on-two-fds generations take our parser container. */
-	support.bpfParser = parsingBuf;
-	support.detail = parsingBuf
-		? fmt::format("kernel BTF has kexec_image_parser_anchor, kexec_context ({})", support.generation)
-		: fmt::format("kernel has the {} parser generation (PE with .bpf section), which kexecd does not target",
-			      support.generation);
 }
+
+namespace {
 
 class SyscallKernel : public KexecKernel
 {
@@ -195,10 +256,12 @@ Result<std::unique_ptr<KexecKernel>> makeKernel(const std::string &spec, SystemP
 {
 	if (spec == "real")
 		return makeSyscallKernel(std::move(paths));
+	if (spec == "bpf-reference")
+		return makeBpfReferenceKernel(std::move(paths));
 	if (spec.rfind("fake:", 0) == 0 && spec.size() > 5)
 		return makeRecordingKernel(spec.substr(5));
 	return makeError(Code::InvalidArgument,
-			 fmt::format("unknown kernel '{}': use 'real' or 'fake:DIR'", spec));
+			 fmt::format("unknown kernel '{}': use 'real', 'bpf-reference' or 'fake:DIR'", spec));
 }
 
 } // namespace kexecd

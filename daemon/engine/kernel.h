@@ -11,6 +11,8 @@
 
 #include "result.h"
 
+struct btf;
+
 namespace kexecd {
 
 /* kexec_file_load flags (uapi linux/kexec.h). */
@@ -27,6 +29,7 @@ struct KernelSupport {
 	bool bpfParser = false;      // BTF has kexec_image_parser_anchor + kexec_context
 	std::string generation;      // "", "v6-v7", "post-v7", "newest" (KERNEL-ABI.md §6)
 	std::string detail;          // why bpfParser is false/true, for status
+	std::string sigField;        // kexec_context's signature-mode member: "sig_mode" (post-v7), "sig_enforced" (newest) or ""
 };
 
 struct LoadRequest {
@@ -59,15 +62,27 @@ struct SystemPaths {
 
 std::unique_ptr<KexecKernel> makeSyscallKernel(SystemPaths paths);
 
+/* The reference kernel side (tests/kernel/kexecd_ref.ko) in front of the
+ * real syscalls: a BPF-scheme load goes through the module's decomposition,
+ * whose parts are then loaded with a classic kexec_file_load. */
+std::unique_ptr<KexecKernel> makeBpfReferenceKernel(SystemPaths paths);
+
+/* Fill bpfParser, generation, sigField and detail from a BTF that may hold
+ * the series' types (KERNEL-ABI.md §6, §10): names and member types. */
+void probeParserBtf(const struct btf *btf, KernelSupport &support);
+/* The same from a BTF file (e.g. /sys/kernel/btf/vmlinux). */
+void probeBtf(const std::string &path, KernelSupport &support);
+
 /* Records into dir: kernel.bin, initrd.bin (absent when none),
  * cmdline.bin (exact bytes incl. NUL), flags, loaded ("1"/"0"), and
  * calls.log (one line per call). Behaviour knobs read from dir at each
  * call: support.json (KernelSupport overrides, e.g. {"bpf_parser":true}),
  * fail-load (errno number as text: loads fail with it), fail-load-once
- * (the same for the next load only), delay-ms (each load sleeps). */
+ * (the same for the next load only), delay-ms (each load sleeps),
+ * load-noop (loads return 0 and load nothing, as a draft BPF kernel). */
 std::unique_ptr<KexecKernel> makeRecordingKernel(std::string dir);
 
-/* Parse --kernel=real | fake:DIR. */
+/* Parse --kernel=real | bpf-reference | fake:DIR. */
 Result<std::unique_ptr<KexecKernel>> makeKernel(const std::string &spec, SystemPaths paths);
 
 /* Map a kexec_file_load errno to a message a human can act on. */

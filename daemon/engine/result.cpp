@@ -14,6 +14,7 @@ const char *codeName(Code code)
 	case Code::KernelRefused: return "KernelRefused";
 	case Code::Unsupported: return "Unsupported";
 	case Code::AccessDenied: return "AccessDenied";
+	case Code::Inhibited: return "Inhibited";
 	case Code::Io: return "Io";
 	case Code::Internal: return "Internal";
 	}

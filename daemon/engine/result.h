@@ -20,6 +20,7 @@ enum class Code {
 	KernelRefused,     // kexec_file_load/unload failed in the kernel
 	Unsupported,       // the running kernel or build lacks the feature
 	AccessDenied,      // polkit said no
+	Inhibited,         // a block inhibitor refuses the reboot
 	Io,                // reading or writing a file or memfd failed
 	Internal,          // a bug: should never reach a user
 };

@@ -97,69 +97,14 @@ std::string Stager::lastError() const
 	return lastError_;
 }
 
-Result<void> Stager::start()
-{
-	auto support = kernel_.probe();
-	if (!support)
-		return support.takeError();
-	{
-		std::lock_guard lock(mutex_);
-		support_ = *support;
-	}
-	auto loaded = kernel_.loaded();
-	if (!loaded)
-		return loaded.takeError();
-
-	const bool interrupted = stateFile_.pendingExists();
-	stateFile_.removePending();
-
-	/* A record we cannot trust is no record: the daemon still starts,
-	 * and says why in LastError. */
-	nlohmann::json record = nlohmann::json::object();
-	std::string problem;
-	if (auto read = stateFile_.read(); !read)
-		problem = displayText(read.error().message) + "; ignored";
-	else if (*read)
-		record = std::move(**read);
-
-	if (!*loaded) {
-		/* Whatever we recorded is gone (reboot, someone unloaded it). */
-		stateFile_.remove();
-		setState(StageState::Idle, nlohmann::json::object(), problem);
-	} else if (interrupted || record.empty()) {
-		/* A kernel is loaded that we cannot vouch for: staged by another
-		 * tool, or our staging was cut short between load and record. */
-		setState(StageState::Foreign, nlohmann::json::object(),
-			 interrupted ? std::string("staging was interrupted; the loaded kernel is unknown")
-				     : problem);
-	} else {
-		setState(StageState::Staged, record, problem);
-	}
-	return {};
-}
-
-namespace {
-
-/* Clears the busy flag on every way out of a staging. */
-class BusyGuard
-{
-public:
-	explicit BusyGuard(std::atomic<bool> &busy) : busy_(busy) {}
-	~BusyGuard() { busy_ = false; }
-	BusyGuard(const BusyGuard &) = delete;
-	BusyGuard &operator=(const BusyGuard &) = delete;
-
-private:
-	std::atomic<bool> &busy_;
-};
-
-} // namespace
-
 Result<nlohmann::json> Stager::stage(StageRequest request, const ProgressFn &progress)
 {
 	if (busy_.exchange(true))
 		return makeError(Code::Busy, "another staging operation is in progress");
 	BusyGuard guard(busy_);
+	/* Held while the kernel and the record change; refresh() only
+	 * tries it. */
+	std::lock_guard op(opMutex_);
 	const StageState before = state();
 	if (before == StageState::Rebooting)
 		return makeError(Code::Busy, "a reboot into the staged kernel is in progress");
@@ -329,6 +274,11 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	if (!in)
 		return in.takeError();
 	hook("read");
+	/* The BPF parser's limits right after parsing, before anything is
+	 * hashed or verified: refusing an oversize UKI costs milliseconds. */
+	const Scheme requestedScheme = request.scheme.value_or(config_.scheme);
+	if (support->bpfParser && requestedScheme != Scheme::Classic)
+		KEXECD_TRY(checkBpfLimits(*in));
 	KEXECD_TRY(checkLoaderOptions(in->uki->resolve(in->profile), request.cmdlineExtra, support->secureBoot));
 
 	const SignaturePolicy policy = effectivePolicy(request.policy.value_or(config_.policy), *support);
@@ -346,7 +296,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		progress("verify", 0.55);
 
 	/* Scheme choice (DESIGN.md §3). */
-	const Scheme requested = request.scheme.value_or(config_.scheme);
+	const Scheme requested = requestedScheme;
 	Scheme scheme = requested;
 	std::string reason;
 	if (requested == Scheme::Bpf && !support->bpfParser)
@@ -408,7 +358,6 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	};
 
 	if (scheme == Scheme::Bpf) {
-		KEXECD_TRY(checkBpfLimits(*in));
 		if (!request.cmdlineExtra.empty())
 			return makeError(Code::InvalidArgument,
 					 "cmdline_extra cannot be used with the BPF scheme: the kernel composes the "
@@ -449,7 +398,13 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 			r["container"] = containerJson(*container);
 			r["kernel"] = nullptr;
 			r["initrd"] = nullptr;
-			r["covered_by_kernel_signature_check"] = "uki, addons (the kernel's parser verifies each PE)";
+			/* Only what is really asked of the kernel: our parsers send
+			 * no VERIFY_SIG (the post-v7 kernel has no handler for it),
+			 * so the kernel checks the parser container's signature and
+			 * nothing of the UKI or the addons. */
+			r["covered_by_kernel_signature_check"] =
+				"parser container only: the parsers send no VERIFY_SIG, so the UKI, addons, "
+				"initrd and cmdline are checked by kexecd's userspace pre-check, not by the kernel";
 		} else {
 			r["kernel"] = partJson(classic->kernel.bytes());
 			r["kernel"]["zboot"] = classic->kernelWasZboot;
@@ -548,52 +503,6 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	if (progress)
 		progress("record", 1.0);
 	return record;
-}
-
-Result<void> Stager::unstage()
-{
-	if (busy_.exchange(true))
-		return makeError(Code::Busy, "a staging operation is in progress");
-	BusyGuard guard(busy_);
-	auto loaded = kernel_.loaded();
-	Result<void> r;
-	if (loaded && !*loaded && state() != StageState::Staged)
-		r = makeError(Code::NotStaged, "no kernel is staged");
-	else
-		r = kernel_.unload();
-	if (r) {
-		stateFile_.remove();
-		setState(StageState::Idle, nlohmann::json::object(), "");
-	} else if (r.error().code != Code::NotStaged) {
-		setState(state(), std::nullopt, displayText(r.error().message));
-	}
-	return r;
-}
-
-Result<void> Stager::checkRebootable()
-{
-	const StageState s = state();
-	if (s == StageState::Staging)
-		return makeError(Code::Busy, "a staging operation is in progress; reboot when it has finished");
-	if (s == StageState::Rebooting)
-		return makeError(Code::Busy, "a reboot into the staged kernel is already in progress");
-	if (s != StageState::Staged && s != StageState::Foreign)
-		return makeError(Code::NotStaged, "no kernel is staged");
-	auto loaded = kernel_.loaded();
-	if (!loaded)
-		return loaded.takeError();
-	if (!*loaded) {
-		setState(StageState::Idle, nlohmann::json::object(),
-			 "the staged kernel is gone (kexec_loaded is 0)");
-		return makeError(Code::NotStaged, "the staged kernel is gone: /sys/kernel/kexec_loaded is 0");
-	}
-	return {};
-}
-
-Result<void> Stager::setRebooting()
-{
-	setState(StageState::Rebooting);
-	return {};
 }
 
 } // namespace kexecd

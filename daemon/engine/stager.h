@@ -121,6 +121,13 @@ public:
 	 * the kernel still has it. */
 	Result<void> checkRebootable();
 	Result<void> setRebooting();
+	/* A reboot that did not happen (logind's PrepareForShutdown(false),
+	 * or no shutdown within the bound): back to what is loaded. */
+	void rebootAborted(const std::string &why);
+	/* Re-reads kexec_loaded and makes state() say what the kernel has,
+	 * whoever changed it (kexec -u, another tool). Returns whether
+	 * anything changed. Never waits: skipped while a staging runs. */
+	bool refresh();
 
 	StageState state() const;
 	nlohmann::json staged() const;       // {} when nothing is staged
@@ -132,6 +139,19 @@ public:
 	void setChangeCallback(std::function<void()> callback);
 
 private:
+	/* Clears the busy flag on every way out of a staging. */
+	class BusyGuard
+	{
+	public:
+		explicit BusyGuard(std::atomic<bool> &busy) : busy_(busy) {}
+		~BusyGuard() { busy_ = false; }
+		BusyGuard(const BusyGuard &) = delete;
+		BusyGuard &operator=(const BusyGuard &) = delete;
+
+	private:
+		std::atomic<bool> &busy_;
+	};
+
 	/* What a failed staging leaves behind when it is not simply what was
 	 * there before (the load happened, then something failed). */
 	struct Outcome {
@@ -152,6 +172,9 @@ private:
 	const EngineConfig config_;
 	const StateFile stateFile_;
 	std::atomic<bool> busy_ = false;
+	/* Held by stage() and unstage() while kernel and record change;
+	 * refresh() only tries it, so it never blocks the bus loop. */
+	std::mutex opMutex_;
 
 	mutable std::mutex mutex_;
 	StageState state_ = StageState::Idle;

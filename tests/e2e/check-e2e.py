@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import struct
 import sys
 
 UKI_CMDLINE = 'console=ttyS0 kexecd.uki=1'
@@ -47,6 +48,16 @@ EXPECTED = {
 		'order': 'uki2',
 		'passes': ['enforce-tampered', 'enforce-signed', 'enforce-signed-loaded', 'unstage-signed',
 		           'stage-for-unstage', 'unstage', 'stage-replace'],
+	},
+	'bpf-reference': {
+		# The BPF parser composes no /.extra/os-release (the stub's, not the UKI's): the markers
+		# are the same as for the classic scheme.
+		'cmdline': UKI_CMDLINE + ' kexecd.addon=1 kexecd.addon2=1',
+		'files': '/etc/kexecd-addon-marker,/etc/kexecd-uki-marker',
+		'order': 'addon-b',
+		'passes': ['insmod', 'tampered-container', 'unsigned-container', 'oversize-uki', 'linux-addon',
+		           'zboot-gzip', 'zboot-gzip-loaded', 'zboot-gzip-unstage',
+		           'zboot-zstd', 'zboot-zstd-loaded', 'zboot-zstd-unstage', 'stage', 'after-stage'],
 	},
 	# run-system.sh: a real Debian system (systemd as PID 1) reboots through logind into the UKI
 	# staged from its ESP directory, with the global addon a and the per-UKI addon b.
@@ -108,12 +119,13 @@ def walk(obj):
 			yield from walk(v)
 
 
-def check_status(text, expected_sha, absent_sha=None):
+def check_status(text, expected_sha, absent_sha=None, scheme='classic'):
 	"""The one place that knows the shape of `kexecctl status --json`: adjust here if it changes.
 
-	Expected: a key `scheme` == "classic", `kernel_support.bpf_parser` == false (Debian's 6.1 has
-	no BPF parser), the SHA-256 of every staged input and composed part somewhere in the
-	document, and none of absent_sha (what a replaced stage must no longer show).
+	Expected: a key `scheme` == scheme, `kernel_support.bpf_parser` == (scheme == "bpf") (Debian's
+	6.1 has no BPF parser; with kexecd_ref.ko loaded 6.12 has), the SHA-256 of every staged input
+	and composed part somewhere in the document, and none of absent_sha (what a replaced stage
+	must no longer show).
 	"""
 	try:
 		status = json.loads(text)
@@ -121,9 +133,10 @@ def check_status(text, expected_sha, absent_sha=None):
 		check(False, f'status --json is JSON ({e}): {text[:200]!r}')
 		return
 	schemes = [v for k, v in walk(status) if k == 'scheme']
-	check('classic' in schemes, f'status scheme is classic (found {schemes})')
+	check(scheme in schemes, f'status scheme is {scheme} (found {schemes})')
 	bpf = [v.get('bpf_parser') for k, v in walk(status) if k == 'kernel_support' and isinstance(v, dict)]
-	check(bpf[:1] == [False], f'status kernel_support.bpf_parser is false (found {bpf})')
+	want = scheme == 'bpf'
+	check(bpf[:1] == [want], f'status kernel_support.bpf_parser is {str(want).lower()} (found {bpf})')
 	strings = {v.lower() for v in walk_values(status) if isinstance(v, str)}
 	for name, digest in expected_sha.items():
 		check(digest in strings, f'status has sha256 of {name} ({digest[:16]}…)')
@@ -175,6 +188,61 @@ def print_progress(text):
 		print(f'info progress phase {cur[1]} ({prev[2]:.2f} -> {cur[2]:.2f}) took {(cur[0] - prev[0]) * 1e3:.0f} ms')
 
 
+def pe_section_size(path, want):
+	"""Payload size of a PE section (min(VirtualSize, SizeOfRawData)), 0 when absent."""
+	with open(path, 'rb') as f:
+		d = f.read(4096)
+	pe = struct.unpack_from('<I', d, 0x3c)[0]
+	nsec = struct.unpack_from('<H', d, pe + 6)[0]
+	opt = struct.unpack_from('<H', d, pe + 20)[0]
+	for i in range(nsec):
+		s = pe + 24 + opt + 40 * i
+		if d[s:s + 8].rstrip(b'\0') == want.encode():
+			vsize, _, rawsize = struct.unpack_from('<III', d, s + 8)
+			return min(vsize or rawsize, rawsize)
+	return 0
+
+
+def check_bpf_reference(blk, ukis):
+	"""What the reference kernel side (kexecd_ref.ko) and kexecd said about each case."""
+	vmlinuz = pe_section_size(os.path.join(ukis, 'e2e-uki.efi'), '.linux')
+	initrd = sum(pe_section_size(os.path.join(ukis, f), '.initrd') for f in ('e2e-uki.efi', 'b.addon.efi'))
+	cmdline = len(EXPECTED['bpf-reference']['cmdline']) + 1
+	if 'status-probe' in blk:
+		st = json.loads(blk['status-probe'][0] or '{}')
+		ks = [v for k, v in walk(st) if k == 'kernel_support' and isinstance(v, dict)]
+		check(bool(ks) and ks[0].get('bpf_parser') is True and ks[0].get('generation') == 'post-v7',
+		      f'probe: the module\'s BTF is the post-v7 generation (found {ks[:1]})')
+	dm = blk.get('stage-dmesg', ('', None))[0]
+	check('layer 1 .bpf.1: 4 commands, DONE' in dm,
+	      'kernel side: layer 1 ran the UKI parser: COPY KERNEL, COPY INITRD, COPY CMDLINE, DONE')
+	want = f'decomposed: kernel {vmlinuz}, initrd {initrd}, cmdline {cmdline} bytes, 1 layer(s), 4 commands'
+	check(want in dm, f'kernel side: {want!r}')
+	for z in ('gzip', 'zstd'):
+		dz = blk.get(f'zboot-{z}-dmesg', ('', None))[0]
+		check(f'-> {vmlinuz} bytes' in dz and 'layer 2 .bpf.1: 2 commands, DONE' in dz,
+		      f'zboot-{z}: .bpf.nested DECOMPRESSed .linux back to the {vmlinuz}-byte bzImage')
+		check(f'decomposed: kernel {vmlinuz},' in dz and '2 layer(s)' in dz, f'zboot-{z}: two layers, kernel {vmlinuz} bytes')
+	tampered = ' '.join(blk.get('tampered-container', ('', None))[0].split()) + \
+		' '.join(blk.get('tampered-container-stderr', ('', None))[0].split())
+	check('not a parser container' in tampered, 'tampered container: the kernel side took it for no container')
+	for name in ('zboot-gzip-dmesg', 'zboot-zstd-dmesg', 'stage-dmesg'):
+		for line in blk.get(name, ('', None))[0].split('\n'):
+			if 'kexecd_ref:' in line:
+				print(f'info {name}: {line.strip()}')
+	for name in ('tampered-container', 'unsigned-container', 'oversize-uki', 'linux-addon'):
+		text = ' '.join((blk.get(name, ('', None))[0] + ' ' + blk.get(name + '-stderr', ('', None))[0]).split())
+		print(f'info {name}: {text[:400]}')
+	if 'status' in blk:
+		u = lambda name: sha256(os.path.join(ukis, name))
+		check_status(blk['status'][0], {
+			'uki': u('e2e-uki.efi'),
+			'a.addon': u('a.addon.efi'),
+			'b.addon': u('b.addon.efi'),
+			'parser container': u('parsers/good.elf'),
+		}, scheme='bpf')
+
+
 def main():
 	p = argparse.ArgumentParser()
 	p.add_argument('--mode', required=True, choices=sorted(EXPECTED))
@@ -218,7 +286,7 @@ def main():
 	timings = {tool: min(ns) for tool, ns in samples.items()}
 
 	u = lambda name: sha256(os.path.join(a.ukis, name))
-	if a.mode != 'kexec-tools':
+	if a.mode in ('kexecd', 'kexecd-negative', 'bpf-reference', 'system-252', 'system-254'):
 		check('status' in blk, 'status --json was printed')
 	if a.mode in ('kexecd', 'system-252', 'system-254') and 'status' in blk:
 		# Inputs, and the composed parts byte for byte: kernel = .linux, initrd = UKI's .initrd
@@ -252,6 +320,9 @@ def main():
 		})
 	if a.mode == 'kexecd-negative' and 'enforce-tampered' in blk:
 		print('info tampered stage said: ' + ' '.join(blk['enforce-tampered'][0].split())[:300])
+
+	if a.mode == 'bpf-reference':
+		check_bpf_reference(blk, a.ukis)
 
 	if 'progress' in blk:
 		print_progress(blk['progress'][0])

@@ -14,8 +14,6 @@ cache=${1:?usage: fetch-newer-systemd.sh CACHE}
 suite=${KEXECD_NEWER_SUITE:-trixie}
 pkgs=(systemd-boot-efi systemd-ukify)
 skip() { echo "fetch-newer-systemd: $*" >&2; exit 77; }
-# mirror_uri: the archive this machine's apt uses.
-. "$(dirname "$0")/lib-e2e.sh"
 
 apt_dir=$cache/apt-$suite
 mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
@@ -27,16 +25,10 @@ have_debs() {
 	done
 }
 
+. "$(dirname "$0")/lib-apt.sh"
+
 if ! have_debs; then
-	uri=$(mirror_uri | head -n1)
-	[ -n "$uri" ] || skip "no Debian archive found in this machine's apt sources"
-	keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-	[ -r "$keyring" ] || skip "$keyring missing (debian-archive-keyring)"
-	echo "deb [signed-by=$keyring] $uri $suite main" >"$apt_dir/sources.list"
-	apt_opts=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
-		-o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
-		-o Dir::Etc::Preferences=/dev/null -o Dir::Etc::PreferencesParts=/dev/null
-		-o APT::Get::List-Cleanup=false -o Debug::NoLocking=true -o APT::Sandbox::User=root)
+	private_apt "$apt_dir" "$suite" --write-sources || skip "no private apt for $suite"
 	apt-get "${apt_opts[@]}" -qq update >&2 || skip "apt-get update of $suite from the machine's archive failed"
 	(cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" -qq download "${pkgs[@]}" >&2) \
 		|| skip "apt-get download ${pkgs[*]} from $suite failed"

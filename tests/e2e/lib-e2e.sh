@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
-# Shared by the e2e scripts (sourced; find_kernel and install_bin need $work, $py and die).
+# Shared by run-e2e.sh and run-diff.sh (sourced; they define $work, $py, die).
 
 # The same route as the fixture generator: the metapackage's dependency names the versioned image
 # package; download it once into the cache and extract boot/vmlinuz-* with dpkg-deb.
@@ -74,26 +74,3 @@ install_bin() { # $1 = root, $2 = source binary, $3 = destination path in the im
 	done
 }
 
-# The machine's Debian archive: the URI of the apt source that carries this system's own suite.
-mirror_uri() {
-	local codename f
-	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
-	[ -n "$codename" ] || return 1
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -r "$f" ] || continue
-		# deb822 stanzas are separated by blank lines; comment lines do not end a stanza.
-		awk -v cn="$codename" '
-			/^[ \t]*#/ { next }
-			/^[ \t]*$/ { if (uri != "" && suite_ok && type_ok) { print uri; exit } uri = ""; suite_ok = 0; type_ok = 0; next }
-			/^URIs:/ { uri = $2 }
-			/^Types:/ { for (i = 2; i <= NF; i++) if ($i == "deb") type_ok = 1 }
-			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == cn) suite_ok = 1 }
-			END { if (uri != "" && suite_ok && type_ok) print uri }' "$f"
-	done | head -n1
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -r "$f" ] || continue
-		awk -v cn="$codename" '$1 == "deb" {
-			i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
-			if ($(i + 1) == cn) { print $i; exit } }' "$f"
-	done | head -n1
-}

@@ -23,7 +23,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 skip() { echo "make-debian-image: $*" >&2; exit 77; }
 die() { echo "make-debian-image: $*" >&2; exit 1; }
 # mirror_uri
-. "$here/lib-e2e.sh"
+. "$here/lib-apt.sh"
 
 case "$flavor" in
 252 | 254) ;;

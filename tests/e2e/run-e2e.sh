@@ -7,6 +7,7 @@
 # asserts on that log (check-e2e.py).
 #
 # usage: run-e2e.sh [MODE...]      MODE: kexec-tools (default) | kexecd | kexecd-negative | all
+#                                        | bpf-reference (Debian's 6.12 + tests/kernel/kexecd_ref.ko)
 #
 # Environment:
 #   KEXECD_BIN, KEXECCTL_BIN   the binaries under test (kexecd modes exit 77 without them)
@@ -20,6 +21,8 @@
 #   KEXECD_E2E_TIMING_RUNS     how often the kexecd run times each tool's staging (default 2)
 #   KEXECD_E2E_COMPRESS=none   pack the first stage as a plain cpio instead of gzip
 #   KEXECD_E2E_SABOTAGE=reverse-addons   compose the addons reversed, to see the asserts fail
+#   KEXECD_PARSER_CONTAINER, KEXECD_PARSER_NESTED, KEXECD_PARSER_CERT   bpf-reference: the built
+#                              parser containers (plain, with .bpf.nested) and their certificate
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -39,11 +42,14 @@ if [ "${modes[*]}" = all ]; then
 	modes=(kexec-tools kexecd kexecd-negative)
 fi
 needs_kexecd=0
+needs_ref=0
+needs_default_kernel=0
 for m in "${modes[@]}"; do
 	case "$m" in
-	kexec-tools) ;;
-	kexecd | kexecd-negative) needs_kexecd=1 ;;
-	*) die "unknown mode '$m' (kexec-tools | kexecd | kexecd-negative | all)" ;;
+	kexec-tools) needs_default_kernel=1 ;;
+	kexecd | kexecd-negative) needs_kexecd=1 needs_default_kernel=1 ;;
+	bpf-reference) needs_kexecd=1 needs_ref=1 ;;
+	*) die "unknown mode '$m' (kexec-tools | kexecd | kexecd-negative | all | bpf-reference)" ;;
 	esac
 done
 
@@ -86,12 +92,40 @@ cleanup() {
 trap cleanup EXIT
 
 # --- kernel -------------------------------------------------------------------------------------
-vmlinuz=$(find_kernel) || skip "no kernel: neither \$KEXECD_FIXTURES/vmlinuz nor Debian's linux-image-amd64 could be had"
-echo "e2e: kernel $vmlinuz"
+if [ $needs_default_kernel = 1 ]; then
+	vmlinuz=$(find_kernel) || skip "no kernel: neither \$KEXECD_FIXTURES/vmlinuz nor Debian's linux-image-amd64 could be had"
+	echo "e2e: kernel $vmlinuz"
+fi
+if [ $needs_ref = 1 ]; then
+	for v in KEXECD_PARSER_CONTAINER KEXECD_PARSER_NESTED KEXECD_PARSER_CERT; do
+		[ -r "${!v:-}" ] || skip "parser containers not built ($v='${!v:-}'; the bpf feature is needed)"
+	done
+	cache=${KEXECD_CACHE:-/var/cache/kexecd-test}
+	mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] || cache=$work/cache
+	rc=0
+	kenv=$("$srcroot/tests/kernel/prepare-kernel.sh" "$cache" 2>"$work/prepare-kernel.err") || rc=$?
+	cat "$work/prepare-kernel.err" >&2
+	[ $rc = 77 ] && skip "Debian's 6.12 kernel: $(tail -n1 "$work/prepare-kernel.err")"
+	[ $rc = 0 ] || die "prepare-kernel.sh failed (rc=$rc)"
+	eval "$kenv"
+	ref_vmlinuz=$VMLINUZ
+	t0=$SECONDS
+	ref_ko=$("$srcroot/tests/kernel/build-module.sh" "$KDIR" "$work/kexecd-ref") || rc=$?
+	[ $rc = 77 ] && skip "kexecd_ref.ko cannot be built (see above)"
+	[ $rc = 0 ] || die "building kexecd_ref.ko failed (rc=$rc)"
+	echo "e2e: reference kernel side $ref_ko for $ABI, built in $((SECONDS - t0))s"
+fi
 
 # --- UKIs and addons ----------------------------------------------------------------------------
-ukis=$work/ukis
-KEXECD_BUSYBOX=$busybox "$here/make-e2e-ukis.sh" "$ukis" "$vmlinuz"
+if [ $needs_default_kernel = 1 ]; then
+	KEXECD_BUSYBOX=$busybox "$here/make-e2e-ukis.sh" "$work/ukis" "$vmlinuz"
+fi
+if [ $needs_ref = 1 ]; then
+	# The second kernel is the same 6.12 (any kernel would do: it only prints what it was given).
+	KEXECD_BUSYBOX=$busybox "$here/make-e2e-ukis.sh" "$work/ukis-ref" "$ref_vmlinuz"
+	"$here/make-bpf-ref-inputs.sh" "$work/ukis-ref" "$ref_vmlinuz" "$KEXECD_PARSER_CONTAINER" \
+		"$KEXECD_PARSER_NESTED" "$KEXECD_PARSER_CERT"
+fi
 
 # --- first-stage initramfs ----------------------------------------------------------------------
 build_stage1() { # $1 = mode, $2 = output cpio.gz
@@ -160,6 +194,15 @@ for applet in sys.stdin.read().split():
 		cp "$ukis/e2e-uki.tampered.efi" "$root/uki.tampered.efi"
 		cp "$ukis/a.addon.efi" "$ukis/b.addon.efi" "$root/"
 		;;
+	bpf-reference)
+		cp "$ukis/e2e-uki.efi" "$root/uki.efi"
+		cp "$ukis"/{a.addon.efi,b.addon.efi,linux.addon.efi,zboot-gzip.efi,zboot-zstd.efi,big.efi} "$root/"
+		cp -r "$ukis/parsers" "$root/parsers"
+		cp "$ukis/parser.der" "$root/etc/kexecd-ref.der"
+		cp "$ukis/parser.pem" "$root/etc/kexecd/trust.d/parser.crt"
+		mkdir -p "$root/lib/modules"
+		cp "$ref_ko" "$root/lib/modules/kexecd_ref.ko"
+		;;
 	esac
 	local gz=--gzip
 	[ "${KEXECD_E2E_COMPRESS:-gzip}" = none ] && gz=
@@ -179,12 +222,17 @@ fi
 boot() { # $1 = mode, $2 = initramfs, $3 = serial log
 	local mode=$1 initrd=$2 log=$3 rc=0
 	local tmo=${KEXECD_E2E_TIMEOUT:-420}
+	# Each BPF staging runs the real verifier over ~600 K instructions, under TCG.
+	[ "$mode" = bpf-reference ] && tmo=${KEXECD_E2E_TIMEOUT:-780}
 	echo "e2e: [$mode] booting qemu (TCG, timeout ${tmo}s), serial log $log"
 	local t0=$SECONDS
 	# TCG only: on these machines /dev/kvm may exist but hangs.
-	timeout -k 10 "$tmo" "$qemu" -accel tcg -cpu max -m 1024 -smp 1 -nographic -no-reboot \
+	# bpf-reference holds a 128 MiB UKI twice (initramfs, memfd) and a 256 MiB ringbuf_1 per parser.
+	local kernel=${vmlinuz:-} mem=1024
+	[ "$mode" = bpf-reference ] && kernel=$ref_vmlinuz mem=2048
+	timeout -k 10 "$tmo" "$qemu" -accel tcg -cpu max -m $mem -smp 1 -nographic -no-reboot \
 		-nodefaults -monitor none -serial "file:$log" \
-		-kernel "$vmlinuz" -initrd "$initrd" \
+		-kernel "$kernel" -initrd "$initrd" \
 		-append "console=ttyS0 panic=-1 quiet kexecd.e2e=$mode" </dev/null || rc=$?
 	echo "e2e: [$mode] qemu exited rc=$rc after $((SECONDS - t0))s"
 	if [ $rc = 124 ] || [ $rc = 137 ]; then
@@ -197,6 +245,8 @@ failed=0
 for mode in "${modes[@]}"; do
 	initrd=$work/stage1-$mode.cpio.gz
 	log=$work/serial-$mode.log
+	ukis=$work/ukis
+	[ "$mode" = bpf-reference ] && ukis=$work/ukis-ref
 	t0=$SECONDS
 	build_stage1 "$mode" "$initrd"
 	# The unpacked tree is only needed to build the archive.

@@ -6,7 +6,8 @@
 # a system bus, then stages the next kernel either with kexec-tools or with kexecd, and kexecs.
 # Everything the host asserts is printed to the serial console as lines starting with "E2E".
 #
-# Mode: kexecd.e2e=MODE on the kernel command line (kexec-tools | kexecd | kexecd-negative).
+# Mode: kexecd.e2e=MODE on the kernel command line (kexec-tools | kexecd | kexecd-negative |
+# bpf-reference).
 # /e2e.env (written by run-e2e.sh) may set KEXECD_ARGS, KEXECD_ENFORCE_ARGS.
 
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -245,6 +246,65 @@ kexecd-negative)
 		|| fail "stage-first rc=$?"
 	capture stage-replace kexecctl stage /uki2.efi --json || fail "stage-replace rc=$?"
 	expect_loaded 1 stage-replace
+	capture status kexecctl status --json || fail "status rc=$?"
+	[ "$FAILED" = 0 ] || finish
+	reboot_kexecd
+	;;
+bpf-reference)
+	# The BPF scheme on a real 6.12 kernel through kexecd's reference kernel side
+	# (tests/kernel/kexecd_ref.ko): the real parsers from the signed container run in the kernel.
+	capture insmod insmod /lib/modules/kexecd_ref.ko cert=/etc/kexecd-ref.der \
+		&& pass "insmod kexecd_ref" || { fail "insmod kexecd_ref"; finish; }
+	cp /parsers/good.elf /run/parser.elf
+	KEXECD_ARGS=${KEXECD_ARGS:---kernel=bpf-reference --parser=/run/parser.elf}
+	start_kexecd
+	capture status-probe kexecctl status --json || fail "status-probe rc=$?"
+	UKI="/uki.efi --addon /a.addon.efi --addon /b.addon.efi"
+	if [ "${E2E_SABOTAGE:-}" = reverse-addons ]; then
+		say "SABOTAGE: addons given in reverse order"
+		UKI="/uki.efi --addon /b.addon.efi --addon /a.addon.efi"
+	fi
+	# refused NAME ERROR PARSER ARGS...: staging with that parser container fails with kexecd's
+	# named error, and nothing is loaded afterwards.
+	refused() {
+		local name=$1 err=$2 rc
+		cp "$3" /run/parser.elf
+		shift 3
+		capture "$name" kexecctl stage "$@" --scheme=bpf --json
+		rc=$?
+		if [ $rc != 0 ] && grep -q "$err" "/tmp/out.$name" "/tmp/err.$name"; then
+			pass "$name refused rc=$rc $err"
+		else
+			fail "$name rc=$rc, no $err"
+		fi
+		expect_loaded 0 "$name"
+	}
+	# shellcheck disable=SC2086
+	refused tampered-container KernelRefused /parsers/tampered.elf $UKI
+	echo 1 >/sys/module/kexecd_ref/parameters/sig_enforce
+	# shellcheck disable=SC2086
+	refused unsigned-container InvalidImage /parsers/unsigned.elf $UKI
+	echo 0 >/sys/module/kexecd_ref/parameters/sig_enforce
+	refused oversize-uki InvalidImage /parsers/good.elf /big.efi --addon /a.addon.efi
+	refused linux-addon InvalidImage /parsers/good.elf /uki.efi --addon /linux.addon.efi
+	# zboot in the UKI: .bpf.nested's parser DECOMPRESSes what layer one queued (PIPELINE_FILL).
+	cp /parsers/nested.elf /run/parser.elf
+	for z in gzip zstd; do
+		dmesg -c >/dev/null
+		capture "zboot-$z" kexecctl stage "/zboot-$z.efi" --scheme=bpf --json \
+			&& pass "zboot-$z rc=0" || fail "zboot-$z rc=$?"
+		expect_loaded 1 "zboot-$z-loaded"
+		capture "zboot-$z-dmesg" dmesg
+		capture "zboot-$z-unstage" kexecctl unstage --json || fail "zboot-$z-unstage rc=$?"
+		expect_loaded 0 "zboot-$z-unstage"
+	done
+	# The real thing: UKI + cmdline addon + initrd addon, scheme=bpf, then kexec into it.
+	cp /parsers/good.elf /run/parser.elf
+	dmesg -c >/dev/null
+	# shellcheck disable=SC2086
+	capture stage kexecctl stage $UKI --scheme=bpf --json && pass "stage rc=0" || fail "stage rc=$?"
+	expect_loaded 1 after-stage
+	capture stage-dmesg dmesg
 	capture status kexecctl status --json || fail "status rc=$?"
 	[ "$FAILED" = 0 ] || finish
 	reboot_kexecd

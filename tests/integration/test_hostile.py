@@ -107,11 +107,6 @@ class HostileBase(base.KexecdTest):
 		finally:
 			del os.environ['KEXECD_TEST_HOOK_DIR']
 
-	@classmethod
-	def own_tests(cls, loader):
-		names = [n for n in cls.__dict__ if n.startswith('test_')]
-		return unittest.TestSuite(cls(n) for n in sorted(names))
-
 
 class HostileTest(HostileBase):
 

@@ -100,6 +100,47 @@ TEST(Kernel, ProbeFindsTheParserSeriesInBtf)
 	EXPECT_EQ(s->generation, "post-v7");
 }
 
+/* Names alone cannot tell the generations apart (KERNEL-ABI.md §10):
+ * the probe reads member types too. */
+TEST(Kernel, ProbeTellsTheGenerationsApartByMemberTypes)
+{
+	struct Case {
+		const char *env;
+		bool bpfParser;
+		const char *generation;
+		const char *sigField;
+	};
+	for (const Case &c : { Case{ "KEXECD_FAKE_BTF", true, "post-v7", "sig_mode" },
+			       Case{ "KEXECD_FAKE_BTF_NEWEST", false, "newest", "sig_enforced" },
+			       Case{ "KEXECD_FAKE_BTF_WRONG_TYPE", false, "unknown", "" },
+			       Case{ "KEXECD_FAKE_BTF_V7", false, "v6-v7", "" } }) {
+		const char *btf = getenv(c.env);
+		if (!btf)
+			GTEST_SKIP() << c.env << " not set";
+		KernelSupport s;
+		probeBtf(btf, s);
+		EXPECT_EQ(s.bpfParser, c.bpfParser) << c.env << ": " << s.detail;
+		EXPECT_EQ(s.generation, c.generation) << c.env << ": " << s.detail;
+		EXPECT_EQ(s.sigField, c.sigField) << c.env;
+	}
+}
+
+TEST(Kernel, BpfReferenceKernelNeedsTheModulesBtf)
+{
+	/* Without /sys/kernel/btf/kexecd_ref the reference backend offers
+	 * no BPF parser, whatever vmlinux says. */
+	const std::string root = makeTempDir();
+	std::filesystem::create_directories(root + "/sys/kernel/btf");
+	if (const char *btf = getenv("KEXECD_FAKE_BTF"))
+		std::filesystem::copy_file(btf, root + "/sys/kernel/btf/vmlinux");
+	auto kernel = makeKernel("bpf-reference", { root + "/sys", root + "/proc" });
+	ASSERT_TRUE(kernel.ok());
+	auto s = (*kernel)->probe();
+	ASSERT_TRUE(s.ok());
+	EXPECT_FALSE(s->bpfParser) << s->detail;
+	EXPECT_NE(s->detail.find("kexecd_ref"), std::string::npos) << s->detail;
+}
+
 TEST(Kernel, ProbeOfThisMachinesKernel)
 {
 	if (!std::filesystem::exists("/sys/kernel/btf/vmlinux"))

@@ -468,6 +468,9 @@ TEST_F(StagerTest, BpfSchemeHandsTheKernelTwoContainers)
 	EXPECT_EQ((*r)["container"]["sha256"], sha(fake_ + "/initrd.bin"));
 	EXPECT_EQ((*r)["parser"]["signature"]["verdict"], "trusted");
 	EXPECT_EQ((*r)["cmdline"], "base=1 debug kexecd.addon=1 kexecd.addon2=1");
+	/* Our parsers send no VERIFY_SIG: the record must not claim the kernel checks the PEs. */
+	EXPECT_EQ((*r)["covered_by_kernel_signature_check"].get<std::string>().rfind("parser container only", 0), 0u)
+		<< (*r)["covered_by_kernel_signature_check"];
 
 	/* The kernel verifies every PE and the parser here: each object has a
 	 * kernel verdict; no .linux object is handed over on its own. */
@@ -492,6 +495,21 @@ TEST_F(StagerTest, BpfSchemeRefusalIsNotASilentFallback)
 	ASSERT_FALSE(r.ok());
 	EXPECT_EQ(r.error().code, Code::KernelRefused);
 	EXPECT_NE(r.error().message.find("kernel log"), std::string::npos) << r.error().message;
+}
+
+/* KERNEL-ABI.md §10: a draft kernel's kexec_file_load returns 0 having
+ * loaded nothing; kexecd must not record a stage it does not have. */
+TEST_F(StagerTest, BpfLoadThatLoadedNothingIsAnError)
+{
+	if (config_.parserPath.empty())
+		GTEST_SKIP() << "KEXECD_PARSER_CONTAINER not set (built without BPF parsers)";
+	setKnob("support.json", R"({"bpf_parser": true})");
+	setKnob("load-noop", "1");
+	auto r = stager_->stage(request("uki.efi"), {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, Code::KernelRefused);
+	EXPECT_NE(r.error().message.find("kexec_loaded is still 0"), std::string::npos) << r.error().message;
+	EXPECT_FALSE(std::filesystem::exists(config_.statePath));
 }
 
 TEST_F(StagerTest, InspectShowsBothSchemes)

@@ -66,7 +66,8 @@ void checkObject(const char *path)
 			EXPECT_EQ(bpf_map__type(map), BPF_MAP_TYPE_RINGBUF) << name;
 			const unsigned size = bpf_map__max_entries(map);
 			EXPECT_EQ(size & (size - 1), 0u) << name << " size must be a power of two";
-			EXPECT_EQ(size % 4096, 0u) << name << " size must be a page multiple";
+			/* a page multiple on 4K, 16K and 64K-page kernels */
+			EXPECT_EQ(size % 65536, 0u) << name << " size must be a multiple of 64 KiB";
 		}
 	}
 	const std::set<std::string> want = { "ringbuf_1", "ringbuf_2", "ringbuf_3", "ringbuf_4",

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "reboot_plan.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "text.h"
+
+namespace kexecd {
+
+namespace {
+
+constexpr uint64_t kFlagKexec = 0x02;
+constexpr uint64_t kFlagSoft = 0x04;
+
+std::string readSmall(const std::string &path)
+{
+	std::ifstream f(path, std::ios::binary);
+	std::string s;
+	if (!f)
+		return s;
+	char buf[4096];
+	f.read(buf, sizeof(buf));
+	s.assign(buf, static_cast<size_t>(f.gcount()));
+	while (!s.empty() && (s.back() == '\n' || s.back() == '\0'))
+		s.pop_back();
+	return s;
+}
+
+std::string str(const nlohmann::json &j, const char *pointer)
+{
+	const auto p = nlohmann::json::json_pointer(pointer);
+	if (!j.contains(p) || !j.at(p).is_string())
+		return {};
+	return j.at(p).get<std::string>();
+}
+
+/* Whether the staged kernel is the running one, and the reason either way. */
+bool sameKernel(const RebootFacts &f, std::vector<std::string> &reasons)
+{
+	const std::string stagedLinux = str(f.staged, "/kernel/sha256");
+	if (!stagedLinux.empty() && !f.running.linuxSha256.empty()) {
+		bool same = stagedLinux == f.running.linuxSha256;
+		reasons.push_back(same ? "the staged kernel image is the booted one (same SHA-256)"
+				       : "the staged kernel image differs from the booted one (SHA-256)");
+		return same;
+	}
+	const std::string uname = str(f.staged, "/uki/uname");
+	if (uname.empty() || f.running.uname.empty()) {
+		reasons.push_back("the staged kernel's version is not known (no .uname), so it is "
+				  "treated as a different kernel");
+		return false;
+	}
+	if (uname != f.running.uname) {
+		reasons.push_back(fmt::format("the staged kernel {} is not the running {}", uname,
+					      f.running.uname));
+		return false;
+	}
+	const std::string staged = normalizeCmdline(str(f.staged, "/cmdline"));
+	const std::string running = normalizeCmdline(f.running.cmdline);
+	if (staged != running) {
+		reasons.push_back(fmt::format("the staged kernel is the running {}, but its command line "
+					      "differs", uname));
+		return false;
+	}
+	reasons.push_back(fmt::format("the staged kernel is the running {} with the same command line "
+				      "(the booted image's digest is not known)", uname));
+	return true;
+}
+
+Error refusal(Code code, const std::string &head, const std::vector<std::string> &reasons)
+{
+	std::string message = head;
+	for (const auto &r : reasons)
+		message += "; " + r;
+	return makeError(code, message);
+}
+
+} // namespace
+
+const char *rebootModeName(RebootMode mode)
+{
+	switch (mode) {
+	case RebootMode::Auto: return "auto";
+	case RebootMode::Kexec: return "kexec";
+	case RebootMode::Soft: return "soft";
+	case RebootMode::Cold: return "cold";
+	}
+	return "auto";
+}
+
+const char *rebootActionName(RebootAction action)
+{
+	switch (action) {
+	case RebootAction::Kexec: return "kexec";
+	case RebootAction::Soft: return "soft-reboot";
+	case RebootAction::Cold: return "cold";
+	}
+	return "cold";
+}
+
+Result<RebootMode> parseRebootMode(const std::string &name)
+{
+	for (RebootMode m : { RebootMode::Auto, RebootMode::Kexec, RebootMode::Soft, RebootMode::Cold })
+		if (name == rebootModeName(m))
+			return m;
+	return makeError(Code::InvalidArgument,
+			 fmt::format("unknown reboot mode '{}' (auto, kexec, soft or cold)", displayText(name)));
+}
+
+std::string normalizeCmdline(const std::string &cmdline)
+{
+	std::istringstream in(cmdline);
+	std::string word, out;
+	while (in >> word) {
+		if (word.rfind("BOOT_IMAGE=", 0) == 0 || word.rfind("initrd=", 0) == 0)
+			continue;
+		if (!out.empty())
+			out += ' ';
+		out += word;
+	}
+	return out;
+}
+
+RunningSystem readRunningSystem(const std::string &procRoot, const std::string &runRoot)
+{
+	RunningSystem r;
+	r.uname = readSmall(procRoot + "/sys/kernel/osrelease");
+	r.cmdline = readSmall(procRoot + "/cmdline");
+	struct stat st;
+	/* systemd switches into /run/nextroot when it is a directory with
+	 * an os-release of its own (systemd-soft-reboot.service(8)). */
+	const std::string nextroot = runRoot + "/nextroot";
+	r.nextroot = lstat(nextroot.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+		     (access((nextroot + "/etc/os-release").c_str(), F_OK) == 0 ||
+		      access((nextroot + "/usr/lib/os-release").c_str(), F_OK) == 0);
+	return r;
+}
+
+Result<RebootPlan> planReboot(const RebootFacts &f)
+{
+	RebootPlan plan;
+	auto &why = plan.reasons;
+	const bool staged = f.state == "staged";
+	const bool foreign = f.state == "foreign";
+	const bool loaded = staged || foreign;
+
+	if (f.state == "staging")
+		return makeError(Code::Busy, "a staging operation is in progress; reboot when it has finished");
+	if (f.state == "rebooting")
+		return makeError(Code::Busy, "a reboot into the staged kernel is already in progress");
+
+	auto kexec = [&]() -> Result<RebootPlan> {
+		if (!f.logindKexec)
+			return refusal(Code::Unsupported,
+				       "systemd-logind cannot reboot via kexec (RebootWithFlags 0x02 needs "
+				       "systemd >= 252); force=true kexecs directly",
+				       { f.logindDetail });
+		plan.action = RebootAction::Kexec;
+		plan.logindFlags = kFlagKexec;
+		return plan;
+	};
+	auto soft = [&]() -> Result<RebootPlan> {
+		if (!f.logindSoftReboot)
+			return refusal(Code::Unsupported,
+				       "systemd-logind cannot soft-reboot (RebootWithFlags 0x04 needs "
+				       "systemd >= 254)",
+				       { "logind answered the capability probe with: " + f.logindDetail });
+		plan.action = RebootAction::Soft;
+		plan.logindFlags = kFlagSoft;
+		return plan;
+	};
+	auto cold = [&]() -> Result<RebootPlan> {
+		plan.action = RebootAction::Cold;
+		plan.logindFlags = 0;
+		if (loaded) {
+			/* systemd >= 255 kexecs on a plain reboot when a kernel is
+			 * loaded; a cold reboot must go through the firmware. */
+			plan.unloadFirst = true;
+			why.push_back("the staged kernel is unloaded first, so the reboot goes through the "
+				      "firmware (systemd >= 255 would otherwise kexec into it)");
+		}
+		return plan;
+	};
+
+	switch (f.mode) {
+	case RebootMode::Kexec:
+		if (!loaded)
+			return makeError(Code::NotStaged, "no kernel is staged");
+		why.push_back(foreign ? "kexec requested; a kernel staged by another tool is loaded"
+				      : "kexec requested");
+		return kexec();
+	case RebootMode::Soft:
+		why.push_back("soft-reboot requested: userspace restarts, the kernel stays");
+		if (f.running.nextroot)
+			why.push_back("/run/nextroot is prepared: systemd switches into it");
+		if (loaded)
+			why.push_back("the staged kernel stays loaded for a later reboot");
+		return soft();
+	case RebootMode::Cold:
+		why.push_back("cold reboot requested");
+		return cold();
+	case RebootMode::Auto:
+		break;
+	}
+
+	if (!loaded) {
+		why.push_back("nothing is staged");
+		if (f.requireStaged)
+			return refusal(Code::NotStaged, "no kernel is staged (require_staged)", {});
+		return cold();
+	}
+	if (foreign) {
+		why.push_back("a kernel staged by another tool is loaded; kexecd cannot tell whether it is "
+			      "the running one");
+		return kexec();
+	}
+	if (!sameKernel(f, why))
+		return kexec();
+	if (!f.logindSoftReboot) {
+		why.push_back("systemd-logind cannot soft-reboot (systemd < 254), so the same kernel is "
+			      "kexec'ed");
+		return kexec();
+	}
+	why.push_back(f.running.nextroot
+			      ? "/run/nextroot is prepared: a soft-reboot switches into it"
+			      : "restarting userspace gives what a kexec into the same kernel would, faster");
+	return soft();
+}
+
+nlohmann::json planJson(const RebootFacts &f, const Result<RebootPlan> &plan)
+{
+	nlohmann::json j = {
+		{ "mode", rebootModeName(f.mode) },
+		{ "state", f.state },
+		{ "running", { { "uname", f.running.uname },
+			       { "cmdline", displayText(f.running.cmdline) },
+			       { "nextroot", f.running.nextroot } } },
+		{ "logind", { { "kexec", f.logindKexec },
+			      { "soft_reboot", f.logindSoftReboot },
+			      { "detail", f.logindDetail } } },
+	};
+	if (plan) {
+		j["decision"] = rebootActionName(plan->action);
+		j["logind_flags"] = plan->logindFlags;
+		j["unload_first"] = plan->unloadFirst;
+		j["reasons"] = plan->reasons;
+	} else {
+		j["decision"] = "refuse";
+		j["error"] = { { "name", codeName(plan.error().code) },
+			       { "message", displayText(plan.error().message) } };
+		j["reasons"] = nlohmann::json::array({ displayText(plan.error().message) });
+	}
+	return j;
+}
+
+} // namespace kexecd

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// Which reboot a Reboot call becomes, and why: a pure function of facts
+// gathered elsewhere (the staged record, the running system, what logind
+// can do), so every decision is table-testable and `reboot --dry-run`
+// prints exactly what a real reboot would do.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "result.h"
+
+namespace kexecd {
+
+enum class RebootMode { Auto, Kexec, Soft, Cold };
+enum class RebootAction { Kexec, Soft, Cold };
+
+const char *rebootModeName(RebootMode mode);
+const char *rebootActionName(RebootAction action);
+Result<RebootMode> parseRebootMode(const std::string &name);
+
+/* The running system, as far as it can be known. */
+struct RunningSystem {
+	std::string uname;        // /proc/sys/kernel/osrelease
+	std::string cmdline;      // /proc/cmdline
+	std::string linuxSha256;  // the booted image's kernel, "" when unknown
+	bool nextroot = false;    // /run/nextroot is prepared for a soft-reboot
+};
+
+struct RebootFacts {
+	RebootMode mode = RebootMode::Auto;
+	bool requireStaged = false;  // auto: refuse rather than reboot cold
+	std::string state;           // stateName() of the staged slot
+	nlohmann::json staged;       // the record ({} when none)
+	RunningSystem running;
+	bool logindKexec = true;     // logind's RebootWithFlags knows 0x02
+	bool logindSoftReboot = false;
+	std::string logindDetail;
+};
+
+struct RebootPlan {
+	RebootAction action = RebootAction::Cold;
+	uint64_t logindFlags = 0;          // without ROOT_CHECK_INHIBITORS
+	bool unloadFirst = false;          // cold with a kernel loaded
+	std::vector<std::string> reasons;  // in the order they decided
+};
+
+/* A refusal is an Error (NotStaged, Unsupported) whose message carries
+ * the reasons too. */
+Result<RebootPlan> planReboot(const RebootFacts &facts);
+
+nlohmann::json planJson(const RebootFacts &facts, const Result<RebootPlan> &plan);
+
+/* /proc/cmdline without what boot loaders add for themselves
+ * (BOOT_IMAGE=, initrd=), whitespace collapsed: kexec-tools'
+ * --reuse-cmdline rule, also used to compare command lines. */
+std::string normalizeCmdline(const std::string &cmdline);
+
+/* Reads /proc/sys/kernel/osrelease, /proc/cmdline and /run/nextroot
+ * below the given roots (tests point them elsewhere). */
+RunningSystem readRunningSystem(const std::string &procRoot, const std::string &runRoot);
+
+} // namespace kexecd

@@ -1,0 +1,128 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The extra inputs of the e2e-bpf-reference test (run-e2e.sh bpf-reference), next to the UKIs
+# make-e2e-ukis.sh built in UKIS:
+#   parsers/good.elf       the signed parser container kexecd installs (.bpf.1 = UKI parser)
+#   parsers/nested.elf     the same signed, plus .bpf.nested = the zboot parser (signed on its own)
+#   parsers/tampered.elf   good.elf with one byte of .bpf.1 changed after signing
+#   parsers/unsigned.elf   good.elf without its appended signature
+#   parser.der, parser.pem the certificate of the key that signed them
+#   zboot-gzip.efi, zboot-zstd.efi   UKIs whose .linux is a zboot PE wrapping VMLINUZ compressed
+#                          with gzip / zstd (x86 has no zboot; the nested layer's DECOMPRESS gives
+#                          back the bzImage, which kexec_file_load takes)
+#   big.efi                a UKI whose .linux is larger than the BPF parser's 128 MiB - 4 KiB
+#   linux.addon.efi        an addon that carries a .linux section
+#
+# usage: make-bpf-ref-inputs.sh UKIS VMLINUZ CONTAINER NESTED_CONTAINER CERT
+set -euo pipefail
+
+ukis=${1:?usage}
+vmlinuz=${2:?usage}
+container=${3:?usage}
+nested=${4:?usage}
+cert=${5:?usage}
+here=$(cd "$(dirname "$0")" && pwd)
+stub=${KEXECD_EFI_STUB:-/usr/lib/systemd/boot/efi/linuxx64.efi.stub}
+py=/usr/bin/python3
+addsec=$here/pe-add-sections.py
+
+mkdir -p "$ukis/parsers"
+tmp=$(mktemp -d "$ukis/.bpfref.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+cp "$container" "$ukis/parsers/good.elf"
+cp "$nested" "$ukis/parsers/nested.elf"
+openssl x509 -in "$cert" -outform DER -out "$ukis/parser.der"
+openssl x509 -in "$cert" -out "$ukis/parser.pem"
+# One byte in the middle of .bpf.1 (inside opts_insn or opts_data), after signing.
+"$py" - "$container" "$ukis/parsers/tampered.elf" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+shoff, = struct.unpack_from('<Q', d, 0x28)
+shnum, shstrndx = struct.unpack_from('<HH', d, 0x3c)
+stroff, = struct.unpack_from('<Q', d, shoff + 64 * shstrndx + 0x18)
+for i in range(1, shnum):
+    name, = struct.unpack_from('<I', d, shoff + 64 * i)
+    if d[stroff + name:stroff + name + 7] == b'.bpf.1\0':
+        off, size = struct.unpack_from('<QQ', d, shoff + 64 * i + 0x18)
+        d[off + size // 2] ^= 0x01
+        break
+else:
+    sys.exit('no .bpf.1')
+open(sys.argv[2], 'wb').write(d)
+PY
+
+"$py" - "$container" "$ukis/parsers/unsigned.elf" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+marker = b'~Module signature appended~\n'
+assert d.endswith(marker), 'container is not signed'
+sig_len, = struct.unpack_from('>I', d, len(d) - len(marker) - 4)
+open(sys.argv[2], 'wb').write(d[:len(d) - len(marker) - 12 - sig_len])
+PY
+
+# Sections of e2e-uki.efi, to rebuild UKIs around another .linux.
+"$py" - "$ukis/e2e-uki.efi" "$tmp" <<'PY'
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+pe, = struct.unpack_from('<I', d, 0x3c)
+nsec, = struct.unpack_from('<H', d, pe + 6)
+opt, = struct.unpack_from('<H', d, pe + 20)
+for i in range(nsec):
+    s = pe + 24 + opt + 40 * i
+    name = d[s:s + 8].rstrip(b'\0').decode()
+    vsize, _, rawsize, rawptr = struct.unpack_from('<IIII', d, s + 8)
+    if name in ('.osrel', '.cmdline', '.uname', '.initrd'):
+        open(sys.argv[2] + '/' + name[1:], 'wb').write(d[rawptr:rawptr + min(vsize or rawsize, rawsize)])
+PY
+uki_around() { # $1 = output, $2 = .linux file
+	"$py" "$addsec" "$stub" "$1" .osrel="$tmp/osrel" .cmdline="$tmp/cmdline" .uname="$tmp/uname" \
+		.initrd="$tmp/initrd" .linux="$2"
+}
+
+# zboot (drivers/firmware/efi/libstub/zboot-header.S): MZ, "zimg", payload offset and size,
+# comp_type, LINUX_PE_MAGIC; here around a plain stub, payload in a .payload section.
+make_zboot() { # $1 = output, $2 = compressed payload, $3 = comp_type, $4 = appended bytes file or ""
+	local sec=$tmp/payload.$3
+	cp "$2" "$sec"
+	[ -n "$4" ] && cat "$4" >>"$sec"
+	"$py" "$addsec" "$stub" "$1.tmp" .payload="$sec"
+	"$py" - "$1.tmp" "$1" "$3" "$(stat -c %s "$2")" <<'PY'
+import struct, sys
+d = bytearray(open(sys.argv[1], 'rb').read())
+comp, size = sys.argv[3].encode(), int(sys.argv[4])
+pe, = struct.unpack_from('<I', d, 0x3c)
+nsec, = struct.unpack_from('<H', d, pe + 6)
+opt, = struct.unpack_from('<H', d, pe + 20)
+for i in range(nsec):
+    s = pe + 24 + opt + 40 * i
+    if d[s:s + 8].rstrip(b'\0') == b'.payload':
+        rawptr, = struct.unpack_from('<I', d, s + 20)
+d[4:8] = b'zimg'
+struct.pack_into('<IIII', d, 8, rawptr, size, 0, 0)
+d[0x18:0x38] = comp.ljust(0x20, b'\0')
+struct.pack_into('<I', d, 0x38, 0x818223cd)
+open(sys.argv[2], 'wb').write(d)
+PY
+	rm -f "$1.tmp"
+}
+gzip -6 -n -c "$vmlinuz" >"$tmp/vmlinuz.gz"
+make_zboot "$tmp/zboot-gzip.pe" "$tmp/vmlinuz.gz" gzip ""
+# As the kernel's zstd22 + size_append: the stream, then the u32 LE uncompressed size, which the
+# header's payload size excludes.
+zstd -3 -q -c "$vmlinuz" >"$tmp/vmlinuz.zst"
+"$py" -c 'import os, struct, sys; sys.stdout.buffer.write(struct.pack("<I", os.path.getsize(sys.argv[1])))' \
+	"$vmlinuz" >"$tmp/size"
+make_zboot "$tmp/zboot-zstd.pe" "$tmp/vmlinuz.zst" zstd22 "$tmp/size"
+uki_around "$ukis/zboot-gzip.efi" "$tmp/zboot-gzip.pe"
+uki_around "$ukis/zboot-zstd.efi" "$tmp/zboot-zstd.pe"
+
+# 128 MiB: above PC_PAYLOAD_MAX (128 MiB - 4 KiB). Zeros after the real kernel, so the image
+# compresses to almost nothing in the first stage's initramfs.
+cp "$vmlinuz" "$tmp/big-linux"
+truncate -s $((128 * 1024 * 1024)) "$tmp/big-linux"
+uki_around "$ukis/big.efi" "$tmp/big-linux"
+
+"$py" "$addsec" "$ukis/a.addon.efi" "$ukis/linux.addon.efi" .linux="$vmlinuz"
+echo "make-bpf-ref-inputs: built parser containers, zboot, oversize and .linux-addon inputs in $ukis"

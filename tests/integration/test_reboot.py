@@ -1,0 +1,326 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Reboot orchestration and the staged kernel's life cycle (issue 14).
+
+The private bus, dbusmock logind/polkitd and the recording kernel of
+test_kexecd.py. logind's RebootWithFlags checks its flags as systemd 252 and
+254 do; its inhibitor list and PrepareForShutdown are driven from here. The
+"running system" (/proc/cmdline, osrelease, /run/nextroot) is a directory
+the daemon reads through KEXECD_SYSFS_ROOT.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_kexecd as base  # noqa: E402
+from test_kexecd import (EXIT_ACCESS_DENIED, EXIT_INHIBITED, EXIT_NOT_STAGED,  # noqa: E402
+			 EXIT_OK, EXIT_UNSUPPORTED, LOGIND_252, LOGIND_254, LOGIND_IFACE,
+			 REBOOT_KEXEC, REBOOT_ROOT_CHECK_INHIBITORS, REBOOT_SOFT)
+
+import dbus  # noqa: E402
+
+
+class RebootTest(base.KexecdTest):
+
+	def setUp(self):
+		self.logind_mock.AddMethod(LOGIND_IFACE, 'RebootWithFlags', 't', '', LOGIND_254)
+		self.inhibitor_fds = []
+		super().setUp()
+
+	def tearDown(self):
+		for fd in self.inhibitor_fds:
+			os.close(fd)
+		super().tearDown()
+
+	# --- helpers
+
+	def sysroot(self, *parts):
+		return os.path.join(self.kdir, 'sysroot', *parts)
+
+	def running(self, uname, cmdline, nextroot=False):
+		"""What the daemon reads as the running system."""
+		os.makedirs(self.sysroot('proc', 'sys', 'kernel'), exist_ok=True)
+		with open(self.sysroot('proc', 'sys', 'kernel', 'osrelease'), 'w') as f:
+			f.write(uname + '\n')
+		with open(self.sysroot('proc', 'cmdline'), 'w') as f:
+			f.write(cmdline + '\n')
+		if nextroot:
+			os.makedirs(self.sysroot('run', 'nextroot', 'etc'), exist_ok=True)
+			with open(self.sysroot('run', 'nextroot', 'etc', 'os-release'), 'w') as f:
+				f.write('ID=debian\n')
+
+	def plan(self, *args, unprivileged=False):
+		r = self.ctl('--json', 'reboot', '--dry-run', *args, unprivileged=unprivileged)
+		return r, r.json()
+
+	def set_loaded(self, value):
+		with open(self.kfile('loaded'), 'w') as f:
+			f.write(value)
+
+	def inhibit(self, who='backup-job', why='nightly backup'):
+		"""A block inhibitor held by uid 1000 (dbusmock's Inhibit)."""
+		logind = dbus.Interface(self.logind, LOGIND_IFACE)
+		fd = logind.Inhibit('shutdown', who, why, 'block')
+		self.inhibitor_fds.append(fd.take())
+
+	def property_changes(self):
+		"""Starts a PropertiesChanged listener (gdbus monitor) on the object."""
+		return subprocess.Popen(
+			['gdbus', 'monitor', '--system', '--dest', 'org.kexecd1', '--object-path', '/org/kexecd1'],
+			stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+	def wait_for_line(self, proc, needle, timeout):
+		import select
+		deadline = time.monotonic() + timeout
+		seen = ''
+		while time.monotonic() < deadline:
+			ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+			if ready:
+				line = proc.stdout.readline()
+				seen += line
+				if needle in line:
+					return seen
+		self.fail(f'no line with {needle!r} within {timeout} s; saw:\n{seen}')
+
+	# --- capability probe
+
+	def test_probe_254_shown_in_status(self):
+		doc = self.status()
+		self.assertEqual(doc['reboot']['kexec'], True, doc['reboot'])
+		self.assertEqual(doc['reboot']['soft_reboot'], True, doc['reboot'])
+		self.assertIn('Both reboot via kexec and soft reboot', doc['reboot']['detail'])
+		r = self.ctl('status')
+		self.assertRegex(r.out, r'(?m)^\s*Reboot via logind: kexec yes, soft-reboot yes$')
+		self.assertEqual(self.reboot_calls(), [], 'the probe must have no side effect')
+
+	def test_logind_252_kexecs_but_refuses_soft_reboot(self):
+		self.stop_daemon()
+		self.logind_mock.AddMethod(LOGIND_IFACE, 'RebootWithFlags', 't', '', LOGIND_252)
+		self.logind_mock.ClearCalls()
+		self.start_daemon()
+		r = self.ctl('status')
+		self.assertRegex(r.out, r'(?m)^\s*Reboot via logind: kexec yes, soft-reboot no \(needs systemd >= 254\)$')
+		r = self.ctl('soft-reboot')
+		self.assertEqual(r.code, EXIT_UNSUPPORTED, r)
+		self.assertIn('254', r.err)
+		self.assertIn('Invalid flags parameter', r.err)
+		self.assertEqual(self.reboot_calls(), [])
+		self.stage_ok()
+		r = self.ctl('reboot')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.reboot_calls(), [('RebootWithFlags', [REBOOT_KEXEC])])
+
+	# --- state tells the truth
+
+	def test_unloaded_behind_our_back_reads_idle(self):
+		self.stage_ok()
+		self.assertEqual(self.status()['state'], 'staged')
+		self.set_loaded('0')  # kexec -u by someone else
+		doc = self.status()
+		self.assertEqual(doc['state'], 'idle', doc)
+		self.assertIn('unloaded outside kexecd', doc['last_error'])
+		r = self.ctl('reboot')
+		self.assertEqual(r.code, EXIT_NOT_STAGED, r)
+
+	def test_loaded_behind_our_back_reads_foreign(self):
+		self.set_loaded('1')
+		doc = self.status()
+		self.assertEqual(doc['state'], 'foreign', doc)
+
+	def test_timer_announces_an_unload_nobody_asked_about(self):
+		self.stage_ok()
+		monitor = self.property_changes()
+		try:
+			time.sleep(0.5)
+			self.set_loaded('0')
+			# No reader: the daemon's own re-check (every 15 s) notices.
+			seen = self.wait_for_line(monitor, "'State': <'idle'>", 25)
+			self.assertIn('PropertiesChanged', seen)
+		finally:
+			monitor.terminate()
+			monitor.wait()
+
+	def test_cancelled_shutdown_returns_to_staged(self):
+		self.stage_ok()
+		r = self.ctl('reboot')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.status()['state'], 'rebooting')
+		# A second reboot while one is under way is Busy, not "Nothing staged".
+		self.assertNotEqual(self.ctl('reboot').code, EXIT_NOT_STAGED)
+		self.logind_mock.EmitSignal(LOGIND_IFACE, 'PrepareForShutdown', 'b', [True])
+		self.logind_mock.EmitSignal(LOGIND_IFACE, 'PrepareForShutdown', 'b', [False])
+		deadline = time.monotonic() + 5
+		while self.status()['state'] != 'staged' and time.monotonic() < deadline:
+			time.sleep(0.1)
+		doc = self.status()
+		self.assertEqual(doc['state'], 'staged', doc)
+		self.assertIn('cancelled or failed', doc['last_error'])
+		r = self.ctl('reboot')
+		self.assertEqual(r.code, EXIT_OK, r)
+
+	def test_reboot_that_never_came_is_bounded(self):
+		self.stop_daemon()
+		conf = self.kfile('kexecd.conf')
+		with open(conf, 'w') as f:
+			f.write('[Manager]\nRebootTimeoutSec=10\n')
+		self.start_daemon('--config', conf)
+		self.stage_ok()
+		self.assertEqual(self.ctl('reboot').code, EXIT_OK)
+		self.assertEqual(self.status()['state'], 'rebooting')
+		time.sleep(11)
+		doc = self.status()
+		self.assertEqual(doc['state'], 'staged', doc)
+		self.assertIn('no shutdown within 10 s', doc['last_error'])
+
+	# --- the right reboot
+
+	def test_auto_decisions(self):
+		# Nothing staged: a plain reboot, or a refusal on request.
+		r, doc = self.plan('--auto')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(doc['decision'], 'cold', doc)
+		self.assertIn('nothing is staged', doc['reasons'])
+		r, doc = self.plan('--auto', '--require-staged')
+		self.assertEqual(r.code, EXIT_NOT_STAGED, r)
+		self.assertEqual(doc['decision'], 'refuse', doc)
+
+		self.stage_ok()
+		staged = self.status()['staged']
+		uname, cmdline = staged['uki']['uname'], staged['cmdline']
+		self.assertTrue(uname, staged)
+
+		# Another kernel is running: kexec.
+		self.running('0.0.1-other', cmdline)
+		r, doc = self.plan('--auto')
+		self.assertEqual(doc['decision'], 'kexec', doc)
+		self.assertEqual(doc['logind_flags'], REBOOT_KEXEC)
+		self.assertTrue(any('not the running 0.0.1-other' in x for x in doc['reasons']), doc)
+
+		# The same kernel and command line, /run/nextroot prepared: soft.
+		self.running(uname, 'BOOT_IMAGE=/vmlinuz ' + cmdline, nextroot=True)
+		r, doc = self.plan('--auto')
+		self.assertEqual(doc['decision'], 'soft-reboot', doc)
+		self.assertEqual(doc['logind_flags'], REBOOT_SOFT)
+		self.assertTrue(any('/run/nextroot' in x for x in doc['reasons']), doc)
+
+		# Same kernel, another command line: kexec.
+		self.running(uname, cmdline + ' quiet')
+		r, doc = self.plan('--auto')
+		self.assertEqual(doc['decision'], 'kexec', doc)
+
+		# Nothing changed by any of it.
+		self.assertEqual(self.reboot_calls(), [])
+		self.assertEqual(self.status()['state'], 'staged')
+
+		# Text output: the decision and each reason.
+		r = self.ctl('reboot', '--auto', '--dry-run')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertRegex(r.out, r'(?m)^Decision: kexec \(logind RebootWithFlags 0x2\)$')
+		self.assertIn('Nothing was changed', r.out)
+
+	def test_auto_really_soft_reboots_the_same_kernel(self):
+		self.stage_ok()
+		staged = self.status()['staged']
+		self.running(staged['uki']['uname'], staged['cmdline'])
+		r = self.ctl('reboot', '--auto')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.reboot_calls(), [('RebootWithFlags', [REBOOT_SOFT])])
+
+	def test_cold_unloads_first(self):
+		self.stage_ok()
+		r = self.ctl('reboot', '--cold')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.reboot_calls(), [('RebootWithFlags', [0])])
+		self.assertEqual(self.loaded(), '0')
+
+	# --- inhibitors apply to the real caller
+
+	def test_root_caller_without_root_check(self):
+		self.stage_ok()
+		self.inhibit()
+		self.assertEqual(self.ctl('reboot').code, EXIT_OK)
+		self.assertEqual(self.reboot_calls(), [('RebootWithFlags', [REBOOT_KEXEC])])
+
+	def test_unprivileged_caller_gets_root_check(self):
+		self.need_unprivileged()
+		self.stage_ok()
+		r = self.ctl('--no-ask-password', 'reboot', unprivileged=True)
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.reboot_calls(),
+				 [('RebootWithFlags', [REBOOT_KEXEC | REBOOT_ROOT_CHECK_INHIBITORS])])
+
+	def test_unprivileged_caller_refused_by_inhibitor(self):
+		self.need_unprivileged()
+		self.stage_ok()
+		self.inhibit('backup-job', 'nightly backup')
+		r = self.ctl('--no-ask-password', 'reboot', unprivileged=True)
+		self.assertEqual(r.code, EXIT_INHIBITED, r)
+		self.assertIn("'backup-job'", r.err)
+		self.assertIn('nightly backup', r.err)
+		self.assertEqual(self.reboot_calls(), [])
+		self.assertEqual(self.status()['state'], 'staged')
+		# The plan names it too.
+		r, doc = self.plan(unprivileged=True)
+		self.assertEqual([i['who'] for i in doc['block_inhibitors']], ['backup-job'])
+
+	def test_ignore_inhibitors_needs_its_own_action(self):
+		self.need_unprivileged()
+		self.stage_ok()
+		self.inhibit()
+		self.polkit_mock.SetAllowed(dbus.Array(base.ALL_ACTIONS, signature='s'))
+		r = self.ctl('--no-ask-password', 'reboot', '--ignore-inhibitors', unprivileged=True)
+		self.assertEqual(r.code, EXIT_ACCESS_DENIED, r)
+		self.assertIn('org.kexecd1.reboot-ignore-inhibit', r.err)
+		self.polkit_mock.SetAllowed(dbus.Array(base.ALL_ACTIONS + ['org.kexecd1.reboot-ignore-inhibit'],
+						       signature='s'))
+		r = self.ctl('--no-ask-password', 'reboot', '--ignore-inhibitors', unprivileged=True)
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.reboot_calls(), [('RebootWithFlags', [REBOOT_KEXEC])])
+
+	# --- fleet hooks
+
+	def test_reboot_required_file_follows_the_staged_kernel(self):
+		self.stop_daemon()
+		sentinel = self.kfile('reboot-required')
+		conf = self.kfile('kexecd.conf')
+		with open(conf, 'w') as f:
+			f.write(f'[Manager]\nRebootRequiredFile={sentinel}\n')
+		self.running('0.0.1-other', 'root=/dev/vda')
+		self.start_daemon('--config', conf)
+		self.assertFalse(os.path.exists(sentinel))
+		self.stage_ok()
+		with open(sentinel) as f:
+			text = f.read()
+		self.assertTrue(text.startswith('kexecd: the staged kernel'), text)
+		self.assertIn('not the running 0.0.1-other', text)
+		self.assertEqual(self.ctl('unstage').code, EXIT_OK)
+		self.assertFalse(os.path.exists(sentinel), 'removed when nothing is staged')
+		# The same kernel and command line as the running one: none required.
+		self.stage_ok()
+		staged = self.status()['staged']
+		self.assertEqual(self.ctl('unstage').code, EXIT_OK)
+		self.running(staged['uki']['uname'], staged['cmdline'])
+		self.stage_ok()
+		self.assertFalse(os.path.exists(sentinel), 'the staged kernel is the running one')
+
+	# --- messages
+
+	def test_force_denied_shows_the_daemons_reason(self):
+		self.need_unprivileged()
+		self.stage_ok()
+		r = self.ctl('--no-ask-password', 'reboot', '--force', unprivileged=True)
+		self.assertEqual(r.code, EXIT_ACCESS_DENIED, r)
+		self.assertEqual(r.err.strip(), 'Access denied: Reboot with force=true is reserved to root')
+
+
+def load_tests(loader, tests, pattern):
+	return RebootTest.own_tests(loader)
+
+
+if __name__ == '__main__':
+	unittest.main(verbosity=2)

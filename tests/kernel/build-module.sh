@@ -1,0 +1,24 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# Build kexecd_ref.ko against KDIR (from prepare-kernel.sh) in OUTDIR, with module BTF.
+# skel_internal.h (the light-skeleton loader, kernel and user mode in one header) comes from
+# bookworm's libbpf-dev: the same file as the kernel's tools/lib/bpf/, without linux-source.
+#
+# usage: build-module.sh KDIR OUTDIR      prints the path of the .ko
+set -euo pipefail
+
+kdir=${1:?usage: build-module.sh KDIR OUTDIR}
+out=${2:?usage: build-module.sh KDIR OUTDIR}
+here=$(cd "$(dirname "$0")" && pwd)
+skel=/usr/include/bpf/skel_internal.h
+[ -r "$skel" ] || { echo "build-module: $skel missing (libbpf-dev)" >&2; exit 77; }
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+for f in kexecd_ref.c kexecd_ref_uapi.h Kbuild; do
+	cmp -s "$here/$f" "$out/$f" || cp "$here/$f" "$out/$f"
+done
+cmp -s "$skel" "$out/skel_internal.h" || cp "$skel" "$out/skel_internal.h"
+make -s -C "$kdir" M="$out" modules >&2
+readelf -S "$out/kexecd_ref.ko" | grep -q ' \.BTF ' || { echo "build-module: no .BTF in the module (pahole?)" >&2; exit 1; }
+echo "$out/kexecd_ref.ko"

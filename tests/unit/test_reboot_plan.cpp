@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// planReboot(): every decision of Reboot's modes, table-driven.
+#include "reboot_plan.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+namespace kexecd {
+namespace {
+
+nlohmann::json record(const std::string &uname, const std::string &cmdline)
+{
+	return { { "uki", { { "uname", uname } } }, { "cmdline", cmdline } };
+}
+
+RebootFacts facts(RebootMode mode, const std::string &state, nlohmann::json staged = nlohmann::json::object())
+{
+	RebootFacts f;
+	f.mode = mode;
+	f.state = state;
+	f.staged = std::move(staged);
+	f.running.uname = "6.1.0-1-amd64";
+	f.running.cmdline = "BOOT_IMAGE=/vmlinuz root=/dev/vda ro";
+	f.logindKexec = true;
+	f.logindSoftReboot = true;
+	f.logindDetail = "254";
+	return f;
+}
+
+struct Row {
+	const char *name;
+	RebootFacts facts;
+	const char *decision; // "refuse" for an error
+	uint64_t flags;
+};
+
+TEST(RebootPlan, Table)
+{
+	const auto same = record("6.1.0-1-amd64", "root=/dev/vda ro");
+	const auto other = record("6.12.0-1-amd64", "root=/dev/vda ro");
+	auto nextroot = facts(RebootMode::Auto, "staged", same);
+	nextroot.running.nextroot = true;
+	auto old = facts(RebootMode::Auto, "staged", same);
+	old.logindSoftReboot = false;
+	auto oldSoft = facts(RebootMode::Soft, "idle");
+	oldSoft.logindSoftReboot = false;
+	auto require = facts(RebootMode::Auto, "idle");
+	require.requireStaged = true;
+	auto noKexec = facts(RebootMode::Kexec, "staged", other);
+	noKexec.logindKexec = false;
+
+	const Row rows[] = {
+		{ "auto, nothing staged", facts(RebootMode::Auto, "idle"), "cold", 0 },
+		{ "auto, nothing staged, required", require, "refuse", 0 },
+		{ "auto, another kernel", facts(RebootMode::Auto, "staged", other), "kexec", 0x02 },
+		{ "auto, same kernel", facts(RebootMode::Auto, "staged", same), "soft-reboot", 0x04 },
+		{ "auto, same kernel, nextroot", nextroot, "soft-reboot", 0x04 },
+		{ "auto, same kernel, logind 252", old, "kexec", 0x02 },
+		{ "auto, foreign", facts(RebootMode::Auto, "foreign"), "kexec", 0x02 },
+		{ "auto, other cmdline", facts(RebootMode::Auto, "staged", record("6.1.0-1-amd64", "root=/dev/vdb")), "kexec", 0x02 },
+		{ "auto, no uname", facts(RebootMode::Auto, "staged", record("", "root=/dev/vda ro")), "kexec", 0x02 },
+		{ "kexec, staged", facts(RebootMode::Kexec, "staged", same), "kexec", 0x02 },
+		{ "kexec, nothing staged", facts(RebootMode::Kexec, "idle"), "refuse", 0 },
+		{ "kexec, logind without kexec", noKexec, "refuse", 0 },
+		{ "soft, 254", facts(RebootMode::Soft, "idle"), "soft-reboot", 0x04 },
+		{ "soft, 252", oldSoft, "refuse", 0 },
+		{ "cold, staged", facts(RebootMode::Cold, "staged", other), "cold", 0 },
+		{ "cold, idle", facts(RebootMode::Cold, "idle"), "cold", 0 },
+		{ "any, staging", facts(RebootMode::Auto, "staging"), "refuse", 0 },
+		{ "any, rebooting", facts(RebootMode::Kexec, "rebooting", same), "refuse", 0 },
+	};
+	for (const Row &row : rows) {
+		auto plan = planReboot(row.facts);
+		const std::string decision = plan ? rebootActionName(plan->action) : "refuse";
+		EXPECT_EQ(decision, row.decision) << row.name;
+		if (plan) {
+			EXPECT_EQ(plan->logindFlags, row.flags) << row.name;
+			EXPECT_FALSE(plan->reasons.empty()) << row.name;
+		}
+		/* The JSON carries the decision and at least one reason. */
+		auto j = planJson(row.facts, plan);
+		EXPECT_EQ(j["decision"], row.decision) << row.name;
+		EXPECT_FALSE(j["reasons"].empty()) << row.name;
+	}
+}
+
+TEST(RebootPlan, Refusals)
+{
+	auto f = facts(RebootMode::Soft, "idle");
+	f.logindSoftReboot = false;
+	f.logindDetail = "org.freedesktop.DBus.Error.InvalidArgs: Invalid flags parameter";
+	auto plan = planReboot(f);
+	ASSERT_FALSE(plan);
+	EXPECT_EQ(plan.error().code, Code::Unsupported);
+	EXPECT_NE(plan.error().message.find("254"), std::string::npos);
+	EXPECT_NE(plan.error().message.find("Invalid flags parameter"), std::string::npos);
+
+	auto k = planReboot(facts(RebootMode::Kexec, "idle"));
+	ASSERT_FALSE(k);
+	EXPECT_EQ(k.error().code, Code::NotStaged);
+}
+
+TEST(RebootPlan, ColdUnloadsAStagedKernel)
+{
+	auto plan = planReboot(facts(RebootMode::Cold, "staged", record("x", "y")));
+	ASSERT_TRUE(plan);
+	EXPECT_TRUE(plan->unloadFirst);
+	auto idle = planReboot(facts(RebootMode::Cold, "idle"));
+	ASSERT_TRUE(idle);
+	EXPECT_FALSE(idle->unloadFirst);
+}
+
+TEST(RebootPlan, Modes)
+{
+	EXPECT_EQ(*parseRebootMode("auto"), RebootMode::Auto);
+	EXPECT_EQ(*parseRebootMode("cold"), RebootMode::Cold);
+	auto bad = parseRebootMode("warm\xff");
+	ASSERT_FALSE(bad);
+	EXPECT_EQ(bad.error().code, Code::InvalidArgument);
+	EXPECT_NE(bad.error().message.find("\\xff"), std::string::npos);
+}
+
+TEST(RebootPlan, NormalizeCmdlineDropsWhatLoadersAdd)
+{
+	EXPECT_EQ(normalizeCmdline("BOOT_IMAGE=/vmlinuz-6.1  root=/dev/vda\tro initrd=\\initrd.img quiet\n"),
+		  "root=/dev/vda ro quiet");
+	EXPECT_EQ(normalizeCmdline(""), "");
+}
+
+TEST(RebootPlan, ReadsTheRunningSystem)
+{
+	namespace fs = std::filesystem;
+	fs::path root = fs::temp_directory_path() / ("reboot-plan-" + std::to_string(getpid()));
+	fs::create_directories(root / "proc/sys/kernel");
+	std::ofstream(root / "proc/sys/kernel/osrelease") << "6.1.0-1-amd64\n";
+	std::ofstream(root / "proc/cmdline") << "root=/dev/vda ro\n";
+	auto r = readRunningSystem((root / "proc").string(), (root / "run").string());
+	EXPECT_EQ(r.uname, "6.1.0-1-amd64");
+	EXPECT_EQ(r.cmdline, "root=/dev/vda ro");
+	EXPECT_FALSE(r.nextroot);
+	/* An empty /run/nextroot is not an OS tree. */
+	fs::create_directories(root / "run/nextroot");
+	EXPECT_FALSE(readRunningSystem((root / "proc").string(), (root / "run").string()).nextroot);
+	fs::create_directories(root / "run/nextroot/etc");
+	std::ofstream(root / "run/nextroot/etc/os-release") << "ID=debian\n";
+	EXPECT_TRUE(readRunningSystem((root / "proc").string(), (root / "run").string()).nextroot);
+	fs::remove_all(root);
+}
+
+} // namespace
+} // namespace kexecd
