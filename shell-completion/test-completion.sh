@@ -82,7 +82,9 @@ expect 'kexecctl stage --sch' '--scheme'
 expect 'kexecctl stage --scheme ' 'auto bpf classic'
 expect 'kexecctl inspect --scheme c' 'classic'
 expect 'kexecctl stage --signature-policy ' 'auto enforce warn'
-expect 'kexecctl reboot --' "$(printf '%s\n' --json --no-ask-password --config --bus --help --version --force | sort | tr '\n' ' ' | sed 's/ $//')"
+expect_has 'kexecctl reboot --' --auto --kexec --soft --cold --dry-run --require-staged --ignore-inhibitors --force --json
+expect_has 'kexecctl soft-reboot --' --dry-run --ignore-inhibitors --no-ask-password
+expect 'kexecctl unstage --if' '--if-kernel'
 expect_has 'kexecctl stage --' --addon --no-addons --profile --scheme --cmdline-extra --signature-policy --json
 expect_has 'kexecctl list --' --esp --xbootldr
 # Files: the UKI of stage and inspect, an addon; directories are offered to descend into.
@@ -97,6 +99,14 @@ expect 'kexecctl --bus system stage --scheme ' 'auto bpf classic'
 # No files after the one UKI, and none for verbs that take none.
 expect 'kexecctl stage linux.efi ' ''
 expect 'kexecctl status ' ''
+
+# Every option kexecctl itself knows is offered: each verb's --help against the completion.
+if [ -n "${KEXECCTL_BIN:-}" ]; then
+	for verb in status stage unstage reboot soft-reboot inspect list; do
+		mapfile -t known < <(kexecctl "$verb" --help | grep -o -- '--[a-z][a-z-]*' | sort -u)
+		expect_has "kexecctl $verb --" "${known[@]}"
+	done
+fi
 
 # --profile: the profiles of the UKI on the command line, from `kexecctl inspect`.
 uki=${KEXECD_FIXTURES:-}/uki-profiles.efi
