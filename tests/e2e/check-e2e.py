@@ -20,10 +20,11 @@ UKI_CMDLINE = 'console=ttyS0 kexecd.uki=1'
 SYSTEM_PASSES = [
 	'dpkg-install', 'install-starts-nothing', 'install-stages-nothing', 'unit-loaded',
 	'bob-access-denied', 'bob-staged-nothing', 'bob-status', 'dbus-activated',
-	'kernel-install-add', 'kernel-install-loaded', 'kernel-install-staged-uki2', 'stage',
-	'stage-loaded', 'status-json', 'sandbox-verdicts-match', 'journal-fields', 'restart',
-	'restart-loaded', 'restart-keeps-staged', 'inhibited-reboot-refused',
-	'inhibited-still-loaded', 'reboot-requested',
+	'kernel-install-add', 'kernel-install-loaded', 'kernel-install-staged-uki2',
+	'kernel-install-remove', 'kernel-install-remove-unstaged', 'stage', 'stage-loaded',
+	'status-json', 'sandbox-verdicts-match', 'journal-fields', 'restart', 'restart-loaded',
+	'restart-keeps-staged', 'inhibited-reboot-refused', 'inhibited-still-loaded',
+	'reboot-requested',
 ]
 
 # The UKI's .cmdline, then the addons' in the order they were given (systemd-stub order).

@@ -83,11 +83,48 @@ polkit.addRule(function(action, subject) {
 		return polkit.Result.YES;
 });
 EOF
-	# The image's ESP directory: a UKI, a global addon and a per-UKI addon (systemd-stub order:
-	# global first), found by kexecctl itself as systemd-stub would.
-	mkdir -p /efi/EFI/Linux/kexecd-e2e.efi.extra.d /efi/loader/addons
-	cp "$E/e2e-uki.efi" "$uki"
+	# The image's ESP directory, with a global addon for now; the UKI comes after kernel-install.
+	mkdir -p /efi/EFI/Linux /efi/loader/addons
 	cp "$E/a.addon.efi" /efi/loader/addons/a.addon.efi
+
+	# --- kernel-install: after an add the plugin stages the default entry, after a remove of the
+	# staged kernel it unstages ---------------------------------------------------------------
+	mkdir -p /etc/kexecd /etc/kernel/install.d
+	printf '[Manager]\nStageOnInstall=yes\n' >/etc/kexecd/kexecd.conf
+	echo layout=uki >/etc/kernel/install.conf
+	# systemd 254's 60-ukify.install is Python, which the image does not have; the UKI is
+	# ready-made, so there is nothing for it to build. Masked as kernel-install(8) documents.
+	ln -sf /dev/null /etc/kernel/install.d/60-ukify.install
+	# systemd 252 has no 90-uki-copy.install (253 brought it): the part of it this needs, so that
+	# on both versions the new UKI lands on the ESP and becomes the default entry.
+	if [ ! -e /usr/lib/kernel/install.d/90-uki-copy.install ]; then
+		cat >/etc/kernel/install.d/90-uki-copy.install <<'EOF'
+#!/bin/sh
+# systemd >= 253's 90-uki-copy.install, reduced: the UKI to and from $BOOT_ROOT/EFI/Linux.
+[ "$KERNEL_INSTALL_LAYOUT" = uki ] || exit 0
+dst="$KERNEL_INSTALL_BOOT_ROOT/EFI/Linux/$KERNEL_INSTALL_ENTRY_TOKEN-$2.efi"
+case "$1" in
+add) mkdir -p "${dst%/*}" && install -m 0644 "$4" "$dst" ;;
+remove) rm -f "$dst" ;;
+esac
+EOF
+		chmod 0755 /etc/kernel/install.d/90-uki-copy.install
+	fi
+	# The version is the UKI's own (.uname), as a kernel package would install it.
+	kver=$(kexecctl inspect "$E/e2e-uki2.efi" | sed -n 's/^ *Kernel version: //p')
+	capture kernel-install env BOOT_ROOT=/efi kernel-install --verbose add "$kver" "$E/e2e-uki2.efi"
+	[ "$rc" = 0 ] && pass kernel-install-add || fail "kernel-install-add rc=$rc"
+	expect_loaded 1 kernel-install-loaded
+	expect_staged kernel-install-staged-uki2 "$uki2_sha"
+	capture kernel-install-remove env BOOT_ROOT=/efi kernel-install --verbose remove "$kver"
+	[ "$rc" = 0 ] && pass kernel-install-remove || fail "kernel-install-remove rc=$rc"
+	expect_loaded 0 kernel-install-remove-unstaged
+	rm -f /etc/kexecd/kexecd.conf
+
+	# The UKI alice stages, and a per-UKI addon (systemd-stub order: global ones first), which
+	# kexecctl finds itself as systemd-stub would.
+	mkdir -p /efi/EFI/Linux/kexecd-e2e.efi.extra.d
+	cp "$E/e2e-uki.efi" "$uki"
 	cp "$E/b.addon.efi" /efi/EFI/Linux/kexecd-e2e.efi.extra.d/b.addon.efi
 
 	# --- a user the rule does not allow --------------------------------------------------------
@@ -106,20 +143,6 @@ EOF
 	else
 		fail "dbus-activated: kexecd is $(systemctl show -p ActiveState --value kexecd.service)"
 	fi
-
-	# --- kernel-install: a new UKI is staged by the plugin -------------------------------------
-	mkdir -p /etc/kexecd /etc/kernel
-	printf '[Manager]\nStageOnInstall=yes\n' >/etc/kexecd/kexecd.conf
-	echo layout=uki >/etc/kernel/install.conf
-	# systemd 254's 60-ukify.install is Python, which the image does not have; the UKI is
-	# ready-made, so there is nothing for it to build. Masked as kernel-install(8) documents.
-	mkdir -p /etc/kernel/install.d
-	ln -sf /dev/null /etc/kernel/install.d/60-ukify.install
-	capture kernel-install env BOOT_ROOT=/efi kernel-install --verbose add 6.1.0-kexecd-e2e "$E/e2e-uki2.efi"
-	[ "$rc" = 0 ] && pass kernel-install-add || fail "kernel-install-add rc=$rc"
-	expect_loaded 1 kernel-install-loaded
-	expect_staged kernel-install-staged-uki2 "$uki2_sha"
-	rm -f /etc/kexecd/kexecd.conf
 
 	# --- alice stages the ESP's UKI; its addons come along ------------------------------------
 	capture stage as_alice kexecctl --no-ask-password stage "$uki"
