@@ -165,15 +165,17 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 				return bad("auto|bpf|classic");
 			engine.scheme = *s;
 		} else if (key == "AllowSchemeFallback" || key == "UseFirmwareDb" ||
-			   key == "EnforceFirmwareVerdict" || key == "StageOnInstall") {
+			   key == "EnforceFirmwareVerdict" || key == "StageOnInstall" || key == "StageOnBoot") {
 			bool *target = key == "AllowSchemeFallback"      ? &engine.allowSchemeFallback
 				       : key == "UseFirmwareDb"          ? &engine.useFirmwareDb
 				       : key == "EnforceFirmwareVerdict" ? &engine.enforceFirmwareVerdict
-									 : &config.stageOnInstall;
+				       : key == "StageOnInstall"         ? &config.stageOnInstall
+									 : &config.stageOnBoot;
 			const bool def = key == "AllowSchemeFallback"      ? defaults.engine.allowSchemeFallback
 					 : key == "UseFirmwareDb"          ? defaults.engine.useFirmwareDb
 					 : key == "EnforceFirmwareVerdict" ? defaults.engine.enforceFirmwareVerdict
-									   : defaults.stageOnInstall;
+					 : key == "StageOnInstall"         ? defaults.stageOnInstall
+									   : defaults.stageOnBoot;
 			if (reset) {
 				*target = def;
 				continue;

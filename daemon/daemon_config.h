@@ -35,6 +35,7 @@ struct DaemonConfig {
 	EngineConfig engine;
 	RebootSettings reboot;
 	bool stageOnInstall = false; // read by the kernel-install plugin, not the daemon
+	bool stageOnBoot = false;    // read by kexecd-stage-on-boot.service, not the daemon
 };
 
 /* Compiled defaults, with the state file under $RUNTIME_DIRECTORY when

@@ -308,6 +308,47 @@ class RebootTest(base.KexecdTest):
 		self.stage_ok()
 		self.assertFalse(os.path.exists(sentinel), 'the staged kernel is the running one')
 
+	# --- the kernel-install plugin against the daemon
+
+	def test_kernel_install_plugin(self):
+		esp = self.kfile('esp')
+		linux = os.path.join(esp, 'EFI', 'Linux')
+		os.makedirs(linux)
+		os.makedirs(os.path.join(esp, 'loader'))
+		uname = '6.1.0-57-amd64'  # the fixture's .uname
+		# A boot-counted copy is the default; a newer entry that ran out
+		# of tries (bad) sorts after it, as systemd-boot sorts them.
+		import shutil
+		shutil.copyfile(self.fx('uki.efi'), os.path.join(linux, f'debian-{uname}+3.efi'))
+		shutil.copyfile(self.fx('uki.efi'), os.path.join(linux, 'debian-6.2.0-1-amd64+0-3.efi'))
+		conf = self.kfile('kexecd.conf')
+		with open(conf, 'w') as f:
+			f.write(f'[Manager]\nESP={esp}\nStageOnInstall=yes\n')
+		self.stop_daemon()
+		self.start_daemon('--config', conf)
+		plugin = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'systemd',
+				      '95-kexecd.install')
+		env = dict(os.environ, KEXECD_CONF=conf, KEXECCTL=self.kexecctl_bin)
+
+		def run(*args):
+			p = subprocess.run(['sh', plugin, *args], env=env, stdout=subprocess.PIPE,
+					   stderr=subprocess.STDOUT, text=True, timeout=120)
+			self.assertEqual(p.returncode, 0, p.stdout)
+			return p.stdout
+
+		run('add', uname, '/unused', '/unused/image.efi')
+		staged = self.status()['staged']
+		self.assertEqual(staged['uki']['path'], os.path.join(linux, f'debian-{uname}+3.efi'))
+		run('remove', '6.2.0-1-amd64', '/unused')
+		self.assertEqual(self.status()['state'], 'staged', 'another version must stay staged')
+		run('remove', uname, '/unused')
+		self.assertEqual(self.status()['state'], 'idle')
+		self.assertEqual(self.loaded(), '0')
+		# A daemon that refuses never fails the installation.
+		self.stop_daemon()
+		out = run('add', uname, '/unused', '/unused/image.efi')
+		self.assertIn('failed, ignoring', out)
+
 	# --- messages
 
 	def test_force_denied_shows_the_daemons_reason(self):
