@@ -3,7 +3,7 @@
 #
 # The Debian package as built by the README's command (through tests/e2e/build-deb.sh, cached per
 # source tree): it ships what `meson install` installs, its maintainer scripts only reload
-# systemd (never start, restart or stop kexecd), and lintian reports nothing but the tags
+# systemd (never enable, start, restart or stop a unit), and lintian reports nothing but the tags
 # debian/kexecd.lintian-overrides explains.
 #
 # usage: check-deb.sh       exit 77 with the reason when the packaging tools are missing
@@ -28,6 +28,7 @@ bad() { echo "FAIL $*"; failed=1; }
 contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|')
 for f in /usr/sbin/kexecd /usr/bin/kexecctl \
 	/usr/lib/systemd/system/kexecd.service \
+	/usr/lib/systemd/system/kexecd-stage-on-boot.service \
 	/usr/share/dbus-1/system.d/org.kexecd1.conf \
 	/usr/share/dbus-1/system-services/org.kexecd1.service \
 	/usr/share/dbus-1/interfaces/org.kexecd1.Manager.xml \
@@ -54,6 +55,12 @@ for s in "$x"/control/{preinst,postinst,prerm,postrm}; do
 	fi
 done
 grep -qs 'daemon-reload' "$x"/control/postinst && ok "postinst reloads systemd" || bad "postinst does not daemon-reload"
+# Staging at boot is the admin's choice: the package enables no unit.
+if grep -qs 'deb-systemd-helper enable\|systemctl.*enable' "$x"/control/postinst; then
+	bad "postinst enables a unit"
+else
+	ok "postinst enables no unit"
+fi
 
 # lintian on the binary package and the build record; overrides carry their reasons.
 changes=$(ls "$(dirname "$deb")"/*.changes | head -n1)
