@@ -55,8 +55,11 @@ for s in "$x"/control/{preinst,postinst,prerm,postrm}; do
 	fi
 done
 grep -qs 'daemon-reload' "$x"/control/postinst && ok "postinst reloads systemd" || bad "postinst does not daemon-reload"
-# Staging at boot is the admin's choice: the package enables no unit.
-if grep -qs 'deb-systemd-helper enable\|systemctl.*enable' "$x"/control/postinst; then
+# Staging at boot is the admin's choice: the package enables no unit. (debhelper's --no-enable
+# snippet re-enables a unit only when the admin had enabled it: `was-enabled` guards it.)
+if awk '/was-enabled/ { guard = NR }
+	/deb-systemd-helper enable|systemctl.*enable/ && !(guard && NR - guard <= 3) { found = 1 }
+	END { exit !found }' "$x"/control/postinst 2>/dev/null; then
 	bad "postinst enables a unit"
 else
 	ok "postinst enables no unit"
