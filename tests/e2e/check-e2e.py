@@ -16,6 +16,17 @@ import struct
 import sys
 
 UKI_CMDLINE = 'console=ttyS0 kexecd.uki=1'
+# system-scenario.sh's checks, on every systemd version.
+SYSTEM_PASSES = [
+	'dpkg-install', 'install-starts-nothing', 'install-stages-nothing', 'unit-loaded',
+	'bob-access-denied', 'bob-staged-nothing', 'bob-status', 'dbus-activated',
+	'kernel-install-add', 'kernel-install-loaded', 'kernel-install-staged-uki2',
+	'kernel-install-remove', 'kernel-install-remove-unstaged', 'stage', 'stage-loaded',
+	'status-json', 'sandbox-verdicts-match', 'journal-fields', 'restart', 'restart-loaded',
+	'restart-keeps-staged', 'inhibited-reboot-refused', 'inhibited-still-loaded',
+	'reboot-requested',
+]
+
 # The UKI's .cmdline, then the addons' in the order they were given (systemd-stub order).
 EXPECTED = {
 	'kexec-tools': {
@@ -48,6 +59,21 @@ EXPECTED = {
 		'passes': ['insmod', 'tampered-container', 'unsigned-container', 'oversize-uki', 'linux-addon',
 		           'zboot-gzip', 'zboot-gzip-loaded', 'zboot-gzip-unstage',
 		           'zboot-zstd', 'zboot-zstd-loaded', 'zboot-zstd-unstage', 'stage', 'after-stage'],
+	},
+	# run-system.sh: a real Debian system (systemd as PID 1) reboots through logind into the UKI
+	# staged from its ESP directory, with the global addon a and the per-UKI addon b.
+	'system-252': {
+		'cmdline': UKI_CMDLINE + ' kexecd.addon=1 kexecd.addon2=1',
+		'files': '/etc/kexecd-addon-marker,/etc/kexecd-uki-marker',
+		'order': 'addon-b',
+		'passes': SYSTEM_PASSES + ['soft-reboot-unsupported'],
+	},
+	'system-254': {
+		'cmdline': UKI_CMDLINE + ' kexecd.addon=1 kexecd.addon2=1',
+		'files': '/etc/kexecd-addon-marker,/etc/kexecd-uki-marker',
+		'order': 'addon-b',
+		'passes': SYSTEM_PASSES + ['soft-reboot-requested', 'soft-reboot-same-kernel',
+		                           'soft-reboot-loaded', 'soft-reboot-keeps-staged'],
 	},
 }
 
@@ -231,6 +257,9 @@ def main():
 	# The BIOS clears the screen with escape sequences that end up in front of the first line.
 	text = re.sub(r'\x1b(\[[0-9;?]*[A-Za-z]|c)', '', text)
 	lines = [l.rstrip('\r') for l in text.split('\n')]
+	# Under systemd (system-*), the scenario's output reaches the console through journald, which
+	# prefixes "[  12.345678] bash[123]: "; a login prompt may stand in front of the first one.
+	lines = [re.sub(r'^.*?\[\s*\d+\.\d+\] [^\s\[]+\[\d+\]: ', '', l) for l in lines]
 
 	fails = [l for l in lines if l.startswith('E2E-FAIL')]
 	check(not fails, 'first stage reported no failure' + (f': {fails}' if fails else ''))
@@ -258,9 +287,9 @@ def main():
 	timings = {tool: min(ns) for tool, ns in samples.items()}
 
 	u = lambda name: sha256(os.path.join(a.ukis, name))
-	if a.mode in ('kexecd', 'kexecd-negative', 'bpf-reference'):
+	if a.mode in ('kexecd', 'kexecd-negative', 'bpf-reference', 'system-252', 'system-254'):
 		check('status' in blk, 'status --json was printed')
-	if a.mode == 'kexecd' and 'status' in blk:
+	if a.mode in ('kexecd', 'system-252', 'system-254') and 'status' in blk:
 		# Inputs, and the composed parts byte for byte: kernel = .linux, initrd = UKI's .initrd
 		# followed by b's (exactly what kexec-tools is given in its run).
 		check_status(blk['status'][0], {
@@ -270,6 +299,18 @@ def main():
 			'composed kernel': u('parts/vmlinuz'),
 			'composed initrd': u('parts/initrd.cpio'),
 		})
+	if a.mode.startswith('system-') and 'status' in blk:
+		# kexecd probes logind once (RebootWithFlags 0x06 fails without side effects, with a
+		# message that tells 252/253 from 254+) and shows what it found.
+		try:
+			status = json.loads(blk['status'][0])
+		except ValueError:
+			status = {}
+		want_soft = a.mode == 'system-254'
+		kexec = [v for k, v in walk(status) if k == 'kexec' and isinstance(v, bool)]
+		soft = [v for k, v in walk(status) if k == 'soft_reboot' and isinstance(v, bool)]
+		check(kexec[:1] == [True], f'status says logind can kexec (found {kexec})')
+		check(soft[:1] == [want_soft], f'status says soft-reboot is {"" if want_soft else "not "}supported (found {soft})')
 	if a.mode == 'kexecd-negative' and 'status' in blk:
 		check_status(blk['status'][0], {
 			'uki2': u('e2e-uki2.efi'),
