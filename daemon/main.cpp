@@ -55,6 +55,9 @@ static std::function<void(std::string_view)> testHookFromEnvironment()
 		std::ifstream(dir + "/delay-" + std::string(phase)) >> delay;
 		if (!delay.empty())
 			std::this_thread::sleep_for(std::chrono::milliseconds(std::atoll(delay.c_str())));
+		/* One byte per pass: a test can wait until an earlier staging
+		 * has passed a phase before it arms stop-at for the next. */
+		std::ofstream(dir + "/passed-" + std::string(phase), std::ios::app) << '.';
 	};
 }
 

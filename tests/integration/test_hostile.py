@@ -256,6 +256,13 @@ class HostileTest(HostileBase):
 			with self.subTest(phase):
 				self.restart_with_hook()
 				self.stage_baseline()
+				# The baseline's worker reaches 'posted' after its reply:
+				# arm stop-at only once it has passed, or it stops there.
+				passed = os.path.join(self.hookdir, 'passed-posted')
+				deadline = time.monotonic() + 30
+				while not os.path.exists(passed) and time.monotonic() < deadline:
+					time.sleep(0.02)
+				self.assertTrue(os.path.exists(passed), 'the baseline staging never passed posted')
 				self.set_hook('stop-at', phase)
 				proc = subprocess.Popen(self.ctl_argv('stage', self.fx('uki.efi'), '--scheme', 'classic'),
 							stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
