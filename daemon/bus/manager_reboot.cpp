@@ -68,7 +68,6 @@ ManagerAdaptor::RebootCall ManagerAdaptor::parseRebootOptions(const VariantMap &
 
 RebootFacts ManagerAdaptor::rebootFacts(const RebootCall &call, const LogindCapabilities &caps)
 {
-	(void)stager_.refresh();
 	RebootFacts f;
 	f.mode = call.mode;
 	f.requireStaged = call.requireStaged;
@@ -116,6 +115,7 @@ void ManagerAdaptor::PlanReboot(sdbus::Result<std::string> &&result, VariantMap 
 		RebootCall call = parseRebootOptions(options, RebootMode::Kexec, false);
 		logind_.capabilities([this, reply, call](const LogindCapabilities &caps) {
 			guarded(reply, "PlanReboot", [&] {
+				(void)stager_.refresh();
 				auto facts = std::make_shared<RebootFacts>(rebootFacts(call, caps));
 				auto plan = std::make_shared<Result<RebootPlan>>(planReboot(*facts));
 				logind_.shutdownBlockers([reply, facts, plan](Result<std::vector<Inhibitor>> blockers) {
@@ -147,6 +147,7 @@ void ManagerAdaptor::startReboot(VoidReply reply, RebootCall call)
 		guarded(reply, call.what, [&] {
 			/* Planned before authorization: nobody should type a
 			 * password for a reboot that will be refused. */
+			(void)stager_.refresh();
 			RebootFacts facts = rebootFacts(call, caps);
 			auto plan = planReboot(facts);
 			if (!plan)
@@ -311,19 +312,17 @@ void ManagerAdaptor::updateRebootRequired()
 		return;
 	/* kured and friends reboot when the file exists; its text says why. */
 	std::string reason;
-	if (stager_.state() == StageState::Staged || stager_.state() == StageState::Foreign) {
-		RebootFacts facts;
-		facts.mode = RebootMode::Auto;
-		facts.state = "staged";
-		facts.staged = stager_.staged();
-		facts.running = readRunningSystem(reboot_.procRoot, reboot_.runRoot);
+	if (stager_.state() == StageState::Foreign) {
+		reason = "kexecd: a kernel staged by another tool is loaded\n";
+	} else if (stager_.state() == StageState::Staged) {
 		/* Only "the same kernel or not" matters: with soft-reboot
 		 * possible, auto plans kexec exactly for another kernel. */
-		facts.logindSoftReboot = true;
-		auto plan = planReboot(facts);
-		if (stager_.state() == StageState::Foreign)
-			reason = "kexecd: a kernel staged by another tool is loaded\n";
-		else if (plan && plan->action == RebootAction::Kexec && !plan->reasons.empty())
+		RebootCall call;
+		call.mode = RebootMode::Auto;
+		LogindCapabilities any;
+		any.available = any.kexec = any.softReboot = true;
+		auto plan = planReboot(rebootFacts(call, any));
+		if (plan && plan->action == RebootAction::Kexec && !plan->reasons.empty())
 			reason = "kexecd: " + plan->reasons.front() + "\n";
 	}
 	if (reason == rebootRequired_)

@@ -3,12 +3,11 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <iterator>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "file_util.h"
 #include "text.h"
 
 namespace kexecd {
@@ -18,15 +17,10 @@ namespace {
 constexpr uint64_t kFlagKexec = 0x02;
 constexpr uint64_t kFlagSoft = 0x04;
 
-std::string readSmall(const std::string &path)
+/* /proc/cmdline and osrelease, without the trailing newline. */
+std::string readProcText(const std::string &path)
 {
-	std::ifstream f(path, std::ios::binary);
-	std::string s;
-	if (!f)
-		return s;
-	char buf[4096];
-	f.read(buf, sizeof(buf));
-	s.assign(buf, static_cast<size_t>(f.gcount()));
+	std::string s = detail::readSmallFile(path, 64 * 1024).value_or("");
 	while (!s.empty() && (s.back() == '\n' || s.back() == '\0'))
 		s.pop_back();
 	return s;
@@ -130,8 +124,8 @@ std::string normalizeCmdline(const std::string &cmdline)
 RunningSystem readRunningSystem(const std::string &procRoot, const std::string &runRoot)
 {
 	RunningSystem r;
-	r.uname = readSmall(procRoot + "/sys/kernel/osrelease");
-	r.cmdline = readSmall(procRoot + "/cmdline");
+	r.uname = readProcText(procRoot + "/sys/kernel/osrelease");
+	r.cmdline = readProcText(procRoot + "/cmdline");
 	struct stat st;
 	/* systemd switches into /run/nextroot when it is a directory with
 	 * an os-release of its own (systemd-soft-reboot.service(8)). */
