@@ -109,7 +109,9 @@ TEST(Config, RejectsEachKindOfBadValue)
 	for (const char *line : { "SignaturePolicy=maybe", "AllowSchemeFallback=2",
 				  "TrustDirectory=relative/dir", "StateFile=", "MaxImageSize=0",
 				  "MaxImageSize=5G", "MaxImageSize=12X", "MaxAddons=-1",
-				  "MaxAddons=99999", "MaxAddons=16", "MaxCmdline=10", "ESP=efi", "EFIVARS=efivars", "NoEquals" }) {
+				  "MaxAddons=99999", "MaxAddons=16", "MaxCmdline=10", "ESP=efi", "EFIVARS=efivars", "NoEquals",
+				  "RebootTimeoutSec=5", "RebootTimeoutSec=3601", "RebootTimeoutSec=soon",
+				  "RebootRequiredFile=run/reboot-required", "StageOnBoot=often" }) {
 		auto p = parse(std::string("[Manager]\n") + line + "\n");
 		/* StateFile= with no value is a reset, not an error. */
 		if (std::string_view(line) == "StateFile=") {
