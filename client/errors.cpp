@@ -69,6 +69,7 @@ constexpr std::array kKexecdErrors = {
 	BusErrorRow{ "KernelRefused", ExitKernelRefused, "kernel-refused", "Kernel refused" },
 	BusErrorRow{ "Unsupported", ExitUnsupported, "unsupported", "Unsupported" },
 	BusErrorRow{ "Inhibited", ExitInhibited, "inhibited", "Inhibited" },
+	BusErrorRow{ "NoCrashMemory", ExitNoCrashMemory, "no-crash-memory", "No crash kernel memory" },
 	BusErrorRow{ "Io", ExitFailure, "io", "I/O error" },
 	BusErrorRow{ "Internal", ExitFailure, "internal", "Internal error in kexecd" },
 };

@@ -23,6 +23,7 @@ enum ExitCode : int {
 	ExitUnsupported = 9,
 	ExitUnreachable = 10,      // no bus, or no kexecd on it
 	ExitInhibited = 11,        // a block inhibitor refuses the reboot
+	ExitNoCrashMemory = 12,    // no crashkernel= memory for the crash slot
 };
 
 /* The privileged verbs, each guarded by one polkit action. */

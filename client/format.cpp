@@ -224,6 +224,36 @@ void addSupport(Block &block, const json &support)
 	block.add("Secure Boot", yesNo(find(support, { "/secure_boot" })));
 }
 
+/* The crash kernel's slot, apart from the reboot slot: what a panic would
+ * start, and how much memory crashkernel= gave it. */
+void addCrashSlot(Block &block, const json &describe)
+{
+	const json *crash = find(describe, { "/crash" });
+	if (!crash || !crash->is_object())
+		return;
+	std::string state = text(*crash, { "/state" });
+	const json *staged = find(*crash, { "/staged" });
+	if (staged && staged->is_object() && !staged->empty()) {
+		std::string what = text(*staged, { "/uki/path" });
+		if (std::string uname = text(*staged, { "/uki/uname" }); !uname.empty())
+			what += (what.empty() ? "" : ", ") + uname;
+		if (!what.empty())
+			state += " (" + what + ")";
+	}
+	block.add("Crash kernel", state);
+	if (staged && staged->is_object()) {
+		block.add("Crash command line", text(*staged, { "/cmdline" }));
+		block.add("Crash kernel SHA256", text(*staged, { "/kernel/sha256" }));
+		block.add("Crash initrd SHA256", text(*staged, { "/initrd/sha256" }));
+	}
+	if (const json *size = find(describe, { "/kernel_support/crash_size" }); size && size->is_number()) {
+		const uint64_t bytes = size->get<uint64_t>();
+		block.add("Crash memory", bytes ? fmt::format("{} MiB reserved (crashkernel=)", bytes >> 20)
+					       : std::string("none (boot with crashkernel= to stage a crash kernel)"));
+	}
+	block.add("Crash last error", text(*crash, { "/last_error" }));
+}
+
 } // namespace
 
 namespace {
@@ -256,6 +286,7 @@ std::string formatStatus(const json &describe)
 	const json *support = find(describe, { "/kernel_support" });
 	if (support && support->is_object())
 		addSupport(block, *support);
+	addCrashSlot(block, describe);
 
 	if (const json *reboot = find(describe, { "/reboot" }); reboot && reboot->is_object())
 		block.add("Reboot via logind", rebootLine(*reboot));

@@ -45,6 +45,12 @@ struct StageOptions {
 	std::string scheme;
 	std::string cmdlineExtra;
 	std::string signaturePolicy;
+	bool crash = false;
+};
+
+struct UnstageOptions {
+	std::string ifKernel;
+	bool crash = false;
 };
 
 struct InspectOptions {
@@ -162,7 +168,9 @@ int runStaging(const GlobalOptions &global, const char *method, const Args &...a
 		fmt::print("{}\n", jsonText(record, 2));
 	} else {
 		const std::string path = record.value(json::json_pointer("/uki/path"), std::string{});
-		fmt::print("{}\n", path.empty() ? "Staged." : fmt::format("Staged '{}'.", path));
+		const char *what = record.value("slot", std::string{}) == "crash" ? "as the crash kernel" : "";
+		fmt::print("{}\n", path.empty() ? fmt::format("Staged{}{}.", *what ? " " : "", what)
+					: fmt::format("Staged '{}'{}{}.", path, *what ? " " : "", what));
 		fmt::print("{}", formatStaged(record));
 	}
 	return ExitOk;
@@ -220,6 +228,8 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 		options["cmdline_extra"] = sdbus::Variant{ opts.cmdlineExtra };
 	if (!opts.signaturePolicy.empty())
 		options["signature_policy"] = sdbus::Variant{ opts.signaturePolicy };
+	if (opts.crash)
+		options["crash"] = sdbus::Variant{ true };
 
 	/* No UKI: the daemon picks the default entry (Boot Loader Spec). */
 	if (opts.uki.empty()) {
@@ -285,8 +295,10 @@ bool stagedIsKernel(const json &staged, const std::string &version)
 	return name.size() > tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
 }
 
-int cmdUnstage(const GlobalOptions &global, const std::string &ifKernel)
+int cmdUnstage(const GlobalOptions &global, const UnstageOptions &opts)
 {
+	const std::string &ifKernel = opts.ifKernel;
+	const char *slotKey = opts.crash ? "/crash/staged" : "/staged";
 	int exitCode = ExitOk;
 	auto connection = connectBus(global, exitCode);
 	if (!connection)
@@ -296,28 +308,34 @@ int cmdUnstage(const GlobalOptions &global, const std::string &ifKernel)
 		ManagerProxy manager(*connection);
 		if (!ifKernel.empty()) {
 			json doc = json::parse(manager.Describe(), nullptr, false);
-			json staged = doc.is_object() ? doc.value("staged", json::object()) : json::object();
+			json staged = doc.is_object() ? doc.value(json::json_pointer(slotKey), json::object())
+						      : json::object();
 			if (!staged.is_object() || staged.empty() || !stagedIsKernel(staged, ifKernel)) {
 				if (global.json)
 					fmt::print("{}\n", jsonText(json{ { "verb", "unstage" }, { "result", "kept" } }, 2));
 				else
-					fmt::print("Not unstaging: the staged kernel is not {}.\n", ifKernel);
+					fmt::print("Not unstaging: the staged {}kernel is not {}.\n",
+						   opts.crash ? "crash " : "", ifKernel);
 				return ExitOk;
 			}
 		}
+		Options options = authOptions(global);
+		if (opts.crash)
+			options["crash"] = sdbus::Variant{ true };
 		manager.proxy()
 			.callMethod("Unstage")
 			.onInterface(org::kexecd1::Manager_proxy::INTERFACE_NAME)
 			.withTimeout(kAuthTimeout)
-			.withArguments(authOptions(global));
+			.withArguments(options);
 	} catch (const sdbus::Error &e) {
 		return reportBusError(global, e, Verb::Unstage);
 	}
 
 	if (global.json)
-		fmt::print("{}\n", jsonText(json{ { "verb", "unstage" }, { "result", "ok" } }, 2));
+		fmt::print("{}\n", jsonText(json{ { "verb", "unstage" }, { "result", "ok" },
+						   { "slot", opts.crash ? "crash" : "reboot" } }, 2));
 	else
-		fmt::print("Unstaged: no kernel is staged any more.\n");
+		fmt::print("Unstaged: no {}kernel is staged any more.\n", opts.crash ? "crash " : "");
 	return ExitOk;
 }
 
@@ -465,12 +483,15 @@ int main(int argc, char **argv)
 	stage->add_option("--signature-policy", stageOpts.signaturePolicy,
 			  "Authenticode pre-check policy")
 		->check(CLI::IsMember({ "auto", "enforce", "warn" }));
+	stage->add_flag("--crash", stageOpts.crash,
+			"Stage the crash kernel a panic starts (KEXEC_FILE_ON_CRASH; needs crashkernel=)");
 
-	std::string unstageIfKernel;
+	UnstageOptions unstageOpts;
 	auto *unstage = app.add_subcommand("unstage", "Drop the staged kernel");
-	unstage->add_option("--if-kernel", unstageIfKernel,
+	unstage->add_option("--if-kernel", unstageOpts.ifKernel,
 			    "Only if the staged kernel is this version (kernel-install remove)")
 		->type_name("VERSION");
+	unstage->add_flag("--crash", unstageOpts.crash, "Drop the crash kernel (the other slot stays)");
 
 	RebootOptions rebootOpts;
 	auto *reboot = app.add_subcommand("reboot", "Reboot through logind: into the staged kernel by default");
@@ -529,7 +550,7 @@ int main(int argc, char **argv)
 	if (*stage)
 		return cmdStage(global, stageOpts);
 	if (*unstage)
-		return cmdUnstage(global, unstageIfKernel);
+		return cmdUnstage(global, unstageOpts);
 	if (*reboot) {
 		if (rebootOpts.force && !rebootOpts.mode.empty() && rebootOpts.mode != "kexec") {
 			fmt::print(stderr, "--force only applies to --kexec\n");

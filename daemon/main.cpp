@@ -121,10 +121,13 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	Stager stager(**kernel, config.engine);
-	if (auto r = stager.start(); !r) {
-		log::error({ { "ERRNO", std::to_string(r.error().errnum) } }, "Failed to start: {}",
-			   r.error().message);
-		return EXIT_FAILURE;
+	Stager crash(**kernel, config.engine, Slot::Crash);
+	for (Stager *slot : { &stager, &crash }) {
+		if (auto r = slot->start(); !r) {
+			log::error({ { "ERRNO", std::to_string(r.error().errnum) } }, "Failed to start: {}",
+				   r.error().message);
+			return EXIT_FAILURE;
+		}
 	}
 
 	try {
@@ -132,7 +135,7 @@ int main(int argc, char **argv)
 		EventLoop loop(*connection);
 		Authorizer authorizer(*connection);
 		Logind logind(*connection);
-		ManagerAdaptor manager(*connection, loop, stager, **kernel, authorizer, logind,
+		ManagerAdaptor manager(*connection, loop, stager, crash, **kernel, authorizer, logind,
 				       config.engine.limits, config.reboot);
 		/* Last: a client activated by this name finds the object. */
 		connection->requestName(ManagerAdaptor::kBusName);

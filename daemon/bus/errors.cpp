@@ -13,7 +13,7 @@ namespace kexecd {
 
 namespace {
 
-constexpr std::array<std::pair<Code, const char *>, 11> kErrorTable = { {
+constexpr std::array<std::pair<Code, const char *>, 12> kErrorTable = { {
 	{ Code::InvalidArgument, "org.kexecd1.Error.InvalidArgument" },
 	{ Code::InvalidImage, "org.kexecd1.Error.InvalidImage" },
 	{ Code::SignatureRejected, "org.kexecd1.Error.SignatureRejected" },
@@ -24,6 +24,7 @@ constexpr std::array<std::pair<Code, const char *>, 11> kErrorTable = { {
 	/* The standard name, so generic tools (busctl, gdbus) recognise it. */
 	{ Code::AccessDenied, "org.freedesktop.DBus.Error.AccessDenied" },
 	{ Code::Inhibited, "org.kexecd1.Error.Inhibited" },
+	{ Code::NoCrashMemory, "org.kexecd1.Error.NoCrashMemory" },
 	{ Code::Io, "org.kexecd1.Error.Io" },
 	{ Code::Internal, "org.kexecd1.Error.Internal" },
 } };

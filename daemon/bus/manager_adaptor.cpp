@@ -52,12 +52,14 @@ UniqueFd takeInputFd(sdbus::UnixFd &fd, const std::string &what, uint64_t maxSiz
 } // namespace
 
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
-			       KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
+			       Stager &crash, KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
 			       const Limits &limits, RebootSettings reboot)
-	: AdaptorInterfaces(connection, kObjectPath), loop_(loop), stager_(stager), kernel_(kernel),
-	  authorizer_(authorizer), logind_(logind), limits_(limits), reboot_(std::move(reboot))
+	: AdaptorInterfaces(connection, kObjectPath), loop_(loop), stager_(stager), crash_(crash),
+	  kernel_(kernel), authorizer_(authorizer), logind_(logind), limits_(limits),
+	  reboot_(std::move(reboot))
 {
 	stager_.setChangeCallback([this] { engineChanged(); });
+	crash_.setChangeCallback([this] { engineChanged(); });
 	/* A caller that leaves while polkit decides must not leave its fds
 	 * behind: the bus driver tells us when a unique name goes away. */
 	busWatch_ = sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus");
@@ -90,6 +92,7 @@ ManagerAdaptor::~ManagerAdaptor()
 {
 	unregisterAdaptor();
 	stager_.setChangeCallback({});
+	crash_.setChangeCallback({});
 	/* worker_ (the last member) finishes a staging in flight when it is
 	 * destroyed; its posted reply is dropped with the loop. */
 }
@@ -110,7 +113,7 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 	auto reply = std::make_shared<sdbus::Result<VariantMap>>(std::move(result));
 	guarded(reply, "Stage", [&] {
 		checkKnownOptions(options, { "profile", "cmdline_extra", "scheme", "signature_policy",
-					     "interactive", "uki_path", "addon_paths", "addon_discovery" });
+					     "interactive", "uki_path", "addon_paths", "addon_discovery", "crash" });
 		if (addons.size() > limits_.maxAddons)
 			throw invalid(fmt::format("{} addons given, the limit is {}", addons.size(),
 						  limits_.maxAddons));
@@ -141,7 +144,8 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 			request->addons.push_back(std::move(addon));
 		}
 		/* The call message keeps its fds until the reply: two each. */
-		queueStaging(reply, request, false, 2 * (addons.size() + 1), interactiveOption(options));
+		queueStaging(reply, request, false, option<bool>(options, "crash").value_or(false),
+			     2 * (addons.size() + 1), interactiveOption(options));
 	});
 }
 
@@ -166,13 +170,13 @@ void ManagerAdaptor::fillCommonOptions(StageRequest &request, const VariantMap &
 }
 
 void ManagerAdaptor::queueStaging(StageReply reply, std::shared_ptr<StageRequest> request,
-				  bool discover, size_t fds, bool interactive)
+				  bool discover, bool crash, size_t fds, bool interactive)
 {
 	const std::string caller = sender();
 	if (auto r = budget_.admit(caller, fds); !r)
 		throw toDbusError(r.error());
 	const uint64_t id = nextId_++;
-	pending_.emplace(id, PendingStage{ caller, reply, std::move(request), discover, fds });
+	pending_.emplace(id, PendingStage{ caller, reply, std::move(request), discover, crash, fds });
 	/* Only the id travels: if the caller leaves before polkit answers,
 	 * the request and its fds are gone and the answer finds nothing. */
 	authorizer_.authorize(caller, "org.kexecd1.stage", interactive,
@@ -209,22 +213,25 @@ void ManagerAdaptor::authorized(uint64_t id, Result<void> allowed)
 	lastFraction_ = -1;
 	std::shared_ptr<StageRequest> request = std::move(p.request);
 	const bool discover = p.discover;
+	Stager &target = slotStager(p.crash);
+	const char *slot = slotName(target.slot());
 	if (discover)
-		log::info("Staging the default boot entry");
+		log::info({ { "KEXECD_SLOT", slot } }, "Staging the default boot entry ({} slot)", slot);
 	else
-		log::info({ { "KEXECD_PATH", request->uki.origin } }, "Staging '{}' with {} addon(s)",
-			  request->uki.origin, request->addons.size());
+		log::info({ { "KEXECD_PATH", request->uki.origin }, { "KEXECD_SLOT", slot } },
+			  "Staging '{}' with {} addon(s) ({} slot)", request->uki.origin,
+			  request->addons.size(), slot);
 
 	/* Discovery and opening the files happen on the worker too: the
 	 * loop thread does no file I/O. The job holds no sdbus object. */
-	worker_.submit([this, id, request, discover] {
+	worker_.submit([this, &target, id, request, discover] {
 		auto progressFn = [this](std::string_view phase, double fraction) {
 			progress(phase, fraction);
 		};
 		Result<nlohmann::json> result = makeError(Code::Internal, "staging did not run");
 		try {
-			result = discover ? stager_.stageDefault(std::move(*request), progressFn)
-					  : stager_.stage(std::move(*request), progressFn);
+			result = discover ? target.stageDefault(std::move(*request), progressFn)
+					  : target.stage(std::move(*request), progressFn);
 		} catch (const std::exception &e) {
 			result = makeError(Code::Internal, std::string("staging failed: ") + e.what());
 		}
@@ -311,6 +318,8 @@ void ManagerAdaptor::emitChanges()
 		{ "Staged", jsonText(stager_.staged()) },
 		{ "KernelSupport", jsonText(stager_.kernelSupport()) },
 		{ "LastError", stager_.lastError() },
+		{ "CrashState", stateName(crash_.state()) },
+		{ "CrashStaged", jsonText(crash_.staged()) },
 	};
 	std::vector<std::string> changed;
 	for (const auto &[name, value] : now) {
@@ -336,14 +345,15 @@ void ManagerAdaptor::StageDefault(sdbus::Result<VariantMap> &&result, VariantMap
 	auto reply = std::make_shared<sdbus::Result<VariantMap>>(std::move(result));
 	guarded(reply, "StageDefault", [&] {
 		checkKnownOptions(options, { "profile", "cmdline_extra", "scheme", "signature_policy",
-					     "interactive", "addon_discovery" });
+					     "interactive", "addon_discovery", "crash" });
 		auto request = std::make_shared<StageRequest>();
 		fillCommonOptions(*request, options);
 		if (!option<bool>(options, "addon_discovery").value_or(true))
 			throw toDbusError(Code::Unsupported,
 					  "StageDefault always adds the addons systemd-stub would load; "
 					  "use Stage for a UKI without them");
-		queueStaging(reply, request, true, 0, interactiveOption(options));
+		queueStaging(reply, request, true, option<bool>(options, "crash").value_or(false), 0,
+			     interactiveOption(options));
 	});
 }
 
@@ -351,18 +361,20 @@ void ManagerAdaptor::Unstage(sdbus::Result<> &&result, VariantMap options)
 {
 	auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
 	guarded(reply, "Unstage", [&] {
-		checkKnownOptions(options, { "interactive" });
+		checkKnownOptions(options, { "interactive", "crash" });
+		Stager &target = slotStager(option<bool>(options, "crash").value_or(false));
 		authorizer_.authorize(sender(), "org.kexecd1.unstage", interactiveOption(options),
-				      [this, reply](Result<void> allowed) {
+				      [this, reply, &target](Result<void> allowed) {
 			guarded(reply, "Unstage", [&] {
 				if (!allowed)
 					throw toDbusError(allowed.error());
 				if (staging_)
 					throw toDbusError(Code::Busy, "A staging operation is running");
-				auto r = stager_.unstage();
+				auto r = target.unstage();
 				if (!r)
 					throw toDbusError(r.error());
-				log::info("Unstaged");
+				log::info({ { "KEXECD_SLOT", slotName(target.slot()) } }, "Unstaged ({} slot)",
+					  slotName(target.slot()));
 				emitChanges();
 				reply->returnResults();
 			});
@@ -373,7 +385,7 @@ void ManagerAdaptor::Unstage(sdbus::Result<> &&result, VariantMap options)
 std::string ManagerAdaptor::Describe()
 {
 	try {
-		(void)stager_.refresh();
+		(void)refreshSlots();
 		const LogindCapabilities &caps = logind_.cachedCapabilities();
 		nlohmann::json reboot = {
 			{ "probed", caps.probed },
@@ -389,11 +401,39 @@ std::string ManagerAdaptor::Describe()
 			{ "staged", stager_.staged() },
 			{ "kernel_support", stager_.kernelSupport() },
 			{ "last_error", stager_.lastError() },
+			{ "crash", {
+				{ "state", stateName(crash_.state()) },
+				{ "staged", crash_.staged() },
+				{ "last_error", crash_.lastError() },
+			} },
 			{ "version", KEXECD_VERSION },
 		};
 		return jsonText(doc);
 	} catch (const std::exception &e) {
 		throw toDbusError(Code::Internal, std::string("Describe: ") + e.what());
+	}
+}
+
+bool ManagerAdaptor::refreshSlots()
+{
+	const bool reboot = stager_.refresh();
+	const bool crash = crash_.refresh();
+	return reboot || crash;
+}
+
+std::string ManagerAdaptor::CrashState()
+{
+	(void)crash_.refresh();
+	return stateName(crash_.state());
+}
+
+VariantMap ManagerAdaptor::CrashStaged()
+{
+	try {
+		(void)crash_.refresh();
+		return jsonToVariantMap(crash_.staged());
+	} catch (const std::exception &e) {
+		throw toDbusError(Code::Internal, std::string("CrashStaged: ") + e.what());
 	}
 }
 

@@ -43,8 +43,9 @@ public:
 	static constexpr const char *kObjectPath = "/org/kexecd1";
 	static constexpr const char *kBusName = "org.kexecd1";
 
+	/* stager: the reboot slot; crash: the crash kernel's slot. */
 	ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
-		       KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
+		       Stager &crash, KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
 		       const Limits &limits, RebootSettings reboot);
 	~ManagerAdaptor();
 
@@ -63,6 +64,8 @@ private:
 
 	std::string State() override;
 	VariantMap Staged() override;
+	std::string CrashState() override;
+	VariantMap CrashStaged() override;
 	VariantMap KernelSupport() override;
 	std::string LastError() override;
 	std::string Version() override;
@@ -72,13 +75,17 @@ private:
 		StageReply reply;
 		std::shared_ptr<StageRequest> request; // handed to the worker when authorized
 		bool discover = false;
+		bool crash = false;    // the crash slot (option "crash")
 		size_t fds = 0;        // counted against the sender's budget until authorized
 	};
 
 	std::string sender();
 	void fillCommonOptions(StageRequest &request, const VariantMap &options);
 	void queueStaging(StageReply reply, std::shared_ptr<StageRequest> request, bool discover,
-			  size_t fds, bool interactive);
+			  bool crash, size_t fds, bool interactive);
+	Stager &slotStager(bool crash) { return crash ? crash_ : stager_; }
+	/* Both slots re-read what the kernel has; true when either changed. */
+	bool refreshSlots();
 	void authorized(uint64_t id, Result<void> allowed);
 	void finishStaging(uint64_t id, Result<nlohmann::json> result);
 	void callerVanished(const std::string &name);
@@ -107,6 +114,7 @@ private:
 
 	EventLoop &loop_;
 	Stager &stager_;
+	Stager &crash_;
 	KexecKernel &kernel_;
 	Authorizer &authorizer_;
 	Logind &logind_;

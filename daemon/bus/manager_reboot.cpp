@@ -301,7 +301,7 @@ void ManagerAdaptor::forceReboot(VoidReply reply, const std::string &caller)
 void ManagerAdaptor::scheduleRecheck()
 {
 	loop_.after(kRecheckInterval, [this] {
-		(void)stager_.refresh();
+		(void)refreshSlots();
 		scheduleRecheck();
 	});
 }

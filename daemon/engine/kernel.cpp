@@ -9,6 +9,7 @@
 #include <bpf/btf.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -23,6 +24,15 @@ namespace {
 std::string readAttribute(const std::string &path)
 {
 	return detail::readSmallFile(path, 64 * 1024).value_or("");
+}
+
+uint64_t readNumber(const std::string &path)
+{
+	const std::string s = readAttribute(path);
+	char *end = nullptr;
+	errno = 0;
+	const unsigned long long v = std::strtoull(s.c_str(), &end, 10);
+	return errno || end == s.c_str() ? 0 : v;
 }
 
 bool readFlag(const std::string &path)
@@ -166,6 +176,8 @@ public:
 		long r = ::syscall(SYS_kexec_file_load, -1, -1, 0UL, nullptr, ~0UL);
 		s.kexecFile = !(r < 0 && errno == ENOSYS);
 		s.loaded = readFlag(paths_.sysRoot + "/kernel/kexec_loaded");
+		s.crashLoaded = readFlag(paths_.sysRoot + "/kernel/kexec_crash_loaded");
+		s.crashSize = readNumber(paths_.sysRoot + "/kernel/kexec_crash_size");
 		s.loadDisabled = readFlag(paths_.procRoot + "/sys/kernel/kexec_load_disabled");
 		s.lockdown = parseLockdown(readAttribute(paths_.sysRoot + "/kernel/security/lockdown"));
 		s.secureBoot = readSecureBoot(paths_.sysRoot);
@@ -187,19 +199,22 @@ public:
 		return {};
 	}
 
-	Result<void> unload() override
+	Result<void> unload(Slot slot) override
 	{
-		if (::syscall(SYS_kexec_file_load, -1, -1, 0UL, nullptr, kKexecFileUnload) < 0) {
+		const unsigned long flags = kKexecFileUnload | (slot == Slot::Crash ? kKexecFileOnCrash : 0);
+		if (::syscall(SYS_kexec_file_load, -1, -1, 0UL, nullptr, flags) < 0) {
 			const int e = errno;
 			return makeError(Code::KernelRefused,
-					 fmt::format("unloading the staged kernel: {}", std::strerror(e)), e);
+					 fmt::format("unloading the staged {} kernel: {}", slotName(slot),
+						     std::strerror(e)), e);
 		}
 		return {};
 	}
 
-	Result<bool> loaded() override
+	Result<bool> loaded(Slot slot) override
 	{
-		return readFlag(paths_.sysRoot + "/kernel/kexec_loaded");
+		return readFlag(paths_.sysRoot +
+				(slot == Slot::Crash ? "/kernel/kexec_crash_loaded" : "/kernel/kexec_loaded"));
 	}
 
 	Result<void> rebootKexec() override
@@ -217,6 +232,11 @@ private:
 };
 
 } // namespace
+
+const char *slotName(Slot slot)
+{
+	return slot == Slot::Crash ? "crash" : "reboot";
+}
 
 std::string kexecErrnoHint(int errnum)
 {

@@ -6,6 +6,7 @@
 // recording fake writes what it was handed into a directory so tests and
 // benchmarks can assert the exact bytes without root.
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,6 +21,13 @@ constexpr unsigned long kKexecFileUnload = 0x1;
 constexpr unsigned long kKexecFileOnCrash = 0x2;
 constexpr unsigned long kKexecFileNoInitramfs = 0x4;
 
+/* The kernel's two kexec images: the one reboot(LINUX_REBOOT_CMD_KEXEC)
+ * starts, and the crash kernel (KEXEC_FILE_ON_CRASH) a panic starts in
+ * the memory crashkernel= reserved. Each loads and unloads alone. */
+enum class Slot { Reboot, Crash };
+
+const char *slotName(Slot slot);
+
 struct KernelSupport {
 	bool kexecFile = false;      // kexec_file_load exists (not ENOSYS)
 	bool loaded = false;         // /sys/kernel/kexec_loaded
@@ -30,6 +38,8 @@ struct KernelSupport {
 	std::string generation;      // "", "v6-v7", "post-v7", "newest" (KERNEL-ABI.md §6)
 	std::string detail;          // why bpfParser is false/true, for status
 	std::string sigField;        // kexec_context's signature-mode member: "sig_mode" (post-v7), "sig_enforced" (newest) or ""
+	uint64_t crashSize = 0;      // /sys/kernel/kexec_crash_size: bytes crashkernel= reserved
+	bool crashLoaded = false;    // /sys/kernel/kexec_crash_loaded
 };
 
 struct LoadRequest {
@@ -37,7 +47,7 @@ struct LoadRequest {
 	int initrdFd = -1;     // classic: the initrd or -1; BPF: the image container
 	std::string cmdline;   // without the trailing NUL; the kernel gets it with NUL (or "" and length 0 for BPF)
 	bool cmdlineEmpty = false; // pass cmdline_len 0 (BPF scheme)
-	unsigned long flags = 0;
+	unsigned long flags = 0; // kKexecFileOnCrash selects the crash slot
 };
 
 class KexecKernel
@@ -47,8 +57,9 @@ public:
 
 	virtual Result<KernelSupport> probe() = 0;
 	virtual Result<void> load(const LoadRequest &request) = 0;
-	virtual Result<void> unload() = 0;
-	virtual Result<bool> loaded() = 0;
+	/* Each touches its slot only. */
+	virtual Result<void> unload(Slot slot) = 0;
+	virtual Result<bool> loaded(Slot slot) = 0;
 	/* reboot(LINUX_REBOOT_CMD_KEXEC): does not return on success. */
 	virtual Result<void> rebootKexec() = 0;
 };
@@ -75,8 +86,11 @@ void probeBtf(const std::string &path, KernelSupport &support);
 
 /* Records into dir: kernel.bin, initrd.bin (absent when none),
  * cmdline.bin (exact bytes incl. NUL), flags, loaded ("1"/"0"), and
- * calls.log (one line per call). Behaviour knobs read from dir at each
- * call: support.json (KernelSupport overrides, e.g. {"bpf_parser":true}),
+ * calls.log (one line per call); the crash slot's files have the prefix
+ * "crash-" (crash-kernel.bin, crash-loaded, ...). Behaviour knobs read from dir at each
+ * call: support.json (KernelSupport overrides, e.g. {"bpf_parser":true} or
+ * {"crash_size":268435456}; crash_size is 0 unless set, as without
+ * crashkernel=),
  * fail-load (errno number as text: loads fail with it), fail-load-once
  * (the same for the next load only), delay-ms (each load sleeps),
  * load-noop (loads return 0 and load nothing, as a draft BPF kernel). */

@@ -143,8 +143,8 @@ public:
 		return real_->load(parts);
 	}
 
-	Result<void> unload() override { return real_->unload(); }
-	Result<bool> loaded() override { return real_->loaded(); }
+	Result<void> unload(Slot slot) override { return real_->unload(slot); }
+	Result<bool> loaded(Slot slot) override { return real_->loaded(slot); }
 	Result<void> rebootKexec() override { return real_->rebootKexec(); }
 
 private:

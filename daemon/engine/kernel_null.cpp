@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The null kernel (--kernel=null): takes what a load hands it, fstat()s
 // each fd and forgets it. For benchmarks, which must measure kexecd, not a
-// fake that writes every byte to files. It claims both schemes, so a
-// benchmark can ask for either.
+// fake that writes every byte to files. It claims both schemes and 512 MiB
+// of crash memory, so a benchmark can ask for either scheme and slot.
 #include "kernel.h"
 
 #include <sys/stat.h>
@@ -25,6 +25,9 @@ public:
 		s.bpfParser = true;
 		s.generation = "post-v7";
 		s.lockdown = "none";
+		s.crashSize = uint64_t{ 512 } << 20;
+		s.loaded = loaded_[0];
+		s.crashLoaded = loaded_[1];
 		s.detail = "null kernel (--kernel=null): loads are fstat()ed and dropped";
 		return s;
 	}
@@ -37,19 +40,20 @@ public:
 				return makeError(Code::KernelRefused, fmt::format("null kernel: fstat({}) failed", fd),
 						 errno);
 		}
-		loaded_ = true;
+		loaded_[(request.flags & kKexecFileOnCrash) ? 1 : 0] = true;
 		return {};
 	}
 
-	Result<void> unload() override
+	Result<void> unload(Slot slot) override
 	{
-		if (!loaded_)
-			return makeError(Code::NotStaged, "no kernel is staged");
-		loaded_ = false;
+		bool &loaded = loaded_[slot == Slot::Crash ? 1 : 0];
+		if (!loaded)
+			return makeError(Code::NotStaged, fmt::format("no {} kernel is staged", slotName(slot)));
+		loaded = false;
 		return {};
 	}
 
-	Result<bool> loaded() override { return loaded_; }
+	Result<bool> loaded(Slot slot) override { return loaded_[slot == Slot::Crash ? 1 : 0]; }
 
 	Result<void> rebootKexec() override
 	{
@@ -57,7 +61,7 @@ public:
 	}
 
 private:
-	bool loaded_ = false;
+	bool loaded_[2] = { false, false }; // reboot, crash
 };
 
 } // namespace

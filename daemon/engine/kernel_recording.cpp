@@ -32,7 +32,8 @@ public:
 		log("probe");
 		KernelSupport s;
 		s.kexecFile = true;
-		s.loaded = isLoaded();
+		s.loaded = isLoaded(Slot::Reboot);
+		s.crashLoaded = isLoaded(Slot::Crash);
 		s.detail = "recording fake kernel";
 		const std::string overrides = read("support.json");
 		if (!overrides.empty()) {
@@ -44,6 +45,7 @@ public:
 			s.secureBoot = j.value("secure_boot", false);
 			s.lockdown = j.value("lockdown", "none");
 			s.loadDisabled = j.value("load_disabled", false);
+			s.crashSize = j.value("crash_size", uint64_t{ 0 });
 		}
 		return s;
 	}
@@ -68,23 +70,24 @@ public:
 		/* A draft kernel of the BPF series returns 0 having loaded nothing. */
 		if (!read("load-noop").empty())
 			return {};
-		::unlink(path("initrd.bin").c_str());
-		KEXECD_TRY(copyFd(request.kernelFd, "kernel.bin"));
+		const Slot slot = (request.flags & kKexecFileOnCrash) ? Slot::Crash : Slot::Reboot;
+		::unlink(path(slot, "initrd.bin").c_str());
+		KEXECD_TRY(copyFd(request.kernelFd, slot, "kernel.bin"));
 		if (request.initrdFd >= 0)
-			KEXECD_TRY(copyFd(request.initrdFd, "initrd.bin"));
+			KEXECD_TRY(copyFd(request.initrdFd, slot, "initrd.bin"));
 		std::string cmdline = request.cmdlineEmpty ? std::string() : request.cmdline + '\0';
-		KEXECD_TRY(write("cmdline.bin", cmdline));
-		KEXECD_TRY(write("flags", fmt::format("0x{:x}\n", request.flags)));
-		return write("loaded", "1\n");
+		KEXECD_TRY(write(slot, "cmdline.bin", cmdline));
+		KEXECD_TRY(write(slot, "flags", fmt::format("0x{:x}\n", request.flags)));
+		return write(slot, "loaded", "1\n");
 	}
 
-	Result<void> unload() override
+	Result<void> unload(Slot slot) override
 	{
-		log("unload");
-		return write("loaded", "0\n");
+		log(slot == Slot::Crash ? "unload crash" : "unload");
+		return write(slot, "loaded", "0\n");
 	}
 
-	Result<bool> loaded() override { return isLoaded(); }
+	Result<bool> loaded(Slot slot) override { return isLoaded(slot); }
 
 	Result<void> rebootKexec() override
 	{
@@ -94,6 +97,10 @@ public:
 
 private:
 	std::string path(const char *name) const { return dir_ + "/" + name; }
+	std::string path(Slot slot, const char *name) const
+	{
+		return dir_ + (slot == Slot::Crash ? "/crash-" : "/") + name;
+	}
 
 	std::string read(const char *name) const
 	{
@@ -103,24 +110,25 @@ private:
 		return ss.str();
 	}
 
-	bool isLoaded() const
+	bool isLoaded(Slot slot) const
 	{
-		const std::string s = read("loaded");
+		const std::string s = read(slot == Slot::Crash ? "crash-loaded" : "loaded");
 		return !s.empty() && s[0] == '1';
 	}
 
-	Result<void> write(const char *name, const std::string &data)
+	Result<void> write(Slot slot, const char *name, const std::string &data)
 	{
 		std::error_code ec;
 		std::filesystem::create_directories(dir_, ec);
-		std::ofstream out(path(name), std::ios::binary | std::ios::trunc);
+		const std::string file = path(slot, name);
+		std::ofstream out(file, std::ios::binary | std::ios::trunc);
 		out << data;
 		if (!out)
-			return makeError(Code::Io, fmt::format("fake kernel: writing {}", path(name)));
+			return makeError(Code::Io, fmt::format("fake kernel: writing {}", file));
 		return {};
 	}
 
-	Result<void> copyFd(int fd, const char *name)
+	Result<void> copyFd(int fd, Slot slot, const char *name)
 	{
 		std::string data;
 		char buf[1 << 16];
@@ -134,7 +142,7 @@ private:
 			data.append(buf, static_cast<size_t>(n));
 			off += n;
 		}
-		return write(name, data);
+		return write(slot, name, data);
 	}
 
 	void log(const std::string &line)

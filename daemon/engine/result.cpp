@@ -15,6 +15,7 @@ const char *codeName(Code code)
 	case Code::Unsupported: return "Unsupported";
 	case Code::AccessDenied: return "AccessDenied";
 	case Code::Inhibited: return "Inhibited";
+	case Code::NoCrashMemory: return "NoCrashMemory";
 	case Code::Io: return "Io";
 	case Code::Internal: return "Internal";
 	}

@@ -21,6 +21,7 @@ enum class Code {
 	Unsupported,       // the running kernel or build lacks the feature
 	AccessDenied,      // polkit said no
 	Inhibited,         // a block inhibitor refuses the reboot
+	NoCrashMemory,     // the crash slot has no (or too little) crashkernel= memory
 	Io,                // reading or writing a file or memfd failed
 	Internal,          // a bug: should never reach a user
 };

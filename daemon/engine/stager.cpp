@@ -39,9 +39,45 @@ const char *stateName(StageState state)
 
 /* ---- Stager ---------------------------------------------------------- */
 
-Stager::Stager(KexecKernel &kernel, EngineConfig config)
-	: kernel_(kernel), config_(std::move(config)), stateFile_(config_.statePath)
+std::string slotStatePath(const std::string &statePath, Slot slot)
 {
+	if (slot == Slot::Reboot)
+		return statePath;
+	const std::string suffix = ".json";
+	if (statePath.size() > suffix.size() &&
+	    statePath.compare(statePath.size() - suffix.size(), suffix.size(), suffix) == 0)
+		return statePath.substr(0, statePath.size() - suffix.size()) + "-crash" + suffix;
+	return statePath + "-crash";
+}
+
+Stager::Stager(KexecKernel &kernel, EngineConfig config, Slot slot)
+	: kernel_(kernel), slot_(slot), config_(std::move(config)),
+	  stateFile_(slotStatePath(config_.statePath, slot))
+{
+}
+
+const char *Stager::loadedFlag() const
+{
+	return slot_ == Slot::Crash ? "/sys/kernel/kexec_crash_loaded" : "/sys/kernel/kexec_loaded";
+}
+
+Result<void> Stager::checkCrashMemory(const KernelSupport &support, uint64_t bytes) const
+{
+	if (slot_ != Slot::Crash)
+		return {};
+	if (support.crashSize == 0)
+		return makeError(Code::NoCrashMemory,
+				 "no memory is reserved for a crash kernel (/sys/kernel/kexec_crash_size is 0): "
+				 "boot the running kernel with crashkernel= (e.g. crashkernel=256M)");
+	auto size = [](uint64_t n) {
+		return n < (1 << 20) ? fmt::format("{} KiB", (n + 1023) >> 10)
+				     : fmt::format("{} MiB", (n + (1 << 20) - 1) >> 20);
+	};
+	if (bytes > support.crashSize)
+		return makeError(Code::NoCrashMemory,
+				 fmt::format("the crash kernel's images are {}, more than the {} "
+					     "crashkernel= reserved: reserve more", size(bytes), size(support.crashSize)));
+	return {};
 }
 
 void Stager::setChangeCallback(std::function<void()> callback)
@@ -88,6 +124,7 @@ nlohmann::json Stager::kernelSupport() const
 		 { "lockdown", support_.lockdown },
 		 { "secure_boot", support_.secureBoot },
 		 { "load_disabled", support_.loadDisabled },
+		 { "crash_size", support_.crashSize },
 		 { "detail", support_.detail } };
 }
 
@@ -259,6 +296,9 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		return makeError(Code::Unsupported, "kexec is disabled on this system (kernel.kexec_load_disabled = 1)");
 	if (!support->kexecFile)
 		return makeError(Code::Unsupported, "the running kernel has no kexec_file_load");
+	/* Before any reading: without crashkernel= there is nothing to do. */
+	KEXECD_TRY(checkCrashMemory(*support, 0));
+	const unsigned long slotFlags = slot_ == Slot::Crash ? kKexecFileOnCrash : 0;
 
 	std::vector<std::string> discoveryNotes;
 	size_t discovered = 0; // the first addons, found by discovery
@@ -325,6 +365,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		a["path"] = in->files[i].origin;
 		record["addons"].push_back(a);
 	}
+	record["slot"] = slotName(slot_);
 	record["signature_policy"] = policyName(policy);
 	record["cmdline"] = cmdline;
 	if (!request.discoveredId.empty())
@@ -353,8 +394,9 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		load.kernelFd = classic->kernel.fd();
 		load.initrdFd = classic->initrd ? classic->initrd->fd() : -1;
 		load.cmdline = classic->cmdline;
-		load.flags = classic->initrd ? 0 : kKexecFileNoInitramfs;
-		return {};
+		load.flags = (classic->initrd ? 0 : kKexecFileNoInitramfs) | slotFlags;
+		return checkCrashMemory(*support, classic->kernel.bytes().size() +
+						   (classic->initrd ? classic->initrd->bytes().size() : 0));
 	};
 
 	if (scheme == Scheme::Bpf) {
@@ -376,7 +418,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		load.kernelFd = parser->memfd.fd();
 		load.initrdFd = container->fd();
 		load.cmdlineEmpty = true;
-		load.flags = 0;
+		load.flags = slotFlags;
+		KEXECD_TRY(checkCrashMemory(*support, container->bytes().size()));
 	} else {
 		KEXECD_TRY(composeClassicLoad());
 	}
@@ -454,6 +497,11 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	if (!loaded) {
 		stateFile_.removePending();
 		Error e = loaded.takeError();
+		if (slot_ == Slot::Crash && (e.errnum == ENOMEM || e.errnum == EADDRNOTAVAIL)) {
+			e.code = Code::NoCrashMemory;
+			e.message += fmt::format("; the crash kernel does not fit in the {} MiB crashkernel= "
+						 "reserved: reserve more", support->crashSize >> 20);
+		}
 		if (scheme == Scheme::Bpf && (e.errnum == ENOEXEC || e.errnum == EINVAL))
 			e.message += "; the kernel claimed BPF parser support but refused the parser "
 				     "container (bad signature or layout looks the same): read the kernel log";
@@ -462,13 +510,13 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	hook("loaded");
 	if (progress)
 		progress("load", 0.9);
-	if (auto k = kernel_.loaded(); k && !*k) {
+	if (auto k = kernel_.loaded(slot_); k && !*k) {
 		/* Whatever was staged before is gone with the swap. */
 		stateFile_.removePending();
 		stateFile_.remove();
 		outcome.stateOnFailure = StageState::Idle;
 		return makeError(Code::KernelRefused,
-				 "kexec_file_load succeeded but /sys/kernel/kexec_loaded is still 0");
+				 fmt::format("kexec_file_load succeeded but {} is still 0", loadedFlag()));
 	}
 
 	const auto now = std::chrono::system_clock::now();
@@ -484,7 +532,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		 * vouch for: unload it, and say so. */
 		stateFile_.remove();
 		Error e = written.takeError();
-		if (auto unloaded = kernel_.unload(); unloaded) {
+		if (auto unloaded = kernel_.unload(slot_); unloaded) {
 			stateFile_.removePending();
 			outcome.stateOnFailure = StageState::Idle;
 			e.message = "the state file could not be written (" + e.message +

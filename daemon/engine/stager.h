@@ -102,10 +102,18 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 				    const std::string &profile, const EngineConfig &config,
 				    bool showContainer);
 
+/* The crash slot's record lives next to the reboot slot's:
+ * staged.json -> staged-crash.json. */
+std::string slotStatePath(const std::string &statePath, Slot slot);
+
+/* One Stager per kernel slot (kernel.h): each has its own record, state
+ * and lock, and never loads or unloads the other slot. */
 class Stager
 {
 public:
-	Stager(KexecKernel &kernel, EngineConfig config);
+	Stager(KexecKernel &kernel, EngineConfig config, Slot slot = Slot::Reboot);
+
+	Slot slot() const { return slot_; }
 
 	/* Probe the kernel and reconcile the state file with kexec_loaded. */
 	Result<void> start();
@@ -167,8 +175,13 @@ public:
 private:
 	void setState(StageState state, std::optional<nlohmann::json> staged = std::nullopt,
 		      std::optional<std::string> lastError = std::nullopt);
+	/* The crash slot needs crashkernel= memory, and enough of it. */
+	Result<void> checkCrashMemory(const KernelSupport &support, uint64_t bytes) const;
+	/* The sysfs flag of this slot, for messages. */
+	const char *loadedFlag() const;
 
 	KexecKernel &kernel_;
+	const Slot slot_;
 	const EngineConfig config_;
 	const StateFile stateFile_;
 	std::atomic<bool> busy_ = false;

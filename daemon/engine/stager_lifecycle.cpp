@@ -4,6 +4,8 @@
 // kernel has when something else changes it.
 #include "stager.h"
 
+#include <fmt/format.h>
+
 #include "text.h"
 
 namespace kexecd {
@@ -17,7 +19,7 @@ Result<void> Stager::start()
 		std::lock_guard lock(mutex_);
 		support_ = *support;
 	}
-	auto loaded = kernel_.loaded();
+	auto loaded = kernel_.loaded(slot_);
 	if (!loaded)
 		return loaded.takeError();
 
@@ -55,12 +57,12 @@ Result<void> Stager::unstage()
 		return makeError(Code::Busy, "a staging operation is in progress");
 	BusyGuard guard(busy_);
 	std::lock_guard op(opMutex_);
-	auto loaded = kernel_.loaded();
+	auto loaded = kernel_.loaded(slot_);
 	Result<void> r;
 	if (loaded && !*loaded && state() != StageState::Staged)
-		r = makeError(Code::NotStaged, "no kernel is staged");
+		r = makeError(Code::NotStaged, slot_ == Slot::Crash ? "no crash kernel is staged" : "no kernel is staged");
 	else
-		r = kernel_.unload();
+		r = kernel_.unload(slot_);
 	if (r) {
 		stateFile_.remove();
 		setState(StageState::Idle, nlohmann::json::object(), "");
@@ -79,13 +81,13 @@ Result<void> Stager::checkRebootable()
 		return makeError(Code::Busy, "a reboot into the staged kernel is already in progress");
 	if (s != StageState::Staged && s != StageState::Foreign)
 		return makeError(Code::NotStaged, "no kernel is staged");
-	auto loaded = kernel_.loaded();
+	auto loaded = kernel_.loaded(slot_);
 	if (!loaded)
 		return loaded.takeError();
 	if (!*loaded) {
 		setState(StageState::Idle, nlohmann::json::object(),
-			 "the staged kernel is gone (kexec_loaded is 0)");
-		return makeError(Code::NotStaged, "the staged kernel is gone: /sys/kernel/kexec_loaded is 0");
+			 fmt::format("the staged kernel is gone ({} is 0)", loadedFlag()));
+		return makeError(Code::NotStaged, fmt::format("the staged kernel is gone: {} is 0", loadedFlag()));
 	}
 	return {};
 }
@@ -101,7 +103,7 @@ bool Stager::refresh()
 	std::unique_lock op(opMutex_, std::try_to_lock);
 	if (!op || busy_)
 		return false;
-	auto loaded = kernel_.loaded();
+	auto loaded = kernel_.loaded(slot_);
 	if (!loaded)
 		return false;
 	const StageState s = state();
@@ -113,14 +115,14 @@ bool Stager::refresh()
 			return false;
 		stateFile_.remove();
 		setState(StageState::Idle, nlohmann::json::object(),
-			 "the staged kernel was unloaded outside kexecd (kexec_loaded is 0)");
+			 fmt::format("the staged kernel was unloaded outside kexecd ({} is 0)", loadedFlag()));
 		return true;
 	case StageState::Idle:
 	case StageState::Failed:
 		if (!*loaded)
 			return false;
 		setState(StageState::Foreign, nlohmann::json::object(),
-			 "a kernel was loaded outside kexecd (kexec_loaded is 1)");
+			 fmt::format("a kernel was loaded outside kexecd ({} is 1)", loadedFlag()));
 		return true;
 	case StageState::Staging:
 		break;

@@ -23,32 +23,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-class NullKernel : public KexecKernel
-{
-public:
-	Result<KernelSupport> probe() override
-	{
-		KernelSupport s;
-		s.kexecFile = true;
-		return s;
-	}
-	Result<void> load(const LoadRequest &) override
-	{
-		loaded_ = true;
-		return {};
-	}
-	Result<void> unload() override
-	{
-		loaded_ = false;
-		return {};
-	}
-	Result<bool> loaded() override { return loaded_; }
-	Result<void> rebootKexec() override { return {}; }
-
-private:
-	bool loaded_ = false;
-};
-
 double median(std::vector<double> v)
 {
 	std::sort(v.begin(), v.end());
@@ -87,7 +61,8 @@ int main(int argc, char **argv)
 	auto open = [](const std::string &p) { return InputFile{ UniqueFd(::open(p.c_str(), O_RDONLY | O_CLOEXEC)), p }; };
 
 	std::vector<double> readOnce, classic, enforce;
-	NullKernel kernel;
+	auto null = makeNullKernel();
+	KexecKernel &kernel = *null;
 	EngineConfig config;
 	config.trustDir = fx + "/trust";
 	config.useFirmwareDb = false;

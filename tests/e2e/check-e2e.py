@@ -50,6 +50,17 @@ EXPECTED = {
 		'passes': ['enforce-tampered', 'enforce-signed', 'enforce-signed-loaded', 'unstage-signed',
 		           'stage-for-unstage', 'unstage', 'stage-replace'],
 	},
+	# A sysrq crash starts the crash kernel staged with --crash: the kernel puts elfcorehdr= (the
+	# old kernel's memory, for /proc/vmcore) in front of the composed command line, which only a
+	# crash kernel gets.
+	'kexecd-crash': {
+		'cmdline': UKI_CMDLINE + ' kexecd.addon=1 kexecd.addon2=1',
+		'cmdline_prefix': r'elfcorehdr=0x[0-9a-f]+ ',
+		'files': '/etc/kexecd-addon-marker,/etc/kexecd-uki-marker',
+		'order': 'addon-b',
+		'passes': ['crash-size-reported', 'stage-crash', 'crash-loaded', 'reboot-slot-untouched',
+		           'reboot-slot-staged', 'reboot-slot-unstaged', 'crash-survives-unstage'],
+	},
 	'bpf-reference': {
 		# The BPF parser composes no /.extra/os-release (the stub's, not the UKI's): the markers
 		# are the same as for the classic scheme.
@@ -274,6 +285,11 @@ def main():
 		check(m is not None, f'marker line is well formed: {markers[0]!r}')
 		if m:
 			cmdline, files, order = m.group(1).strip(), m.group(2), m.group(3)
+			if 'cmdline_prefix' in exp:
+				prefix = re.match(exp['cmdline_prefix'], cmdline)
+				check(prefix is not None, f'second kernel /proc/cmdline starts with {exp["cmdline_prefix"]!r} (got {cmdline!r})')
+				if prefix:
+					cmdline = cmdline[prefix.end():]
 			check(cmdline == exp['cmdline'], f'second kernel /proc/cmdline == {exp["cmdline"]!r} (got {cmdline!r})')
 			check(files == exp['files'], f'second stage sees files {exp["files"]} (got {files})')
 			check(order == exp['order'], f'initrds unpacked in order, last = {exp["order"]} (got {order})')
@@ -287,8 +303,23 @@ def main():
 	timings = {tool: min(ns) for tool, ns in samples.items()}
 
 	u = lambda name: sha256(os.path.join(a.ukis, name))
-	if a.mode in ('kexecd', 'kexecd-negative', 'bpf-reference', 'system-252', 'system-254'):
+	if a.mode in ('kexecd', 'kexecd-negative', 'kexecd-crash', 'bpf-reference', 'system-252', 'system-254'):
 		check('status' in blk, 'status --json was printed')
+	if a.mode == 'kexecd-crash' and 'status' in blk:
+		# The crash slot has the UKI and both addons; the reboot slot was unstaged.
+		try:
+			status = json.loads(blk['status'][0])
+		except ValueError:
+			status = {}
+		crash = status.get('crash', {})
+		check(status.get('state') == 'idle', f'reboot slot idle after its unstage (got {status.get("state")!r})')
+		check(crash.get('state') == 'staged', f'crash slot staged (got {crash.get("state")!r})')
+		staged = crash.get('staged', {})
+		check(staged.get('slot') == 'crash' and staged.get('flags', 0) & 0x2,
+		      f'crash record has slot crash and KEXEC_FILE_ON_CRASH (0x2) (got {staged.get("slot")!r}, {staged.get("flags")!r})')
+		check(staged.get('uki', {}).get('sha256') == u('e2e-uki.efi'), 'crash record has the UKI digest')
+		check(staged.get('kernel', {}).get('sha256') == u('parts/vmlinuz'), 'crash record has the composed kernel digest')
+		check(staged.get('initrd', {}).get('sha256') == u('parts/initrd.cpio'), 'crash record has the composed initrd digest')
 	if a.mode in ('kexecd', 'system-252', 'system-254') and 'status' in blk:
 		# Inputs, and the composed parts byte for byte: kernel = .linux, initrd = UKI's .initrd
 		# followed by b's (exactly what kexec-tools is given in its run).

@@ -39,7 +39,7 @@ die() { echo "ERROR: $*" >&2; exit 1; }
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(kexec-tools)
 if [ "${modes[*]}" = all ]; then
-	modes=(kexec-tools kexecd kexecd-negative)
+	modes=(kexec-tools kexecd kexecd-negative kexecd-crash)
 fi
 needs_kexecd=0
 needs_ref=0
@@ -47,9 +47,9 @@ needs_default_kernel=0
 for m in "${modes[@]}"; do
 	case "$m" in
 	kexec-tools) needs_default_kernel=1 ;;
-	kexecd | kexecd-negative) needs_kexecd=1 needs_default_kernel=1 ;;
+	kexecd | kexecd-negative | kexecd-crash) needs_kexecd=1 needs_default_kernel=1 ;;
 	bpf-reference) needs_kexecd=1 needs_ref=1 ;;
-	*) die "unknown mode '$m' (kexec-tools | kexecd | kexecd-negative | all | bpf-reference)" ;;
+	*) die "unknown mode '$m' (kexec-tools | kexecd | kexecd-negative | kexecd-crash | all | bpf-reference)" ;;
 	esac
 done
 
@@ -194,6 +194,11 @@ for applet in sys.stdin.read().split():
 		cp "$ukis/e2e-uki.tampered.efi" "$root/uki.tampered.efi"
 		cp "$ukis/a.addon.efi" "$ukis/b.addon.efi" "$root/"
 		;;
+	kexecd-crash)
+		cp "$ukis/e2e-uki.efi" "$root/uki.efi"
+		cp "$ukis/e2e-uki2.efi" "$root/uki2.efi"
+		cp "$ukis/a.addon.efi" "$ukis/b.addon.efi" "$root/"
+		;;
 	bpf-reference)
 		cp "$ukis/e2e-uki.efi" "$root/uki.efi"
 		cp "$ukis"/{a.addon.efi,b.addon.efi,linux.addon.efi,zboot-gzip.efi,zboot-zstd.efi,big.efi} "$root/"
@@ -230,10 +235,14 @@ boot() { # $1 = mode, $2 = initramfs, $3 = serial log
 	# bpf-reference holds a 128 MiB UKI twice (initramfs, memfd) and a 256 MiB ringbuf_1 per parser.
 	local kernel=${vmlinuz:-} mem=1024
 	[ "$mode" = bpf-reference ] && kernel=$ref_vmlinuz mem=2048
+	# The crash kernel runs in what crashkernel= reserves: Debian's kernel and the marker
+	# initrd boot in 192 MiB.
+	local extra=
+	[ "$mode" = kexecd-crash ] && extra=" crashkernel=192M"
 	timeout -k 10 "$tmo" "$qemu" -accel tcg -cpu max -m $mem -smp 1 -nographic -no-reboot \
 		-nodefaults -monitor none -serial "file:$log" \
 		-kernel "$kernel" -initrd "$initrd" \
-		-append "console=ttyS0 panic=-1 quiet kexecd.e2e=$mode" </dev/null || rc=$?
+		-append "console=ttyS0 panic=-1 quiet kexecd.e2e=$mode$extra" </dev/null || rc=$?
 	echo "e2e: [$mode] qemu exited rc=$rc after $((SECONDS - t0))s"
 	if [ $rc = 124 ] || [ $rc = 137 ]; then
 		echo "e2e: [$mode] TIMEOUT after ${tmo}s"

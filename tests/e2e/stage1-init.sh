@@ -7,7 +7,7 @@
 # Everything the host asserts is printed to the serial console as lines starting with "E2E".
 #
 # Mode: kexecd.e2e=MODE on the kernel command line (kexec-tools | kexecd | kexecd-negative |
-# bpf-reference).
+# kexecd-crash | bpf-reference).
 # /e2e.env (written by run-e2e.sh) may set KEXECD_ARGS, KEXECD_ENFORCE_ARGS.
 
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -249,6 +249,43 @@ kexecd-negative)
 	capture status kexecctl status --json || fail "status rc=$?"
 	[ "$FAILED" = 0 ] || finish
 	reboot_kexecd
+	;;
+kexecd-crash)
+	# The crash slot: kexecd stages a crash kernel (KEXEC_FILE_ON_CRASH) into the memory
+	# crashkernel= reserved; the reboot slot comes and goes beside it; then a sysrq crash
+	# starts the crash kernel, which prints what it was given.
+	start_kexecd
+	capture status-probe kexecctl status --json || fail "status-probe rc=$?"
+	if grep -q '"crash_size": [1-9]' /tmp/out.status-probe; then
+		pass "crash-size-reported"
+	else
+		fail "crash-size-reported: kernel_support.crash_size missing or 0"
+	fi
+	capture stage-crash kexecctl stage --crash /uki.efi --addon /a.addon.efi --addon /b.addon.efi --json \
+		&& pass "stage-crash rc=0" || fail "stage-crash rc=$?"
+	if [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ]; then
+		pass "crash-loaded"
+	else
+		fail "crash-loaded: kexec_crash_loaded=$(cat /sys/kernel/kexec_crash_loaded)"
+	fi
+	expect_loaded 0 reboot-slot-untouched
+	# The reboot slot beside it: staging and unstaging it leaves the crash kernel loaded.
+	capture stage-reboot kexecctl stage /uki2.efi --json || fail "stage-reboot rc=$?"
+	expect_loaded 1 reboot-slot-staged
+	capture unstage-reboot kexecctl unstage --json || fail "unstage-reboot rc=$?"
+	expect_loaded 0 reboot-slot-unstaged
+	if [ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ]; then
+		pass "crash-survives-unstage"
+	else
+		fail "crash-survives-unstage: kexec_crash_loaded=$(cat /sys/kernel/kexec_crash_loaded)"
+	fi
+	capture status kexecctl status --json || fail "status rc=$?"
+	[ "$FAILED" = 0 ] || finish
+	say "echo c > /proc/sysrq-trigger"
+	sync
+	echo c >/proc/sysrq-trigger
+	fail "the sysrq crash returned"
+	finish
 	;;
 bpf-reference)
 	# The BPF scheme on a real 6.12 kernel through kexecd's reference kernel side

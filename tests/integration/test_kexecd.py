@@ -63,6 +63,7 @@ REBOOT_KEXEC = 0x02
 REBOOT_SOFT = 0x04
 REBOOT_PROBE = REBOOT_KEXEC | REBOOT_SOFT
 EXIT_INHIBITED = 11
+EXIT_NO_CRASH_MEMORY = 12
 
 # RebootWithFlags as systemd-logind 254 and 252 check its flags
 # (src/login/logind-dbus.c), measured in Debian VMs (PROOFS.md).

@@ -18,8 +18,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_kexecd as base  # noqa: E402
-from test_kexecd import (EXIT_ACCESS_DENIED, EXIT_INHIBITED, EXIT_NOT_STAGED,  # noqa: E402
-			 EXIT_OK, EXIT_UNSUPPORTED, LOGIND_252, LOGIND_254, LOGIND_IFACE,
+from test_kexecd import (EXIT_ACCESS_DENIED, EXIT_INHIBITED, EXIT_NO_CRASH_MEMORY,  # noqa: E402
+			 EXIT_NOT_STAGED, EXIT_OK, read, EXIT_UNSUPPORTED, LOGIND_252, LOGIND_254, LOGIND_IFACE,
 			 REBOOT_KEXEC, REBOOT_ROOT_CHECK_INHIBITORS, REBOOT_SOFT)
 
 import dbus  # noqa: E402
@@ -71,20 +71,29 @@ class RebootTest(base.KexecdTest):
 	def property_changes(self):
 		"""Starts a PropertiesChanged listener (gdbus monitor) on the object."""
 		return subprocess.Popen(
-			['gdbus', 'monitor', '--system', '--dest', 'org.kexecd1', '--object-path', '/org/kexecd1'],
+			# gdbus writes to a pipe in blocks; a line at a time, please.
+			['stdbuf', '-oL', 'gdbus', 'monitor', '--system', '--dest', 'org.kexecd1', '--object-path', '/org/kexecd1'],
 			stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
 
 	def wait_for_line(self, proc, needle, timeout):
 		import select
+		# Raw reads: a text wrapper's readline() would keep later lines in its
+		# own buffer, where select() cannot see them.
 		deadline = time.monotonic() + timeout
-		seen = ''
-		while time.monotonic() < deadline:
-			ready, _, _ = select.select([proc.stdout], [], [], 0.2)
+		fd = proc.stdout.fileno()
+		seen = getattr(proc, 'kexecd_seen', '')
+		while needle not in seen and time.monotonic() < deadline:
+			ready, _, _ = select.select([fd], [], [], 0.2)
 			if ready:
-				line = proc.stdout.readline()
-				seen += line
-				if needle in line:
-					return seen
+				chunk = os.read(fd, 65536)
+				if not chunk:
+					break
+				seen += chunk.decode(errors='replace')
+		if needle in seen:
+			# What follows the needle's line stays for the next wait.
+			end = seen.find('\n', seen.find(needle))
+			proc.kexecd_seen = seen[end + 1:] if end >= 0 else ''
+			return seen[:end + 1] if end >= 0 else seen
 		self.fail(f'no line with {needle!r} within {timeout} s; saw:\n{seen}')
 
 	# --- capability probe
@@ -348,6 +357,84 @@ class RebootTest(base.KexecdTest):
 		self.stop_daemon()
 		out = run('add', uname, '/unused', '/unused/image.efi')
 		self.assertIn('failed, ignoring', out)
+
+	# --- the crash slot
+
+	def crash_memory(self, size):
+		with open(self.kfile('support.json'), 'w') as f:
+			json.dump({'crash_size': size}, f)
+
+	def test_crash_slot_needs_crashkernel(self):
+		r = self.ctl('stage', '--crash', self.fx('uki.efi'), '--scheme', 'classic')
+		self.assertEqual(r.code, EXIT_NO_CRASH_MEMORY, r)
+		self.assertIn('crashkernel=', r.err)
+		self.assertFalse(os.path.exists(self.kfile('crash-kernel.bin')))
+		doc = self.status()
+		self.assertEqual(doc['crash']['state'], 'idle', doc)
+		self.assertRegex(self.ctl('status').out, r'(?m)^\s*Crash memory: none \(boot with crashkernel=')
+
+	def test_crash_slot_is_separate(self):
+		self.crash_memory(256 << 20)
+		self.stage_ok()
+		monitor = self.property_changes()
+		try:
+			# Subscribed (under load gdbus takes a while), then the staging.
+			self.wait_for_line(monitor, 'Monitoring signals', 10)
+			time.sleep(1)
+			r = self.ctl('stage', '--crash', self.fx('uki.efi'), '--no-addons',
+				     '--addon', self.fx('addon-cmdline.addon.efi'), '--scheme', 'classic')
+			self.assertEqual(r.code, EXIT_OK, r)
+			self.assertIn('as the crash kernel', r.out)
+			self.wait_for_line(monitor, "'CrashState': <'staged'>", 10)
+		finally:
+			monitor.terminate()
+			monitor.wait()
+		# KEXEC_FILE_ON_CRASH, and its own bytes: the reboot slot is untouched.
+		self.assertEqual(read(self.kfile('crash-flags')), b'0x2\n')
+		self.assertEqual(read(self.kfile('crash-kernel.bin')), read(self.fx('vmlinuz')))
+		self.assertEqual(read(self.kfile('crash-cmdline.bin')), b'console=ttyS0 kexecd.uki=1 kexecd.addon=1\0')
+		self.assertEqual(read(self.kfile('cmdline.bin')), b'console=ttyS0 kexecd.uki=1\0')
+		doc = self.status()
+		self.assertEqual((doc['state'], doc['crash']['state']), ('staged', 'staged'), doc)
+		self.assertEqual(doc['crash']['staged']['slot'], 'crash')
+		self.assertEqual(doc['staged']['slot'], 'reboot')
+		self.assertEqual(doc['kernel_support']['crash_size'], 256 << 20)
+		self.assertEqual(doc['crash']['staged']['kernel']['sha256'], base.sha256(read(self.fx('vmlinuz'))))
+		human = self.ctl('status').out
+		self.assertRegex(human, r'(?m)^\s*Crash kernel: staged \(' + self.fx('uki.efi'))
+		self.assertRegex(human, r'(?m)^\s*Crash memory: 256 MiB reserved')
+		self.assertRegex(human, r'(?m)^\s*Crash command line: console=ttyS0 kexecd.uki=1 kexecd.addon=1$')
+		crash = dbus.Interface(self.bus.get_object('org.kexecd1', '/org/kexecd1'),
+				       'org.freedesktop.DBus.Properties')
+		self.assertEqual(str(crash.Get('org.kexecd1.Manager', 'CrashState')), 'staged')
+
+		# A restart finds both slots as they were.
+		self.stop_daemon()
+		self.start_daemon()
+		doc = self.status()
+		self.assertEqual((doc['state'], doc['crash']['state']), ('staged', 'staged'), doc)
+
+		# Unstaging one slot never touches the other, either way round.
+		r = self.ctl('unstage', '--crash')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(read(self.kfile('crash-loaded')), b'0\n')
+		self.assertEqual(self.loaded(), '1')
+		doc = self.status()
+		self.assertEqual((doc['state'], doc['crash']['state']), ('staged', 'idle'), doc)
+		self.assertEqual(self.ctl('unstage', '--crash').code, EXIT_NOT_STAGED)
+		self.assertEqual(self.ctl('stage', '--crash', self.fx('uki.efi'), '--scheme', 'classic').code, EXIT_OK)
+		self.assertEqual(self.ctl('unstage').code, EXIT_OK)
+		self.assertEqual(self.loaded(), '0')
+		self.assertEqual(read(self.kfile('crash-loaded')), b'1\n')
+		# A reboot is never into the crash kernel.
+		self.assertEqual(self.ctl('reboot').code, EXIT_NOT_STAGED)
+
+		# kexec -p -u behind our back: the crash slot reads idle.
+		with open(self.kfile('crash-loaded'), 'w') as f:
+			f.write('0')
+		doc = self.status()
+		self.assertEqual(doc['crash']['state'], 'idle', doc)
+		self.assertIn('kexec_crash_loaded is 0', doc['crash']['last_error'])
 
 	# --- messages
 

@@ -44,7 +44,21 @@ TEST(Kernel, RecordingKernelRecordsExactBytes)
 	EXPECT_EQ(readText(dir + "/kernel.bin"), k);
 	EXPECT_EQ(readText(dir + "/initrd.bin"), i);
 	EXPECT_EQ(readText(dir + "/cmdline.bin"), std::string("quiet\0", 6));
-	EXPECT_TRUE(*(*kernel)->loaded());
+	EXPECT_TRUE(*(*kernel)->loaded(Slot::Reboot));
+	EXPECT_FALSE(*(*kernel)->loaded(Slot::Crash));
+
+	/* The crash slot records apart and unloads alone. */
+	req.flags = kKexecFileOnCrash;
+	req.cmdline = "crash";
+	ASSERT_TRUE((*kernel)->load(req).ok());
+	EXPECT_EQ(readText(dir + "/crash-cmdline.bin"), std::string("crash\0", 6));
+	EXPECT_EQ(readText(dir + "/cmdline.bin"), std::string("quiet\0", 6));
+	EXPECT_TRUE(*(*kernel)->loaded(Slot::Crash));
+	ASSERT_TRUE((*kernel)->unload(Slot::Crash).ok());
+	EXPECT_FALSE(*(*kernel)->loaded(Slot::Crash));
+	EXPECT_TRUE(*(*kernel)->loaded(Slot::Reboot));
+	req.flags = 0;
+	req.cmdline = "quiet";
 
 	/* A refused load leaves the previous recording alone. */
 	writeFile(dir + "/fail-load", std::to_string(EKEYREJECTED));
@@ -54,8 +68,8 @@ TEST(Kernel, RecordingKernelRecordsExactBytes)
 	EXPECT_EQ(r.error().errnum, EKEYREJECTED);
 	EXPECT_NE(r.error().message.find("keyring"), std::string::npos);
 
-	ASSERT_TRUE((*kernel)->unload().ok());
-	EXPECT_FALSE(*(*kernel)->loaded());
+	ASSERT_TRUE((*kernel)->unload(Slot::Reboot).ok());
+	EXPECT_FALSE(*(*kernel)->loaded(Slot::Reboot));
 }
 
 TEST(Kernel, SpecParsing)
@@ -76,19 +90,20 @@ TEST(Kernel, NullKernelKeepsNothing)
 	ASSERT_TRUE(support.ok());
 	EXPECT_TRUE(support->kexecFile);
 	EXPECT_TRUE(support->bpfParser);
-	EXPECT_FALSE(*kernel.loaded());
-	EXPECT_EQ(kernel.unload().error().code, Code::NotStaged);
+	EXPECT_FALSE(*kernel.loaded(Slot::Reboot));
+	EXPECT_EQ(kernel.unload(Slot::Reboot).error().code, Code::NotStaged);
 	LoadRequest request;
 	request.kernelFd = 0; // stdin: any open fd
 	ASSERT_TRUE(kernel.load(request).ok());
-	EXPECT_TRUE(*kernel.loaded());
+	EXPECT_TRUE(*kernel.loaded(Slot::Reboot));
+	EXPECT_FALSE(*kernel.loaded(Slot::Crash));
 	request.kernelFd = 1 << 20; // not open
 	auto refused = kernel.load(request);
 	ASSERT_FALSE(refused.ok());
 	EXPECT_EQ(refused.error().code, Code::KernelRefused);
 	EXPECT_EQ(refused.error().errnum, EBADF);
-	ASSERT_TRUE(kernel.unload().ok());
-	EXPECT_FALSE(*kernel.loaded());
+	ASSERT_TRUE(kernel.unload(Slot::Reboot).ok());
+	EXPECT_FALSE(*kernel.loaded(Slot::Reboot));
 	EXPECT_EQ(kernel.rebootKexec().error().code, Code::Unsupported);
 }
 
@@ -100,10 +115,18 @@ TEST(Kernel, ProbeReadsSysfsUnderAConfigurableRoot)
 	writeFile(root + "/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098032b8c",
 		  std::string("\x06\x00\x00\x00\x01", 5));
 	writeFile(root + "/proc/sys/kernel/kexec_load_disabled", "0\n");
+	writeFile(root + "/sys/kernel/kexec_crash_loaded", "1\n");
+	writeFile(root + "/sys/kernel/kexec_crash_size", "268435456\n");
 	auto kernel = makeSyscallKernel({ root + "/sys", root + "/proc" });
 	auto s = kernel->probe();
 	ASSERT_TRUE(s.ok());
 	EXPECT_TRUE(s->loaded);
+	EXPECT_TRUE(s->crashLoaded);
+	EXPECT_EQ(s->crashSize, uint64_t{ 256 } << 20);
+	EXPECT_TRUE(*kernel->loaded(Slot::Crash));
+	writeFile(root + "/sys/kernel/kexec_crash_loaded", "0\n");
+	EXPECT_FALSE(*kernel->loaded(Slot::Crash));
+	EXPECT_TRUE(*kernel->loaded(Slot::Reboot));
 	EXPECT_EQ(s->lockdown, "integrity");
 	EXPECT_TRUE(s->secureBoot);
 	EXPECT_FALSE(s->loadDisabled);

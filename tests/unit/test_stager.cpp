@@ -399,6 +399,77 @@ TEST_F(StagerTest, UnstageAndReconcile)
 	EXPECT_EQ(lost.state(), StageState::Idle);
 }
 
+TEST_F(StagerTest, CrashSlotIsItsOwn)
+{
+	Stager crash(*kernel_, config_, Slot::Crash);
+	ASSERT_TRUE(crash.start().ok());
+	EXPECT_EQ(crash.state(), StageState::Idle);
+
+	/* Without crashkernel= there is no crash slot, and it says how to get one. */
+	auto none = crash.stage(request("uki.efi"), {});
+	ASSERT_FALSE(none.ok());
+	EXPECT_EQ(none.error().code, Code::NoCrashMemory);
+	EXPECT_NE(none.error().message.find("crashkernel="), std::string::npos) << none.error().message;
+	EXPECT_EQ(crash.state(), StageState::Idle);
+
+	/* Too little of it: named before the kernel is asked. */
+	setKnob("support.json", R"({"crash_size": 4096})");
+	auto small = crash.stage(request("uki.efi"), {});
+	ASSERT_FALSE(small.ok());
+	EXPECT_EQ(small.error().code, Code::NoCrashMemory);
+	EXPECT_NE(small.error().message.find("more than the 4 KiB crashkernel= reserved"), std::string::npos)
+		<< small.error().message;
+	EXPECT_FALSE(std::filesystem::exists(fake_ + "/crash-kernel.bin"));
+
+	setKnob("support.json", R"({"crash_size": 268435456})");
+	ASSERT_TRUE(stager_->stage(request("uki.efi"), {}).ok());
+	auto r = crash.stage(request("uki.efi", { "addon-cmdline.addon.efi" }), {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	EXPECT_EQ((*r)["slot"], "crash");
+	EXPECT_EQ(readText(fake_ + "/crash-flags"), "0x2\n");
+	EXPECT_EQ(readText(fake_ + "/crash-kernel.bin"), readText(fixture("vmlinuz")));
+	EXPECT_EQ(readText(fake_ + "/crash-cmdline.bin"),
+		  std::string("console=ttyS0 kexecd.uki=1 kexecd.addon=1") + '\0');
+	EXPECT_EQ(readText(fake_ + "/cmdline.bin"), std::string("console=ttyS0 kexecd.uki=1") + '\0');
+	const std::string crashRecord = dir_ + "/run/staged-crash.json";
+	EXPECT_EQ(nlohmann::json::parse(readText(crashRecord)), *r);
+	EXPECT_EQ((*stager_).staged()["slot"], "reboot");
+
+	/* A restart finds both. */
+	Stager again(*kernel_, config_, Slot::Crash);
+	ASSERT_TRUE(again.start().ok());
+	EXPECT_EQ(again.state(), StageState::Staged);
+	EXPECT_EQ(again.staged(), *r);
+
+	/* Unstaging one slot never touches the other. */
+	ASSERT_TRUE(crash.unstage().ok());
+	EXPECT_EQ(readText(fake_ + "/crash-loaded"), "0\n");
+	EXPECT_EQ(readText(fake_ + "/loaded"), "1\n");
+	EXPECT_FALSE(std::filesystem::exists(crashRecord));
+	EXPECT_TRUE(std::filesystem::exists(config_.statePath));
+	EXPECT_EQ(stager_->state(), StageState::Staged);
+	EXPECT_EQ(crash.unstage().error().message, "no crash kernel is staged");
+	ASSERT_TRUE(crash.stage(request("uki.efi"), {}).ok());
+	ASSERT_TRUE(stager_->unstage().ok());
+	EXPECT_EQ(readText(fake_ + "/crash-loaded"), "1\n");
+	EXPECT_FALSE(crash.refresh());
+	EXPECT_EQ(crash.state(), StageState::Staged);
+
+	/* kexec -p -u behind our back: the crash slot's file says so. */
+	setKnob("crash-loaded", "0");
+	EXPECT_TRUE(crash.refresh());
+	EXPECT_EQ(crash.state(), StageState::Idle);
+	EXPECT_NE(crash.lastError().find("kexec_crash_loaded is 0"), std::string::npos) << crash.lastError();
+
+	/* The kernel's own refusal for want of crash memory gets the name too. */
+	setKnob("fail-load-once", std::to_string(ENOMEM));
+	auto refused = crash.stage(request("uki.efi"), {});
+	ASSERT_FALSE(refused.ok());
+	EXPECT_EQ(refused.error().code, Code::NoCrashMemory);
+	EXPECT_NE(refused.error().message.find("does not fit in the 256 MiB"), std::string::npos)
+		<< refused.error().message;
+}
+
 TEST_F(StagerTest, LimitsAreNamed)
 {
 	EngineConfig small = config_;
