@@ -239,8 +239,11 @@ Result<SealedMemfd> composeImageContainer(std::span<const ContainerEntry> entrie
 				 fmt::format("the image container would need {} sections; the kernel's parser "
 					     "reads at most {} (UKI + addons + IMA signatures)",
 					     sections.size(), kMaxContainerSections));
-	const std::vector<uint8_t> bytes = writeElfContainer(sections);
-	return SealedMemfd::fromBytes(bytes, "image-container");
+	/* Each file's bytes go from its sealed input straight into the
+	 * container memfd: no heap copy in between. */
+	const ElfContainerLayout layout = layoutElfContainer(sections);
+	const auto pieces = layout.pieces();
+	return SealedMemfd::concat(pieces, "image-container");
 }
 
 } // namespace kexecd

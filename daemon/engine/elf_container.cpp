@@ -20,9 +20,19 @@ void append(std::vector<uint8_t> &out, const T &value)
 
 } // namespace
 
-std::vector<uint8_t> writeElfContainer(std::span<const ElfSection> sections)
+std::vector<std::span<const uint8_t>> ElfContainerLayout::pieces() const
 {
-	std::vector<uint8_t> out(sizeof(Elf64_Ehdr), 0);
+	std::vector<std::span<const uint8_t>> out;
+	out.push_back(head);
+	out.insert(out.end(), data.begin(), data.end());
+	out.push_back(tail);
+	return out;
+}
+
+ElfContainerLayout layoutElfContainer(std::span<const ElfSection> sections)
+{
+	ElfContainerLayout layout;
+	uint64_t offset = sizeof(Elf64_Ehdr);
 
 	std::string shstrtab(1, '\0');
 	std::vector<Elf64_Shdr> headers(1); // SHN_UNDEF entry, all zero
@@ -31,13 +41,14 @@ std::vector<uint8_t> writeElfContainer(std::span<const ElfSection> sections)
 		Elf64_Shdr sh{};
 		sh.sh_name = static_cast<Elf64_Word>(shstrtab.size());
 		sh.sh_type = SHT_PROGBITS;
-		sh.sh_offset = out.size();
+		sh.sh_offset = offset;
 		sh.sh_size = s.data.size();
 		sh.sh_addralign = 1;
 		headers.push_back(sh);
 		shstrtab.append(s.name);
 		shstrtab.push_back('\0');
-		out.insert(out.end(), s.data.begin(), s.data.end());
+		layout.data.push_back(s.data);
+		offset += s.data.size();
 	}
 
 	Elf64_Shdr strtab{};
@@ -45,14 +56,17 @@ std::vector<uint8_t> writeElfContainer(std::span<const ElfSection> sections)
 	shstrtab.append(".shstrtab");
 	shstrtab.push_back('\0');
 	strtab.sh_type = SHT_STRTAB;
-	strtab.sh_offset = out.size();
+	strtab.sh_offset = offset;
 	strtab.sh_size = shstrtab.size();
 	strtab.sh_addralign = 1;
 	headers.push_back(strtab);
+	std::vector<uint8_t> &out = layout.tail;
 	out.insert(out.end(), shstrtab.begin(), shstrtab.end());
+	offset += shstrtab.size();
 
-	out.resize((out.size() + 7) & ~size_t{ 7 }, 0);
-	const uint64_t shoff = out.size();
+	const uint64_t pad = ((offset + 7) & ~uint64_t{ 7 }) - offset;
+	out.resize(out.size() + pad, 0);
+	const uint64_t shoff = offset + pad;
 	for (const Elf64_Shdr &sh : headers)
 		append(out, sh);
 
@@ -70,7 +84,17 @@ std::vector<uint8_t> writeElfContainer(std::span<const ElfSection> sections)
 	eh.e_shentsize = sizeof(Elf64_Shdr);
 	eh.e_shnum = static_cast<Elf64_Half>(headers.size());
 	eh.e_shstrndx = static_cast<Elf64_Half>(headers.size() - 1);
-	std::memcpy(out.data(), &eh, sizeof(eh));
+	layout.head.resize(sizeof(eh));
+	std::memcpy(layout.head.data(), &eh, sizeof(eh));
+	return layout;
+}
+
+std::vector<uint8_t> writeElfContainer(std::span<const ElfSection> sections)
+{
+	std::vector<uint8_t> out;
+	const ElfContainerLayout layout = layoutElfContainer(sections); // outlives its pieces
+	for (std::span<const uint8_t> piece : layout.pieces())
+		out.insert(out.end(), piece.begin(), piece.end());
 	return out;
 }
 

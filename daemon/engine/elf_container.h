@@ -22,6 +22,20 @@ struct ElfSection {
 	std::span<const uint8_t> data;
 };
 
+/* The container as pieces to write back to back: the ELF header, each
+ * section's bytes where they already are (borrowed, not copied), and the
+ * section names and header table. Staging writes the pieces straight into
+ * the memfd the kernel gets, so section data is copied once (issue 16). */
+struct ElfContainerLayout {
+	std::vector<uint8_t> head;
+	std::vector<std::span<const uint8_t>> data;
+	std::vector<uint8_t> tail;
+
+	std::vector<std::span<const uint8_t>> pieces() const;
+};
+
+ElfContainerLayout layoutElfContainer(std::span<const ElfSection> sections);
+/* The same, in one buffer (the build's mkcontainer, tests). */
 std::vector<uint8_t> writeElfContainer(std::span<const ElfSection> sections);
 
 struct ElfContainerView {

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "record.h"
 
+#include <cstdio>
+
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
@@ -38,13 +40,21 @@ nlohmann::json profileJson(const UkiProfile *p)
 	return { { "index", p->index }, { "id", p->id }, { "title", p->title } };
 }
 
-nlohmann::json containerJson(const SealedMemfd &container)
+nlohmann::json partJson(uint64_t size, std::string sha256)
+{
+	return { { "size", size }, { "sha256", std::move(sha256) } };
+}
+
+nlohmann::json containerJson(const SealedMemfd &container, std::span<const std::string> fileDigests)
 {
 	nlohmann::json j = partJson(container.bytes());
 	j["sections"] = nlohmann::json::array();
 	if (auto view = readElfContainer(container.bytes()))
 		for (const auto &[name, data] : view->sections) {
-			nlohmann::json s = partJson(data);
+			size_t n = 0;
+			const bool known = std::sscanf(name.c_str(), ".pe.%zu", &n) == 1 && n >= 1 &&
+					   n <= fileDigests.size() && name == fmt::format(".pe.{}", n);
+			nlohmann::json s = known ? partJson(data.size(), fileDigests[n - 1]) : partJson(data);
 			s["name"] = name;
 			j["sections"].push_back(s);
 		}

@@ -23,7 +23,13 @@ nlohmann::json signatureJson(const SignatureReport &r);
 nlohmann::json partJson(std::span<const uint8_t> bytes); // size + sha256
 void addUkiIdentity(nlohmann::json &j, const UkiImage &uki);
 nlohmann::json profileJson(const UkiProfile *p);
-nlohmann::json containerJson(const SealedMemfd &container);
+/* fileDigests: the SHA-256 of each input file in container order, known
+ * already; a .pe.N section is that file byte for byte, so its digest is
+ * taken, not computed again. Empty: every digest is computed. */
+nlohmann::json containerJson(const SealedMemfd &container,
+			     std::span<const std::string> fileDigests = {});
+/* {size, sha256} of bytes whose digest is already known. */
+nlohmann::json partJson(uint64_t size, std::string sha256);
 std::string isoTime(std::chrono::system_clock::time_point t);
 
 } // namespace kexecd

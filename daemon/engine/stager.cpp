@@ -10,11 +10,13 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <future>
 
 #include <fmt/format.h>
 
 #include "compose.h"
 #include "config.h"
+#include "digest.h"
 #include "record.h"
 #include "stage_input.h"
 #include "text.h"
@@ -354,14 +356,25 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	const SectionSet resolved = in->uki->resolve(in->profile);
 	const std::string cmdline = composeCmdline(resolved, addonPtrs, request.cmdlineExtra);
 
+	/* Record-only digests run on another core while this one verifies
+	 * and composes (issue 16): the inputs are sealed, so neither can see
+	 * the bytes change. The futures wait in their destructors, so no
+	 * early return leaves them reading unmapped memory. */
+	auto fileDigests = std::async(std::launch::async, [&files = in->files] {
+		std::vector<std::string> digests;
+		for (const LoadedFile &f : files)
+			digests.push_back(sha256Hex(f.memfd.bytes()));
+		return digests;
+	});
+
 	nlohmann::json record;
-	record["uki"] = partJson(in->files[0].memfd.bytes());
+	record["uki"]["size"] = in->files[0].memfd.size();
 	record["uki"]["path"] = in->files[0].origin;
 	addUkiIdentity(record["uki"], *in->uki);
 	record["profile"] = profileJson(in->profile);
 	record["addons"] = nlohmann::json::array();
 	for (size_t i = 1; i < in->files.size(); i++) {
-		nlohmann::json a = partJson(in->files[i].memfd.bytes());
+		nlohmann::json a = { { "size", in->files[i].memfd.size() } };
 		a["path"] = in->files[i].origin;
 		record["addons"].push_back(a);
 	}
@@ -377,6 +390,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 
 	LoadRequest load;
 	std::optional<ClassicParts> classic;
+	std::future<std::string> initrdDigest;
 	std::optional<SealedMemfd> container;
 	std::optional<ParserContainer> parser;
 
@@ -395,6 +409,9 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		load.initrdFd = classic->initrd ? classic->initrd->fd() : -1;
 		load.cmdline = classic->cmdline;
 		load.flags = (classic->initrd ? 0 : kKexecFileNoInitramfs) | slotFlags;
+		if (classic->initrd)
+			initrdDigest = std::async(std::launch::async,
+						  [bytes = classic->initrd->bytes()] { return sha256Hex(bytes); });
 		return checkCrashMemory(*support, classic->kernel.bytes().size() +
 						   (classic->initrd ? classic->initrd->bytes().size() : 0));
 	};
@@ -433,12 +450,24 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	if (progress)
 		progress("compose", 0.75);
 
+	const std::vector<std::string> digests = fileDigests.get();
+	record["uki"]["sha256"] = digests[0];
+	for (size_t i = 1; i < digests.size(); i++)
+		record["addons"][i - 1]["sha256"] = digests[i];
+	/* The kernel handed over is the bytes the kernel verdict hashed. */
+	auto kernelPart = [&]() {
+		for (const nlohmann::json &o : record["signatures"]["objects"])
+			if (o.value("object", "") == "kernel" && o.contains("sha256"))
+				return partJson(classic->kernel.size(), o["sha256"].get<std::string>());
+		return partJson(classic->kernel.bytes());
+	};
+
 	auto describeParts = [&](nlohmann::json &r) {
 		r["scheme"] = schemeName(scheme);
 		r["scheme_reason"] = reason;
 		if (scheme == Scheme::Bpf) {
 			r["parser"] = parser->info;
-			r["container"] = containerJson(*container);
+			r["container"] = containerJson(*container, digests);
 			r["kernel"] = nullptr;
 			r["initrd"] = nullptr;
 			/* Only what is really asked of the kernel: our parsers send
@@ -449,9 +478,10 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 				"parser container only: the parsers send no VERIFY_SIG, so the UKI, addons, "
 				"initrd and cmdline are checked by kexecd's userspace pre-check, not by the kernel";
 		} else {
-			r["kernel"] = partJson(classic->kernel.bytes());
+			r["kernel"] = kernelPart();
 			r["kernel"]["zboot"] = classic->kernelWasZboot;
-			r["initrd"] = classic->initrd ? partJson(classic->initrd->bytes()) : nlohmann::json(nullptr);
+			r["initrd"] = classic->initrd ? partJson(classic->initrd->size(), initrdDigest.get())
+						      : nlohmann::json(nullptr);
 			if (classic->initrd)
 				r["initrd"]["parts"] = classic->initrdLayout;
 			if (!classic->devicetree.empty())
