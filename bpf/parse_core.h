@@ -27,8 +27,9 @@
  * must lie inside .shstrtab. Accepted names, in this order:
  *   .pe.1 .pe.2 ... .pe.N   the UKI first, then addons in systemd-stub order;
  *                           numbered 1..N without gaps, non-empty, < 4 GiB
- *   .ima                    optional, directly after a .pe.N; ignored here
- *                           (signature mode NONE), accepted for the writer
+ *   .ima                    optional, directly after a .pe.N: the file's
+ *                           security.ima (1..PC_IMA_MAX bytes), sent as
+ *                           IMA_CHECK in signature mode IMA (below)
  *   .select                 optional, at most once, after the last .pe.N:
  *                           the requested profile index of the UKI as 1-3
  *                           ASCII decimal digits, optionally followed by one
@@ -68,6 +69,14 @@
  * Commands: COPY KERNEL (PIPELINE_FILL, so a nested zboot parser gets the
  * .linux), COPY INITRD, COPY CMDLINE, DONE.
  *
+ * Signature checks (kexec_context.sig_mode; the newest tools' sig_enforced,
+ * EC process_pe_section), sent after the plan is built and before its first
+ * command, for every .pe.N in container order: NONE nothing; SIG VERIFY_SIG
+ * with the whole PE, which must pass; IMA VERIFY_SIG, and if the kernel
+ * refuses it IMA_CHECK with the PE's .ima, which must pass. Any other mode,
+ * and any refusal, ends the run before the first COPY. The zboot layer
+ * checks the zboot PE the same way before DECOMPRESS.
+ *
  * zboot layer (parsing_buf[0] of the nested layer = the UKI's .linux): if it
  * starts with "MZ" and "zimg" at offset 4, DECOMPRESS KERNEL with the bytes
  * [payload offset, + payload size) from the zboot header, then DONE. Anything
@@ -78,7 +87,7 @@
  *   pc_container.h  the image container walk
  *   pc_pe.h         one PE: section table, profiles, cmdline trim
  *   pc_plan.h       composition and the two layers' plans
- *   pc_emit.h       command records */
+ *   pc_emit.h       command records, signature checks, sending a plan */
 #include "pc_base.h"
 #include "pc_container.h"
 #include "pc_pe.h"

@@ -54,6 +54,7 @@
 #define PC_MAX_CMDS 4
 #define PC_CMDLINE_MAX 4096
 #define PC_CHUNK 32
+#define PC_IMA_MAX 1024 /* security.ima blob (MK reads at most 1024 bytes) */
 #ifndef PC_PAYLOAD_MAX
 #define PC_PAYLOAD_MAX ((__u64)128 * 1024 * 1024 - 4096)
 #endif
@@ -82,6 +83,8 @@ enum pc_error {
 	PC_E_ZBOOT,          /* zboot header points outside the image */
 	PC_E_INTERNAL,       /* plan inconsistent (bug) */
 	PC_E_KERNEL,         /* the kernel refused a command (BPF side only) */
+	PC_E_SIG_MODE,       /* kexec_context asks for a signature mode we do not know */
+	PC_E_SIGNATURE,      /* the kernel refused a PE's VERIFY_SIG (and IMA_CHECK) */
 };
 
 enum pc_kind {
@@ -124,6 +127,9 @@ struct pc_pe {
 	__u64 off;
 	__u64 size;
 	struct pc_ext ext[PC_NKIND];
+	__u64 imaOff; /* the .ima section right after this .pe.N, if any */
+	__u32 imaLen; /* 0: none */
+	__u32 pad;
 };
 
 struct pc_state {

@@ -131,11 +131,23 @@ PC_INLINE int pc_walk_container(const struct pc_buf *img, struct pc_state *st)
 				return -PC_E_TOO_BIG;
 			st->pe[n].off = off;
 			st->pe[n].size = size;
+			st->pe[n].imaOff = 0;
+			st->pe[n].imaLen = 0;
 			st->npe = n + 1;
 			lastWasPe = 1;
 		} else if ((n8 & PC_MASK5) == PC_NAME_IMA) {
+			__u64 n = st->npe; /* 64-bit: see pc_trim_chunk() */
+
 			if (!lastWasPe)
 				return -PC_E_SECTION;
+			PC_BARRIER_VAR(n);
+			if (n == 0 || n > PC_MAX_PES)
+				return -PC_E_INTERNAL;
+			/* the file's security.ima, for IMA_CHECK (MK: <= 1024 bytes) */
+			if (size == 0 || size > PC_IMA_MAX)
+				return -PC_E_SECTION;
+			st->pe[n - 1].imaOff = off;
+			st->pe[n - 1].imaLen = (__u32)size;
 			lastWasPe = 0;
 		} else if (n8 == PC_NAME_SELECT) {
 			__s32 v = -1;

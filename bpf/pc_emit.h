@@ -88,6 +88,116 @@ PC_INLINE long pc_emit(const struct pc_buf *img, const struct pc_cmd *c, __u8 *r
 	return (long)(KEXEC_CMD_HDR_SIZE + e.off);
 }
 
+/*
+ * A signature command for one PE of the plan (newest tools, EC
+ * process_pe_section): VERIFY_SIG carries the whole PE as it sits in the
+ * container, IMA_CHECK the .ima blob that followed it. Post-v7 header,
+ * num_chunks 0 (the newest tools' chunk table is not this generation's).
+ * Returns the record's length or -error.
+ */
+PC_INLINE long pc_emit_sig(const struct pc_buf *img, const struct pc_pe *pe, __u16 cmd, __u8 *rec)
+{
+	__u64 off = pe->off, len = pe->size;
+
+	if (cmd == KEXEC_BPF_CMD_IMA_CHECK) {
+		off = pe->imaOff;
+		len = pe->imaLen;
+	}
+	if (len == 0 || len > PC_PAYLOAD_MAX)
+		return -PC_E_TOO_BIG;
+	PC_BARRIER_VAR(len);
+	if (len > PC_PAYLOAD_MAX)
+		return -PC_E_TOO_BIG;
+	rec[0] = (__u8)(cmd & 0xff);
+	rec[1] = (__u8)(cmd >> 8);
+	rec[2] = KEXEC_BPF_SUBCMD_INVALID;
+	rec[3] = KEXEC_BPF_PIPELINE_INVALID;
+	rec[4] = (__u8)(len & 0xff);
+	rec[5] = (__u8)((len >> 8) & 0xff);
+	rec[6] = (__u8)((len >> 16) & 0xff);
+	rec[7] = (__u8)((len >> 24) & 0xff);
+	rec[8] = 0;
+	rec[9] = 0;
+	if (pc_read(img, off, rec + KEXEC_CMD_HDR_SIZE, len))
+		return -PC_E_BOUNDS;
+	return (long)(KEXEC_CMD_HDR_SIZE + len);
+}
+
+/*
+ * Sending a plan: the same code for the BPF program and the host model.
+ * The includer defines PC_SINK (the kernel's handle) and PC_SEND(sink, rec,
+ * n) (one bpf_buffer_parser() call: < 0 = refused) before including this.
+ */
+#ifdef PC_SEND
+/*
+ * Signature checks the kernel's context asks for (sig_mode, EC's
+ * sig_enforced), for every PE of the plan in container order, all before
+ * the first COPY (ours concatenate several PEs' sections, so "before the
+ * PE's COPY" means before any COPY):
+ *   NONE  nothing;
+ *   SIG   VERIFY_SIG must pass;
+ *   IMA   VERIFY_SIG; if the kernel refuses it, IMA_CHECK with the PE's
+ *         .ima blob must pass (no .ima: refused);
+ *   other refused (EC: -EINVAL).
+ * A refusal ends the run before any COPY, so nothing is loaded.
+ */
+PC_INLINE int pc_send_sig(const struct pc_buf *img, const struct pc_state *st, __u32 mode, __u8 *rec,
+			  PC_SINK *sink)
+{
+	__u32 i;
+
+	if (mode == KEXEC_SIG_NONE)
+		return 0;
+	if (mode != KEXEC_SIG_SIG && mode != KEXEC_SIG_IMA)
+		return -PC_E_SIG_MODE;
+	for (i = 0; i < PC_MAX_PES; i++) {
+		const struct pc_pe *pe;
+		long n;
+
+		if (i >= st->npe)
+			break;
+		pe = &st->pe[i];
+		n = pc_emit_sig(img, pe, KEXEC_BPF_CMD_VERIFY_SIG, rec);
+		if (n < 0)
+			return (int)n;
+		if (PC_SEND(sink, rec, n) >= 0)
+			continue;
+		if (mode != KEXEC_SIG_IMA || pe->imaLen == 0)
+			return -PC_E_SIGNATURE;
+		n = pc_emit_sig(img, pe, KEXEC_BPF_CMD_IMA_CHECK, rec);
+		if (n < 0)
+			return (int)n;
+		if (PC_SEND(sink, rec, n) < 0)
+			return -PC_E_SIGNATURE;
+	}
+	return 0;
+}
+
+/* Everything a successful plan asks of the kernel: the signature checks,
+ * then each planned command; stops at the first refusal. */
+PC_INLINE int pc_send_plan(const struct pc_buf *img, const struct pc_state *st, __u32 mode, __u8 *rec,
+			   PC_SINK *sink)
+{
+	__u32 i;
+	int err = pc_send_sig(img, st, mode, rec, sink);
+
+	if (err)
+		return err;
+	for (i = 0; i < PC_MAX_CMDS; i++) {
+		long n;
+
+		if (i >= st->ncmd)
+			break;
+		n = pc_emit(img, &st->cmd[i], rec);
+		if (n < KEXEC_CMD_HDR_SIZE || n > (long)PC_REC_SIZE)
+			return n < 0 ? (int)n : -PC_E_INTERNAL;
+		if (PC_SEND(sink, rec, n) < 0)
+			return -PC_E_KERNEL;
+	}
+	return 0;
+}
+#endif /* PC_SEND */
+
 #ifndef __bpf__
 PC_INLINE const char *pc_strerror(int err)
 {
@@ -114,6 +224,8 @@ PC_INLINE const char *pc_strerror(int err)
 	case PC_E_ZBOOT: return "malformed zboot header";
 	case PC_E_INTERNAL: return "internal error";
 	case PC_E_KERNEL: return "kernel refused a command";
+	case PC_E_SIG_MODE: return "unknown signature mode in the kernel's context";
+	case PC_E_SIGNATURE: return "the kernel refused a PE's signature (VERIFY_SIG, IMA_CHECK)";
 	}
 	return "unknown error";
 }

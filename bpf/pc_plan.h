@@ -202,6 +202,12 @@ PC_INLINE int pc_zboot_plan(const struct pc_buf *img, struct pc_state *st)
 		size = pc_le32(h + 12);
 		if (size == 0 || off > img->size || size > img->size - off)
 			return -PC_E_ZBOOT;
+		/* the zboot PE itself is what a signature mode checks (ZB) */
+		st->pe[0].off = 0;
+		st->pe[0].size = img->size;
+		st->pe[0].imaOff = 0;
+		st->pe[0].imaLen = 0;
+		st->npe = 1;
 		c = pc_new_cmd(st, 0, KEXEC_BPF_CMD_DECOMPRESS, KEXEC_BPF_SUBCMD_KERNEL,
 			       KEXEC_BPF_PIPELINE_INVALID);
 		if (!c)
@@ -209,6 +215,7 @@ PC_INLINE int pc_zboot_plan(const struct pc_buf *img, struct pc_state *st)
 		err = pc_add_part(c, off, (__u32)size, PC_PAYLOAD_MAX);
 		if (err) {
 			st->ncmd = 0;
+			st->npe = 0;
 			return err;
 		}
 		if (!pc_new_cmd(st, 1, KEXEC_BPF_CMD_DONE, KEXEC_BPF_SUBCMD_INVALID,
