@@ -196,9 +196,14 @@ for applet in sys.stdin.read().split():
 		;;
 	bpf-reference)
 		cp "$ukis/e2e-uki.efi" "$root/uki.efi"
+		cp "$ukis/e2e-uki.signed.efi" "$root/uki.signed.efi"
+		cp "$ukis/e2e-uki.tampered.efi" "$root/uki.tampered.efi"
 		cp "$ukis"/{a.addon.efi,b.addon.efi,linux.addon.efi,zboot-gzip.efi,zboot-zstd.efi,big.efi} "$root/"
+		cp "$ukis"/{a.addon.signed.efi,b.addon.signed.efi} "$root/"
 		cp -r "$ukis/parsers" "$root/parsers"
 		cp "$ukis/parser.der" "$root/etc/kexecd-ref.der"
+		# The PEs' signer, for VERIFY_SIG (the module's keyring stands in for the kernel's).
+		openssl x509 -in "$ukis/db.crt" -outform DER -out "$root/etc/kexecd-ref-db.der"
 		cp "$ukis/parser.pem" "$root/etc/kexecd/trust.d/parser.crt"
 		mkdir -p "$root/lib/modules"
 		cp "$ref_ko" "$root/lib/modules/kexecd_ref.ko"
