@@ -54,7 +54,7 @@ static int pe_parse(const u8 *pe, size_t len, struct pe_layout *l)
 	const struct mz_hdr *mz = (const void *)pe;
 	const struct pe_hdr *ph;
 	const struct data_directory *dd;
-	size_t cur;
+	size_t cur, osz, csum, hsz, dirs;
 	u32 ndirs;
 	u16 magic;
 
@@ -68,28 +68,27 @@ static int pe_parse(const u8 *pe, size_t len, struct pe_layout *l)
 	cur = mz->peaddr + sizeof(*ph);
 	if (cur + 2 > len)
 		return -ELIBBAD;
+	/* PE32 and PE32+ differ in the offsets, not in what is read */
 	magic = get_unaligned_le16(pe + cur);
 	if (magic == PE_OPT_MAGIC_PE32PLUS) {
-		const struct pe32plus_opt_hdr *o = (const void *)(pe + cur);
-
-		if (sizeof(*o) > len - cur)
-			return -ELIBBAD;
-		l->csum_off = cur + offsetof(struct pe32plus_opt_hdr, csum);
-		l->header_size = o->header_size;
-		ndirs = o->data_dirs;
-		cur += sizeof(*o);
+		osz = sizeof(struct pe32plus_opt_hdr);
+		csum = offsetof(struct pe32plus_opt_hdr, csum);
+		hsz = offsetof(struct pe32plus_opt_hdr, header_size);
+		dirs = offsetof(struct pe32plus_opt_hdr, data_dirs);
 	} else if (magic == PE_OPT_MAGIC_PE32) {
-		const struct pe32_opt_hdr *o = (const void *)(pe + cur);
-
-		if (sizeof(*o) > len - cur)
-			return -ELIBBAD;
-		l->csum_off = cur + offsetof(struct pe32_opt_hdr, csum);
-		l->header_size = o->header_size;
-		ndirs = o->data_dirs;
-		cur += sizeof(*o);
+		osz = sizeof(struct pe32_opt_hdr);
+		csum = offsetof(struct pe32_opt_hdr, csum);
+		hsz = offsetof(struct pe32_opt_hdr, header_size);
+		dirs = offsetof(struct pe32_opt_hdr, data_dirs);
 	} else {
 		return -ELIBBAD;
 	}
+	if (osz > len - cur)
+		return -ELIBBAD;
+	l->csum_off = cur + csum;
+	l->header_size = get_unaligned_le32(pe + cur + hsz);
+	ndirs = get_unaligned_le32(pe + cur + dirs);
+	cur += osz;
 	if (cur >= l->header_size || l->header_size >= len)
 		return -ELIBBAD;
 	/* the certificate table is directory entry 4 */
