@@ -228,7 +228,10 @@ def check_bpf_reference(blk, ukis):
 	sd = blk.get('sig-refused-dmesg', ('', None))[0]
 	check('Authenticode digest mismatch' in sd and ': refused (-129)' in sd,
 	      'tampered UKI: VERIFY_SIG refused it (digest mismatch, -EKEYREJECTED)')
-	check(': refused (-61)' in sd, 'unsigned addon: VERIFY_SIG refused it (no certificate table, -ENODATA)')
+	check(any('IMA_CHECK' in l and ': verified (0)' in l for l in sd.split('\n')),
+	      'IMA mode: the unsigned addon a passed IMA_CHECK with its security.ima (IMA v2 signature)')
+	check(sd.count(': refused (-61)') == 2 and 'layer 1 .bpf.1: 2 commands, 2 PE(s) verified, no DONE' in sd,
+	      'IMA mode: VERIFY_SIG refused both unsigned addons (-ENODATA); b, without .ima, ended the run')
 	check(', DONE' not in sd and 'decomposed:' not in sd, 'refused PEs: no layer reported DONE, nothing decomposed')
 	for z in ('gzip', 'zstd'):
 		dz = blk.get(f'zboot-{z}-dmesg', ('', None))[0]

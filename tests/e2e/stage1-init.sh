@@ -306,8 +306,14 @@ bpf-reference)
 	dmesg -c >/dev/null
 	refused tampered-uki SignatureRejected /parsers/good.elf /uki.tampered.efi \
 		--addon /a.addon.signed.efi --addon /b.addon.signed.efi
+	# IMA mode: a PE whose VERIFY_SIG is refused may pass with IMA_CHECK of its security.ima
+	# (the unsigned addon a, IMA-signed with the UKIs' key); one without (b) is refused.
+	echo 2 >/sys/module/kexecd_ref/parameters/sig_mode
+	cp /a.addon.efi /run/a.addon.ima.efi
+	capture set-ima set-ima-xattr /run/a.addon.ima.efi /a.addon.ima || fail "set-ima rc=$?"
 	refused unsigned-addon SignatureRejected /parsers/good.elf /uki.signed.efi \
-		--addon /a.addon.efi --addon /b.addon.signed.efi
+		--addon /run/a.addon.ima.efi --addon /b.addon.efi
+	echo 1 >/sys/module/kexecd_ref/parameters/sig_mode
 	capture sig-refused-dmesg dmesg
 	# The real thing: signed UKI + cmdline addon + initrd addon, scheme=bpf, each PE verified by
 	# the kernel side, then kexec into it.
