@@ -12,6 +12,7 @@
 
 #include "digest.h"
 #include "elf_container.h"
+#include "parse_core.h"
 #include "pe.h"
 #include "stub_cpio.h"
 #include "test_util.h"
@@ -519,6 +520,25 @@ TEST_F(StagerTest, BpfRecordFollowsTheKernelsSigMode)
 	EXPECT_EQ((*ima)["covered_by_kernel_signature_check"].get<std::string>().rfind("parser container and each PE", 0),
 		  0u)
 		<< (*ima)["covered_by_kernel_signature_check"];
+}
+
+/* VERIFY_SIG sends a PE whole: one above the parser's payload limit is
+ * refused before loading, even with a small .linux. */
+TEST_F(StagerTest, BpfRefusesAPeTheParserCannotSendWhole)
+{
+	if (config_.parserPath.empty())
+		GTEST_SKIP() << "KEXECD_PARSER_CONTAINER not set (built without BPF parsers)";
+	setKnob("support.json", R"({"bpf_parser": true})");
+	const std::string big = dir_ + "/big.efi";
+	std::filesystem::copy_file(fixture("uki.efi"), big);
+	std::filesystem::resize_file(big, PC_PAYLOAD_MAX + 1); /* zero trailing data, sparse */
+	StageRequest req;
+	req.uki = openInput(big);
+	req.scheme = Scheme::Bpf;
+	auto r = stager_->stage(std::move(req), {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, Code::InvalidImage);
+	EXPECT_NE(r.error().message.find("per PE (VERIFY_SIG)"), std::string::npos) << r.error().message;
 }
 
 TEST_F(StagerTest, BpfSchemeRefusalIsNotASilentFallback)
