@@ -1,4 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* pc_send_plan() (parse_core.h) sends through km_handle() */
+#include <stddef.h>
+#include <stdint.h>
+struct km_state;
+int km_handle(struct km_state *km, const uint8_t *buf, size_t len);
+#define PC_SINK struct km_state
+#define PC_SEND(sink, rec, n) km_handle((sink), (rec), (size_t)(n))
+
 #include "kernel_model.h"
 
 #include <errno.h>
@@ -27,6 +35,7 @@ void km_free(struct km_state *km)
 	blobFree(&km->kernel);
 	blobFree(&km->initrd);
 	blobFree(&km->cmdline);
+	blobFree(&km->refusedPe);
 	for (i = 0; i < KM_MAX_NEXT; i++)
 		blobFree(&km->next[i]);
 	km->nnext = 0;
@@ -152,7 +161,47 @@ fail:
 	return -EINVAL;
 }
 
+/* VERIFY_SIG and IMA_CHECK (kexecd_ref.ko's handlers, see the header). */
+static int checkSignature(struct km_state *km, uint16_t cmd, const uint8_t *payload, uint32_t plen)
+{
+	int ret;
+
+	if (plen == 0)
+		return -EINVAL;
+	if (cmd == KEXEC_BPF_CMD_VERIFY_SIG) {
+		ret = km->verify ? km->verify(km->verifyArg, cmd, payload, plen, payload, plen) : 0;
+		if (ret)
+			return blobSet(&km->refusedPe, payload, plen) ? -ENOMEM : ret;
+	} else {
+		if (!km->refusedPe.data)
+			return -EINVAL; /* vouches for no PE */
+		ret = km->verify ? km->verify(km->verifyArg, cmd, payload, plen, km->refusedPe.data,
+					      km->refusedPe.size)
+				 : 0;
+		blobFree(&km->refusedPe);
+		if (ret)
+			return ret;
+	}
+	blobFree(&km->refusedPe);
+	km->verified++;
+	return 0;
+}
+
+static int handleCommand(struct km_state *km, const uint8_t *buf, size_t len);
+
 int km_handle(struct km_state *km, const uint8_t *buf, size_t len)
+{
+	int ret;
+
+	if (buf && len >= 2 && km->nlog < KM_LOG_MAX)
+		km->log[km->nlog++] = pc_le16(buf);
+	ret = handleCommand(km, buf, len);
+	if (ret)
+		km->lastRefusal = ret;
+	return ret;
+}
+
+static int handleCommand(struct km_state *km, const uint8_t *buf, size_t len)
 {
 	uint16_t cmd, chunks;
 	uint8_t subcmd, pipeline;
@@ -173,8 +222,16 @@ int km_handle(struct km_state *km, const uint8_t *buf, size_t len)
 	if (plen > len - KEXEC_CMD_HDR_SIZE || chunks != 0)
 		return -EINVAL;
 	payload = buf + KEXEC_CMD_HDR_SIZE;
+	/* a signature mode binds the parts to PEs the kernel checked */
+	if ((cmd == KEXEC_BPF_CMD_COPY || cmd == KEXEC_BPF_CMD_DECOMPRESS) &&
+	    km->sigMode != KEXEC_SIG_NONE && km->verified == 0)
+		return -EKEYREJECTED;
 
 	switch (cmd) {
+	case KEXEC_BPF_CMD_VERIFY_SIG:
+	case KEXEC_BPF_CMD_IMA_CHECK:
+		ret = checkSignature(km, cmd, payload, plen);
+		break;
 	case KEXEC_BPF_CMD_DONE:
 		km->parsed = 1;
 		ret = 0;
@@ -215,7 +272,7 @@ int km_handle(struct km_state *km, const uint8_t *buf, size_t len)
 			ret = queueNext(km, payload, plen);
 		break;
 	default:
-		/* VERIFY_SIG has no handler in L8b; INVALID and unknown refused */
+		/* INVALID and unknown commands */
 		return -EINVAL;
 	}
 	if (ret == 0)
@@ -225,29 +282,35 @@ int km_handle(struct km_state *km, const uint8_t *buf, size_t len)
 
 int km_replay(struct km_state *km, const struct pc_buf *img, const struct pc_state *st)
 {
+	/* one record for the whole run, as the BPF program's ring-buffer
+	 * record, sized for the largest command */
+	uint64_t max = 0;
+	uint8_t *rec;
 	uint32_t i;
+	int ret;
 
-	for (i = 0; i < st->ncmd && i < PC_MAX_CMDS; i++) {
-		const struct pc_cmd *c = &st->cmd[i];
-		/* pc_emit() writes at most header + total bytes (its checks
-		 * against PC_PAYLOAD_MAX only matter for the BPF verifier) */
-		uint8_t *rec = malloc(KEXEC_CMD_HDR_SIZE + c->total);
-		long n;
-		int ret;
-
-		if (!rec)
-			return -ENOMEM;
-		n = pc_emit(img, c, rec);
-		if (n < 0) {
-			free(rec);
-			return -EFAULT;
-		}
-		ret = km_handle(km, rec, (size_t)n);
-		free(rec);
-		if (ret)
-			return ret;
+	for (i = 0; i < st->ncmd && i < PC_MAX_CMDS; i++)
+		max = st->cmd[i].total > max ? st->cmd[i].total : max;
+	for (i = 0; i < st->npe && i < PC_MAX_PES; i++) {
+		max = st->pe[i].size > max ? st->pe[i].size : max;
+		max = st->pe[i].imaLen > max ? st->pe[i].imaLen : max;
 	}
-	return 0;
+	if (max > PC_PAYLOAD_MAX)
+		max = PC_PAYLOAD_MAX; /* pc_emit*() refuse more */
+	rec = malloc(KEXEC_CMD_HDR_SIZE + max);
+	if (!rec)
+		return -ENOMEM;
+	km->lastRefusal = 0;
+	km->verified = 0;
+	blobFree(&km->refusedPe);
+	ret = pc_send_plan(img, st, km->sigMode, rec, km);
+	free(rec);
+	km->sendError = ret;
+	if (ret == 0)
+		return 0;
+	if ((ret == -PC_E_KERNEL || ret == -PC_E_SIGNATURE) && km->lastRefusal)
+		return km->lastRefusal;
+	return -EFAULT;
 }
 
 int km_finish(struct km_state *km)

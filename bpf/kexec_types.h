@@ -22,21 +22,24 @@
 #define KEXEC_STATIC_ASSERT(c, m) _Static_assert(c, m)
 #endif
 
-#ifdef __bpf__
-#include <stdbool.h>
-
-/* enum kexec_sig_enforced in L8b (renamed sig_enforced in the newest BPF side) */
+/* enum kexec_sig_enforced in L8b (the newest BPF side names the field
+ * sig_enforced): what the kernel asks the parser to have checked per PE. */
 enum kexec_sig_enforced {
 	KEXEC_SIG_NONE = 0,
 	KEXEC_SIG_SIG = 1,
 	KEXEC_SIG_IMA = 2,
 };
 
+#ifdef __bpf__
+#include <stdbool.h>
+
 #define KEXEC_BPF_MAX_BUFS 16
 
 struct kexec_context {
 	bool kdump;
 	bool parsed;
+	/* read only when the kernel's BTF has it (bpf_core_field_exists) */
+	enum kexec_sig_enforced sig_mode;
 	/* layer input: parsing_buf[0] is the image container (first layer) or
 	 * the first PIPELINE_FILL payload of the previous layer (nested layer) */
 	char *parsing_buf[KEXEC_BPF_MAX_BUFS];
@@ -64,6 +67,9 @@ enum {
 	KEXEC_BPF_CMD_DECOMPRESS = 2,
 	KEXEC_BPF_CMD_COPY = 3,
 	KEXEC_BPF_CMD_VERIFY_SIG = 4,
+	/* Used by the newest tools (EC), value not found in any kernel: the
+	 * next free one, as kexecd_ref.ko assumes too. */
+	KEXEC_BPF_CMD_IMA_CHECK = 5,
 };
 
 enum {

@@ -10,7 +10,20 @@
  */
 
 #include <linux/bpf.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
+
+struct bpf_parser_context;
+extern struct bpf_parser_context *bpf_get_parser_context(unsigned long id) __ksym;
+extern void bpf_put_parser_context(struct bpf_parser_context *ctx) __ksym;
+extern int bpf_buffer_parser(char *buf, int buf_sz, struct bpf_parser_context *ctx) __ksym;
+
+/* how parse_core.h's pc_send_plan() reaches the kernel (the verifier
+ * probe in tests/unit/bpf replaces it) */
+#ifndef PC_SEND
+#define PC_SINK struct bpf_parser_context
+#define PC_SEND(sink, rec, n) bpf_buffer_parser((char *)(rec), (int)(n), (sink))
+#endif
 
 #include "parse_core.h"
 
@@ -53,42 +66,33 @@ __u32 kexecd_parser_runs = 1;                                    /* .data */
 const char kexecd_parser_tag[] SEC(".rodata.str1.1") = "kexecd"; /* .rodata.str1.1 */
 struct pc_state kexecd_state;                                    /* .bss */
 
-extern struct bpf_parser_context *bpf_get_parser_context(unsigned long id) __ksym;
-extern void bpf_put_parser_context(struct bpf_parser_context *ctx) __ksym;
-extern int bpf_buffer_parser(char *buf, int buf_sz, struct bpf_parser_context *ctx) __ksym;
-
 /*
- * Send every planned command. One ring-buffer record is reserved for the
- * whole run (size must be a constant for the verifier) and discarded at the
- * end: nothing is ever submitted to user space.
+ * Send the plan (signature checks when the context asks, then every planned
+ * command). One ring-buffer record is reserved for the whole run (size must
+ * be a constant for the verifier) and discarded at the end: nothing is ever
+ * submitted to user space.
  */
-static __always_inline int kexecd_send_plan(const struct pc_buf *img, struct pc_state *st,
-					   struct bpf_parser_context *pctx)
+static __always_inline int kexecd_send_plan(const struct pc_buf *img, struct pc_state *st, __u32 sigMode,
+					   PC_SINK *pctx)
 {
 	__u8 *rec;
-	__u32 i;
-	int ret = 0;
+	int ret;
 
 	rec = bpf_ringbuf_reserve(&ringbuf_1, PC_REC_SIZE, 0);
 	if (!rec)
 		return -PC_E_TOO_BIG;
-	for (i = 0; i < PC_MAX_CMDS; i++) {
-		long n;
-
-		if (i >= st->ncmd)
-			break;
-		n = pc_emit(img, &st->cmd[i], rec);
-		if (n < KEXEC_CMD_HDR_SIZE || n > (long)PC_REC_SIZE) {
-			ret = n < 0 ? (int)n : -PC_E_INTERNAL;
-			break;
-		}
-		if (bpf_buffer_parser((char *)rec, (int)n, pctx) < 0) {
-			ret = -PC_E_KERNEL;
-			break;
-		}
-	}
+	ret = pc_send_plan(img, st, sigMode, rec, pctx);
 	bpf_ringbuf_discard(rec, 0);
 	return ret;
+}
+
+/* kexec_context.sig_mode (post-v7); a kernel without the field asks for
+ * nothing (CO-RE: the read is dropped when the field does not exist). */
+static __always_inline __u32 kexecd_sig_mode(struct kexec_context *context)
+{
+	if (bpf_core_field_exists(context->sig_mode))
+		return (__u32)context->sig_mode;
+	return KEXEC_SIG_NONE;
 }
 
 static __always_inline int kexecd_read_layer_input(struct kexec_context *context, struct pc_buf *img)
@@ -120,7 +124,8 @@ static __always_inline int kexecd_read_layer_input(struct kexec_context *context
 		if (!ret)                                                         \
 			ret = plan(&img, &kexecd_state);                          \
 		if (!ret)                                                         \
-			ret = kexecd_send_plan(&img, &kexecd_state, pctx);        \
+			ret = kexecd_send_plan(&img, &kexecd_state,               \
+					       kexecd_sig_mode(context), pctx);   \
 		bpf_put_parser_context(pctx);                                     \
 		return 0;                                                         \
 	}

@@ -216,6 +216,9 @@ void addSupport(Block &block, const json &support)
 	std::string generation = text(support, { "/generation" });
 	if (!bpf.empty() && !generation.empty())
 		bpf += ", " + generation;
+	std::string sigMode = text(support, { "/sig_mode" });
+	if (!bpf.empty() && !sigMode.empty())
+		bpf += ", sig_mode " + sigMode;
 	if (!bpf.empty() && !detail.empty())
 		bpf += " (" + detail + ")";
 	block.add("BPF parser", bpf);

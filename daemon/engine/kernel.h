@@ -38,6 +38,11 @@ struct KernelSupport {
 	std::string generation;      // "", "v6-v7", "post-v7", "newest" (KERNEL-ABI.md §6)
 	std::string detail;          // why bpfParser is false/true, for status
 	std::string sigField;        // kexec_context's signature-mode member: "sig_mode" (post-v7), "sig_enforced" (newest) or ""
+	/* What that member asks of the parsers on this kernel: "none", "sig"
+	 * (VERIFY_SIG per PE), "ima" (VERIFY_SIG, else IMA_CHECK), or "" when
+	 * userspace cannot see it (no kernel of the series exposes it; the
+	 * reference kernel side does, as a module parameter). */
+	std::string sigMode;
 	uint64_t crashSize = 0;      // /sys/kernel/kexec_crash_size: bytes crashkernel= reserved
 	bool crashLoaded = false;    // /sys/kernel/kexec_crash_loaded
 };

@@ -20,12 +20,15 @@
 #include <bpf/btf.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include <fmt/format.h>
 
 #include "fd.h"
+#include "file_util.h"
 #include "kexecd_ref_uapi.h"
+#include "scheme.h"
 
 namespace kexecd {
 
@@ -40,6 +43,7 @@ const char *statusName(uint32_t status)
 	case KEXECD_REF_NO_PARSER: return "no parser of a layer reported DONE";
 	case KEXECD_REF_INCOMPLETE: return "parsed, but kernel, initrd or cmdline missing";
 	case KEXECD_REF_OUTPUT: return "handing the parts back failed";
+	case KEXECD_REF_PE_SIGNATURE: return "the kernel side refused a PE's signature (VERIFY_SIG, IMA_CHECK)";
 	}
 	return "unknown";
 }
@@ -78,6 +82,9 @@ public:
 		} else {
 			probeParserBtf(btf, r);
 			r.detail = "reference kernel side kexecd_ref.ko: " + r.detail;
+			/* What the module puts into kexec_context.sig_mode. */
+			if (auto v = detail::readSmallFile(paths_.sysRoot + "/module/kexecd_ref/parameters/sig_mode", 32))
+				r.sigMode = sigModeName(std::strtol(v->c_str(), nullptr, 10));
 		}
 		btf__free(btf);
 		btf__free(vmlinux);
@@ -122,7 +129,8 @@ public:
 							  statusName(req.status), err.message);
 				return err;
 			}
-			return makeError(Code::KernelRefused,
+			return makeError(req.status == KEXECD_REF_PE_SIGNATURE ? Code::SignatureRejected
+										: Code::KernelRefused,
 					 fmt::format("kexec_file_load (reference kernel side): {}: {} ({})",
 						     statusName(req.status), std::strerror(e), kexecErrnoHint(e)),
 					 e);

@@ -42,6 +42,7 @@ public:
 				return makeError(Code::Internal, fmt::format("{}/support.json is not JSON", dir_));
 			s.bpfParser = j.value("bpf_parser", false);
 			s.generation = j.value("generation", s.bpfParser ? "post-v7" : "");
+			s.sigMode = j.value("sig_mode", "");
 			s.secureBoot = j.value("secure_boot", false);
 			s.lockdown = j.value("lockdown", "none");
 			s.loadDisabled = j.value("load_disabled", false);

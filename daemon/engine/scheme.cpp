@@ -55,6 +55,31 @@ Result<SignaturePolicy> parsePolicy(std::string_view text)
 }
 
 
+std::string sigModeName(long value)
+{
+	switch (value) {
+	case KEXEC_SIG_NONE: return "none";
+	case KEXEC_SIG_SIG: return "sig";
+	case KEXEC_SIG_IMA: return "ima";
+	}
+	return "";
+}
+
+std::string bpfKernelCoverage(const std::string &sigMode)
+{
+	if (sigMode == "sig" || sigMode == "ima")
+		return fmt::format("parser container and each PE: the kernel's context asks for sig_mode={}, so the "
+				   "parsers send the UKI and every addon as VERIFY_SIG{} before any COPY; the initrd "
+				   "and cmdline are cut from those PEs by the signed parser",
+				   sigMode, sigMode == "ima" ? " (refused: IMA_CHECK with its .ima)" : "");
+	if (sigMode == "none")
+		return "parser container only: the kernel's context asks for no PE check (sig_mode=none), so the "
+		       "parsers send no VERIFY_SIG; the UKI, addons, initrd and cmdline are checked by kexecd's "
+		       "userspace pre-check, not by the kernel";
+	return "parser container; each PE only if the kernel's context asks (sig_mode SIG or IMA: the parsers "
+	       "then send VERIFY_SIG per PE), which this kernel does not show userspace; until then the UKI, "
+	       "addons, initrd and cmdline count as checked by kexecd's userspace pre-check only";
+}
 
 /* BPF scheme preconditions, checked against the limits our parser
  * (bpf/parse_core.h) is built with, so the caller gets a named error
@@ -80,6 +105,15 @@ Result<void> checkBpfLimits(const ParsedInput &in)
 		return makeError(Code::InvalidImage,
 				 fmt::format("'{}': .linux is {} bytes; the BPF parser's limit is {}", uki.origin(),
 					     kernel->second.size(), PC_PAYLOAD_MAX));
+	/* VERIFY_SIG carries a whole PE in one command (when the kernel asks
+	 * for signature checks, which userspace cannot always see): refuse
+	 * here what the parser would refuse there. */
+	for (size_t i = 0; i < in.files.size(); i++)
+		if (in.files[i].memfd.size() > PC_PAYLOAD_MAX)
+			return makeError(Code::InvalidImage,
+					 fmt::format("'{}' is {} bytes; the BPF parser sends at most {} per PE "
+						     "(VERIFY_SIG)", in.files[i].origin, in.files[i].memfd.size(),
+						     PC_PAYLOAD_MAX));
 	const auto parts = initrdParts(resolved, addons);
 	uint64_t initrdSize = 0;
 	for (const auto &part : parts)

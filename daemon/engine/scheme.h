@@ -31,6 +31,16 @@ Result<SignaturePolicy> parsePolicy(std::string_view text);
  * caller gets a named error instead of an opaque EINVAL from the kernel. */
 Result<void> checkBpfLimits(const ParsedInput &in);
 
+/* "none", "sig", "ima" from kexec_context.sig_mode's value (KEXEC_SIG_*);
+ * "" for a value kexecd does not know. */
+std::string sigModeName(long value);
+
+/* What the kernel checks of a BPF-scheme staging, for the record: the
+ * parser container always; each PE only when the kernel's context asks
+ * for signature checks (sigMode as in KernelSupport), since only then do
+ * our parsers send VERIFY_SIG. */
+std::string bpfKernelCoverage(const std::string &sigMode);
+
 struct ParserContainer {
 	SealedMemfd memfd;
 	nlohmann::json info; // size, sha256, path, signature verdict

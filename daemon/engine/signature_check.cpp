@@ -55,6 +55,18 @@ VerdictReport parserVerdict(std::span<const uint8_t> bytes, const TrustSources &
 	return r;
 }
 
+std::string bpfPeNote(const std::string &sigMode)
+{
+	if (sigMode == "sig" || sigMode == "ima")
+		return "BPF scheme: the kernel asks for sig_mode=" + sigMode +
+		       ", so the parser sends this PE as VERIFY_SIG before any COPY";
+	if (sigMode == "none")
+		return "BPF scheme: the kernel asks for no PE check (sig_mode=none); it verifies the parser "
+		       "container only";
+	return "BPF scheme: the parser sends this PE as VERIFY_SIG only if the kernel's context asks "
+	       "(sig_mode), which this kernel does not show";
+}
+
 } // namespace
 
 Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSources &sources,
@@ -90,13 +102,13 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 			refuse(refusalText(img.origin(), "firmware", *fw));
 
 		if (in.bpfScheme) {
-			/* The BPF parser asks the kernel to verify each PE it unpacks
-			 * (VERIFY_SIG, backed by kexec_kernel_verify_pe_sig). */
+			/* Our parsers send this PE as VERIFY_SIG only when the
+			 * kernel's context asks (sig_mode); with "none" the kernel
+			 * never sees its signature, so its verdict predicts nothing. */
 			VerdictReport k = kernelVerdict(*sigs, sources);
 			o["kernel"] = verdictJson(k);
-			o["kernel_note"] = "BPF scheme: the parser asks the kernel to verify each PE "
-					   "(VERIFY_SIG; the kernel side is still a draft)";
-			if (enforce.kernel && kernelRefuses(k.verdict))
+			o["kernel_note"] = bpfPeNote(in.kernelSigMode);
+			if (enforce.kernel && in.kernelSigMode != "none" && kernelRefuses(k.verdict))
 				refuse(refusalText(img.origin(), "kernel", k));
 		} else {
 			o["kernel"] = nullptr;

@@ -5,7 +5,7 @@
 // each would decide (verdict.h):
 //
 //   object          firmware verdict (shim)   kernel verdict (kexec_file_load)
-//   uki             yes                       BPF scheme (the parser verifies each PE)
+//   uki             yes                       BPF scheme, when the kernel asks (VERIFY_SIG per PE)
 //   addon N         yes                       BPF scheme
 //   kernel          -                         classic: the .linux handed as kernel fd
 //   parser          -                         BPF scheme: the container's module signature
@@ -37,6 +37,8 @@ struct SignatureInputs {
 	/* BPF scheme: the parser container (payload + appended signature). */
 	std::span<const uint8_t> parserContainer;
 	std::string parserPath;
+	/* BPF scheme: what kexec_context.sig_mode asks (KernelSupport::sigMode). */
+	std::string kernelSigMode;
 };
 
 struct SignatureEnforcement {

@@ -171,7 +171,7 @@ Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources 
 	const bool enforce = policy == SignaturePolicy::Enforce;
 	const bool kernelEnforces = support.secureBoot || (!support.lockdown.empty() && support.lockdown != "none");
 	auto check = enforceSignatures({ &*in.uki, in.addonPointers(), !parser.empty(), kernel, zboot, parser,
-					 config.parserPath },
+					 config.parserPath, support.sigMode },
 				       sources, { enforce && kernelEnforces, enforce && config.enforceFirmwareVerdict });
 	if (check)
 		check->kernelEnforces = kernelEnforces;

@@ -123,6 +123,7 @@ nlohmann::json Stager::kernelSupport() const
 	return { { "kexec_file", support_.kexecFile },
 		 { "bpf_parser", support_.bpfParser },
 		 { "generation", support_.generation },
+		 { "sig_mode", support_.sigMode },
 		 { "lockdown", support_.lockdown },
 		 { "secure_boot", support_.secureBoot },
 		 { "load_disabled", support_.loadDisabled },
@@ -471,12 +472,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 			r["kernel"] = nullptr;
 			r["initrd"] = nullptr;
 			/* Only what is really asked of the kernel: our parsers send
-			 * no VERIFY_SIG (the post-v7 kernel has no handler for it),
-			 * so the kernel checks the parser container's signature and
-			 * nothing of the UKI or the addons. */
-			r["covered_by_kernel_signature_check"] =
-				"parser container only: the parsers send no VERIFY_SIG, so the UKI, addons, "
-				"initrd and cmdline are checked by kexecd's userspace pre-check, not by the kernel";
+			 * VERIFY_SIG only when the kernel's context asks for it. */
+			r["covered_by_kernel_signature_check"] = bpfKernelCoverage(support->sigMode);
 		} else {
 			r["kernel"] = kernelPart();
 			r["kernel"]["zboot"] = classic->kernelWasZboot;

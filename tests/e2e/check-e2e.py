@@ -69,7 +69,8 @@ EXPECTED = {
 		'order': 'addon-b',
 		'passes': ['insmod', 'tampered-container', 'unsigned-container', 'oversize-uki', 'linux-addon',
 		           'zboot-gzip', 'zboot-gzip-loaded', 'zboot-gzip-unstage',
-		           'zboot-zstd', 'zboot-zstd-loaded', 'zboot-zstd-unstage', 'stage', 'after-stage'],
+		           'zboot-zstd', 'zboot-zstd-loaded', 'zboot-zstd-unstage',
+		           'tampered-uki', 'unsigned-addon', 'stage', 'after-stage'],
 	},
 	# run-system.sh: a real Debian system (systemd as PID 1) reboots through logind into the UKI
 	# staged from its ESP directory, with the global addon a and the per-UKI addon b.
@@ -225,34 +226,52 @@ def check_bpf_reference(blk, ukis):
 		ks = [v for k, v in walk(st) if k == 'kernel_support' and isinstance(v, dict)]
 		check(bool(ks) and ks[0].get('bpf_parser') is True and ks[0].get('generation') == 'post-v7',
 		      f'probe: the module\'s BTF is the post-v7 generation (found {ks[:1]})')
+		check(bool(ks) and ks[0].get('sig_mode') == 'none', f'probe: sig_mode none at first (found {ks[:1]})')
+	# The final staging runs with sig_mode SIG: three VERIFY_SIG (UKI, both addons), then the COPYs.
 	dm = blk.get('stage-dmesg', ('', None))[0]
-	check('layer 1 .bpf.1: 4 commands, DONE' in dm,
-	      'kernel side: layer 1 ran the UKI parser: COPY KERNEL, COPY INITRD, COPY CMDLINE, DONE')
-	want = f'decomposed: kernel {vmlinuz}, initrd {initrd}, cmdline {cmdline} bytes, 1 layer(s), 4 commands'
+	check('layer 1 .bpf.1: 7 commands, 3 PE(s) verified, DONE' in dm,
+	      'kernel side: layer 1 ran the UKI parser: VERIFY_SIG x3, COPY KERNEL, COPY INITRD, COPY CMDLINE, DONE')
+	verified = [l for l in dm.split('\n') if 'VERIFY_SIG PE' in l and ': verified (0)' in l]
+	check(len(verified) == 3, f'kernel side: each of the 3 PEs passed VERIFY_SIG (found {len(verified)})')
+	want = (f'decomposed: kernel {vmlinuz}, initrd {initrd}, cmdline {cmdline} bytes, 1 layer(s), 7 commands, '
+		'sig_mode 1, 3 PE(s) verified')
 	check(want in dm, f'kernel side: {want!r}')
+	sd = blk.get('sig-refused-dmesg', ('', None))[0]
+	check('Authenticode digest mismatch' in sd and ': refused (-129)' in sd,
+	      'tampered UKI: VERIFY_SIG refused it (digest mismatch, -EKEYREJECTED)')
+	check(any('IMA_CHECK' in l and ': verified (0)' in l for l in sd.split('\n')),
+	      'IMA mode: the unsigned addon a passed IMA_CHECK with its security.ima (IMA v2 signature)')
+	check(sd.count(': refused (-61)') == 2 and 'layer 1 .bpf.1: 2 commands, 2 PE(s) verified, no DONE' in sd,
+	      'IMA mode: VERIFY_SIG refused both unsigned addons (-ENODATA); b, without .ima, ended the run')
+	check(', DONE' not in sd and 'decomposed:' not in sd, 'refused PEs: no layer reported DONE, nothing decomposed')
 	for z in ('gzip', 'zstd'):
 		dz = blk.get(f'zboot-{z}-dmesg', ('', None))[0]
-		check(f'-> {vmlinuz} bytes' in dz and 'layer 2 .bpf.1: 2 commands, DONE' in dz,
+		check(f'-> {vmlinuz} bytes' in dz and 'layer 2 .bpf.1: 2 commands, 0 PE(s) verified, DONE' in dz,
 		      f'zboot-{z}: .bpf.nested DECOMPRESSed .linux back to the {vmlinuz}-byte bzImage')
 		check(f'decomposed: kernel {vmlinuz},' in dz and '2 layer(s)' in dz, f'zboot-{z}: two layers, kernel {vmlinuz} bytes')
 	tampered = ' '.join(blk.get('tampered-container', ('', None))[0].split()) + \
 		' '.join(blk.get('tampered-container-stderr', ('', None))[0].split())
 	check('not a parser container' in tampered, 'tampered container: the kernel side took it for no container')
-	for name in ('zboot-gzip-dmesg', 'zboot-zstd-dmesg', 'stage-dmesg'):
+	for name in ('zboot-gzip-dmesg', 'zboot-zstd-dmesg', 'sig-refused-dmesg', 'stage-dmesg'):
 		for line in blk.get(name, ('', None))[0].split('\n'):
 			if 'kexecd_ref:' in line:
 				print(f'info {name}: {line.strip()}')
-	for name in ('tampered-container', 'unsigned-container', 'oversize-uki', 'linux-addon'):
+	for name in ('tampered-container', 'unsigned-container', 'oversize-uki', 'linux-addon', 'tampered-uki',
+		     'unsigned-addon'):
 		text = ' '.join((blk.get(name, ('', None))[0] + ' ' + blk.get(name + '-stderr', ('', None))[0]).split())
 		print(f'info {name}: {text[:400]}')
 	if 'status' in blk:
 		u = lambda name: sha256(os.path.join(ukis, name))
 		check_status(blk['status'][0], {
-			'uki': u('e2e-uki.efi'),
-			'a.addon': u('a.addon.efi'),
-			'b.addon': u('b.addon.efi'),
+			'uki': u('e2e-uki.signed.efi'),
+			'a.addon': u('a.addon.signed.efi'),
+			'b.addon': u('b.addon.signed.efi'),
 			'parser container': u('parsers/good.elf'),
 		}, scheme='bpf')
+		st = json.loads(blk['status'][0] or '{}')
+		cov = [v for k, v in walk(st) if k == 'covered_by_kernel_signature_check']
+		check(bool(cov) and cov[0].startswith('parser container and each PE'),
+		      f'status: the record says the kernel checked each PE (found {cov[:1]})')
 
 
 def main():

@@ -13,6 +13,9 @@
 #                          back the bzImage, which kexec_file_load takes)
 #   big.efi                a UKI whose .linux is larger than the BPF parser's 128 MiB - 4 KiB
 #   linux.addon.efi        an addon that carries a .linux section
+#   a.addon.ima            security.ima for the unsigned a.addon.efi: an IMA v2 signature (evmctl
+#                          ima_sign's format) over its SHA-256 with db.key (make-e2e-ukis.sh), which
+#                          the reference kernel side's IMA_CHECK verifies
 #
 # usage: make-bpf-ref-inputs.sh UKIS VMLINUZ CONTAINER NESTED_CONTAINER CERT
 set -euo pipefail
@@ -125,4 +128,17 @@ truncate -s $((128 * 1024 * 1024)) "$tmp/big-linux"
 uki_around "$ukis/big.efi" "$tmp/big-linux"
 
 "$py" "$addsec" "$ukis/a.addon.efi" "$ukis/linux.addon.efi" .linux="$vmlinuz"
+# IMA v2 signature (security/integrity/integrity.h struct signature_v2_hdr): type 3 (digsig),
+# version 2, hash algo 4 (SHA-256), keyid = the last 4 bytes of the signer's SKID (big endian),
+# sig_size (big endian), then RSA PKCS#1 v1.5 over the file's SHA-256.
+openssl dgst -sha256 -binary "$ukis/a.addon.efi" >"$tmp/a.digest"
+openssl pkeyutl -sign -inkey "$ukis/db.key" -pkeyopt digest:sha256 -in "$tmp/a.digest" -out "$tmp/a.sig"
+skid=$(openssl x509 -in "$ukis/db.crt" -noout -ext subjectKeyIdentifier | tail -n1 | tr -d ' :')
+[ ${#skid} -ge 8 ] || { echo "make-bpf-ref-inputs: db.crt has no subject key identifier" >&2; exit 1; }
+"$py" - "$tmp/a.sig" "${skid: -8}" "$ukis/a.addon.ima" <<'PY'
+import struct, sys
+sig = open(sys.argv[1], 'rb').read()
+open(sys.argv[3], 'wb').write(struct.pack('>BBBIH', 3, 2, 4, int(sys.argv[2], 16), len(sig)) + sig)
+PY
+
 echo "make-bpf-ref-inputs: built parser containers, zboot, oversize and .linux-addon inputs in $ukis"

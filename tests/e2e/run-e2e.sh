@@ -201,9 +201,17 @@ for applet in sys.stdin.read().split():
 		;;
 	bpf-reference)
 		cp "$ukis/e2e-uki.efi" "$root/uki.efi"
+		cp "$ukis/e2e-uki.signed.efi" "$root/uki.signed.efi"
+		cp "$ukis/e2e-uki.tampered.efi" "$root/uki.tampered.efi"
 		cp "$ukis"/{a.addon.efi,b.addon.efi,linux.addon.efi,zboot-gzip.efi,zboot-zstd.efi,big.efi} "$root/"
+		cp "$ukis"/{a.addon.signed.efi,b.addon.signed.efi,a.addon.ima} "$root/"
+		# busybox has no setfattr and cpio carries no xattrs: a static helper sets security.ima.
+		cc -static -Os -o "$root/usr/bin/set-ima-xattr" "$here/set-ima-xattr.c" \
+			|| die "cannot link set-ima-xattr statically (libc6-dev)"
 		cp -r "$ukis/parsers" "$root/parsers"
 		cp "$ukis/parser.der" "$root/etc/kexecd-ref.der"
+		# The PEs' signer, for VERIFY_SIG (the module's keyring stands in for the kernel's).
+		openssl x509 -in "$ukis/db.crt" -outform DER -out "$root/etc/kexecd-ref-db.der"
 		cp "$ukis/parser.pem" "$root/etc/kexecd/trust.d/parser.crt"
 		mkdir -p "$root/lib/modules"
 		cp "$ref_ko" "$root/lib/modules/kexecd_ref.ko"

@@ -290,16 +290,18 @@ kexecd-crash)
 bpf-reference)
 	# The BPF scheme on a real 6.12 kernel through kexecd's reference kernel side
 	# (tests/kernel/kexecd_ref.ko): the real parsers from the signed container run in the kernel.
-	capture insmod insmod /lib/modules/kexecd_ref.ko cert=/etc/kexecd-ref.der \
+	capture insmod insmod /lib/modules/kexecd_ref.ko cert=/etc/kexecd-ref.der,/etc/kexecd-ref-db.der \
 		&& pass "insmod kexecd_ref" || { fail "insmod kexecd_ref"; finish; }
 	cp /parsers/good.elf /run/parser.elf
 	KEXECD_ARGS=${KEXECD_ARGS:---kernel=bpf-reference --parser=/run/parser.elf}
 	start_kexecd
 	capture status-probe kexecctl status --json || fail "status-probe rc=$?"
 	UKI="/uki.efi --addon /a.addon.efi --addon /b.addon.efi"
+	SIGNED="/uki.signed.efi --addon /a.addon.signed.efi --addon /b.addon.signed.efi"
 	if [ "${E2E_SABOTAGE:-}" = reverse-addons ]; then
 		say "SABOTAGE: addons given in reverse order"
 		UKI="/uki.efi --addon /b.addon.efi --addon /a.addon.efi"
+		SIGNED="/uki.signed.efi --addon /b.addon.signed.efi --addon /a.addon.signed.efi"
 	fi
 	# refused NAME ERROR PARSER ARGS...: staging with that parser container fails with kexecd's
 	# named error, and nothing is loaded afterwards.
@@ -335,11 +337,27 @@ bpf-reference)
 		capture "zboot-$z-unstage" kexecctl unstage --json || fail "zboot-$z-unstage rc=$?"
 		expect_loaded 0 "zboot-$z-unstage"
 	done
-	# The real thing: UKI + cmdline addon + initrd addon, scheme=bpf, then kexec into it.
+	# The kernel's context asks for signature checks (sig_mode SIG): the parser sends every PE as
+	# VERIFY_SIG before any COPY, and the kernel side checks its Authenticode signature.
+	echo 1 >/sys/module/kexecd_ref/parameters/sig_mode
+	dmesg -c >/dev/null
+	refused tampered-uki SignatureRejected /parsers/good.elf /uki.tampered.efi \
+		--addon /a.addon.signed.efi --addon /b.addon.signed.efi
+	# IMA mode: a PE whose VERIFY_SIG is refused may pass with IMA_CHECK of its security.ima
+	# (the unsigned addon a, IMA-signed with the UKIs' key); one without (b) is refused.
+	echo 2 >/sys/module/kexecd_ref/parameters/sig_mode
+	cp /a.addon.efi /run/a.addon.ima.efi
+	capture set-ima set-ima-xattr /run/a.addon.ima.efi /a.addon.ima || fail "set-ima rc=$?"
+	refused unsigned-addon SignatureRejected /parsers/good.elf /uki.signed.efi \
+		--addon /run/a.addon.ima.efi --addon /b.addon.efi
+	echo 1 >/sys/module/kexecd_ref/parameters/sig_mode
+	capture sig-refused-dmesg dmesg
+	# The real thing: signed UKI + cmdline addon + initrd addon, scheme=bpf, each PE verified by
+	# the kernel side, then kexec into it.
 	cp /parsers/good.elf /run/parser.elf
 	dmesg -c >/dev/null
 	# shellcheck disable=SC2086
-	capture stage kexecctl stage $UKI --scheme=bpf --json && pass "stage rc=0" || fail "stage rc=$?"
+	capture stage kexecctl stage $SIGNED --scheme=bpf --json && pass "stage rc=0" || fail "stage rc=$?"
 	expect_loaded 1 after-stage
 	capture stage-dmesg dmesg
 	capture status kexecctl status --json || fail "status rc=$?"

@@ -15,7 +15,7 @@ skel=/usr/include/bpf/skel_internal.h
 [ -r "$skel" ] || { echo "build-module: $skel missing (libbpf-dev)" >&2; exit 77; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-for f in kexecd_ref.c kexecd_ref_uapi.h Kbuild; do
+for f in kexecd_ref_core.c kexecd_ref_pesig.c kexecd_ref_pesig.h kexecd_ref_uapi.h Kbuild; do
 	cmp -s "$here/$f" "$out/$f" || cp "$here/$f" "$out/$f"
 done
 cmp -s "$skel" "$out/skel_internal.h" || cp "$skel" "$out/skel_internal.h"

@@ -29,7 +29,8 @@ struct kexecd_ref_load {
 	__u32 layers;      /* out: layers that reported DONE */
 	__u32 commands;    /* out: commands the kernel side accepted */
 	__u32 status;      /* out: KEXECD_REF_* below, says where a refusal came from */
-	__u32 reserved;
+	__u32 verified;    /* out: PEs the kernel side verified (VERIFY_SIG or IMA_CHECK) in
+			    * the layers that reported DONE; 0 when sig_mode is NONE */
 };
 
 enum {
@@ -46,6 +47,9 @@ enum {
 	KEXECD_REF_INCOMPLETE = 4,
 	/* Copying the parts out failed. */
 	KEXECD_REF_OUTPUT = 5,
+	/* A layer failed after the kernel side refused a PE's VERIFY_SIG (and
+	 * IMA_CHECK): unsigned, tampered or signed by a key it does not hold. */
+	KEXECD_REF_PE_SIGNATURE = 6,
 };
 
 #define KEXECD_REF_LOAD _IOWR('K', 0x12, struct kexecd_ref_load)

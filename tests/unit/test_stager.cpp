@@ -12,6 +12,7 @@
 
 #include "digest.h"
 #include "elf_container.h"
+#include "parse_core.h"
 #include "pe.h"
 #include "stub_cpio.h"
 #include "test_util.h"
@@ -539,8 +540,9 @@ TEST_F(StagerTest, BpfSchemeHandsTheKernelTwoContainers)
 	EXPECT_EQ((*r)["container"]["sha256"], sha(fake_ + "/initrd.bin"));
 	EXPECT_EQ((*r)["parser"]["signature"]["verdict"], "trusted");
 	EXPECT_EQ((*r)["cmdline"], "base=1 debug kexecd.addon=1 kexecd.addon2=1");
-	/* Our parsers send no VERIFY_SIG: the record must not claim the kernel checks the PEs. */
-	EXPECT_EQ((*r)["covered_by_kernel_signature_check"].get<std::string>().rfind("parser container only", 0), 0u)
+	/* The fake shows no sig_mode: the record must not claim the kernel checks the PEs. */
+	EXPECT_EQ((*r)["covered_by_kernel_signature_check"].get<std::string>().rfind("parser container; each PE only if", 0),
+		  0u)
 		<< (*r)["covered_by_kernel_signature_check"];
 
 	/* The kernel verifies every PE and the parser here: each object has a
@@ -554,6 +556,60 @@ TEST_F(StagerTest, BpfSchemeHandsTheKernelTwoContainers)
 	EXPECT_EQ(objects[3]["object"], "parser");
 	EXPECT_EQ(objects[3]["kernel"]["verdict"], "trusted");
 	EXPECT_TRUE(objects[3]["firmware"].is_null());
+}
+
+/* The parsers send VERIFY_SIG only when kexec_context.sig_mode asks: the
+ * record says the kernel checks each PE exactly then, and the kernel
+ * verdict of a PE predicts a refusal only then. */
+TEST_F(StagerTest, BpfRecordFollowsTheKernelsSigMode)
+{
+	if (config_.parserPath.empty())
+		GTEST_SKIP() << "KEXECD_PARSER_CONTAINER not set (built without BPF parsers)";
+	/* the kernel verdict alone: the firmware's would refuse the unsigned UKI anyway */
+	EngineConfig config = config_;
+	config.enforceFirmwareVerdict = false;
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+	auto stage = [&](const char *mode) {
+		setKnob("support.json",
+			std::string(R"({"bpf_parser": true, "secure_boot": true, "sig_mode": ")") + mode + "\"}");
+		StageRequest req = request("uki.efi");
+		req.policy = SignaturePolicy::Enforce;
+		return stager.stage(std::move(req), {});
+	};
+	auto none = stage("none");
+	ASSERT_TRUE(none.ok()) << none.error().message;
+	EXPECT_EQ((*none)["covered_by_kernel_signature_check"].get<std::string>().rfind("parser container only", 0), 0u);
+	EXPECT_NE((*none)["signatures"]["objects"][0]["kernel_note"].get<std::string>().find("sig_mode=none"),
+		  std::string::npos);
+	auto sig = stage("sig");
+	ASSERT_FALSE(sig.ok()) << "an unsigned UKI the kernel would VERIFY_SIG must be refused under enforce";
+	EXPECT_EQ(sig.error().code, Code::SignatureRejected);
+	setKnob("support.json", R"({"bpf_parser": true, "sig_mode": "ima"})");
+	auto ima = stager.stage(request("uki.efi"), {});
+	ASSERT_TRUE(ima.ok()) << ima.error().message;
+	EXPECT_EQ((*ima)["covered_by_kernel_signature_check"].get<std::string>().rfind("parser container and each PE", 0),
+		  0u)
+		<< (*ima)["covered_by_kernel_signature_check"];
+}
+
+/* VERIFY_SIG sends a PE whole: one above the parser's payload limit is
+ * refused before loading, even with a small .linux. */
+TEST_F(StagerTest, BpfRefusesAPeTheParserCannotSendWhole)
+{
+	if (config_.parserPath.empty())
+		GTEST_SKIP() << "KEXECD_PARSER_CONTAINER not set (built without BPF parsers)";
+	setKnob("support.json", R"({"bpf_parser": true})");
+	const std::string big = dir_ + "/big.efi";
+	std::filesystem::copy_file(fixture("uki.efi"), big);
+	std::filesystem::resize_file(big, PC_PAYLOAD_MAX + 1); /* zero trailing data, sparse */
+	StageRequest req;
+	req.uki = openInput(big);
+	req.scheme = Scheme::Bpf;
+	auto r = stager_->stage(std::move(req), {});
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, Code::InvalidImage);
+	EXPECT_NE(r.error().message.find("per PE (VERIFY_SIG)"), std::string::npos) << r.error().message;
 }
 
 TEST_F(StagerTest, BpfSchemeRefusalIsNotASilentFallback)

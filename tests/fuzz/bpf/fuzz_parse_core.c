@@ -37,6 +37,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	km_free(&km);
 
+	/* signature mode SIG with a kernel that accepts every PE: the same
+	 * outcome as NONE, VERIFY_SIGs only in front (nothing after a refusal) */
+	{
+		struct km_state sig;
+		int none, withSig;
+
+		km_init(&km);
+		none = km_run(&km, data, size, 0);
+		km_init(&sig);
+		sig.sigMode = KEXEC_SIG_SIG;
+		withSig = km_run(&sig, data, size, 0);
+		if (none != withSig || km.kernel.size != sig.kernel.size || km.initrd.size != sig.initrd.size ||
+		    km.cmdline.size != sig.cmdline.size)
+			abort();
+		km_free(&km);
+		km_free(&sig);
+	}
+
 	/* arm64 container: the zboot layer runs on the first layer's output */
 	km_init(&km);
 	if (km_run(&km, data, size, 1) == 0)

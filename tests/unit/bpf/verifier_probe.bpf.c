@@ -1,34 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Verifier probe: the parsers' exact core and serialisation path, as
- * SEC("syscall") programs so any kernel with BPF can verify them without the
- * kexec series (no anchor, no kfuncs: bpf_buffer_parser is replaced by a
- * no-op). Same code, same bounds; only the ring buffer is smaller.
+ * Verifier probe: the parsers' exact core and send path, as syscall
+ * programs so any kernel with BPF can verify them without the kexec series
+ * (no anchor, no kfuncs: bpf_buffer_parser is replaced by a read of a
+ * global, so the verifier sees an unknown verdict and walks both the
+ * accepted and the refused branch; the signature mode is a global too).
+ * Same code, same bounds; only the ring buffer is smaller.
  */
-#include "parser_common.bpf.h"
+#include <linux/types.h>
 
 __u64 probe_base;
 __u64 probe_size;
+__u32 probe_sig_mode;
+int probe_verdict;
+
+struct probe_sink {
+	int unused;
+};
+#define PC_SINK struct probe_sink
+#define PC_SEND(sink, rec, n) ((void)(sink), (void)(rec), (void)(n), probe_verdict)
+
+#include "parser_common.bpf.h"
 
 static __always_inline int probe_send(const struct pc_buf *img)
 {
-	__u8 *rec;
-	__u32 i;
+	struct probe_sink sink = { 0 };
 
-	rec = bpf_ringbuf_reserve(&ringbuf_1, PC_REC_SIZE, 0);
-	if (!rec)
-		return 0;
-	for (i = 0; i < PC_MAX_CMDS; i++) {
-		long n;
-
-		if (i >= kexecd_state.ncmd)
-			break;
-		n = pc_emit(img, &kexecd_state.cmd[i], rec);
-		if (n < 0)
-			break;
-		kexecd_parser_runs += (__u32)n;
-	}
-	bpf_ringbuf_discard(rec, 0);
+	kexecd_parser_runs += (__u32)kexecd_send_plan(img, &kexecd_state, probe_sig_mode, &sink);
 	return 0;
 }
 

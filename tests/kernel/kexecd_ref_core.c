@@ -2,7 +2,8 @@
 /*
  * kexecd_ref: kexecd's reference kernel side of the kexec BPF image-parser
  * series (Pingfan Liu, post-v7 "parser container" generation), as an
- * out-of-tree module for an unpatched 6.12 kernel. See README.md beside this
+ * out-of-tree module for an unpatched 6.12 kernel. The PE signature checks
+ * (VERIFY_SIG, IMA_CHECK) are in kexecd_ref_pesig.c. See README.md beside this
  * file for where it models the series and where it deliberately differs.
  *
  * What the series does inside kexec_file_load(kernel_fd, initrd_fd, ...)
@@ -40,9 +41,11 @@
 #include <linux/zlib.h>
 #include <linux/unaligned.h>
 #include <linux/zstd.h>
+#include <crypto/sha2.h>
 #include <keys/asymmetric-type.h>
 
 #include "skel_internal.h"
+#include "kexecd_ref_pesig.h"
 #include "kexecd_ref_uapi.h"
 
 /* ------------------------------------------------------------------------
@@ -81,6 +84,10 @@ struct bpf_parser_context {
 	struct kexec_context *kctx;
 	void *buf;
 	unsigned int commands;
+	unsigned int verified; /* PEs that passed VERIFY_SIG or IMA_CHECK in this run */
+	unsigned int sig_refused; /* VERIFY_SIG / IMA_CHECK refusals in this run */
+	u8 *refused_pe; /* the last PE VERIFY_SIG refused: what an IMA_CHECK vouches for */
+	size_t refused_pe_len;
 };
 
 struct cmd_hdr {
@@ -91,8 +98,10 @@ struct cmd_hdr {
 	u16 num_chunks;
 } __packed;
 
+/* IMA_CHECK: used by the newest tools (EC), value never published; the next
+ * free one, as bpf/kexec_types.h assumes. */
 enum { KEXEC_BPF_CMD_INVALID, KEXEC_BPF_CMD_DONE, KEXEC_BPF_CMD_DECOMPRESS, KEXEC_BPF_CMD_COPY,
-       KEXEC_BPF_CMD_VERIFY_SIG };
+       KEXEC_BPF_CMD_VERIFY_SIG, KEXEC_BPF_CMD_IMA_CHECK };
 enum { KEXEC_BPF_SUBCMD_INVALID, KEXEC_BPF_SUBCMD_KERNEL, KEXEC_BPF_SUBCMD_INITRD,
        KEXEC_BPF_SUBCMD_CMDLINE };
 enum { KEXEC_BPF_PIPELINE_INVALID, KEXEC_BPF_PIPELINE_FILL };
@@ -107,10 +116,11 @@ module_param(sig_enforce, bool, 0644);
 MODULE_PARM_DESC(sig_enforce, "stands in for get_kexec_sig_enforced(): refuse unsigned parser containers");
 static int sig_mode;
 module_param(sig_mode, int, 0644);
-MODULE_PARM_DESC(sig_mode, "kexec_context.sig_mode handed to the parsers (0 NONE, 1 SIG, 2 IMA)");
+MODULE_PARM_DESC(sig_mode, "kexec_context.sig_mode handed to the parsers (0 NONE, 1 SIG: VERIFY_SIG per PE, "
+			   "2 IMA: VERIFY_SIG, else IMA_CHECK)");
 static char *cert;
 module_param(cert, charp, 0444);
-MODULE_PARM_DESC(cert, "DER X.509 certificate loaded into the module's keyring at init");
+MODULE_PARM_DESC(cert, "DER X.509 certificates (comma-separated paths) loaded into the module's keyring at init");
 
 static struct key *ref_keyring;
 static DEFINE_MUTEX(load_lock);
@@ -146,7 +156,10 @@ __bpf_kfunc struct bpf_parser_context *bpf_get_parser_context(unsigned long id)
 
 static void pctx_release(struct kref *ref)
 {
-	kfree(container_of(ref, struct bpf_parser_context, ref));
+	struct bpf_parser_context *p = container_of(ref, struct bpf_parser_context, ref);
+
+	kvfree(p->refused_pe);
+	kfree(p);
 }
 
 __bpf_kfunc void bpf_put_parser_context(struct bpf_parser_context *ctx)
@@ -345,6 +358,49 @@ static int decompress(const u8 *in, size_t n, char **out, unsigned long *out_sz)
 	}
 }
 
+/*
+ * VERIFY_SIG: the payload is one whole PE (EC); IMA_CHECK: the .ima blob of
+ * the PE that VERIFY_SIG just refused (the only binding a blob-only command
+ * allows). Each passed PE counts; see kexecd_ref_pesig.c for the checks.
+ */
+static int check_pe_signature(struct bpf_parser_context *pctx, u16 cmd, const u8 *payload, u32 plen)
+{
+	u8 sum[SHA256_DIGEST_SIZE];
+	int ret;
+
+	if (!plen)
+		return -EINVAL;
+	if (cmd == KEXEC_BPF_CMD_VERIFY_SIG) {
+		sha256(payload, plen, sum);
+		ret = ref_verify_pe(payload, plen, ref_keyring);
+		pr_info("VERIFY_SIG PE %u bytes sha256 %*phN: %s (%d)\n", plen, 8, sum,
+			ret ? "refused" : "verified", ret);
+		kvfree(pctx->refused_pe);
+		pctx->refused_pe = NULL;
+		if (ret) {
+			pctx->sig_refused++;
+			/* kept for an IMA_CHECK; the run fails anyway without one */
+			pctx->refused_pe = kvmemdup(payload, plen, GFP_KERNEL);
+			pctx->refused_pe_len = plen;
+			return ret;
+		}
+	} else {
+		if (!pctx->refused_pe)
+			return -EINVAL; /* vouches for no PE */
+		ret = ref_ima_check(payload, plen, pctx->refused_pe, pctx->refused_pe_len, ref_keyring);
+		pr_info("IMA_CHECK %u-byte blob for PE %zu bytes: %s (%d)\n", plen, pctx->refused_pe_len,
+			ret ? "refused" : "verified", ret);
+		kvfree(pctx->refused_pe);
+		pctx->refused_pe = NULL;
+		if (ret) {
+			pctx->sig_refused++;
+			return ret;
+		}
+	}
+	pctx->verified++;
+	return 0;
+}
+
 static int kexec_buff_parser(struct bpf_parser_context *pctx, const u8 *buf, size_t len)
 {
 	struct kexec_context *k = pctx->kctx;
@@ -362,8 +418,20 @@ static int kexec_buff_parser(struct bpf_parser_context *pctx, const u8 *buf, siz
 	 * tools' chunk table is not modelled). */
 	if (le16_to_cpu(h->num_chunks))
 		return -EINVAL;
+	/* Under a signature mode the parts must come from PEs this kernel
+	 * side checked: a parser that ignores sig_mode loads nothing. */
+	if ((le16_to_cpu(h->cmd) == KEXEC_BPF_CMD_COPY || le16_to_cpu(h->cmd) == KEXEC_BPF_CMD_DECOMPRESS) &&
+	    k->sig_mode != KEXEC_SIG_NONE && !pctx->verified) {
+		pr_info("sig_mode %d: command %u before any PE passed VERIFY_SIG/IMA_CHECK\n", k->sig_mode,
+			le16_to_cpu(h->cmd));
+		return -EKEYREJECTED;
+	}
 
 	switch (le16_to_cpu(h->cmd)) {
+	case KEXEC_BPF_CMD_VERIFY_SIG:
+	case KEXEC_BPF_CMD_IMA_CHECK:
+		ret = check_pe_signature(pctx, le16_to_cpu(h->cmd), payload, plen);
+		break;
 	case KEXEC_BPF_CMD_DONE:
 		k->parsed = true;
 		ret = 0;
@@ -395,8 +463,6 @@ static int kexec_buff_parser(struct bpf_parser_context *pctx, const u8 *buf, siz
 			ret = queue_next(k, payload, plen);
 		break;
 	default:
-		/* VERIFY_SIG has no handler in L8b; a sender that needs one
-		 * must not be told it passed. */
 		return -EOPNOTSUPP;
 	}
 	if (!ret)
@@ -571,7 +637,8 @@ struct parser_skel {
 	int link_fd;
 };
 
-static int run_parser(const struct blob *obj, struct kexec_context *k, int layer, int index, unsigned int *commands)
+static int run_parser(const struct blob *obj, struct kexec_context *k, int layer, int index,
+		      struct kexecd_ref_load *req)
 {
 	struct blob data, insn;
 	struct parser_skel *skel;
@@ -628,11 +695,15 @@ static int run_parser(const struct blob *obj, struct kexec_context *k, int layer
 	mutex_lock(&ctx_lock);
 	current_pctx = NULL;
 	mutex_unlock(&ctx_lock);
-	*commands += pctx->commands;
+	req->commands += pctx->commands;
+	if (k->parsed)
+		req->verified += pctx->verified;
+	else if (pctx->sig_refused)
+		req->status = KEXECD_REF_PE_SIGNATURE;
 	/* Where a BPF staging's time goes: loading (the verifier) vs parsing. */
-	pr_info("layer %d .bpf.%d: %u commands, %s (load, verify, attach %lld ms; anchor %lld ms)\n", layer,
-		index, pctx->commands, k->parsed ? "DONE" : "no DONE", ktime_ms_delta(t1, t0),
-		ktime_ms_delta(ktime_get(), t1));
+	pr_info("layer %d .bpf.%d: %u commands, %u PE(s) verified, %s (load, verify, attach %lld ms; anchor %lld ms)\n",
+		layer, index, pctx->commands, pctx->verified, k->parsed ? "DONE" : "no DONE",
+		ktime_ms_delta(t1, t0), ktime_ms_delta(ktime_get(), t1));
 	kref_put(&pctx->ref, pctx_release);
 	ret = k->parsed ? 0 : -EINVAL;
 out:
@@ -706,13 +777,17 @@ static int process_container(const u8 *buf, size_t len, struct kexec_context *k,
 		if (depth == 0)
 			free_outputs(k);
 		free_bufs(k->next_parsing_buf, k->next_parsing_buf_sz);
-		ret = run_parser(&c.parser[i], k, depth + 1, i + 1, &req->commands);
-		if (!ret)
+		ret = run_parser(&c.parser[i], k, depth + 1, i + 1, req);
+		if (!ret) {
+			req->status = KEXECD_REF_OK; /* an earlier alternative's refusal is moot */
 			break;
+		}
 	}
 	if (ret) {
-		req->status = KEXECD_REF_NO_PARSER;
-		return ret;
+		/* a PE the kernel side refused says more than "no parser" */
+		if (req->status != KEXECD_REF_PE_SIGNATURE)
+			req->status = KEXECD_REF_NO_PARSER;
+		return req->status == KEXECD_REF_PE_SIGNATURE ? -EKEYREJECTED : ret;
 	}
 	req->layers++;
 	if (!c.nested.data || !k->next_parsing_buf[0])
@@ -766,7 +841,7 @@ static long do_load(struct kexecd_ref_load *req)
 	k = kzalloc(sizeof(*k), GFP_KERNEL);
 	if (!k)
 		return -ENOMEM;
-	req->layers = req->commands = req->status = 0;
+	req->layers = req->commands = req->status = req->verified = 0;
 	/* As kimage_file_prepare_segments: kernel_fd as the kexec image,
 	 * initrd_fd whole, up to 4 GiB. L8b reads it as READING_UNKNOWN, but
 	 * 6.12's IPE WARNs on that id ("no rule setup for kernel_read_file
@@ -824,8 +899,9 @@ static long do_load(struct kexecd_ref_load *req)
 	req->kernel_size = k->kernel_sz;
 	req->initrd_size = k->initrd_sz;
 	req->cmdline_size = k->cmdline_sz;
-	pr_info("decomposed: kernel %lu, initrd %lu, cmdline %lu bytes, %u layer(s), %u commands\n",
-		k->kernel_sz, k->initrd_sz, k->cmdline_sz, req->layers, req->commands);
+	pr_info("decomposed: kernel %lu, initrd %lu, cmdline %lu bytes, %u layer(s), %u commands, sig_mode %d, "
+		"%u PE(s) verified\n", k->kernel_sz, k->initrd_sz, k->cmdline_sz, req->layers, req->commands,
+		k->sig_mode, req->verified);
 out:
 	/* parsing_buf[0] of layer one is the image; nested layers' inputs
 	 * were freed as they were replaced. */
@@ -873,21 +949,13 @@ static struct miscdevice ref_dev = {
 	.mode = 0600,
 };
 
-/* Stands in for the secondary/platform keyrings: only the test's cert. */
-static int load_cert(void)
+static int add_cert(const char *path)
 {
 	void *data = NULL;
 	key_ref_t kr;
 	ssize_t n;
 
-	ref_keyring = keyring_alloc(".kexecd_ref", GLOBAL_ROOT_UID, GLOBAL_ROOT_GID, current_cred(),
-				    (KEY_POS_ALL & ~KEY_POS_SETATTR) | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH,
-				    KEY_ALLOC_NOT_IN_QUOTA, NULL, NULL);
-	if (IS_ERR(ref_keyring))
-		return PTR_ERR(ref_keyring);
-	if (!cert || !*cert)
-		return 0;
-	n = kernel_read_file_from_path(cert, 0, &data, 1 << 20, NULL, READING_X509_CERTIFICATE);
+	n = kernel_read_file_from_path(path, 0, &data, 1 << 20, NULL, READING_X509_CERTIFICATE);
 	if (n < 0)
 		return n;
 	kr = key_create_or_update(make_key_ref(ref_keyring, 1), "asymmetric", NULL, data, n,
@@ -899,6 +967,31 @@ static int load_cert(void)
 	pr_info("loaded certificate '%s'\n", key_ref_to_ptr(kr)->description);
 	key_ref_put(kr);
 	return 0;
+}
+
+/* Stands in for the secondary/platform keyrings: only the test's certs
+ * (cert=a.der,b.der: the parser container's signer, the PEs' signer). */
+static int load_cert(void)
+{
+	char *list, *cur, *path;
+	int ret = 0;
+
+	ref_keyring = keyring_alloc(".kexecd_ref", GLOBAL_ROOT_UID, GLOBAL_ROOT_GID, current_cred(),
+				    (KEY_POS_ALL & ~KEY_POS_SETATTR) | KEY_USR_VIEW | KEY_USR_READ | KEY_USR_SEARCH,
+				    KEY_ALLOC_NOT_IN_QUOTA, NULL, NULL);
+	if (IS_ERR(ref_keyring))
+		return PTR_ERR(ref_keyring);
+	if (!cert || !*cert)
+		return 0;
+	list = kstrdup(cert, GFP_KERNEL);
+	if (!list)
+		return -ENOMEM;
+	cur = list;
+	while (!ret && (path = strsep(&cur, ",")))
+		if (*path)
+			ret = add_cert(path);
+	kfree(list);
+	return ret;
 }
 
 static int __init kexecd_ref_init(void)
