@@ -421,38 +421,42 @@ bool ManagerAdaptor::refreshSlots()
 	return reboot || crash;
 }
 
+/* Readers get what the kernel has now; a change is also announced (the
+ * engine's callback posts PropertiesChanged). */
+std::string ManagerAdaptor::slotState(Stager &slot)
+{
+	(void)slot.refresh();
+	return stateName(slot.state());
+}
+
+VariantMap ManagerAdaptor::slotStaged(Stager &slot, const char *property)
+{
+	try {
+		(void)slot.refresh();
+		return jsonToVariantMap(slot.staged());
+	} catch (const std::exception &e) {
+		throw toDbusError(Code::Internal, std::string(property) + ": " + e.what());
+	}
+}
+
 std::string ManagerAdaptor::CrashState()
 {
-	(void)crash_.refresh();
-	return stateName(crash_.state());
+	return slotState(crash_);
 }
 
 VariantMap ManagerAdaptor::CrashStaged()
 {
-	try {
-		(void)crash_.refresh();
-		return jsonToVariantMap(crash_.staged());
-	} catch (const std::exception &e) {
-		throw toDbusError(Code::Internal, std::string("CrashStaged: ") + e.what());
-	}
+	return slotStaged(crash_, "CrashStaged");
 }
 
 std::string ManagerAdaptor::State()
 {
-	/* Readers get what the kernel has now; a change is also
-	 * announced (the engine's callback posts PropertiesChanged). */
-	(void)stager_.refresh();
-	return stateName(stager_.state());
+	return slotState(stager_);
 }
 
 VariantMap ManagerAdaptor::Staged()
 {
-	try {
-		(void)stager_.refresh();
-		return jsonToVariantMap(stager_.staged());
-	} catch (const std::exception &e) {
-		throw toDbusError(Code::Internal, std::string("Staged: ") + e.what());
-	}
+	return slotStaged(stager_, "Staged");
 }
 
 VariantMap ManagerAdaptor::KernelSupport()

@@ -86,6 +86,8 @@ private:
 	Stager &slotStager(bool crash) { return crash ? crash_ : stager_; }
 	/* Both slots re-read what the kernel has; true when either changed. */
 	bool refreshSlots();
+	std::string slotState(Stager &slot);
+	VariantMap slotStaged(Stager &slot, const char *property);
 	void authorized(uint64_t id, Result<void> allowed);
 	void finishStaging(uint64_t id, Result<nlohmann::json> result);
 	void callerVanished(const std::string &name);
