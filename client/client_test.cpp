@@ -191,7 +191,7 @@ TEST(ClientFormat, ListMarksTheDefault)
 
 	const std::string none = formatList(nlohmann::json::parse(R"({"esp":"/efi","default":null,"entries":[]})"));
 	EXPECT_NE(none.find("Default: none"), std::string::npos) << none;
-	EXPECT_NE(none.find("No UKIs found."), std::string::npos) << none;
+	EXPECT_NE(none.find("No boot entries found."), std::string::npos) << none;
 }
 
 TEST(ClientFormat, ProgressBar)

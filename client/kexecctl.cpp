@@ -27,7 +27,9 @@
 #include "daemon_config.h"
 #include "discovery.h"
 #include "errors.h"
+#include "file_util.h"
 #include "format.h"
+#include "kernel_image.h"
 #include "manager_proxy.h"
 #include "stager.h"
 #include "text.h"
@@ -45,6 +47,12 @@ struct StageOptions {
 	std::string scheme;
 	std::string cmdlineExtra;
 	std::string signaturePolicy;
+	/* A plain kernel, the kexec-tools way. */
+	std::string kernel;
+	std::vector<std::string> initrds;
+	std::optional<std::string> append;
+	std::optional<std::string> commandLine;
+	bool reuseCmdline = false;
 };
 
 struct InspectOptions {
@@ -161,7 +169,8 @@ int runStaging(const GlobalOptions &global, const char *method, const Args &...a
 	if (global.json) {
 		fmt::print("{}\n", jsonText(record, 2));
 	} else {
-		const std::string path = record.value(json::json_pointer("/uki/path"), std::string{});
+		const std::string path = record.value(json::json_pointer("/uki/path"),
+						      record.value(json::json_pointer("/image/path"), std::string{}));
 		fmt::print("{}\n", path.empty() ? "Staged." : fmt::format("Staged '{}'.", path));
 		fmt::print("{}", formatStaged(record));
 	}
@@ -207,6 +216,62 @@ std::optional<std::vector<std::string>> stubAddonsFor(const GlobalOptions &globa
 	return std::vector<std::string>{};
 }
 
+/* kexec-tools' rules: --command-line sets the line, --reuse-cmdline
+ * takes the running one less BOOT_IMAGE= and initrd=, --append adds to
+ * either (or is the whole line). */
+std::optional<std::string> kernelCmdline(const GlobalOptions &global, const StageOptions &opts, int &exitCode)
+{
+	if (opts.commandLine && opts.reuseCmdline) {
+		exitCode = report(global, { ExitUsage, "usage", "--command-line and --reuse-cmdline exclude each other" });
+		return std::nullopt;
+	}
+	std::string cmdline = opts.commandLine.value_or("");
+	if (opts.reuseCmdline) {
+		auto proc = detail::readSmallFile("/proc/cmdline", 64 * 1024);
+		if (!proc) {
+			exitCode = report(global, { ExitFailure, "io", "Cannot read /proc/cmdline" });
+			return std::nullopt;
+		}
+		cmdline = reusableCmdline(*proc);
+	}
+	if (opts.append && !opts.append->empty())
+		cmdline += (cmdline.empty() ? "" : " ") + *opts.append;
+	return cmdline;
+}
+
+int cmdStageKernel(const GlobalOptions &global, const StageOptions &opts, Options options)
+{
+	int exitCode = ExitOk;
+	if (!opts.uki.empty() || !opts.addons.empty() || !opts.profile.empty() || !opts.cmdlineExtra.empty())
+		return report(global, { ExitUsage, "usage",
+					"--kernel stages a plain kernel: a UKI, --addon, --profile and "
+					"--cmdline-extra do not apply" });
+	if (opts.initrds.size() > kMaxAddonsOnBus)
+		return report(global, { ExitInvalid, "invalid-argument",
+					fmt::format("{} initrds: one StageKernel call carries at most {}",
+						    opts.initrds.size(), kMaxAddonsOnBus) });
+	auto cmdline = kernelCmdline(global, opts, exitCode);
+	if (!cmdline)
+		return exitCode;
+	std::optional<int> kernelFd = openInput(global, opts.kernel, exitCode);
+	if (!kernelFd)
+		return exitCode;
+	sdbus::UnixFd kernel{ *kernelFd, sdbus::adopt_fd };
+	std::vector<sdbus::UnixFd> initrds;
+	std::vector<std::string> initrdPaths;
+	for (const std::string &path : opts.initrds) {
+		std::optional<int> fd = openInput(global, path, exitCode);
+		if (!fd)
+			return exitCode;
+		initrds.emplace_back(*fd, sdbus::adopt_fd);
+		initrdPaths.push_back(absolutePath(path));
+	}
+	options["kernel_path"] = sdbus::Variant{ absolutePath(opts.kernel) };
+	options["initrd_paths"] = sdbus::Variant{ initrdPaths };
+	options["cmdline_source"] = sdbus::Variant{ std::string(opts.reuseCmdline ? "reuse" : "append") };
+	return runStaging(global, "StageKernel", kernel, initrds, *cmdline, options);
+}
+
 int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 {
 	int exitCode = ExitOk;
@@ -220,6 +285,12 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 		options["cmdline_extra"] = sdbus::Variant{ opts.cmdlineExtra };
 	if (!opts.signaturePolicy.empty())
 		options["signature_policy"] = sdbus::Variant{ opts.signaturePolicy };
+
+	if (!opts.kernel.empty())
+		return cmdStageKernel(global, opts, std::move(options));
+	if (!opts.initrds.empty() || opts.append || opts.commandLine || opts.reuseCmdline)
+		return report(global, { ExitUsage, "usage",
+					"--initrd, --append, --command-line and --reuse-cmdline need --kernel" });
 
 	/* No UKI: the daemon picks the default entry (Boot Loader Spec). */
 	if (opts.uki.empty()) {
@@ -399,8 +470,17 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 	for (const UkiEntry &e : *entries) {
 		doc["entries"].push_back({
 			{ "id", e.id },
+			{ "kind", e.kind },
+			{ "type", e.type },
+			{ "entry_file", e.entryFile.empty() ? json(nullptr) : json(e.entryFile) },
 			{ "profile", e.profile < 0 ? json(nullptr) : json(e.profile) },
 			{ "path", e.path },
+			{ "initrds", e.initrds },
+			{ "options", e.options },
+			{ "machine_id", e.machineId },
+			{ "sort_key", e.sortKey },
+			{ "devicetree", e.devicetree },
+			{ "problem", e.problem.empty() ? json(nullptr) : json(e.problem) },
 			{ "version", e.version },
 			{ "title", e.title },
 			{ "os_version", e.osVersion },
@@ -409,7 +489,7 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 			{ "tries_done", e.triesDone },
 			{ "bad", e.bad() },
 			{ "default", e.id == defaultId },
-			{ "addons", findAddons(paths, e.path, &notes) },
+			{ "addons", e.isKernel() ? std::vector<std::string>{} : findAddons(paths, e.path, &notes) },
 		});
 	}
 	doc["notes"] = notes;
@@ -465,6 +545,19 @@ int main(int argc, char **argv)
 	stage->add_option("--signature-policy", stageOpts.signaturePolicy,
 			  "Authenticode pre-check policy")
 		->check(CLI::IsMember({ "auto", "enforce", "warn" }));
+	stage->add_option("--kernel", stageOpts.kernel,
+			  "Plain kernel image (bzImage, EFI stub, arm64 Image, zboot) instead of a UKI")
+		->type_name("FILE");
+	stage->add_option("--initrd", stageOpts.initrds,
+			  "Initrd for --kernel; may be repeated, concatenated in order")
+		->type_name("FILE")
+		->allow_extra_args(false);
+	stage->add_option("--append", stageOpts.append, "--kernel: append to the command line")
+		->type_name("STRING");
+	stage->add_option("--command-line", stageOpts.commandLine, "--kernel: the whole command line")
+		->type_name("STRING");
+	stage->add_flag("--reuse-cmdline", stageOpts.reuseCmdline,
+			"--kernel: the running system's command line, less BOOT_IMAGE= and initrd=");
 
 	std::string unstageIfKernel;
 	auto *unstage = app.add_subcommand("unstage", "Drop the staged kernel");
@@ -511,7 +604,7 @@ int main(int argc, char **argv)
 		->capture_default_str();
 
 	ListOptions listOpts;
-	auto *list = app.add_subcommand("list", "List the UKIs the boot loader would offer (local)");
+	auto *list = app.add_subcommand("list", "List the boot entries: UKIs, Type #1 entries, the Debian layout (local)");
 	list->add_option("--esp", listOpts.esp, "EFI system partition (default: /efi, /boot, /boot/efi)")
 		->type_name("DIR");
 	list->add_option("--xbootldr", listOpts.xbootldr, "Extended boot loader partition")

@@ -145,6 +145,50 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 	});
 }
 
+void ManagerAdaptor::StageKernel(sdbus::Result<VariantMap> &&result, sdbus::UnixFd kernel,
+				 std::vector<sdbus::UnixFd> initrds, std::string cmdline, VariantMap options)
+{
+	auto reply = std::make_shared<sdbus::Result<VariantMap>>(std::move(result));
+	guarded(reply, "StageKernel", [&] {
+		checkKnownOptions(options, { "scheme", "signature_policy", "interactive", "kernel_path",
+					     "initrd_paths", "cmdline_source" });
+		if (initrds.size() > limits_.maxInitrds)
+			throw invalid(fmt::format("{} initrds given, the limit is {}", initrds.size(),
+						  limits_.maxInitrds));
+		if (cmdline.size() > limits_.maxCmdline)
+			throw invalid(fmt::format("the command line is {} bytes, the limit is {}", cmdline.size(),
+						  limits_.maxCmdline));
+		checkLabel("cmdline", cmdline);
+		auto request = std::make_shared<StageRequest>();
+		request->kind = InputKind::Kernel;
+		fillCommonOptions(*request, options);
+		request->cmdline = std::move(cmdline);
+		request->cmdlineSource = labelOption(options, "cmdline_source");
+		if (!request->cmdlineSource.empty() && request->cmdlineSource != "append" &&
+		    request->cmdlineSource != "reuse")
+			throw invalid("cmdline_source must be 'append' or 'reuse'");
+		const std::string kernelPath = labelOption(options, "kernel_path");
+		auto initrdPaths = option<std::vector<std::string>>(options, "initrd_paths")
+					   .value_or(std::vector<std::string>{});
+		if (!initrdPaths.empty() && initrdPaths.size() != initrds.size())
+			throw invalid(fmt::format("initrd_paths has {} entries for {} initrds",
+						  initrdPaths.size(), initrds.size()));
+		for (const auto &p : initrdPaths)
+			checkLabel("initrd_paths", p);
+
+		const uint64_t maxSize = limits_.pe.maxFileSize;
+		request->kernel.origin = kernelPath.empty() ? "kernel" : kernelPath;
+		request->kernel.fd = takeInputFd(kernel, fmt::format("kernel '{}'", request->kernel.origin), maxSize);
+		for (size_t i = 0; i < initrds.size(); i++) {
+			InputFile initrd;
+			initrd.origin = initrdPaths.empty() ? fmt::format("initrd{}", i) : initrdPaths[i];
+			initrd.fd = takeInputFd(initrds[i], fmt::format("initrd '{}'", initrd.origin), maxSize);
+			request->initrds.push_back(std::move(initrd));
+		}
+		queueStaging(reply, request, false, 2 * (initrds.size() + 1), interactiveOption(options));
+	});
+}
+
 void ManagerAdaptor::fillCommonOptions(StageRequest &request, const VariantMap &options)
 {
 	request.profile = stringOption(options, "profile", limits_.maxProfileName);
@@ -211,6 +255,9 @@ void ManagerAdaptor::authorized(uint64_t id, Result<void> allowed)
 	const bool discover = p.discover;
 	if (discover)
 		log::info("Staging the default boot entry");
+	else if (request->kind == InputKind::Kernel)
+		log::info({ { "KEXECD_PATH", request->kernel.origin } }, "Staging kernel '{}' with {} initrd(s)",
+			  request->kernel.origin, request->initrds.size());
 	else
 		log::info({ { "KEXECD_PATH", request->uki.origin } }, "Staging '{}' with {} addon(s)",
 			  request->uki.origin, request->addons.size());

@@ -29,6 +29,8 @@ std::vector<uint8_t> readImaXattr(int fd)
 	return buf;
 }
 
+} // namespace
+
 Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
 {
 	LoadedFile f;
@@ -41,8 +43,6 @@ Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
 	f.memfd = std::move(*memfd);
 	return f;
 }
-
-} // namespace
 
 Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 				 const std::string &profile, const Limits &limits, const ProgressFn &progress,

@@ -43,6 +43,10 @@ struct ParsedInput {
 	}
 };
 
+/* Step 2 for one input: its bytes into a sealed memfd (at most
+ * limits.pe.maxFileSize), its security.ima kept for the container. */
+Result<LoadedFile> readOnce(InputFile &input, const Limits &limits);
+
 /* lenient: the first addons were discovered; one that systemd-stub would
  * not load (no PE, a .linux, another .uname) is skipped and named in
  * ParsedInput::skipped, as the stub skips it with a log line. */
