@@ -50,6 +50,14 @@ EXPECTED = {
 		'passes': ['enforce-tampered', 'enforce-signed', 'enforce-signed-loaded', 'unstage-signed',
 		           'stage-for-unstage', 'unstage', 'stage-replace'],
 	},
+	# A plain kernel with two initrds (issue 15): the uki marker initrd (gzip, odd-sized) then b's,
+	# and the command line exactly as given.
+	'kexecd-plain': {
+		'cmdline': 'console=ttyS0 kexecd.plain=1 kexecd.quoted="a b"',
+		'files': '/etc/kexecd-addon-marker,/etc/kexecd-uki-marker',
+		'order': 'addon-b',
+		'passes': ['stage', 'after-stage'],
+	},
 	'bpf-reference': {
 		# The BPF parser composes no /.extra/os-release (the stub's, not the UKI's): the markers
 		# are the same as for the classic scheme.
@@ -244,6 +252,28 @@ def check_bpf_reference(blk, ukis):
 		}, scheme='bpf')
 
 
+def check_plain_status(text, ukis):
+	"""kind kernel, and the SHA-256 of the kernel, each initrd and the composed initrd: a.cpio.gz
+	zero-padded to 4 bytes, then b.cpio (as the stub pads, issue 9)."""
+	plain = lambda name: os.path.join(ukis, 'plain', name)
+	with open(plain('a.cpio.gz'), 'rb') as f:
+		a = f.read()
+	with open(plain('b.cpio'), 'rb') as f:
+		b = f.read()
+	composed = hashlib.sha256(a + b'\0' * (-len(a) % 4) + b + b'\0' * (-len(b) % 4)).hexdigest()
+	check_status(text, {
+		'kernel image': sha256(plain('vmlinuz')),
+		'initrd a': sha256(plain('a.cpio.gz')),
+		'initrd b': sha256(plain('b.cpio')),
+		'composed initrd (a padded, b)': composed,
+	})
+	try:
+		kinds = [v for k, v in walk(json.loads(text)) if k == 'kind']
+	except ValueError:
+		kinds = []
+	check('kernel' in kinds, f'status says kind kernel (found {kinds})')
+
+
 def main():
 	p = argparse.ArgumentParser()
 	p.add_argument('--mode', required=True, choices=sorted(EXPECTED))
@@ -287,7 +317,7 @@ def main():
 	timings = {tool: min(ns) for tool, ns in samples.items()}
 
 	u = lambda name: sha256(os.path.join(a.ukis, name))
-	if a.mode in ('kexecd', 'kexecd-negative', 'bpf-reference', 'system-252', 'system-254'):
+	if a.mode in ('kexecd', 'kexecd-negative', 'kexecd-plain', 'bpf-reference', 'system-252', 'system-254'):
 		check('status' in blk, 'status --json was printed')
 	if a.mode in ('kexecd', 'system-252', 'system-254') and 'status' in blk:
 		# Inputs, and the composed parts byte for byte: kernel = .linux, initrd = UKI's .initrd
@@ -322,6 +352,8 @@ def main():
 	if a.mode == 'kexecd-negative' and 'enforce-tampered' in blk:
 		print('info tampered stage said: ' + ' '.join(blk['enforce-tampered'][0].split())[:300])
 
+	if a.mode == 'kexecd-plain' and 'status' in blk:
+		check_plain_status(blk['status'][0], a.ukis)
 	if a.mode == 'bpf-reference':
 		check_bpf_reference(blk, a.ukis)
 
