@@ -91,6 +91,21 @@ std::optional<int> openInput(const GlobalOptions &global, const std::string &pat
 	return fd;
 }
 
+/* Each of paths opened with the caller's rights; false (exitCode set)
+ * when one cannot be. */
+bool openInputs(const GlobalOptions &global, const std::vector<std::string> &paths,
+		std::vector<sdbus::UnixFd> &fds, std::vector<std::string> &absolute, int &exitCode)
+{
+	for (const std::string &path : paths) {
+		std::optional<int> fd = openInput(global, path, exitCode);
+		if (!fd)
+			return false;
+		fds.emplace_back(*fd, sdbus::adopt_fd);
+		absolute.push_back(absolutePath(path));
+	}
+	return true;
+}
+
 
 int cmdStatus(const GlobalOptions &global)
 {
@@ -259,13 +274,8 @@ int cmdStageKernel(const GlobalOptions &global, const StageOptions &opts, Option
 	sdbus::UnixFd kernel{ *kernelFd, sdbus::adopt_fd };
 	std::vector<sdbus::UnixFd> initrds;
 	std::vector<std::string> initrdPaths;
-	for (const std::string &path : opts.initrds) {
-		std::optional<int> fd = openInput(global, path, exitCode);
-		if (!fd)
-			return exitCode;
-		initrds.emplace_back(*fd, sdbus::adopt_fd);
-		initrdPaths.push_back(absolutePath(path));
-	}
+	if (!openInputs(global, opts.initrds, initrds, initrdPaths, exitCode))
+		return exitCode;
 	options["kernel_path"] = sdbus::Variant{ absolutePath(opts.kernel) };
 	options["initrd_paths"] = sdbus::Variant{ initrdPaths };
 	options["cmdline_source"] = sdbus::Variant{ std::string(opts.reuseCmdline ? "reuse" : "append") };
@@ -322,13 +332,8 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 
 	std::vector<sdbus::UnixFd> addons;
 	std::vector<std::string> addonPaths;
-	for (const std::string &path : addonFiles) {
-		std::optional<int> fd = openInput(global, path, exitCode);
-		if (!fd)
-			return exitCode;
-		addons.emplace_back(*fd, sdbus::adopt_fd);
-		addonPaths.push_back(absolutePath(path));
-	}
+	if (!openInputs(global, addonFiles, addons, addonPaths, exitCode))
+		return exitCode;
 
 	options["uki_path"] = sdbus::Variant{ absolutePath(opts.uki) };
 	options["addon_paths"] = sdbus::Variant{ addonPaths };

@@ -49,6 +49,26 @@ UniqueFd takeInputFd(sdbus::UnixFd &fd, const std::string &what, uint64_t maxSiz
 	return checkInputFd(UniqueFd(fd.release()), what, maxSize);
 }
 
+/* The files after the first of a Stage or StageKernel call, labelled by
+ * the option pathsOption (one label per fd, or none: "<what>N"). */
+std::vector<InputFile> takeInputFds(std::vector<sdbus::UnixFd> &fds, const VariantMap &options,
+				    const char *pathsOption, const char *what, uint64_t maxSize)
+{
+	auto paths = option<std::vector<std::string>>(options, pathsOption).value_or(std::vector<std::string>{});
+	if (!paths.empty() && paths.size() != fds.size())
+		throw invalid(fmt::format("{} has {} entries for {} {}s", pathsOption, paths.size(), fds.size(), what));
+	for (const auto &p : paths)
+		checkLabel(pathsOption, p);
+	std::vector<InputFile> files;
+	for (size_t i = 0; i < fds.size(); i++) {
+		InputFile f;
+		f.origin = paths.empty() ? fmt::format("{}{}", what, i) : paths[i];
+		f.fd = takeInputFd(fds[i], fmt::format("{} '{}'", what, f.origin), maxSize);
+		files.push_back(std::move(f));
+	}
+	return files;
+}
+
 } // namespace
 
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
@@ -123,23 +143,10 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 		auto request = std::make_shared<StageRequest>();
 		fillCommonOptions(*request, options);
 		std::string ukiPath = labelOption(options, "uki_path");
-		auto addonPaths = option<std::vector<std::string>>(options, "addon_paths")
-					  .value_or(std::vector<std::string>{});
-		if (!addonPaths.empty() && addonPaths.size() != addons.size())
-			throw invalid(fmt::format("addon_paths has {} entries for {} addons",
-						  addonPaths.size(), addons.size()));
-		for (const auto &p : addonPaths)
-			checkLabel("addon_paths", p);
-
 		const uint64_t maxSize = limits_.pe.maxFileSize;
 		request->uki.origin = ukiPath.empty() ? "uki" : ukiPath;
 		request->uki.fd = takeInputFd(uki, fmt::format("UKI '{}'", request->uki.origin), maxSize);
-		for (size_t i = 0; i < addons.size(); i++) {
-			InputFile addon;
-			addon.origin = addonPaths.empty() ? fmt::format("addon{}", i) : addonPaths[i];
-			addon.fd = takeInputFd(addons[i], fmt::format("addon '{}'", addon.origin), maxSize);
-			request->addons.push_back(std::move(addon));
-		}
+		request->addons = takeInputFds(addons, options, "addon_paths", "addon", maxSize);
 		/* The call message keeps its fds until the reply: two each. */
 		queueStaging(reply, request, false, 2 * (addons.size() + 1), interactiveOption(options));
 	});
@@ -168,23 +175,10 @@ void ManagerAdaptor::StageKernel(sdbus::Result<VariantMap> &&result, sdbus::Unix
 		    request->cmdlineSource != "reuse")
 			throw invalid("cmdline_source must be 'append' or 'reuse'");
 		const std::string kernelPath = labelOption(options, "kernel_path");
-		auto initrdPaths = option<std::vector<std::string>>(options, "initrd_paths")
-					   .value_or(std::vector<std::string>{});
-		if (!initrdPaths.empty() && initrdPaths.size() != initrds.size())
-			throw invalid(fmt::format("initrd_paths has {} entries for {} initrds",
-						  initrdPaths.size(), initrds.size()));
-		for (const auto &p : initrdPaths)
-			checkLabel("initrd_paths", p);
-
 		const uint64_t maxSize = limits_.pe.maxFileSize;
 		request->kernel.origin = kernelPath.empty() ? "kernel" : kernelPath;
 		request->kernel.fd = takeInputFd(kernel, fmt::format("kernel '{}'", request->kernel.origin), maxSize);
-		for (size_t i = 0; i < initrds.size(); i++) {
-			InputFile initrd;
-			initrd.origin = initrdPaths.empty() ? fmt::format("initrd{}", i) : initrdPaths[i];
-			initrd.fd = takeInputFd(initrds[i], fmt::format("initrd '{}'", initrd.origin), maxSize);
-			request->initrds.push_back(std::move(initrd));
-		}
+		request->initrds = takeInputFds(initrds, options, "initrd_paths", "initrd", maxSize);
 		queueStaging(reply, request, false, 2 * (initrds.size() + 1), interactiveOption(options));
 	});
 }

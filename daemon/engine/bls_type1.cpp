@@ -17,16 +17,6 @@ using detail::note;
 
 constexpr size_t kMaxEntryPath = 4096;
 
-std::string_view trimmed(std::string_view s)
-{
-	const auto ws = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
-	while (!s.empty() && ws(s.front()))
-		s.remove_prefix(1);
-	while (!s.empty() && ws(s.back()))
-		s.remove_suffix(1);
-	return s;
-}
-
 } // namespace
 
 std::string_view efiMachineTypeName()
@@ -89,17 +79,8 @@ Result<Type1Parse> parseType1Entry(std::string_view text, std::string_view fileN
 	UkiEntry e;
 	std::string linux, uki, efi;
 	std::vector<std::string> initrds;
-	while (!text.empty()) {
-		const size_t nl = text.find('\n');
-		std::string_view line = trimmed(text.substr(0, nl));
-		text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
-		if (line.empty() || line.front() == '#')
-			continue;
-		const size_t sp = line.find_first_of(" \t");
-		const std::string_view key = line.substr(0, sp);
-		std::string_view value = sp == std::string_view::npos ? std::string_view{} : trimmed(line.substr(sp));
-		if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
-			value = value.substr(1, value.size() - 2);
+	std::string_view key, value;
+	while (detail::nextKeyValue(text, key, value)) {
 		const std::string v(value);
 		if (key == "title")
 			e.title = v;

@@ -268,16 +268,6 @@ Result<void> scanModules(const std::string &modulesDir, std::vector<UkiEntry> &o
 	return {};
 }
 
-
-std::string_view trim(std::string_view s)
-{
-	while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-		s.remove_prefix(1);
-	while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-		s.remove_suffix(1);
-	return s;
-}
-
 } // namespace
 
 /* systemd-boot's loader.conf syntax: "key value", whole-line '#'
@@ -285,22 +275,10 @@ std::string_view trim(std::string_view s)
 std::optional<std::string> parseLoaderConfDefault(std::string_view text)
 {
 	std::optional<std::string> value;
-	std::string_view rest(text);
-	while (!rest.empty()) {
-		const size_t nl = rest.find('\n');
-		std::string_view line = trim(rest.substr(0, nl));
-		rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-		if (line.empty() || line.front() == '#')
-			continue;
-		const size_t sep = line.find_first_of(" \t");
-		if (sep == std::string_view::npos || line.substr(0, sep) != "default")
-			continue;
-		std::string_view v = trim(line.substr(sep + 1));
-		if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
-			v = v.substr(1, v.size() - 2);
-		if (!v.empty())
+	std::string_view key, v;
+	while (nextKeyValue(text, key, v))
+		if (key == "default" && !v.empty())
 			value = std::string(v);
-	}
 	return value;
 }
 

@@ -148,19 +148,6 @@ Result<SignatureCheck> refusalAsError(Result<SignatureCheck> check)
 	return check;
 }
 
-Result<VerdictReport> envelopeVerdict(std::span<const uint8_t> file, const std::string &origin,
-				      const TrustSources &sources)
-{
-	auto pe = PeFile::parse(file, origin);
-	if (!pe) {
-		VerdictReport r;
-		r.verdict = Verdict::Unsigned;
-		r.reason = "no PE envelope (" + pe.error().message + "): nothing for the firmware to verify";
-		return r;
-	}
-	return firmwareVerdict(*pe, sources);
-}
-
 } // namespace
 
 Result<SignatureCheck> enforceSignatures(const SignatureInputs &in, const TrustSources &sources,
@@ -178,7 +165,7 @@ Result<SignatureCheck> enforceKernelSignatures(const KernelSignatureInputs &in, 
 	o["path"] = in.origin;
 	o["sha256"] = sha256Hex(in.kernel);
 	o["zboot"] = in.kernelWasZboot;
-	auto fw = envelopeVerdict(in.file, in.origin, sources);
+	auto fw = firmwareVerdictForBytes(in.file, in.origin, sources);
 	if (!fw)
 		return fw.takeError();
 	o["firmware"] = verdictJson(*fw);

@@ -44,6 +44,27 @@ Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
 	return f;
 }
 
+Result<std::vector<LoadedFile>> readAllOnce(InputFile &first, std::vector<InputFile> &rest, const Limits &limits,
+					   const ProgressFn &progress)
+{
+	std::vector<LoadedFile> files;
+	uint64_t total = 0;
+	const size_t count = rest.size() + 1;
+	for (size_t i = 0; i < count; i++) {
+		auto f = readOnce(i == 0 ? first : rest[i - 1], limits);
+		if (!f)
+			return f.takeError();
+		total += f->memfd.size();
+		if (total > limits.maxTotalInput)
+			return makeError(Code::InvalidArgument,
+					 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
+		files.push_back(std::move(*f));
+		if (progress)
+			progress("read", 0.3 * double(i + 1) / double(count));
+	}
+	return files;
+}
+
 Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 				 const std::string &profile, const Limits &limits, const ProgressFn &progress,
 				 size_t lenient)
@@ -55,20 +76,10 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 		return makeError(Code::InvalidArgument, "profile selector is too long");
 
 	ParsedInput in;
-	uint64_t total = 0;
-	const size_t count = addons.size() + 1;
-	for (size_t i = 0; i < count; i++) {
-		auto f = readOnce(i == 0 ? uki : addons[i - 1], limits);
-		if (!f)
-			return f.takeError();
-		total += f->memfd.size();
-		if (total > limits.maxTotalInput)
-			return makeError(Code::InvalidArgument,
-					 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
-		in.files.push_back(std::move(*f));
-		if (progress)
-			progress("read", 0.3 * double(i + 1) / double(count));
-	}
+	auto files = readAllOnce(uki, addons, limits, progress);
+	if (!files)
+		return files.takeError();
+	in.files = std::move(*files);
 
 	for (size_t i = 0, addon = 0; i < in.files.size(); i++) {
 		const LoadedFile &f = in.files[i];

@@ -46,6 +46,10 @@ struct ParsedInput {
 /* Step 2 for one input: its bytes into a sealed memfd (at most
  * limits.pe.maxFileSize), its security.ima kept for the container. */
 Result<LoadedFile> readOnce(InputFile &input, const Limits &limits);
+/* readOnce() for first, then each of rest, within limits.maxTotalInput
+ * together; progress "read" up to 0.3. */
+Result<std::vector<LoadedFile>> readAllOnce(InputFile &first, std::vector<InputFile> &rest, const Limits &limits,
+					   const ProgressFn &progress);
 
 /* lenient: the first addons were discovered; one that systemd-stub would
  * not load (no PE, a .linux, another .uname) is skipped and named in

@@ -63,21 +63,10 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 
 	/* Read once: the kernel, then each initrd, each into its own sealed
 	 * memfd; nothing below looks at the caller's files again. */
-	std::vector<LoadedFile> files;
-	uint64_t total = 0;
-	const size_t count = request.initrds.size() + 1;
-	for (size_t i = 0; i < count; i++) {
-		auto f = readOnce(i == 0 ? request.kernel : request.initrds[i - 1], limits);
-		if (!f)
-			return f.takeError();
-		total += f->memfd.size();
-		if (total > limits.maxTotalInput)
-			return makeError(Code::InvalidArgument,
-					 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
-		files.push_back(std::move(*f));
-		if (progress)
-			progress("read", 0.3 * double(i + 1) / double(count));
-	}
+	auto read = readAllOnce(request.kernel, request.initrds, limits, progress);
+	if (!read)
+		return read.takeError();
+	const std::vector<LoadedFile> &files = *read;
 	const LoadedFile &kernelFile = files[0];
 	auto image = readKernelImage(kernelFile.memfd.bytes(), kernelFile.origin);
 	if (!image)
@@ -87,12 +76,9 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 		progress("parse", 0.4);
 
 	const SignaturePolicy policy = effectivePolicy(request.policy.value_or(config_.policy), *support);
-	auto sources = loadTrustSources(trustSourcePaths(config_));
+	auto sources = trustSourcesForVerify(progress);
 	if (!sources)
 		return sources.takeError();
-	hook("verify");
-	if (progress)
-		progress("verify", 0.55);
 
 	std::optional<SealedMemfd> unpacked;
 	if (!image->unpacked.empty()) {

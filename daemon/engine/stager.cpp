@@ -270,6 +270,17 @@ Result<KernelSupport> Stager::probeForStaging()
 	return support;
 }
 
+Result<TrustSources> Stager::trustSourcesForVerify(const ProgressFn &progress)
+{
+	auto sources = loadTrustSources(trustSourcePaths(config_));
+	if (!sources)
+		return sources.takeError();
+	hook("verify");
+	if (progress)
+		progress("verify", 0.55);
+	return sources;
+}
+
 Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressFn &progress,
 					   Outcome &outcome)
 {
@@ -314,12 +325,9 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto skipped = std::move(in->skipped);
 	for (auto &s : skipAddonsTheStubWouldSkip(*in, discovered - skipped.size(), *store, support->secureBoot))
 		skipped.push_back(std::move(s));
-	auto sources = loadTrustSources(trustSourcePaths(config_));
+	auto sources = trustSourcesForVerify(progress);
 	if (!sources)
 		return sources.takeError();
-	hook("verify");
-	if (progress)
-		progress("verify", 0.55);
 
 	/* Scheme choice (DESIGN.md §3). */
 	const Scheme requested = requestedScheme;

@@ -25,6 +25,7 @@
 #include "result.h"
 #include "scheme.h"
 #include "state_file.h"
+#include "trust_sources.h"
 
 namespace kexecd {
 
@@ -186,6 +187,8 @@ private:
 	/* stage_kernel.cpp: the plain kernel kind. */
 	Result<nlohmann::json> stageKernelLocked(StageRequest request, const ProgressFn &progress,
 						 Outcome &outcome);
+	/* Step 4's trust sources, and the "verify" hook and progress. */
+	Result<TrustSources> trustSourcesForVerify(const ProgressFn &progress);
 	/* The kernel's support, refreshed; refuses when kexec cannot work. */
 	Result<KernelSupport> probeForStaging();
 	/* After a successful load: kexec_loaded confirmed, record written. */
