@@ -345,8 +345,9 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
  * counted TOKEN-VERSION+LEFT[-DONE].efi). */
 bool stagedIsKernel(const json &staged, const std::string &version)
 {
-	if (staged.value(json::json_pointer("/uki/uname"), std::string{}) == version)
-		return true;
+	for (const char *pointer : { "/uki/uname", "/image/version" })
+		if (staged.value(json::json_pointer(pointer), std::string{}) == version)
+			return true;
 	std::string name = std::filesystem::path(staged.value(json::json_pointer("/uki/path"), std::string{}))
 				   .filename()
 				   .string();

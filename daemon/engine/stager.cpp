@@ -188,6 +188,10 @@ nlohmann::json discoveryRecord(const StageRequest &request)
 		j["type"] = request.discoveredType;
 	if (!request.discoveredEntry.empty())
 		j["entry_file"] = request.discoveredEntry;
+	/* Said, not dropped silently, as for a UKI's .dtb (devicetreeNote()). */
+	if (!request.discoveredDevicetree.empty())
+		j["devicetree"] = request.discoveredDevicetree +
+				  " (not applied: kexec_file_load takes no devicetree; the running one stays)";
 	return j;
 }
 
@@ -231,6 +235,7 @@ Result<nlohmann::json> Stager::stageDefault(StageRequest request, const Progress
 	request.discoveredWhy = why;
 	request.discoveredType = entry->type;
 	request.discoveredEntry = entry->entryFile;
+	request.discoveredDevicetree = entry->devicetree;
 	if (!entry->isKernel()) {
 		request.discoverAddons = true;
 		/* The entry names its profile, as systemd-boot passes "@N". */

@@ -114,6 +114,7 @@ struct StageRequest {
 	std::string discoveredWhy;
 	std::string discoveredType;  // UkiEntry::type
 	std::string discoveredEntry; // the Type #1 entry file
+	std::string discoveredDevicetree; // its devicetree, which kexec_file_load cannot apply
 };
 
 /* The record's "discovery" object; null when discovery chose nothing. */

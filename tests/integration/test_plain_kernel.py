@@ -114,7 +114,7 @@ class PlainKernelTest(base.KexecdTest):
 		self.write('esp/loader/entries/fedora-6.1+2.conf',
 			   b'title Fedora\nsort-key fedora\nversion 6.1\nlinux /fedora/6.1/linux\n'
 			   b'initrd /fedora/6.1/a.cpio\ninitrd /fedora/6.1/b.cpio\n'
-			   b'options root=/dev/vda\noptions console=ttyS0\n')
+			   b'options root=/dev/vda\noptions console=ttyS0\ndevicetree /dtb/board.dtb\n')
 		self.write('esp/loader/entries/evil.conf', b'sort-key zzz\nlinux /../etc/shadow\n')
 		return esp, a, b
 
@@ -132,6 +132,7 @@ class PlainKernelTest(base.KexecdTest):
 		self.assertEqual(staged['discovery']['id'], 'fedora-6.1.conf')
 		self.assertEqual(staged['discovery']['type'], 'type1')
 		self.assertEqual(staged['cmdline_source'], 'entry')
+		self.assertIn('not applied', staged['discovery']['devicetree'])
 
 		r = self.ctl('--json', 'list', '--esp', esp)
 		self.assertEqual(r.code, EXIT_OK, r)
