@@ -2,10 +2,13 @@
 #include "kernel_image.h"
 
 #include <cstring>
+#include <filesystem>
 
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include "kernel.h"
+#include "stager.h"
 #include "test_util.h"
 
 using namespace kexecd;
@@ -183,4 +186,78 @@ TEST(KernelImage, ReusableCmdlineDropsWhatNamesThisBootsFiles)
 	/* Only the whole key: these stay. */
 	EXPECT_EQ(reusableCmdline("rd.initrd=1 my.BOOT_IMAGE=2"), "rd.initrd=1 my.BOOT_IMAGE=2");
 	EXPECT_EQ(reusableCmdline(""), "");
+}
+
+/* Through the stager with the recording kernel: a zboot kernel is handed
+ * over decompressed, the initrds padded and concatenated, the command
+ * line as given, and the record says all of it. */
+TEST(KernelImage, StagedZbootKernelIsUnpackedAndRecorded)
+{
+	const std::string dir = makeTempDir();
+	const std::string fake = dir + "/kernel";
+	std::filesystem::create_directories(fake);
+	const auto payload = arm64Image(64 * 1024);
+	writeFile(dir + "/Image.efi", zbootOf(payload));
+	const std::vector<uint8_t> a(5, 'a'), b(8, 'b');
+	writeFile(dir + "/a", a);
+	writeFile(dir + "/b", b);
+
+	EngineConfig config;
+	config.trustDir = dir + "/no-trust";
+	std::filesystem::create_directories(config.trustDir);
+	config.useFirmwareDb = false;
+	config.procKeys = dir + "/no-proc-keys";
+	config.statePath = dir + "/run/staged.json";
+	config.policy = SignaturePolicy::Warn;
+	auto kernel = makeRecordingKernel(fake);
+	Stager stager(*kernel, config);
+	ASSERT_TRUE(stager.start().ok());
+
+	StageRequest r;
+	r.kind = InputKind::Kernel;
+	r.kernel = openInput(dir + "/Image.efi");
+	r.initrds.push_back(openInput(dir + "/a"));
+	r.initrds.push_back(openInput(dir + "/b"));
+	r.cmdline = "console=ttyAMA0 x=1";
+	auto staged = stager.stage(std::move(r), nullptr);
+	ASSERT_TRUE(staged) << staged.error().message;
+	EXPECT_EQ(readFile(fake + "/kernel.bin"), payload);
+	std::vector<uint8_t> padded = { 'a', 'a', 'a', 'a', 'a', 0, 0, 0, 'b', 'b', 'b', 'b', 'b', 'b', 'b', 'b' };
+	EXPECT_EQ(readFile(fake + "/initrd.bin"), padded);
+	EXPECT_EQ(readText(fake + "/cmdline.bin"), std::string("console=ttyAMA0 x=1") + '\0');
+	const nlohmann::json &rec = *staged;
+	EXPECT_EQ(rec["kind"], "kernel");
+	EXPECT_EQ(rec["image"]["format"], "zboot");
+	EXPECT_EQ(rec["image"]["payload_format"], "arm64-image");
+	EXPECT_EQ(rec["kernel"]["zboot"], true);
+	EXPECT_EQ(rec["initrds"].size(), 2u);
+	/* No PE envelope worth the name and no signature: unsigned, and
+	 * 'enforce' refuses it. */
+	EXPECT_EQ(rec["image"]["signature"]["verdict"], "unsigned");
+	StageRequest again;
+	again.kind = InputKind::Kernel;
+	again.kernel = openInput(dir + "/Image.efi");
+	again.policy = SignaturePolicy::Enforce;
+	auto refused = stager.stage(std::move(again), nullptr);
+	ASSERT_FALSE(refused);
+	EXPECT_EQ(refused.error().code, Code::SignatureRejected);
+	/* The refusal kept what was staged. */
+	EXPECT_EQ(readFile(fake + "/kernel.bin"), payload);
+
+	/* Limits are named errors. */
+	StageRequest many;
+	many.kind = InputKind::Kernel;
+	many.kernel = openInput(dir + "/Image.efi");
+	for (unsigned i = 0; i <= Limits{}.maxInitrds; i++)
+		many.initrds.push_back(openInput(dir + "/a"));
+	auto tooMany = stager.stage(std::move(many), nullptr);
+	ASSERT_FALSE(tooMany);
+	EXPECT_EQ(tooMany.error().code, Code::InvalidArgument);
+	StageRequest longLine;
+	longLine.kind = InputKind::Kernel;
+	longLine.kernel = openInput(dir + "/Image.efi");
+	longLine.cmdline = std::string(Limits{}.maxCmdline + 1, 'x');
+	auto tooLong = stager.stage(std::move(longLine), nullptr);
+	ASSERT_FALSE(tooLong);
+	EXPECT_EQ(tooLong.error().code, Code::InvalidArgument);
 }
