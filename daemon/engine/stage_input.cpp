@@ -134,8 +134,7 @@ SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &sup
 {
 	if (policy != SignaturePolicy::Auto)
 		return policy;
-	const bool locked = !support.lockdown.empty() && support.lockdown != "none";
-	return support.secureBoot || locked ? SignaturePolicy::Enforce : SignaturePolicy::Warn;
+	return kernelEnforcesSignatures(support) ? SignaturePolicy::Enforce : SignaturePolicy::Warn;
 }
 
 std::vector<nlohmann::json> skipAddonsTheStubWouldSkip(ParsedInput &in, size_t discovered,
@@ -170,6 +169,11 @@ TrustSourcePaths trustSourcePaths(const EngineConfig &config)
 	return p;
 }
 
+bool kernelEnforcesSignatures(const KernelSupport &support)
+{
+	return support.secureBoot || (!support.lockdown.empty() && support.lockdown != "none");
+}
+
 /* Both verdicts for what is about to be loaded (signature_check.h). */
 Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources &sources, SignaturePolicy policy,
 				      const EngineConfig &config, const KernelSupport &support,
@@ -180,7 +184,7 @@ Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources 
 	 * the image whatever its signature, and refusing it would not be a
 	 * prediction. The firmware verdict is enforced either way. */
 	const bool enforce = policy == SignaturePolicy::Enforce;
-	const bool kernelEnforces = support.secureBoot || (!support.lockdown.empty() && support.lockdown != "none");
+	const bool kernelEnforces = kernelEnforcesSignatures(support);
 	auto check = enforceSignatures({ &*in.uki, in.addonPointers(), !parser.empty(), kernel, zboot, parser,
 					 config.parserPath },
 				       sources, { enforce && kernelEnforces, enforce && config.enforceFirmwareVerdict });

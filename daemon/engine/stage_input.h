@@ -68,6 +68,8 @@ std::vector<nlohmann::json> skipAddonsTheStubWouldSkip(ParsedInput &in, size_t d
 /* trust.d plus, when configured, the firmware db. */
 Result<TrustStore> loadTrust(const EngineConfig &config);
 SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &support);
+/* Secure Boot or lockdown: the kernel refuses what its verdict refuses. */
+bool kernelEnforcesSignatures(const KernelSupport &support);
 TrustSourcePaths trustSourcePaths(const EngineConfig &config);
 /* Firmware and kernel verdicts for what is about to be loaded (kernel:
  * the classic scheme's .linux; parser: the BPF scheme's container),

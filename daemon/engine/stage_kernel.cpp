@@ -9,7 +9,6 @@
 #include <fmt/format.h>
 
 #include "compose.h"
-#include "config.h"
 #include "kernel_image.h"
 #include "record.h"
 #include "signature_check.h"
@@ -91,7 +90,7 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	const SealedMemfd &kernel = unpacked ? *unpacked : kernelFile.memfd;
 
 	const bool enforce = policy == SignaturePolicy::Enforce;
-	const bool kernelEnforces = support->secureBoot || (!support->lockdown.empty() && support->lockdown != "none");
+	const bool kernelEnforces = kernelEnforcesSignatures(*support);
 	auto signatures = enforceKernelSignatures({ kernelFile.origin, kernelFile.memfd.bytes(), kernel.bytes(),
 						    unpacked.has_value() },
 						  *sources,
