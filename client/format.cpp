@@ -98,10 +98,12 @@ void addVerdicts(Block &block, const json &doc)
 	if (!objects || !objects->is_array())
 		return;
 	size_t addon = 0;
+	/* A UKI's kernel object is its .linux; a plain kernel's, the image. */
+	const bool plain = text(doc, { "/kind" }) == "kernel";
 	for (const json &o : *objects) {
 		const std::string what = text(o, { "/object" });
 		const std::string label = what == "addon"    ? fmt::format("addon {}", addon++)
-					  : what == "kernel" ? std::string(".linux")
+					  : what == "kernel" ? std::string(plain ? "kernel image" : ".linux")
 					  : what == "parser" ? std::string("parser container")
 							     : what;
 		for (const char *which : { "/firmware", "/kernel" }) {
