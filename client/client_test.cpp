@@ -162,6 +162,35 @@ TEST(ClientFormat, StatusIsAlignedAndComplete)
 	EXPECT_EQ(out.find("Last error"), std::string::npos);
 }
 
+/* A plain kernel (issue 15): the kind, the image and its initrds, the
+ * entry discovery chose and why, and no UKI lines. */
+TEST(ClientFormat, PlainKernelStatus)
+{
+	const std::string out = formatStatus(nlohmann::json::parse(R"json({
+		"state": "staged", "last_error": "", "version": "0.1.0", "kernel_support": {},
+		"staged": {
+			"kind": "kernel",
+			"image": { "path": "/vmlinuz", "format": "bzimage", "version": "6.1.0-57-amd64", "sha256": "iiii",
+				   "signature": { "verdict": "untrusted-signer", "signer": "CN=Debian", "detail": "no chain" } },
+			"initrds": [ { "path": "/initrd.img", "sha256": "aaaa" }, { "path": "/extra.img", "sha256": "bbbb" } ],
+			"discovery": { "id": "/vmlinuz", "why": "no Boot Loader Spec entry; DebianLayout=yes" },
+			"cmdline": "root=/dev/vda ro", "cmdline_source": "debian-layout", "scheme": "classic",
+			"kernel": { "sha256": "iiii" }, "initrd": { "sha256": "cccc" }, "signature_policy": "warn",
+			"signatures": { "objects": [ { "object": "kernel",
+				"firmware": { "verdict": "untrusted-signer", "reason": "no chain" },
+				"kernel": { "verdict": "unknown", "reason": "keyrings unknown" } } ] }
+		}
+	})json"));
+	for (const char *want : { "Kind: kernel", "Entry: /vmlinuz (no Boot Loader Spec entry; DebianLayout=yes)",
+				  "Kernel image: /vmlinuz (bzimage)", "Kernel version: 6.1.0-57-amd64",
+				  "Initrds: /initrd.img (aaaa), /extra.img (bbbb)",
+				  "Signature: untrusted-signer by CN=Debian (no chain), policy warn",
+				  "Firmware verdict, kernel image: untrusted-signer",
+				  "Image SHA256: iiii", "Initrd SHA256: cccc" })
+		EXPECT_NE(out.find(want), std::string::npos) << "missing '" << want << "' in\n" << out;
+	EXPECT_EQ(out.find("UKI"), std::string::npos) << out;
+}
+
 TEST(ClientFormat, IdleStatus)
 {
 	const std::string out = formatStatus(nlohmann::json::parse(
@@ -191,7 +220,7 @@ TEST(ClientFormat, ListMarksTheDefault)
 
 	const std::string none = formatList(nlohmann::json::parse(R"({"esp":"/efi","default":null,"entries":[]})"));
 	EXPECT_NE(none.find("Default: none"), std::string::npos) << none;
-	EXPECT_NE(none.find("No UKIs found."), std::string::npos) << none;
+	EXPECT_NE(none.find("No boot entries found."), std::string::npos) << none;
 }
 
 TEST(ClientFormat, ProgressBar)

@@ -63,6 +63,7 @@ constexpr std::array kUnreachable = {
 constexpr std::array kKexecdErrors = {
 	BusErrorRow{ "InvalidArgument", ExitInvalid, "invalid-argument", "Invalid argument" },
 	BusErrorRow{ "InvalidImage", ExitInvalid, "invalid-image", "Invalid image" },
+	BusErrorRow{ "InvalidEntry", ExitInvalid, "invalid-entry", "Invalid boot loader entry" },
 	BusErrorRow{ "SignatureRejected", ExitSignatureRejected, "signature-rejected", "Signature rejected" },
 	BusErrorRow{ "NotStaged", ExitNotStaged, "not-staged", "Nothing staged" },
 	BusErrorRow{ "Busy", ExitBusy, "busy", "Busy" },

@@ -98,10 +98,12 @@ void addVerdicts(Block &block, const json &doc)
 	if (!objects || !objects->is_array())
 		return;
 	size_t addon = 0;
+	/* A UKI's kernel object is its .linux; a plain kernel's, the image. */
+	const bool plain = text(doc, { "/kind" }) == "kernel";
 	for (const json &o : *objects) {
 		const std::string what = text(o, { "/object" });
 		const std::string label = what == "addon"    ? fmt::format("addon {}", addon++)
-					  : what == "kernel" ? std::string(".linux")
+					  : what == "kernel" ? std::string(plain ? "kernel image" : ".linux")
 					  : what == "parser" ? std::string("parser container")
 							     : what;
 		for (const char *which : { "/firmware", "/kernel" }) {
@@ -148,8 +150,34 @@ std::string containerTable(const json &staged)
 	return out;
 }
 
+/* "a (x), b (y)" from the objects of an array. */
+std::string joinList(const json &staged, const char *pointer, const char *field, const char *detail)
+{
+	std::string list;
+	if (const json *items = find(staged, { pointer }); items && items->is_array())
+		for (const json &i : *items) {
+			std::string one = text(i, { field });
+			if (std::string d = text(i, { detail }); !d.empty())
+				one += " (" + d + ")";
+			list += (list.empty() ? "" : ", ") + one;
+		}
+	return list;
+}
+
 void addStaged(Block &block, const json &staged)
 {
+	/* Records from before issue 15 have no kind: they are all UKIs. */
+	block.add("Kind", text(staged, { "/kind" }).empty() ? "uki" : text(staged, { "/kind" }));
+	std::string discovered = text(staged, { "/discovery/id" });
+	if (std::string why = text(staged, { "/discovery/why" }); !discovered.empty() && !why.empty())
+		discovered += " (" + why + ")";
+	block.add("Entry", discovered);
+	std::string image = text(staged, { "/image/path" });
+	if (std::string format = text(staged, { "/image/format" }); !image.empty() && !format.empty())
+		image += " (" + format + ")";
+	block.add("Kernel image", image);
+	block.add("Kernel version", text(staged, { "/image/version" }));
+	block.add("Initrds", joinList(staged, "/initrds", "/path", "/sha256"));
 	block.add("UKI", text(staged, { "/uki/path" }));
 	block.add("OS", text(staged, { "/uki/os_release/pretty_name", "/uki/os_release/id" }));
 	block.add("Kernel version", text(staged, { "/uki/uname" }));
@@ -168,9 +196,9 @@ void addStaged(Block &block, const json &staged)
 
 	block.add("Command line", text(staged, { "/cmdline" }));
 
-	std::string verdict = text(staged, { "/uki/signature/verdict" });
-	std::string signer = text(staged, { "/uki/signature/signer" });
-	std::string detail = text(staged, { "/uki/signature/detail" });
+	std::string verdict = text(staged, { "/uki/signature/verdict", "/image/signature/verdict" });
+	std::string signer = text(staged, { "/uki/signature/signer", "/image/signature/signer" });
+	std::string detail = text(staged, { "/uki/signature/detail", "/image/signature/detail" });
 	if (!verdict.empty() && !signer.empty())
 		verdict += " by " + signer;
 	if (!verdict.empty() && !detail.empty())
@@ -201,6 +229,7 @@ void addStaged(Block &block, const json &staged)
 	}
 	block.add("Container SHA256", text(staged, { "/container/sha256" }));
 	block.add("UKI SHA256", text(staged, { "/uki/sha256" }));
+	block.add("Image SHA256", text(staged, { "/image/sha256" }));
 	block.add("Staged at", text(staged, { "/staged_at" }));
 }
 
@@ -417,12 +446,19 @@ std::string formatList(const json &doc)
 
 	const json *entries = find(doc, { "/entries" });
 	if (!entries || !entries->is_array() || entries->empty())
-		return out + "\nNo UKIs found.\n";
+		return out + "\nNo boot entries found.\n";
 	for (const json &e : *entries) {
 		bool isDefault = e.value("default", false);
 		out += fmt::format("\n{} {}\n", isDefault ? "*" : " ", text(e, { "/id" }));
 		Block block;
+		block.add("    Kind", fmt::format("{} ({})", text(e, { "/kind" }), text(e, { "/type" })));
+		block.add("    Entry file", text(e, { "/entry_file" }));
 		block.add("    Path", text(e, { "/path" }));
+		if (const json *initrds = find(e, { "/initrds" }); initrds && initrds->is_array())
+			for (const json &i : *initrds)
+				block.add("    Initrd", scalar(i));
+		block.add("    Options", text(e, { "/options" }));
+		block.add("    Problem", text(e, { "/problem" }));
 		block.add("    Title", text(e, { "/title" }));
 		block.add("    Version", text(e, { "/version" }));
 		if (e.value("tries_left", -1) >= 0)

@@ -27,7 +27,9 @@
 #include "daemon_config.h"
 #include "discovery.h"
 #include "errors.h"
+#include "file_util.h"
 #include "format.h"
+#include "kernel_image.h"
 #include "manager_proxy.h"
 #include "stager.h"
 #include "text.h"
@@ -45,6 +47,12 @@ struct StageOptions {
 	std::string scheme;
 	std::string cmdlineExtra;
 	std::string signaturePolicy;
+	/* A plain kernel, the kexec-tools way. */
+	std::string kernel;
+	std::vector<std::string> initrds;
+	std::optional<std::string> append;
+	std::optional<std::string> commandLine;
+	bool reuseCmdline = false;
 	bool crash = false;
 };
 
@@ -87,6 +95,21 @@ std::optional<int> openInput(const GlobalOptions &global, const std::string &pat
 		return std::nullopt;
 	}
 	return fd;
+}
+
+/* Each of paths opened with the caller's rights; false (exitCode set)
+ * when one cannot be. */
+bool openInputs(const GlobalOptions &global, const std::vector<std::string> &paths,
+		std::vector<sdbus::UnixFd> &fds, std::vector<std::string> &absolute, int &exitCode)
+{
+	for (const std::string &path : paths) {
+		std::optional<int> fd = openInput(global, path, exitCode);
+		if (!fd)
+			return false;
+		fds.emplace_back(*fd, sdbus::adopt_fd);
+		absolute.push_back(absolutePath(path));
+	}
+	return true;
 }
 
 
@@ -167,7 +190,8 @@ int runStaging(const GlobalOptions &global, const char *method, const Args &...a
 	if (global.json) {
 		fmt::print("{}\n", jsonText(record, 2));
 	} else {
-		const std::string path = record.value(json::json_pointer("/uki/path"), std::string{});
+		const std::string path = record.value(json::json_pointer("/uki/path"),
+						      record.value(json::json_pointer("/image/path"), std::string{}));
 		const char *what = record.value("slot", std::string{}) == "crash" ? "as the crash kernel" : "";
 		fmt::print("{}\n", path.empty() ? fmt::format("Staged{}{}.", *what ? " " : "", what)
 					: fmt::format("Staged '{}'{}{}.", path, *what ? " " : "", what));
@@ -215,6 +239,57 @@ std::optional<std::vector<std::string>> stubAddonsFor(const GlobalOptions &globa
 	return std::vector<std::string>{};
 }
 
+/* kexec-tools' rules: --command-line sets the line, --reuse-cmdline
+ * takes the running one less BOOT_IMAGE= and initrd=, --append adds to
+ * either (or is the whole line). */
+std::optional<std::string> kernelCmdline(const GlobalOptions &global, const StageOptions &opts, int &exitCode)
+{
+	if (opts.commandLine && opts.reuseCmdline) {
+		exitCode = report(global, { ExitUsage, "usage", "--command-line and --reuse-cmdline exclude each other" });
+		return std::nullopt;
+	}
+	std::string cmdline = opts.commandLine.value_or("");
+	if (opts.reuseCmdline) {
+		auto proc = detail::readSmallFile("/proc/cmdline", 64 * 1024);
+		if (!proc) {
+			exitCode = report(global, { ExitFailure, "io", "Cannot read /proc/cmdline" });
+			return std::nullopt;
+		}
+		cmdline = reusableCmdline(*proc);
+	}
+	if (opts.append && !opts.append->empty())
+		cmdline += (cmdline.empty() ? "" : " ") + *opts.append;
+	return cmdline;
+}
+
+int cmdStageKernel(const GlobalOptions &global, const StageOptions &opts, Options options)
+{
+	int exitCode = ExitOk;
+	if (!opts.uki.empty() || !opts.addons.empty() || !opts.profile.empty() || !opts.cmdlineExtra.empty())
+		return report(global, { ExitUsage, "usage",
+					"--kernel stages a plain kernel: a UKI, --addon, --profile and "
+					"--cmdline-extra do not apply" });
+	if (opts.initrds.size() > kMaxAddonsOnBus)
+		return report(global, { ExitInvalid, "invalid-argument",
+					fmt::format("{} initrds: one StageKernel call carries at most {}",
+						    opts.initrds.size(), kMaxAddonsOnBus) });
+	auto cmdline = kernelCmdline(global, opts, exitCode);
+	if (!cmdline)
+		return exitCode;
+	std::optional<int> kernelFd = openInput(global, opts.kernel, exitCode);
+	if (!kernelFd)
+		return exitCode;
+	sdbus::UnixFd kernel{ *kernelFd, sdbus::adopt_fd };
+	std::vector<sdbus::UnixFd> initrds;
+	std::vector<std::string> initrdPaths;
+	if (!openInputs(global, opts.initrds, initrds, initrdPaths, exitCode))
+		return exitCode;
+	options["kernel_path"] = sdbus::Variant{ absolutePath(opts.kernel) };
+	options["initrd_paths"] = sdbus::Variant{ initrdPaths };
+	options["cmdline_source"] = sdbus::Variant{ std::string(opts.reuseCmdline ? "reuse" : "append") };
+	return runStaging(global, "StageKernel", kernel, initrds, *cmdline, options);
+}
+
 int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 {
 	int exitCode = ExitOk;
@@ -230,6 +305,12 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 		options["signature_policy"] = sdbus::Variant{ opts.signaturePolicy };
 	if (opts.crash)
 		options["crash"] = sdbus::Variant{ true };
+
+	if (!opts.kernel.empty())
+		return cmdStageKernel(global, opts, std::move(options));
+	if (!opts.initrds.empty() || opts.append || opts.commandLine || opts.reuseCmdline)
+		return report(global, { ExitUsage, "usage",
+					"--initrd, --append, --command-line and --reuse-cmdline need --kernel" });
 
 	/* No UKI: the daemon picks the default entry (Boot Loader Spec). */
 	if (opts.uki.empty()) {
@@ -261,13 +342,8 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 
 	std::vector<sdbus::UnixFd> addons;
 	std::vector<std::string> addonPaths;
-	for (const std::string &path : addonFiles) {
-		std::optional<int> fd = openInput(global, path, exitCode);
-		if (!fd)
-			return exitCode;
-		addons.emplace_back(*fd, sdbus::adopt_fd);
-		addonPaths.push_back(absolutePath(path));
-	}
+	if (!openInputs(global, addonFiles, addons, addonPaths, exitCode))
+		return exitCode;
 
 	options["uki_path"] = sdbus::Variant{ absolutePath(opts.uki) };
 	options["addon_paths"] = sdbus::Variant{ addonPaths };
@@ -279,8 +355,9 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
  * counted TOKEN-VERSION+LEFT[-DONE].efi). */
 bool stagedIsKernel(const json &staged, const std::string &version)
 {
-	if (staged.value(json::json_pointer("/uki/uname"), std::string{}) == version)
-		return true;
+	for (const char *pointer : { "/uki/uname", "/image/version" })
+		if (staged.value(json::json_pointer(pointer), std::string{}) == version)
+			return true;
 	std::string name = std::filesystem::path(staged.value(json::json_pointer("/uki/path"), std::string{}))
 				   .filename()
 				   .string();
@@ -417,8 +494,17 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 	for (const UkiEntry &e : *entries) {
 		doc["entries"].push_back({
 			{ "id", e.id },
+			{ "kind", e.kind },
+			{ "type", e.type },
+			{ "entry_file", e.entryFile.empty() ? json(nullptr) : json(e.entryFile) },
 			{ "profile", e.profile < 0 ? json(nullptr) : json(e.profile) },
 			{ "path", e.path },
+			{ "initrds", e.initrds },
+			{ "options", e.options },
+			{ "machine_id", e.machineId },
+			{ "sort_key", e.sortKey },
+			{ "devicetree", e.devicetree },
+			{ "problem", e.problem.empty() ? json(nullptr) : json(e.problem) },
 			{ "version", e.version },
 			{ "title", e.title },
 			{ "os_version", e.osVersion },
@@ -427,7 +513,7 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 			{ "tries_done", e.triesDone },
 			{ "bad", e.bad() },
 			{ "default", e.id == defaultId },
-			{ "addons", findAddons(paths, e.path, &notes) },
+			{ "addons", e.isKernel() ? std::vector<std::string>{} : findAddons(paths, e.path, &notes) },
 		});
 	}
 	doc["notes"] = notes;
@@ -483,6 +569,19 @@ int main(int argc, char **argv)
 	stage->add_option("--signature-policy", stageOpts.signaturePolicy,
 			  "Authenticode pre-check policy")
 		->check(CLI::IsMember({ "auto", "enforce", "warn" }));
+	stage->add_option("--kernel", stageOpts.kernel,
+			  "Plain kernel image (bzImage, EFI stub, arm64 Image, zboot) instead of a UKI")
+		->type_name("FILE");
+	stage->add_option("--initrd", stageOpts.initrds,
+			  "Initrd for --kernel; may be repeated, concatenated in order")
+		->type_name("FILE")
+		->allow_extra_args(false);
+	stage->add_option("--append", stageOpts.append, "--kernel: append to the command line")
+		->type_name("STRING");
+	stage->add_option("--command-line", stageOpts.commandLine, "--kernel: the whole command line")
+		->type_name("STRING");
+	stage->add_flag("--reuse-cmdline", stageOpts.reuseCmdline,
+			"--kernel: the running system's command line, less BOOT_IMAGE= and initrd=");
 	stage->add_flag("--crash", stageOpts.crash,
 			"Stage the crash kernel a panic starts (KEXEC_FILE_ON_CRASH; needs crashkernel=)");
 
@@ -532,7 +631,7 @@ int main(int argc, char **argv)
 		->capture_default_str();
 
 	ListOptions listOpts;
-	auto *list = app.add_subcommand("list", "List the UKIs the boot loader would offer (local)");
+	auto *list = app.add_subcommand("list", "List the boot entries: UKIs, Type #1 entries, the Debian layout (local)");
 	list->add_option("--esp", listOpts.esp, "EFI system partition (default: /efi, /boot, /boot/efi)")
 		->type_name("DIR");
 	list->add_option("--xbootldr", listOpts.xbootldr, "Extended boot loader partition")

@@ -165,13 +165,16 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 				return bad("auto|bpf|classic");
 			engine.scheme = *s;
 		} else if (key == "AllowSchemeFallback" || key == "UseFirmwareDb" ||
-			   key == "EnforceFirmwareVerdict" || key == "StageOnInstall" || key == "StageOnBoot") {
-			bool *target = key == "AllowSchemeFallback"      ? &engine.allowSchemeFallback
+			   key == "EnforceFirmwareVerdict" || key == "StageOnInstall" || key == "StageOnBoot" ||
+			   key == "DebianLayout") {
+			bool *target = key == "DebianLayout"             ? &engine.discovery.debianLayout
+				       : key == "AllowSchemeFallback"      ? &engine.allowSchemeFallback
 				       : key == "UseFirmwareDb"          ? &engine.useFirmwareDb
 				       : key == "EnforceFirmwareVerdict" ? &engine.enforceFirmwareVerdict
 				       : key == "StageOnInstall"         ? &config.stageOnInstall
 									 : &config.stageOnBoot;
-			const bool def = key == "AllowSchemeFallback"      ? defaults.engine.allowSchemeFallback
+			const bool def = key == "DebianLayout"             ? defaults.engine.discovery.debianLayout
+					 : key == "AllowSchemeFallback"      ? defaults.engine.allowSchemeFallback
 					 : key == "UseFirmwareDb"          ? defaults.engine.useFirmwareDb
 					 : key == "EnforceFirmwareVerdict" ? defaults.engine.enforceFirmwareVerdict
 					 : key == "StageOnInstall"         ? defaults.stageOnInstall
@@ -207,6 +210,14 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 			if (!isAbsolutePath(value))
 				return bad("an absolute path");
 			target = std::string(value);
+		} else if (key == "DebianRoot") {
+			if (reset) {
+				engine.discovery.debianRoot = defaults.engine.discovery.debianRoot;
+				continue;
+			}
+			if (!isAbsolutePath(value))
+				return bad("an absolute path");
+			engine.discovery.debianRoot = std::string(value);
 		} else if (key == "EFIVARS") {
 			if (reset) {
 				engine.efivarsDir = engine.discovery.efivarsDir = defaults.engine.efivarsDir;
@@ -340,8 +351,10 @@ void applySystemPaths(const SystemPaths &paths, EngineConfig &engine)
 		engine.efivarsDir = paths.sysRoot + "/firmware/efi/efivars";
 		engine.mokVariablesDir = paths.sysRoot + "/firmware/efi/mok-variables";
 	}
-	if (paths.procRoot != defaults.procRoot)
+	if (paths.procRoot != defaults.procRoot) {
 		engine.procKeys = paths.procRoot + "/keys";
+		engine.discovery.procCmdline = paths.procRoot + "/cmdline";
+	}
 }
 
 } // namespace kexecd

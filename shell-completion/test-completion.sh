@@ -92,6 +92,14 @@ expect 'kexecctl stage ' 'a.addon.efi linux.efi sub'
 expect 'kexecctl inspect ' 'a.addon.efi linux.efi sub'
 expect 'kexecctl stage --addon ' 'a.addon.efi linux.efi sub'
 expect 'kexecctl stage linux.efi --addon a' 'a.addon.efi'
+# A plain kernel (issue 15): any file for --kernel and --initrd, nothing for the command line,
+# and no positional UKI once --kernel is given.
+expect_has 'kexecctl stage --' --kernel --initrd --append --command-line --reuse-cmdline
+expect 'kexecctl stage --kernel ' 'a.addon.efi kexecd.conf linux.efi notes.txt sub'
+expect 'kexecctl stage --kernel notes.txt --initrd n' 'notes.txt'
+expect 'kexecctl stage --kernel notes.txt --append ' ''
+expect 'kexecctl stage --kernel notes.txt --command-line ' ''
+expect 'kexecctl stage --kernel notes.txt --initrd notes.txt ' ''
 expect 'kexecctl list --esp ' 'sub'
 expect 'kexecctl --config ' 'kexecd.conf sub'
 # An option's argument is not the verb: `--bus system` must not hide `stage`.

@@ -13,9 +13,10 @@ namespace kexecd {
 
 namespace {
 
-constexpr std::array<std::pair<Code, const char *>, 12> kErrorTable = { {
+constexpr std::array<std::pair<Code, const char *>, 13> kErrorTable = { {
 	{ Code::InvalidArgument, "org.kexecd1.Error.InvalidArgument" },
 	{ Code::InvalidImage, "org.kexecd1.Error.InvalidImage" },
+	{ Code::InvalidEntry, "org.kexecd1.Error.InvalidEntry" },
 	{ Code::SignatureRejected, "org.kexecd1.Error.SignatureRejected" },
 	{ Code::NotStaged, "org.kexecd1.Error.NotStaged" },
 	{ Code::Busy, "org.kexecd1.Error.Busy" },

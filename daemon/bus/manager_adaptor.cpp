@@ -49,6 +49,26 @@ UniqueFd takeInputFd(sdbus::UnixFd &fd, const std::string &what, uint64_t maxSiz
 	return checkInputFd(UniqueFd(fd.release()), what, maxSize);
 }
 
+/* The files after the first of a Stage or StageKernel call, labelled by
+ * the option pathsOption (one label per fd, or none: "<what>N"). */
+std::vector<InputFile> takeInputFds(std::vector<sdbus::UnixFd> &fds, const VariantMap &options,
+				    const char *pathsOption, const char *what, uint64_t maxSize)
+{
+	auto paths = option<std::vector<std::string>>(options, pathsOption).value_or(std::vector<std::string>{});
+	if (!paths.empty() && paths.size() != fds.size())
+		throw invalid(fmt::format("{} has {} entries for {} {}s", pathsOption, paths.size(), fds.size(), what));
+	for (const auto &p : paths)
+		checkLabel(pathsOption, p);
+	std::vector<InputFile> files;
+	for (size_t i = 0; i < fds.size(); i++) {
+		InputFile f;
+		f.origin = paths.empty() ? fmt::format("{}{}", what, i) : paths[i];
+		f.fd = takeInputFd(fds[i], fmt::format("{} '{}'", what, f.origin), maxSize);
+		files.push_back(std::move(f));
+	}
+	return files;
+}
+
 } // namespace
 
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
@@ -126,26 +146,45 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 		auto request = std::make_shared<StageRequest>();
 		fillCommonOptions(*request, options);
 		std::string ukiPath = labelOption(options, "uki_path");
-		auto addonPaths = option<std::vector<std::string>>(options, "addon_paths")
-					  .value_or(std::vector<std::string>{});
-		if (!addonPaths.empty() && addonPaths.size() != addons.size())
-			throw invalid(fmt::format("addon_paths has {} entries for {} addons",
-						  addonPaths.size(), addons.size()));
-		for (const auto &p : addonPaths)
-			checkLabel("addon_paths", p);
-
 		const uint64_t maxSize = limits_.pe.maxFileSize;
 		request->uki.origin = ukiPath.empty() ? "uki" : ukiPath;
 		request->uki.fd = takeInputFd(uki, fmt::format("UKI '{}'", request->uki.origin), maxSize);
-		for (size_t i = 0; i < addons.size(); i++) {
-			InputFile addon;
-			addon.origin = addonPaths.empty() ? fmt::format("addon{}", i) : addonPaths[i];
-			addon.fd = takeInputFd(addons[i], fmt::format("addon '{}'", addon.origin), maxSize);
-			request->addons.push_back(std::move(addon));
-		}
+		request->addons = takeInputFds(addons, options, "addon_paths", "addon", maxSize);
 		/* The call message keeps its fds until the reply: two each. */
 		queueStaging(reply, request, false, option<bool>(options, "crash").value_or(false),
 			     2 * (addons.size() + 1), interactiveOption(options));
+	});
+}
+
+void ManagerAdaptor::StageKernel(sdbus::Result<VariantMap> &&result, sdbus::UnixFd kernel,
+				 std::vector<sdbus::UnixFd> initrds, std::string cmdline, VariantMap options)
+{
+	auto reply = std::make_shared<sdbus::Result<VariantMap>>(std::move(result));
+	guarded(reply, "StageKernel", [&] {
+		checkKnownOptions(options, { "scheme", "signature_policy", "interactive", "kernel_path",
+					     "initrd_paths", "cmdline_source", "crash" });
+		if (initrds.size() > limits_.maxInitrds)
+			throw invalid(fmt::format("{} initrds given, the limit is {}", initrds.size(),
+						  limits_.maxInitrds));
+		if (cmdline.size() > limits_.maxCmdline)
+			throw invalid(fmt::format("the command line is {} bytes, the limit is {}", cmdline.size(),
+						  limits_.maxCmdline));
+		checkLabel("cmdline", cmdline);
+		auto request = std::make_shared<StageRequest>();
+		request->kind = InputKind::Kernel;
+		fillCommonOptions(*request, options);
+		request->cmdline = std::move(cmdline);
+		request->cmdlineSource = labelOption(options, "cmdline_source");
+		if (!request->cmdlineSource.empty() && request->cmdlineSource != "append" &&
+		    request->cmdlineSource != "reuse")
+			throw invalid("cmdline_source must be 'append' or 'reuse'");
+		const std::string kernelPath = labelOption(options, "kernel_path");
+		const uint64_t maxSize = limits_.pe.maxFileSize;
+		request->kernel.origin = kernelPath.empty() ? "kernel" : kernelPath;
+		request->kernel.fd = takeInputFd(kernel, fmt::format("kernel '{}'", request->kernel.origin), maxSize);
+		request->initrds = takeInputFds(initrds, options, "initrd_paths", "initrd", maxSize);
+		queueStaging(reply, request, false, option<bool>(options, "crash").value_or(false),
+			     2 * (initrds.size() + 1), interactiveOption(options));
 	});
 }
 
@@ -217,6 +256,10 @@ void ManagerAdaptor::authorized(uint64_t id, Result<void> allowed)
 	const char *slot = slotName(target.slot());
 	if (discover)
 		log::info({ { "KEXECD_SLOT", slot } }, "Staging the default boot entry ({} slot)", slot);
+	else if (request->kind == InputKind::Kernel)
+		log::info({ { "KEXECD_PATH", request->kernel.origin }, { "KEXECD_SLOT", slot } },
+			  "Staging kernel '{}' with {} initrd(s) ({} slot)", request->kernel.origin,
+			  request->initrds.size(), slot);
 	else
 		log::info({ { "KEXECD_PATH", request->uki.origin }, { "KEXECD_SLOT", slot } },
 			  "Staging '{}' with {} addon(s) ({} slot)", request->uki.origin,

@@ -55,6 +55,8 @@ private:
 
 	void Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki,
 		   std::vector<sdbus::UnixFd> addons, VariantMap options) override;
+	void StageKernel(sdbus::Result<VariantMap> &&result, sdbus::UnixFd kernel,
+			 std::vector<sdbus::UnixFd> initrds, std::string cmdline, VariantMap options) override;
 	void StageDefault(sdbus::Result<VariantMap> &&result, VariantMap options) override;
 	void Unstage(sdbus::Result<> &&result, VariantMap options) override;
 	void Reboot(sdbus::Result<> &&result, VariantMap options) override;

@@ -16,6 +16,9 @@
 
 #include "fd.h"
 #include "file_util.h"
+#include "bls_type1.h"
+#include "debian_layout.h"
+#include "entry_order.h"
 #include "esp_fs.h"
 #include "uki.h"
 
@@ -28,7 +31,6 @@ using namespace detail;
 constexpr size_t kMaxLoaderConfSize = 64 * 1024;
 
 bool isAsciiDigit(char c) { return c >= '0' && c <= '9'; }
-bool isAsciiAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
 /* The version part of a Type #2 file name, "<token>-<version>.efi". */
 std::string versionFromId(std::string_view id)
@@ -266,56 +268,6 @@ Result<void> scanModules(const std::string &modulesDir, std::vector<UkiEntry> &o
 	return {};
 }
 
-int rank(const UkiEntry &e)
-{
-	if (e.bad())
-		return 2;
-	return e.source == "modules" ? 1 : 0;
-}
-
-/* systemd-boot's config_entry_compare(), plus a total order on ties so
- * the result never depends on readdir. */
-bool menuOrder(const UkiEntry &a, const UkiEntry &b)
-{
-	if (rank(a) != rank(b))
-		return rank(a) < rank(b);
-	if (a.source == "modules" && b.source == "modules") {
-		if (int r = compareVersions(a.version, b.version))
-			return r > 0;
-		return a.id < b.id;
-	}
-	if (a.sortKey.empty() != b.sortKey.empty())
-		return !a.sortKey.empty();
-	if (!a.sortKey.empty()) {
-		if (int r = a.sortKey.compare(b.sortKey))
-			return r < 0;
-		if (int r = compareVersions(a.osVersion, b.osVersion))
-			return r > 0;
-	}
-	if (int r = compareVersions(a.idWithoutProfile, b.idWithoutProfile))
-		return r > 0;
-	if (a.profile != b.profile)
-		return a.profile < b.profile;
-	if (a.triesLeft >= 0 && b.triesLeft >= 0) {
-		if (a.triesLeft != b.triesLeft)
-			return a.triesLeft > b.triesLeft;
-		if (a.triesDone != b.triesDone)
-			return a.triesDone < b.triesDone;
-	}
-	if (a.source != b.source)
-		return a.source == "esp";
-	return a.path < b.path;
-}
-
-std::string_view trim(std::string_view s)
-{
-	while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-		s.remove_prefix(1);
-	while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-		s.remove_suffix(1);
-	return s;
-}
-
 } // namespace
 
 /* systemd-boot's loader.conf syntax: "key value", whole-line '#'
@@ -323,22 +275,10 @@ std::string_view trim(std::string_view s)
 std::optional<std::string> parseLoaderConfDefault(std::string_view text)
 {
 	std::optional<std::string> value;
-	std::string_view rest(text);
-	while (!rest.empty()) {
-		const size_t nl = rest.find('\n');
-		std::string_view line = trim(rest.substr(0, nl));
-		rest = nl == std::string_view::npos ? std::string_view{} : rest.substr(nl + 1);
-		if (line.empty() || line.front() == '#')
-			continue;
-		const size_t sep = line.find_first_of(" \t");
-		if (sep == std::string_view::npos || line.substr(0, sep) != "default")
-			continue;
-		std::string_view v = trim(line.substr(sep + 1));
-		if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
-			v = v.substr(1, v.size() - 2);
-		if (!v.empty())
+	std::string_view key, v;
+	while (nextKeyValue(text, key, v))
+		if (key == "default" && !v.empty())
 			value = std::string(v);
-	}
 	return value;
 }
 
@@ -366,108 +306,6 @@ const UkiEntry *findEntry(const std::vector<UkiEntry> &entries, const std::strin
 
 } // namespace
 
-int compareVersions(std::string_view a, std::string_view b)
-{
-	auto isVersionChar = [](char c) {
-		return isAsciiDigit(c) || isAsciiAlpha(c) || c == '~' || c == '-' || c == '^' || c == '.';
-	};
-	auto cmp = [](auto x, auto y) { return (x > y) - (x < y); };
-	size_t i = 0, j = 0;
-	auto at = [](std::string_view s, size_t k) { return k < s.size() ? s[k] : '\0'; };
-
-	for (;;) {
-		while (i < a.size() && !isVersionChar(a[i]))
-			i++;
-		while (j < b.size() && !isVersionChar(b[j]))
-			j++;
-
-		/* '~' marks a pre-release: older than anything else. */
-		if (at(a, i) == '~' || at(b, j) == '~') {
-			if (int r = cmp(at(a, i) != '~', at(b, j) != '~'))
-				return r;
-			i++;
-			j++;
-		}
-		/* Past '~', more segments is newer. */
-		if (at(a, i) == '\0' || at(b, j) == '\0')
-			return cmp(static_cast<unsigned char>(at(a, i)), static_cast<unsigned char>(at(b, j)));
-		/* '-' (release), '^' (patched) and '.' (point release) in
-		 * that order of age; a segment without prefix is newest. */
-		for (char sep : { '-', '^', '.' }) {
-			if (at(a, i) == sep || at(b, j) == sep) {
-				if (int r = cmp(at(a, i) != sep, at(b, j) != sep))
-					return r;
-				i++;
-				j++;
-			}
-		}
-
-		size_t ie = i, je = j;
-		if (isAsciiDigit(at(a, i)) || isAsciiDigit(at(b, j))) {
-			while (isAsciiDigit(at(a, ie)))
-				ie++;
-			while (isAsciiDigit(at(b, je)))
-				je++;
-			/* A number is newer than no number. */
-			if (int r = cmp(ie != i, je != j))
-				return r;
-			while (at(a, i) == '0')
-				i++;
-			while (at(b, j) == '0')
-				j++;
-			if (int r = cmp(ie - i, je - j))
-				return r;
-			if (int r = cmp(a.substr(i, ie - i).compare(b.substr(j, je - j)), 0))
-				return r;
-		} else {
-			while (isAsciiAlpha(at(a, ie)))
-				ie++;
-			while (isAsciiAlpha(at(b, je)))
-				je++;
-			const size_t n = std::min(ie - i, je - j);
-			if (int r = cmp(a.substr(i, n).compare(b.substr(j, n)), 0))
-				return r;
-			if (int r = cmp(ie - i, je - j))
-				return r;
-		}
-		i = ie;
-		j = je;
-	}
-}
-
-TriesCounter parseTriesCounter(std::string_view fileName, std::string_view suffix)
-{
-	TriesCounter tc;
-	tc.id = std::string(fileName);
-	if (!endsWithNoCase(fileName, suffix))
-		return tc;
-	const std::string_view stem = fileName.substr(0, fileName.size() - suffix.size());
-	const size_t plus = stem.rfind('+');
-	if (plus == std::string_view::npos)
-		return tc;
-
-	/* Digits only, no sign, no overflow: "+3", "+3-1". */
-	auto parseNumber = [](std::string_view s, int &out) {
-		if (s.empty() || s.size() > 9 || !std::all_of(s.begin(), s.end(), isAsciiDigit))
-			return false;
-		out = 0;
-		for (char c : s)
-			out = out * 10 + (c - '0');
-		return true;
-	};
-	const std::string_view counter = stem.substr(plus + 1);
-	const size_t dash = counter.find('-');
-	int left = -1, done = 0;
-	if (!parseNumber(counter.substr(0, dash), left))
-		return tc;
-	if (dash != std::string_view::npos && !parseNumber(counter.substr(dash + 1), done))
-		return tc;
-
-	tc.id = std::string(stem.substr(0, plus)) + std::string(fileName.substr(stem.size()));
-	tc.left = left;
-	tc.done = done;
-	return tc;
-}
 
 Result<std::string> findEsp(const DiscoveryPaths &paths)
 {
@@ -491,21 +329,53 @@ Result<std::vector<UkiEntry>> listUkisOn(const std::string &esp, const Discovery
 					 std::vector<std::string> *notes)
 {
 	std::vector<UkiEntry> entries;
+	const std::string arch = paths.efiArchitecture.empty() ? std::string(efiMachineTypeName())
+								: paths.efiArchitecture;
+	/* Type #1 and Type #2 entries of both partitions go into one list
+	 * sorted once, as systemd-boot's config_load_all_entries() does. */
+	KEXECD_TRY(scanType1Entries(esp, "esp", arch, entries, notes));
 	KEXECD_TRY(scanLoaderDir(esp, "esp", entries, notes));
 	if (!paths.xbootldr.empty() && !isDirectory(paths.xbootldr))
 		return makeError(Code::Unsupported, "configured XBOOTLDR '" + paths.xbootldr + "' is not a directory");
 	/* /boot may be the ESP itself: list its entries once. */
-	if (const std::string xbootldr = findXbootldr(paths, esp); !xbootldr.empty() && !sameFile(esp, xbootldr))
+	if (const std::string xbootldr = findXbootldr(paths, esp); !xbootldr.empty() && !sameFile(esp, xbootldr)) {
+		KEXECD_TRY(scanType1Entries(xbootldr, "xbootldr", arch, entries, notes));
 		KEXECD_TRY(scanLoaderDir(xbootldr, "xbootldr", entries, notes));
+	}
 	if (!paths.modulesDir.empty())
 		KEXECD_TRY(scanModules(paths.modulesDir, entries, notes));
 
-	std::sort(entries.begin(), entries.end(), menuOrder);
+	std::sort(entries.begin(), entries.end(), detail::menuOrder);
 	if (entries.size() > kMaxUkis) {
-		note(notes, std::to_string(entries.size()) + " UKIs found, ignoring all but the first " +
+		note(notes, std::to_string(entries.size()) + " entries found, ignoring all but the first " +
 				    std::to_string(kMaxUkis));
 		entries.resize(kMaxUkis);
 	}
+	return entries;
+}
+
+/* Every entry; the Debian layout's when enabled and there is no other
+ * (not even an ESP: a BIOS machine has none). */
+Result<std::vector<UkiEntry>> listEntries(const DiscoveryPaths &paths, std::vector<std::string> *notes,
+					  std::string *esp)
+{
+	auto found = findEsp(paths);
+	if (!found && !paths.debianLayout)
+		return found.takeError();
+	std::vector<UkiEntry> entries;
+	if (found) {
+		auto list = listUkisOn(*found, paths, notes);
+		if (!list)
+			return list.takeError();
+		entries = std::move(*list);
+		if (esp)
+			*esp = *found;
+	} else {
+		note(notes, found.error().message);
+	}
+	if (entries.empty() && paths.debianLayout)
+		if (auto debian = debianLayoutEntry(paths, notes))
+			entries.push_back(std::move(*debian));
 	return entries;
 }
 
@@ -513,29 +383,40 @@ Result<std::vector<UkiEntry>> listUkisOn(const std::string &esp, const Discovery
 
 Result<std::vector<UkiEntry>> listUkis(const DiscoveryPaths &paths, std::vector<std::string> *notes)
 {
-	auto esp = findEsp(paths);
-	if (!esp)
-		return esp.takeError();
-	return listUkisOn(*esp, paths, notes);
+	return listEntries(paths, notes, nullptr);
 }
 
 Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why, std::string *rule)
 {
-	auto esp = findEsp(paths);
-	if (!esp)
-		return esp.takeError();
-	auto list = listUkisOn(*esp, paths, nullptr);
+	std::vector<std::string> notes;
+	std::string espFound;
+	auto list = listEntries(paths, &notes, &espFound);
 	if (!list)
 		return list.takeError();
 	const std::vector<UkiEntry> &entries = *list;
 	if (entries.empty()) {
-		std::string where = *esp + "/EFI/Linux";
-		if (const std::string x = findXbootldr(paths, *esp); !x.empty())
-			where += ", " + x + "/EFI/Linux";
+		std::string where;
+		if (!espFound.empty()) {
+			where = espFound + "/EFI/Linux, " + espFound + "/loader/entries";
+			if (const std::string x = findXbootldr(paths, espFound); !x.empty())
+				where += ", " + x + "/EFI/Linux, " + x + "/loader/entries";
+		} else {
+			where = "no ESP";
+		}
 		if (!paths.modulesDir.empty())
 			where += ", " + paths.modulesDir + "/*/";
-		return makeError(Code::Unsupported, "no UKI found (looked in " + where + ")");
+		if (paths.debianLayout)
+			where += ", the Debian layout (" + (notes.empty() ? std::string("none") : notes.back()) + ")";
+		return makeError(Code::Unsupported, "no boot entry found (looked in " + where + ")");
 	}
+	if (entries.front().type == "debian") {
+		if (why)
+			*why = debianLayoutWhy(entries.front());
+		if (rule)
+			*rule = "debian-layout";
+		return entries.front();
+	}
+	const std::string esp = espFound;
 
 	std::string missed;
 	auto pick = [&](const std::string &label, const std::string &pattern) -> const UkiEntry * {
@@ -568,7 +449,7 @@ Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why, std::
 	if (efiDefault.second)
 		if (const UkiEntry *e = pick(efiDefault.first, *efiDefault.second))
 			return *e;
-	auto confDefault = resolveSaved(loaderConfDefault(*esp), "loader.conf default");
+	auto confDefault = resolveSaved(loaderConfDefault(esp), "loader.conf default");
 	if (confDefault.second)
 		if (const UkiEntry *e = pick(confDefault.first, *confDefault.second))
 			return *e;

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-// Pipeline step 1 ("resolve") when no UKI is named: where UKIs and addons
-// are and which UKI the boot loader would start by default. The rules
+// Pipeline step 1 ("resolve") when no kernel is named: where boot entries
+// and addons are and which entry the boot loader would start by default.
+// This file is the entry model, the ESP/XBOOTLDR scan of Type #2 UKIs and
+// the default rule; Type #1 entries are read by bls_type1.*, the Debian
+// layout by debian_layout.*, the order is entry_order.*, the EFI
+// variables efi_vars.*, and the files are opened by boot_files.*. The rules
 // follow the Boot Loader Specification (UAPI.1), systemd-boot and bootctl
 // (src/boot/boot.c, src/shared/bootspec.c of systemd v258), so that a
 // kexec starts what a firmware reboot would:
@@ -22,6 +26,13 @@
 //    Distribution UKIs $modulesDir/$UNAME/*.efi are listed too (source
 //    "modules", id "$UNAME/<file>"); the boot loader never sees them, so
 //    EFI variables and loader.conf never select them.
+//  - Type #1 entries (bls_type1.h): $ESP/loader/entries/*.conf and
+//    $XBOOTLDR/loader/entries/*.conf, in the same list and the same order
+//    as Type #2 entries, as systemd-boot merges them; kind "kernel" for
+//    linux + initrd + options, "uki" for an entry naming a UKI.
+//  - Without any entry at all (not even an ESP), and only with
+//    DebianLayout=yes: Debian's /vmlinuz and /initrd.img links
+//    (debian_layout.h).
 //  - Profiles (boot.c boot_entry_add_type2()): one entry per profile of
 //    a multi-profile UKI. Profile 0 is "name.efi", profile N>0
 //    "name.efi@<ID>" from its .profile ID=, "name.efi@N" only without an
@@ -32,7 +43,8 @@
 //  - Order (systemd-boot's boot_entry_compare()): good before bad; then
 //    entries with a sort key (.osrel IMAGE_ID, else ID) before those
 //    without; between two with sort keys: sort key ascending (strcmp),
-//    then .osrel version (IMAGE_VERSION, VERSION, VERSION_ID, BUILD_ID)
+//    then machine-id (Type #1; strcmp, none first), then version (Type
+//    #1 "version", Type #2 .osrel (IMAGE_VERSION, VERSION, VERSION_ID, BUILD_ID)
 //    newest first; then ids without profile newest first, then profile
 //    number ascending; then more tries left, then fewer tries done.
 //    Versions compare as strverscmp_improved does. Modules UKIs follow
@@ -89,6 +101,15 @@ struct DiscoveryPaths {
 	std::string udevDataDir = "/run/udev/data"; // partition types of block devices
 	std::string modulesDir = "/usr/lib/modules";
 	std::string efivarsDir = "/sys/firmware/efi/efivars";
+	/* Without any Boot Loader Spec entry, Debian's kernel symlinks
+	 * (debian_layout.h) under debianRoot, with the command line of
+	 * procCmdline. Off unless kexecd.conf says DebianLayout=yes. */
+	bool debianLayout = false;
+	std::string debianRoot = "/";
+	std::string procCmdline = "/proc/cmdline";
+	/* The EFI architecture name a Type #1 "architecture" must match;
+	 * "" = this machine's. */
+	std::string efiArchitecture;
 };
 
 struct UkiEntry {
@@ -104,10 +125,31 @@ struct UkiEntry {
 	std::string osVersion; // .osrel IMAGE_VERSION, VERSION, VERSION_ID or BUILD_ID
 	int triesLeft = -1;  // -1: no boot counting
 	int triesDone = -1;
-	std::string source;  // "esp", "xbootldr", "modules"
+	std::string source;  // "esp", "xbootldr", "modules", "debian"
 	std::string root;    // the partition the UKI is on ("" for modules)
+	// "type2" (EFI/Linux/*.efi), "type1" (loader/entries/*.conf),
+	// "modules", "debian" (the /vmlinuz symlinks).
+	std::string type = "type2";
+	std::string kind = "uki"; // "uki" or "kernel" (linux + initrds + options)
+	/* Type #1 and Debian: the entry file ("" for Debian), the kernel (""
+	 * when the entry names a UKI, which is then path), the initrds in
+	 * order, the options joined by spaces. Paths are absolute, beneath
+	 * root; checked again when staged. */
+	std::string entryFile;
+	std::string linux;
+	std::vector<std::string> initrds;
+	std::string options;
+	std::string machineId;
+	std::string devicetree;
+	std::string architecture;
+	/* Set when the entry cannot be staged (a ".." path, a missing
+	 * kernel): it keeps its place in the menu, as in systemd-boot, and
+	 * staging it fails with this message (Code::InvalidEntry). */
+	std::string problem;
 
 	bool bad() const { return triesLeft == 0; }
+	/* What staging it makes: a UKI, or a plain kernel. */
+	bool isKernel() const { return kind == "kernel"; }
 };
 
 /* Where the ESP is; Code::Unsupported naming the places looked at when

@@ -118,4 +118,30 @@ Result<std::vector<std::string>> listDirectory(const std::string &dir, Want want
 	return names;
 }
 
+bool nextKeyValue(std::string_view &text, std::string_view &key, std::string_view &value)
+{
+	const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r'; };
+	const auto trim = [&](std::string_view s) {
+		while (!s.empty() && blank(s.front()))
+			s.remove_prefix(1);
+		while (!s.empty() && blank(s.back()))
+			s.remove_suffix(1);
+		return s;
+	};
+	while (!text.empty()) {
+		const size_t nl = text.find('\n');
+		const std::string_view line = trim(text.substr(0, nl));
+		text = nl == std::string_view::npos ? std::string_view{} : text.substr(nl + 1);
+		if (line.empty() || line.front() == '#')
+			continue;
+		const size_t sep = line.find_first_of(" \t");
+		key = line.substr(0, sep);
+		value = sep == std::string_view::npos ? std::string_view{} : trim(line.substr(sep + 1));
+		if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+			value = value.substr(1, value.size() - 2);
+		return true;
+	}
+	return false;
+}
+
 } // namespace kexecd::detail

@@ -24,6 +24,12 @@ bool sameFile(const std::string &a, const std::string &b);
 bool isMountPoint(const std::string &path);
 void note(std::vector<std::string> *notes, std::string text);
 
+/* systemd-boot's line_get_key_value() syntax, shared by loader.conf and
+ * Type #1 entries: one "key value" per line, whole-line '#' comments and
+ * blank lines skipped, the value trimmed and without surrounding double
+ * quotes. Takes the next pair off the front of text; false at its end. */
+bool nextKeyValue(std::string_view &text, std::string_view &key, std::string_view &value);
+
 enum class Want { Files, Directories };
 
 /* Names in dir of regular files (or directories), not following

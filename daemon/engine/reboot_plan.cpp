@@ -44,9 +44,13 @@ bool sameKernel(const RebootFacts &f, std::vector<std::string> &reasons)
 				       : "the staged kernel image differs from the booted one (SHA-256)");
 		return same;
 	}
-	const std::string uname = str(f.staged, "/uki/uname");
+	/* A UKI's .uname, or a plain kernel's version from its setup header. */
+	std::string uname = str(f.staged, "/uki/uname");
+	if (uname.empty())
+		uname = str(f.staged, "/image/version");
 	if (uname.empty() || f.running.uname.empty()) {
-		reasons.push_back("the staged kernel's version is not known (no .uname), so it is "
+		reasons.push_back("the staged kernel's version is not known (no .uname, no version string "
+				  "in the kernel image), so it is "
 				  "treated as a different kernel");
 		return false;
 	}

@@ -8,6 +8,7 @@ const char *codeName(Code code)
 	switch (code) {
 	case Code::InvalidArgument: return "InvalidArgument";
 	case Code::InvalidImage: return "InvalidImage";
+	case Code::InvalidEntry: return "InvalidEntry";
 	case Code::SignatureRejected: return "SignatureRejected";
 	case Code::NotStaged: return "NotStaged";
 	case Code::Busy: return "Busy";

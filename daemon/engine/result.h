@@ -13,7 +13,8 @@ namespace kexecd {
 
 enum class Code {
 	InvalidArgument,   // caller asked for something malformed (option, path, limit)
-	InvalidImage,      // a UKI/addon/container failed parsing or validation
+	InvalidImage,      // a UKI/addon/container/kernel image failed parsing or validation
+	InvalidEntry,      // a boot loader entry (Type #1 .conf) is malformed or points outside its partition
 	SignatureRejected, // Authenticode or parser signature refused by policy
 	NotStaged,         // operation needs a staged kernel
 	Busy,              // another staging operation is running

@@ -149,10 +149,10 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 	return out;
 }
 
-Result<SignatureCheck> enforceSignatures(const SignatureInputs &in, const TrustSources &sources,
-					 const SignatureEnforcement &enforce)
+namespace {
+
+Result<SignatureCheck> refusalAsError(Result<SignatureCheck> check)
 {
-	auto check = checkSignatures(in, sources, enforce);
 	if (!check)
 		return check.takeError();
 	if (check->refusal)
@@ -160,9 +160,46 @@ Result<SignatureCheck> enforceSignatures(const SignatureInputs &in, const TrustS
 	return check;
 }
 
+} // namespace
+
+Result<SignatureCheck> enforceSignatures(const SignatureInputs &in, const TrustSources &sources,
+					 const SignatureEnforcement &enforce)
+{
+	return refusalAsError(checkSignatures(in, sources, enforce));
+}
+
+Result<SignatureCheck> enforceKernelSignatures(const KernelSignatureInputs &in, const TrustSources &sources,
+					       const SignatureEnforcement &enforce)
+{
+	SignatureCheck out;
+	nlohmann::json o;
+	o["object"] = "kernel";
+	o["path"] = in.origin;
+	o["sha256"] = sha256Hex(in.kernel);
+	o["zboot"] = in.kernelWasZboot;
+	auto fw = firmwareVerdictForBytes(in.file, in.origin, sources);
+	if (!fw)
+		return fw.takeError();
+	o["firmware"] = verdictJson(*fw);
+	out.ukiFirmware = { { "verdict", verdictName(fw->verdict) }, { "signer", fw->signer },
+			    { "detail", fw->reason } };
+	if (enforce.firmware && fw->verdict != Verdict::Trusted)
+		out.refusal = makeError(Code::SignatureRejected, refusalText(in.origin, "firmware", *fw));
+	auto k = kernelVerdictForBytes(in.kernel, in.origin, sources);
+	if (!k)
+		return k.takeError();
+	if (in.kernelWasZboot)
+		k->reason += " (the payload of the zboot image, as handed to the kernel)";
+	o["kernel"] = verdictJson(*k);
+	if (enforce.kernel && kernelRefuses(k->verdict) && !out.refusal)
+		out.refusal = makeError(Code::SignatureRejected, refusalText(in.origin, "kernel", *k));
+	out.objects.push_back(std::move(o));
+	return refusalAsError(std::move(out));
+}
+
 void recordSignatures(nlohmann::json &record, const SignatureCheck &check, const TrustSources &sources)
 {
-	record["uki"]["signature"] = check.ukiFirmware;
+	record[record.contains("image") ? "image" : "uki"]["signature"] = check.ukiFirmware;
 	for (size_t i = 0; i < check.addonFirmware.size() && i < record["addons"].size(); i++)
 		record["addons"][i]["signature"] = check.addonFirmware[i];
 	record["signatures"] = { { "objects", check.objects }, { "sources", sources.describe() },

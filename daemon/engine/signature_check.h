@@ -66,8 +66,23 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 Result<SignatureCheck> enforceSignatures(const SignatureInputs &in, const TrustSources &sources,
 					 const SignatureEnforcement &enforce);
 
-/* Into a staged record or an inspect document: the UKI's and addons'
- * "signature" (their firmware verdict, the key older clients read) and
+/* A plain kernel image (kernel_image.h): the firmware verdict of the file
+ * as given (what shim would say of an EFI stub or zboot kernel; a file
+ * without a PE envelope is unsigned) and the kernel verdict of the bytes
+ * kexec_file_load gets. Initrds and the command line carry no signature:
+ * nothing checks them, and the record says so. */
+struct KernelSignatureInputs {
+	std::string origin;
+	std::span<const uint8_t> file;
+	std::span<const uint8_t> kernel;
+	bool kernelWasZboot = false;
+};
+
+Result<SignatureCheck> enforceKernelSignatures(const KernelSignatureInputs &in, const TrustSources &sources,
+					       const SignatureEnforcement &enforce);
+
+/* Into a staged record or an inspect document: the UKI's (or the plain
+ * kernel's "image") and addons' "signature" (their firmware verdict, the key older clients read) and
  * "signatures" (every object with both verdicts, and the sources). */
 void recordSignatures(nlohmann::json &record, const SignatureCheck &check, const TrustSources &sources);
 

@@ -29,6 +29,8 @@ std::vector<uint8_t> readImaXattr(int fd)
 	return buf;
 }
 
+} // namespace
+
 Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
 {
 	LoadedFile f;
@@ -42,7 +44,26 @@ Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
 	return f;
 }
 
-} // namespace
+Result<std::vector<LoadedFile>> readAllOnce(InputFile &first, std::vector<InputFile> &rest, const Limits &limits,
+					   const ProgressFn &progress)
+{
+	std::vector<LoadedFile> files;
+	uint64_t total = 0;
+	const size_t count = rest.size() + 1;
+	for (size_t i = 0; i < count; i++) {
+		auto f = readOnce(i == 0 ? first : rest[i - 1], limits);
+		if (!f)
+			return f.takeError();
+		total += f->memfd.size();
+		if (total > limits.maxTotalInput)
+			return makeError(Code::InvalidArgument,
+					 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
+		files.push_back(std::move(*f));
+		if (progress)
+			progress("read", 0.3 * double(i + 1) / double(count));
+	}
+	return files;
+}
 
 Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 				 const std::string &profile, const Limits &limits, const ProgressFn &progress,
@@ -55,20 +76,10 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 		return makeError(Code::InvalidArgument, "profile selector is too long");
 
 	ParsedInput in;
-	uint64_t total = 0;
-	const size_t count = addons.size() + 1;
-	for (size_t i = 0; i < count; i++) {
-		auto f = readOnce(i == 0 ? uki : addons[i - 1], limits);
-		if (!f)
-			return f.takeError();
-		total += f->memfd.size();
-		if (total > limits.maxTotalInput)
-			return makeError(Code::InvalidArgument,
-					 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
-		in.files.push_back(std::move(*f));
-		if (progress)
-			progress("read", 0.3 * double(i + 1) / double(count));
-	}
+	auto files = readAllOnce(uki, addons, limits, progress);
+	if (!files)
+		return files.takeError();
+	in.files = std::move(*files);
 
 	for (size_t i = 0, addon = 0; i < in.files.size(); i++) {
 		const LoadedFile &f = in.files[i];
@@ -123,8 +134,7 @@ SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &sup
 {
 	if (policy != SignaturePolicy::Auto)
 		return policy;
-	const bool locked = !support.lockdown.empty() && support.lockdown != "none";
-	return support.secureBoot || locked ? SignaturePolicy::Enforce : SignaturePolicy::Warn;
+	return kernelEnforcesSignatures(support) ? SignaturePolicy::Enforce : SignaturePolicy::Warn;
 }
 
 std::vector<nlohmann::json> skipAddonsTheStubWouldSkip(ParsedInput &in, size_t discovered,
@@ -159,6 +169,11 @@ TrustSourcePaths trustSourcePaths(const EngineConfig &config)
 	return p;
 }
 
+bool kernelEnforcesSignatures(const KernelSupport &support)
+{
+	return support.secureBoot || (!support.lockdown.empty() && support.lockdown != "none");
+}
+
 /* Both verdicts for what is about to be loaded (signature_check.h). */
 Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources &sources, SignaturePolicy policy,
 				      const EngineConfig &config, const KernelSupport &support,
@@ -169,7 +184,7 @@ Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources 
 	 * the image whatever its signature, and refusing it would not be a
 	 * prediction. The firmware verdict is enforced either way. */
 	const bool enforce = policy == SignaturePolicy::Enforce;
-	const bool kernelEnforces = support.secureBoot || (!support.lockdown.empty() && support.lockdown != "none");
+	const bool kernelEnforces = kernelEnforcesSignatures(support);
 	auto check = enforceSignatures({ &*in.uki, in.addonPointers(), !parser.empty(), kernel, zboot, parser,
 					 config.parserPath, support.sigMode },
 				       sources, { enforce && kernelEnforces, enforce && config.enforceFirmwareVerdict });

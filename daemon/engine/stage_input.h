@@ -43,6 +43,14 @@ struct ParsedInput {
 	}
 };
 
+/* Step 2 for one input: its bytes into a sealed memfd (at most
+ * limits.pe.maxFileSize), its security.ima kept for the container. */
+Result<LoadedFile> readOnce(InputFile &input, const Limits &limits);
+/* readOnce() for first, then each of rest, within limits.maxTotalInput
+ * together; progress "read" up to 0.3. */
+Result<std::vector<LoadedFile>> readAllOnce(InputFile &first, std::vector<InputFile> &rest, const Limits &limits,
+					   const ProgressFn &progress);
+
 /* lenient: the first addons were discovered; one that systemd-stub would
  * not load (no PE, a .linux, another .uname) is skipped and named in
  * ParsedInput::skipped, as the stub skips it with a log line. */
@@ -60,6 +68,8 @@ std::vector<nlohmann::json> skipAddonsTheStubWouldSkip(ParsedInput &in, size_t d
 /* trust.d plus, when configured, the firmware db. */
 Result<TrustStore> loadTrust(const EngineConfig &config);
 SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &support);
+/* Secure Boot or lockdown: the kernel refuses what its verdict refuses. */
+bool kernelEnforcesSignatures(const KernelSupport &support);
 TrustSourcePaths trustSourcePaths(const EngineConfig &config);
 /* Firmware and kernel verdicts for what is about to be loaded (kernel:
  * the classic scheme's .linux; parser: the BPF scheme's container),

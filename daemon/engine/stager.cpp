@@ -1,12 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "stager.h"
 
-#include <fcntl.h>
-#include <linux/openat2.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -14,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "boot_files.h"
 #include "compose.h"
 #include "config.h"
 #include "digest.h"
@@ -37,6 +32,11 @@ const char *stateName(StageState state)
 	case StageState::Rebooting: return "rebooting";
 	}
 	return "idle";
+}
+
+const char *inputKindName(InputKind kind)
+{
+	return kind == InputKind::Kernel ? "kernel" : "uki";
 }
 
 /* ---- Stager ---------------------------------------------------------- */
@@ -80,6 +80,15 @@ Result<void> Stager::checkCrashMemory(const KernelSupport &support, uint64_t byt
 				 fmt::format("the crash kernel's images are {}, more than the {} "
 					     "crashkernel= reserved: reserve more", size(bytes), size(support.crashSize)));
 	return {};
+}
+
+void Stager::nameCrashMemoryError(Error &e, const KernelSupport &support) const
+{
+	if (slot_ != Slot::Crash || (e.errnum != ENOMEM && e.errnum != EADDRNOTAVAIL))
+		return;
+	e.code = Code::NoCrashMemory;
+	e.message += fmt::format("; the crash kernel does not fit in the {} MiB crashkernel= reserved: "
+				 "reserve more", support.crashSize >> 20);
 }
 
 void Stager::setChangeCallback(std::function<void()> callback)
@@ -194,26 +203,8 @@ Result<InputFile> openForStaging(const std::string &path, const DiscoveryPaths &
 	for (std::string root : roots) {
 		while (root.size() > 1 && root.back() == '/')
 			root.pop_back();
-		if (path.size() <= root.size() + 1 || path.compare(0, root.size(), root) != 0 ||
-		    path[root.size()] != '/')
-			continue;
-		UniqueFd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-		if (!dir.valid())
-			return makeError(Code::Io, fmt::format("'{}': {}", root, std::strerror(errno)), errno);
-		struct open_how how = {};
-		how.flags = O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC;
-		how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-		const std::string rel = path.substr(root.size() + 1);
-		UniqueFd fd(static_cast<int>(::syscall(SYS_openat2, dir.get(), rel.c_str(), &how, sizeof(how))));
-		if (!fd.valid())
-			return makeError(Code::Io,
-					 fmt::format("'{}': {}{}", path, std::strerror(errno),
-						     errno == ELOOP ? " (symlinks are not followed under the ESP)" : ""),
-					 errno);
-		struct stat st;
-		if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
-			return makeError(Code::InvalidImage, fmt::format("'{}' is not a regular file", path));
-		return InputFile{ std::move(fd), path };
+		if (path.size() > root.size() + 1 && path.compare(0, root.size(), root) == 0 && path[root.size()] == '/')
+			return openBeneath(root, path, Symlinks::Refuse);
 	}
 	return makeError(Code::InvalidArgument,
 			 fmt::format("'{}' is not beneath the configured ESP, XBOOTLDR or modules directory", path));
@@ -239,29 +230,68 @@ Result<void> addDiscoveredAddons(StageRequest &request, const DiscoveryPaths &pa
 
 } // namespace
 
+nlohmann::json discoveryRecord(const StageRequest &request)
+{
+	nlohmann::json j = { { "id", request.discoveredId }, { "why", request.discoveredWhy } };
+	if (!request.discoveredType.empty())
+		j["type"] = request.discoveredType;
+	if (!request.discoveredEntry.empty())
+		j["entry_file"] = request.discoveredEntry;
+	/* Said, not dropped silently, as for a UKI's .dtb (devicetreeNote()). */
+	if (!request.discoveredDevicetree.empty())
+		j["devicetree"] = request.discoveredDevicetree +
+				  " (not applied: kexec_file_load takes no devicetree; the running one stays)";
+	return j;
+}
+
 Result<nlohmann::json> Stager::stageDefault(StageRequest request, const ProgressFn &progress)
 {
-	if (request.uki.fd.valid() || !request.addons.empty())
+	if (request.uki.fd.valid() || !request.addons.empty() || request.kernel.fd.valid())
 		return makeError(Code::InvalidArgument, "StageDefault takes no files: discovery picks them");
 	std::string why, rule;
 	auto entry = defaultUki(config_.discovery, &why, &rule);
-	if (!entry) {
-		Error e = entry.takeError();
+	auto refuse = [this](Error e) {
 		e.message = displayText(e.message);
 		setState(state(), std::nullopt, e.message);
 		return e;
+	};
+	if (!entry)
+		return refuse(entry.takeError());
+	if (entry->type == "type2" || entry->type == "modules") {
+		auto uki = openForStaging(entry->path, config_.discovery);
+		if (!uki)
+			return uki.takeError();
+		request.uki = std::move(*uki);
+	} else {
+		auto files = openEntryFiles(*entry);
+		if (!files)
+			return refuse(files.takeError());
+		if (entry->isKernel()) {
+			request.kind = InputKind::Kernel;
+			request.kernel = std::move(files->image);
+			request.initrds = std::move(files->initrds);
+			request.cmdline = entry->options;
+			request.cmdlineSource = entry->type == "debian" ? "debian-layout" : "entry";
+		} else {
+			/* systemd-boot hands a Type #1 entry's options to its UKI
+			 * as the loader's options. */
+			request.uki = std::move(files->image);
+			if (request.cmdlineExtra.empty())
+				request.cmdlineExtra = entry->options;
+		}
 	}
-	auto uki = openForStaging(entry->path, config_.discovery);
-	if (!uki)
-		return uki.takeError();
-	request.uki = std::move(*uki);
-	request.discoverAddons = true;
-	/* The entry names its profile, as systemd-boot passes "@N". */
-	if (request.profile.empty() && entry->profile >= 0)
-		request.profile = "@" + std::to_string(entry->profile);
-	request.sidecars = readSidecars(config_.discovery, entry->path);
 	request.discoveredId = entry->id;
 	request.discoveredWhy = why;
+	request.discoveredType = entry->type;
+	request.discoveredEntry = entry->entryFile;
+	request.discoveredDevicetree = entry->devicetree;
+	if (!entry->isKernel()) {
+		request.discoverAddons = true;
+		/* The entry names its profile, as systemd-boot passes "@N". */
+		if (request.profile.empty() && entry->profile >= 0)
+			request.profile = "@" + std::to_string(entry->profile);
+		request.sidecars = readSidecars(config_.discovery, entry->path);
+	}
 	const auto oneShot = readLoaderVariable(config_.discovery.efivarsDir, "LoaderEntryOneShot");
 	auto result = stage(std::move(request), progress);
 	/* Consumed as systemd-boot consumes it: once it picked the entry
@@ -278,16 +308,8 @@ void Stager::hook(std::string_view phase) const
 		config_.testHook(phase);
 }
 
-Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressFn &progress,
-					   Outcome &outcome)
+Result<KernelSupport> Stager::probeForStaging()
 {
-	const auto startTime = std::chrono::steady_clock::now();
-	const Limits &limits = config_.limits;
-	if (request.cmdlineExtra.size() > limits.maxCmdlineExtra)
-		return makeError(Code::InvalidArgument,
-				 fmt::format("cmdline_extra is {} bytes, more than the limit of {}",
-					     request.cmdlineExtra.size(), limits.maxCmdlineExtra));
-
 	auto support = kernel_.probe();
 	if (!support)
 		return support.takeError();
@@ -301,7 +323,36 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		return makeError(Code::Unsupported, "the running kernel has no kexec_file_load");
 	/* Before any reading: without crashkernel= there is nothing to do. */
 	KEXECD_TRY(checkCrashMemory(*support, 0));
-	const unsigned long slotFlags = slot_ == Slot::Crash ? kKexecFileOnCrash : 0;
+	return support;
+}
+
+Result<TrustSources> Stager::trustSourcesForVerify(const ProgressFn &progress)
+{
+	auto sources = loadTrustSources(trustSourcePaths(config_));
+	if (!sources)
+		return sources.takeError();
+	hook("verify");
+	if (progress)
+		progress("verify", 0.55);
+	return sources;
+}
+
+Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressFn &progress,
+					   Outcome &outcome)
+{
+	if (request.kind == InputKind::Kernel)
+		return stageKernelLocked(std::move(request), progress, outcome);
+	const auto startTime = std::chrono::steady_clock::now();
+	const Limits &limits = config_.limits;
+	if (request.cmdlineExtra.size() > limits.maxCmdlineExtra)
+		return makeError(Code::InvalidArgument,
+				 fmt::format("cmdline_extra is {} bytes, more than the limit of {}",
+					     request.cmdlineExtra.size(), limits.maxCmdlineExtra));
+
+	auto support = probeForStaging();
+	if (!support)
+		return support.takeError();
+	const unsigned long slotFlags = slotLoadFlags();
 
 	std::vector<std::string> discoveryNotes;
 	size_t discovered = 0; // the first addons, found by discovery
@@ -331,12 +382,9 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto skipped = std::move(in->skipped);
 	for (auto &s : skipAddonsTheStubWouldSkip(*in, discovered - skipped.size(), *store, support->secureBoot))
 		skipped.push_back(std::move(s));
-	auto sources = loadTrustSources(trustSourcePaths(config_));
+	auto sources = trustSourcesForVerify(progress);
 	if (!sources)
 		return sources.takeError();
-	hook("verify");
-	if (progress)
-		progress("verify", 0.55);
 
 	/* Scheme choice (DESIGN.md §3). */
 	const Scheme requested = requestedScheme;
@@ -369,6 +417,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	});
 
 	nlohmann::json record;
+	record["kind"] = inputKindName(InputKind::Uki);
 	record["uki"]["size"] = in->files[0].memfd.size();
 	record["uki"]["path"] = in->files[0].origin;
 	addUkiIdentity(record["uki"], *in->uki);
@@ -383,7 +432,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	record["signature_policy"] = policyName(policy);
 	record["cmdline"] = cmdline;
 	if (!request.discoveredId.empty())
-		record["discovery"] = { { "id", request.discoveredId }, { "why", request.discoveredWhy } };
+		record["discovery"] = discoveryRecord(request);
 	if (!discoveryNotes.empty())
 		record["discovery_notes"] = discoveryNotes;
 	if (!skipped.empty())
@@ -524,16 +573,19 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	if (!loaded) {
 		stateFile_.removePending();
 		Error e = loaded.takeError();
-		if (slot_ == Slot::Crash && (e.errnum == ENOMEM || e.errnum == EADDRNOTAVAIL)) {
-			e.code = Code::NoCrashMemory;
-			e.message += fmt::format("; the crash kernel does not fit in the {} MiB crashkernel= "
-						 "reserved: reserve more", support->crashSize >> 20);
-		}
+		nameCrashMemoryError(e, *support);
 		if (scheme == Scheme::Bpf && (e.errnum == ENOEXEC || e.errnum == EINVAL))
 			e.message += "; the kernel claimed BPF parser support but refused the parser "
 				     "container (bad signature or layout looks the same): read the kernel log";
 		return e;
 	}
+	return recordLoad(std::move(record), outcome, startTime, progress);
+}
+
+Result<nlohmann::json> Stager::recordLoad(nlohmann::json record, Outcome &outcome,
+					  std::chrono::steady_clock::time_point startTime,
+					  const ProgressFn &progress)
+{
 	hook("loaded");
 	if (progress)
 		progress("load", 0.9);

@@ -7,6 +7,7 @@
 // the JSON record into D-Bus types.
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <mutex>
 #include <optional>
@@ -24,6 +25,7 @@
 #include "result.h"
 #include "scheme.h"
 #include "state_file.h"
+#include "trust_sources.h"
 
 namespace kexecd {
 
@@ -34,6 +36,12 @@ const char *stateName(StageState state);
 /* dbus-daemon's default max_message_unix_fds (16), less the UKI's fd. */
 inline constexpr unsigned kMaxAddonsOnBus = 15;
 
+/* What a staging is made of: a UKI (with addons), or a plain kernel
+ * image with initrds and a command line (kernel_image.h). */
+enum class InputKind { Uki, Kernel };
+
+const char *inputKindName(InputKind kind);
+
 /* Every limit on user-controlled input, in one place. */
 struct Limits {
 	PeLimits pe;                           // per file: size and section count
@@ -41,6 +49,8 @@ struct Limits {
 	 * carries at most 16 fds in one message (dbus-daemon's
 	 * max_message_unix_fds). */
 	unsigned maxAddons = kMaxAddonsOnBus;
+	/* A plain kernel's initrds travel as fds too, with the kernel's. */
+	unsigned maxInitrds = kMaxAddonsOnBus;
 	size_t maxCmdline = 4096;              // composed command line, bytes
 	size_t maxCmdlineExtra = 1024;
 	size_t maxProfileName = 64;
@@ -76,6 +86,7 @@ struct InputFile {
 };
 
 struct StageRequest {
+	InputKind kind = InputKind::Uki;
 	InputFile uki;
 	std::vector<InputFile> addons;
 	std::string profile;       // "" = default profile (@0 or base)
@@ -90,10 +101,24 @@ struct StageRequest {
 	/* Credentials, sysext and confext images systemd-stub would pack
 	 * for this UKI; read by discovery from under the configured roots. */
 	std::optional<SidecarFiles> sidecars;
+	/* kind Kernel: the kernel image, its initrds in the order they are
+	 * concatenated, and the whole command line (nothing is composed). */
+	InputFile kernel;
+	std::vector<InputFile> initrds;
+	std::string cmdline;
+	/* Where cmdline came from, for the record: "append", "reuse",
+	 * "entry" (Type #1 options), "debian-layout". */
+	std::string cmdlineSource;
 	/* Set by stageDefault(): which entry discovery chose and why. */
 	std::string discoveredId;
 	std::string discoveredWhy;
+	std::string discoveredType;  // UkiEntry::type
+	std::string discoveredEntry; // the Type #1 entry file
+	std::string discoveredDevicetree; // its devicetree, which kexec_file_load cannot apply
 };
+
+/* The record's "discovery" object; null when discovery chose nothing. */
+nlohmann::json discoveryRecord(const StageRequest &request);
 
 using ProgressFn = std::function<void(std::string_view phase, double fraction)>;
 
@@ -168,6 +193,17 @@ private:
 
 	Result<nlohmann::json> stageLocked(StageRequest request, const ProgressFn &progress,
 					   Outcome &outcome);
+	/* stage_kernel.cpp: the plain kernel kind. */
+	Result<nlohmann::json> stageKernelLocked(StageRequest request, const ProgressFn &progress,
+						 Outcome &outcome);
+	/* Step 4's trust sources, and the "verify" hook and progress. */
+	Result<TrustSources> trustSourcesForVerify(const ProgressFn &progress);
+	/* The kernel's support, refreshed; refuses when kexec cannot work. */
+	Result<KernelSupport> probeForStaging();
+	/* After a successful load: kexec_loaded confirmed, record written. */
+	Result<nlohmann::json> recordLoad(nlohmann::json record, Outcome &outcome,
+					  std::chrono::steady_clock::time_point startTime,
+					  const ProgressFn &progress);
 public:
 	/* EngineConfig::testHook, for the phases outside the engine. */
 	void hook(std::string_view phase) const;
@@ -177,6 +213,10 @@ private:
 		      std::optional<std::string> lastError = std::nullopt);
 	/* The crash slot needs crashkernel= memory, and enough of it. */
 	Result<void> checkCrashMemory(const KernelSupport &support, uint64_t bytes) const;
+	/* KEXEC_FILE_ON_CRASH for the crash slot, 0 for the reboot slot. */
+	unsigned long slotLoadFlags() const { return slot_ == Slot::Crash ? kKexecFileOnCrash : 0; }
+	/* The crash slot's refusals for want of memory get their own name. */
+	void nameCrashMemoryError(Error &error, const KernelSupport &support) const;
 	/* The sysfs flag of this slot, for messages. */
 	const char *loadedFlag() const;
 

@@ -282,17 +282,39 @@ VerdictReport kernelVerdict(const PeSignatures &signatures, const TrustSources &
 			     "(the kernel: ENOKEY)");
 }
 
-Result<VerdictReport> kernelVerdictForBytes(std::span<const uint8_t> bytes, const std::string &name,
-					    const TrustSources &sources)
+namespace {
+
+/* A verdict of bytes that may not be a PE: notPe with the parser's
+ * reason when they are not, else verdict(pe). */
+template<typename Fn>
+Result<VerdictReport> verdictForBytes(std::span<const uint8_t> bytes, const std::string &name, Verdict notPe,
+				      const char *why, Fn verdict)
 {
 	auto pe = PeFile::parse(bytes, name);
 	if (!pe) {
 		VerdictReport r;
-		r.verdict = Verdict::BadSignature;
-		r.reason = "not a PE image the kernel can verify: " + pe.error().message;
+		r.verdict = notPe;
+		r.reason = why + pe.error().message;
 		return r;
 	}
-	return kernelVerdict(*pe, sources);
+	return verdict(*pe);
+}
+
+} // namespace
+
+Result<VerdictReport> kernelVerdictForBytes(std::span<const uint8_t> bytes, const std::string &name,
+					    const TrustSources &sources)
+{
+	return verdictForBytes(bytes, name, Verdict::BadSignature, "not a PE image the kernel can verify: ",
+			       [&](const PeFile &pe) { return kernelVerdict(pe, sources); });
+}
+
+Result<VerdictReport> firmwareVerdictForBytes(std::span<const uint8_t> bytes, const std::string &name,
+					      const TrustSources &sources)
+{
+	/* A bare Image has no envelope for shim to check: nothing vouches for it. */
+	return verdictForBytes(bytes, name, Verdict::Unsigned, "no PE envelope, nothing for the firmware to verify: ",
+			       [&](const PeFile &pe) { return firmwareVerdict(pe, sources); });
 }
 
 } // namespace kexecd

@@ -46,6 +46,11 @@ VerdictReport kernelVerdict(const PeSignatures &sigs, const TrustSources &source
 Result<VerdictReport> kernelVerdictForBytes(std::span<const uint8_t> bytes, const std::string &name,
 					    const TrustSources &sources);
 
+/* The firmware verdict of a file that may have no PE envelope (a plain
+ * kernel image): Unsigned then. */
+Result<VerdictReport> firmwareVerdictForBytes(std::span<const uint8_t> bytes, const std::string &name,
+					      const TrustSources &sources);
+
 nlohmann::json verdictJson(const VerdictReport &r);
 
 } // namespace kexecd

@@ -61,6 +61,14 @@ EXPECTED = {
 		'passes': ['crash-size-reported', 'stage-crash', 'crash-loaded', 'reboot-slot-untouched',
 		           'reboot-slot-staged', 'reboot-slot-unstaged', 'crash-survives-unstage'],
 	},
+	# A plain kernel with two initrds (issue 15): the uki marker initrd (gzip, odd-sized) then b's,
+	# and the command line exactly as given.
+	'kexecd-plain': {
+		'cmdline': 'console=ttyS0 kexecd.plain=1 kexecd.quoted="a b"',
+		'files': '/etc/kexecd-addon-marker,/etc/kexecd-uki-marker',
+		'order': 'addon-b',
+		'passes': ['stage', 'after-stage'],
+	},
 	'bpf-reference': {
 		# The BPF parser composes no /.extra/os-release (the stub's, not the UKI's): the markers
 		# are the same as for the classic scheme.
@@ -274,6 +282,28 @@ def check_bpf_reference(blk, ukis):
 		      f'status: the record says the kernel checked each PE (found {cov[:1]})')
 
 
+def check_plain_status(text, ukis):
+	"""kind kernel, and the SHA-256 of the kernel, each initrd and the composed initrd: a.cpio.gz
+	zero-padded to 4 bytes, then b.cpio (as the stub pads, issue 9)."""
+	plain = lambda name: os.path.join(ukis, 'plain', name)
+	with open(plain('a.cpio.gz'), 'rb') as f:
+		a = f.read()
+	with open(plain('b.cpio'), 'rb') as f:
+		b = f.read()
+	composed = hashlib.sha256(a + b'\0' * (-len(a) % 4) + b + b'\0' * (-len(b) % 4)).hexdigest()
+	check_status(text, {
+		'kernel image': sha256(plain('vmlinuz')),
+		'initrd a': sha256(plain('a.cpio.gz')),
+		'initrd b': sha256(plain('b.cpio')),
+		'composed initrd (a padded, b)': composed,
+	})
+	try:
+		kinds = [v for k, v in walk(json.loads(text)) if k == 'kind']
+	except ValueError:
+		kinds = []
+	check('kernel' in kinds, f'status says kind kernel (found {kinds})')
+
+
 def main():
 	p = argparse.ArgumentParser()
 	p.add_argument('--mode', required=True, choices=sorted(EXPECTED))
@@ -322,7 +352,7 @@ def main():
 	timings = {tool: min(ns) for tool, ns in samples.items()}
 
 	u = lambda name: sha256(os.path.join(a.ukis, name))
-	if a.mode in ('kexecd', 'kexecd-negative', 'kexecd-crash', 'bpf-reference', 'system-252', 'system-254'):
+	if a.mode in ('kexecd', 'kexecd-negative', 'kexecd-crash', 'kexecd-plain', 'bpf-reference', 'system-252', 'system-254'):
 		check('status' in blk, 'status --json was printed')
 	if a.mode == 'kexecd-crash' and 'status' in blk:
 		# The crash slot has the UKI and both addons; the reboot slot was unstaged.
@@ -372,6 +402,8 @@ def main():
 	if a.mode == 'kexecd-negative' and 'enforce-tampered' in blk:
 		print('info tampered stage said: ' + ' '.join(blk['enforce-tampered'][0].split())[:300])
 
+	if a.mode == 'kexecd-plain' and 'status' in blk:
+		check_plain_status(blk['status'][0], a.ukis)
 	if a.mode == 'bpf-reference':
 		check_bpf_reference(blk, a.ukis)
 

@@ -198,4 +198,16 @@ mkdir -p "$out/parts-reversed"
 cp "$vmlinuz" "$out/parts-reversed/vmlinuz"
 cat "$tmp/b-initrd.cpio" "$tmp/uki-initrd.cpio" "$tmp/osrel.cpio" >"$out/parts-reversed/initrd.cpio"
 printf '%s' "console=ttyS0 kexecd.uki=1 kexecd.addon2=1 kexecd.addon=1" >"$out/parts-reversed/cmdline"
+# kexecd-plain: the same kernel and marker initrds, staged as a plain kernel (issue 15). The first
+# initrd is gzip-compressed and of odd size: without kexecd's 4-byte padding the kernel's unpacker
+# would drop the second one ("invalid magic at start of compressed archive", issue 9).
+mkdir -p "$out/plain"
+cp "$vmlinuz" "$out/plain/vmlinuz"
+for level in 9 8 7 6 5 4 3 2 1; do
+	gzip -n -"$level" -c "$tmp/uki-initrd.cpio" >"$out/plain/a.cpio.gz"
+	[ $(( $(stat -c %s "$out/plain/a.cpio.gz") % 2 )) = 1 ] && break
+done
+[ $(( $(stat -c %s "$out/plain/a.cpio.gz") % 2 )) = 1 ] || { echo "make-e2e-ukis: no odd-sized gzip initrd" >&2; exit 1; }
+cp "$tmp/b-initrd.cpio" "$out/plain/b.cpio"
+printf '%s' 'console=ttyS0 kexecd.plain=1 kexecd.quoted="a b"' >"$out/plain/cmdline"
 echo "make-e2e-ukis: built UKIs and addons in $out"

@@ -7,6 +7,7 @@
 # asserts on that log (check-e2e.py).
 #
 # usage: run-e2e.sh [MODE...]      MODE: kexec-tools (default) | kexecd | kexecd-negative | all
+#                                        | kexecd-plain (a plain kernel + two initrds, issue 15)
 #                                        | bpf-reference (Debian's 6.12 + tests/kernel/kexecd_ref.ko)
 #
 # Environment:
@@ -21,6 +22,7 @@
 #   KEXECD_E2E_TIMING_RUNS     how often the kexecd run times each tool's staging (default 2)
 #   KEXECD_E2E_COMPRESS=none   pack the first stage as a plain cpio instead of gzip
 #   KEXECD_E2E_SABOTAGE=reverse-addons   compose the addons reversed, to see the asserts fail
+#                      =reverse-initrds  kexecd-plain: the initrds in the wrong order, likewise
 #   KEXECD_PARSER_CONTAINER, KEXECD_PARSER_NESTED, KEXECD_PARSER_CERT   bpf-reference: the built
 #                              parser containers (plain, with .bpf.nested) and their certificate
 set -euo pipefail
@@ -39,7 +41,7 @@ die() { echo "ERROR: $*" >&2; exit 1; }
 modes=("$@")
 [ ${#modes[@]} -gt 0 ] || modes=(kexec-tools)
 if [ "${modes[*]}" = all ]; then
-	modes=(kexec-tools kexecd kexecd-negative kexecd-crash)
+	modes=(kexec-tools kexecd kexecd-negative kexecd-crash kexecd-plain)
 fi
 needs_kexecd=0
 needs_ref=0
@@ -47,9 +49,9 @@ needs_default_kernel=0
 for m in "${modes[@]}"; do
 	case "$m" in
 	kexec-tools) needs_default_kernel=1 ;;
-	kexecd | kexecd-negative | kexecd-crash) needs_kexecd=1 needs_default_kernel=1 ;;
+	kexecd | kexecd-negative | kexecd-crash | kexecd-plain) needs_kexecd=1 needs_default_kernel=1 ;;
 	bpf-reference) needs_kexecd=1 needs_ref=1 ;;
-	*) die "unknown mode '$m' (kexec-tools | kexecd | kexecd-negative | kexecd-crash | all | bpf-reference)" ;;
+	*) die "unknown mode '$m' (kexec-tools | kexecd | kexecd-negative | kexecd-crash | kexecd-plain | all | bpf-reference)" ;;
 	esac
 done
 
@@ -198,6 +200,9 @@ for applet in sys.stdin.read().split():
 		cp "$ukis/e2e-uki.efi" "$root/uki.efi"
 		cp "$ukis/e2e-uki2.efi" "$root/uki2.efi"
 		cp "$ukis/a.addon.efi" "$ukis/b.addon.efi" "$root/"
+		;;
+	kexecd-plain)
+		cp -r "$ukis/plain" "$root/plain"
 		;;
 	bpf-reference)
 		cp "$ukis/e2e-uki.efi" "$root/uki.efi"

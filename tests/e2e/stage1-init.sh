@@ -213,6 +213,26 @@ kexecd)
 	echo "E2E-END progress"
 	reboot_kexecd
 	;;
+kexecd-plain)
+	# Issue 15: a plain kernel and two initrds, the first gzip-compressed and odd-sized, with the
+	# command line as given; kexec-tools users' options.
+	start_kexecd
+	initrds="--initrd /plain/a.cpio.gz --initrd /plain/b.cpio"
+	if [ "${E2E_SABOTAGE:-}" = reverse-initrds ]; then
+		say "SABOTAGE: initrds given in reverse order"
+		initrds="--initrd /plain/b.cpio --initrd /plain/a.cpio.gz"
+	fi
+	t0=$(now_ns)
+	# shellcheck disable=SC2086
+	capture stage kexecctl stage --kernel /plain/vmlinuz $initrds --append "$(cat /plain/cmdline)" --json
+	rc=$?
+	t1=$(now_ns)
+	echo "E2E-TIMING kexecd $((t1 - t0))"
+	if [ $rc = 0 ]; then pass "stage rc=0"; else fail "stage rc=$rc"; finish; fi
+	capture status kexecctl status --json || fail "status rc=$?"
+	expect_loaded 1 after-stage
+	reboot_kexecd
+	;;
 kexecd-negative)
 	start_kexecd
 	# 1. A signed UKI tampered with after signing is refused under enforce; nothing gets loaded.

@@ -14,6 +14,7 @@
 #include "compose.h"
 #include "elf_container.h"
 #include "fuzz_common.h"
+#include "kernel_image.h"
 #include "pe.h"
 #include "text.h"
 #include "trust.h"
@@ -233,6 +234,15 @@ int fuzzCompose(Bytes data)
 		auto unpacked = unpackZboot(data, "fuzz-zboot.efi", 8u << 20);
 		if (unpacked)
 			FUZZ_CHECK(unpacked->size() <= (8u << 20));
+	}
+	/* Plain kernel headers (issue 15): recognised or refused naming the
+	 * file, never read past the end. Decompression is the zboot check above. */
+	if (auto info = probeKernelImage(data, "fuzz-vmlinuz"); !info) {
+		FUZZ_CHECK(info.error().code == Code::InvalidImage);
+		FUZZ_CHECK(info.error().message.find("'fuzz-vmlinuz") != std::string::npos);
+	} else if (info->format == KernelFormat::BzImage) {
+		FUZZ_CHECK(info->bootProtocol >= 0x020c);
+		FUZZ_CHECK(invalidUtf8At(info->version) == std::string::npos);
 	}
 
 	const MultiInput in = splitInput(data);

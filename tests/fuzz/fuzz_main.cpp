@@ -34,9 +34,9 @@ constexpr Target kTargets[] = {
 	{ "pe", fuzzPe, "PE/COFF reader (pe.h)" },
 	{ "uki", fuzzUki, "UKI/addon model, profiles, addon rules (uki.h)" },
 	{ "trust", fuzzTrust, "Authenticode, raw PKCS#7, EFI signature lists (trust.h)" },
-	{ "compose", fuzzCompose, "classic and container composition, zboot (compose.h, zboot.h)" },
+	{ "compose", fuzzCompose, "classic and container composition, zboot, plain kernel headers (compose.h, zboot.h, kernel_image.h)" },
 	{ "osrel", fuzzOsRelease, ".osrel parsing and the display rule (uki.h, text.h)" },
-	{ "discovery", fuzzDiscovery, "tries counter, versions, loader.conf, Loader* variables (discovery.h)" },
+	{ "discovery", fuzzDiscovery, "tries counter, versions, loader.conf, Loader* variables, Type #1 entries, --reuse-cmdline (discovery.h, bls_type1.h)" },
 	{ "state", fuzzState, "state file reader and its D-Bus conversion (state_file.h)" },
 	{ "record", fuzzRecord, "parse, compose, JSON record, dump, D-Bus conversion" },
 };

@@ -9,8 +9,10 @@
 #include <sdbus-c++/Error.h>
 
 #include "convert.h"
+#include "bls_type1.h"
 #include "discovery.h"
 #include "fuzz_common.h"
+#include "kernel_image.h"
 #include "state_file.h"
 #include "text.h"
 #include "uki.h"
@@ -108,6 +110,33 @@ int fuzzDiscovery(Bytes data)
 					FUZZ_CHECK_MSG(ik <= 0 && (ik < 0 || (ij == 0 && jk == 0)),
 						       std::string(v[i]) + " | " + std::string(v[j]) + " | " + std::string(v[k]));
 			}
+
+	/* A Type #1 entry: whatever it says, its paths stay beneath its
+	 * partition, or it carries a problem naming the entry file. */
+	if (auto p = parseType1Entry(text, "e+1-2.conf", "/esp", "/esp/loader/entries/e+1-2.conf", "x64"); !p) {
+		FUZZ_CHECK(p.error().code == Code::InvalidEntry);
+	} else if (p->entry) {
+		const UkiEntry &e = *p->entry;
+		FUZZ_CHECK(e.id == "e.conf" && e.triesLeft == 1 && e.triesDone == 2);
+		FUZZ_CHECK(e.initrds.size() <= kMaxEntryInitrds);
+		std::vector<std::string> paths = e.initrds;
+		paths.push_back(e.path);
+		if (e.problem.empty())
+			for (const std::string &path : paths) {
+				FUZZ_CHECK_MSG(path.starts_with("/esp/") && path.find("/../") == std::string::npos &&
+						       !path.ends_with("/.."),
+					       path);
+			}
+		else
+			FUZZ_CHECK(e.problem.find("/esp/loader/entries/e+1-2.conf") != std::string::npos);
+	} else {
+		FUZZ_CHECK(!p->skipped.empty());
+	}
+	/* --reuse-cmdline: the boot loader's words go, and doing it twice
+	 * changes nothing. */
+	const std::string reused = reusableCmdline(text);
+	FUZZ_CHECK(reusableCmdline(reused) == reused);
+	FUZZ_CHECK(!reused.starts_with("BOOT_IMAGE=") && !reused.starts_with("initrd="));
 
 	if (auto value = parseLoaderConfDefault(text)) {
 		FUZZ_CHECK(!value->empty());

@@ -234,6 +234,21 @@ def main():
     seeds['uki'].update(multi_seeds)
     seeds['compose'].update(multi_seeds)
     seeds['compose']['zboot-gzip'] = zb_gzip
+    # Plain kernel headers (issue 15): a minimal bzImage setup header (protocol 2.15, one setup
+    # sector, 1 KiB of payload, a version string) and an arm64 Image header.
+    bz = bytearray(512 * 2 + 1024)
+    bz[0:2] = b'MZ'
+    bz[0x1f1] = 1
+    struct.pack_into('<I', bz, 0x1f4, 1024 // 16)
+    struct.pack_into('<H', bz, 0x1fe, 0xaa55)
+    bz[0x202:0x206] = b'HdrS'
+    struct.pack_into('<H', bz, 0x206, 0x020f)
+    struct.pack_into('<H', bz, 0x20e, 0x240 - 0x200)
+    bz[0x240:0x240 + 24] = b'6.1.0-26-amd64 (fuzz) #1'
+    seeds['compose']['bzimage'] = bytes(bz)
+    arm64 = bytearray(4096)
+    arm64[0x38:0x3c] = b'ARM\x64'
+    seeds['compose']['arm64-image'] = bytes(arm64)
     for name, data in from_fixtures.items():
         if 'zboot' in name:
             seeds['compose'][name] = data
@@ -286,6 +301,12 @@ def main():
     dis['loader.conf'] = b'timeout 3\n# default x\ndefault  "debian-*.efi"\t\r\ndefault @saved\neditor no\n'
     var = struct.pack('<I', 7) + 'debian-6.1.efi'.encode('utf-16-le') + b'\0\0'
     dis['loader-variable'] = var
+    dis['type1-entry'] = (b'# Fedora\ntitle "Fedora 40"\nversion 6.8.5\nmachine-id 0123456789abcdef\n'
+                          b'sort-key fedora\nlinux /0123/6.8.5/linux\ninitrd /0123/ucode.img\n'
+                          b'initrd 0123//./initrd\noptions root=UUID=1 ro\noptions\tquiet\n'
+                          b'architecture x64\ndevicetree /d.dtb\n')
+    dis['type1-uki-dotdot'] = b'uki /EFI/Linux/../../x.efi\nlinux /k\noptions BOOT_IMAGE=/x initrd=y a="b c"\n'
+
     dis['loader-variable-surrogates'] = struct.pack('<I', 7) + '🐧x'.encode('utf-16-le') + b'\x00\xd8\x00\x00'
 
     st = seeds['state']

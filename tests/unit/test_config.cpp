@@ -40,6 +40,9 @@ TEST(Config, DefaultsWithoutFile)
 	EXPECT_EQ(config.engine.policy, SignaturePolicy::Auto);
 	EXPECT_EQ(config.engine.scheme, Scheme::Auto);
 	EXPECT_FALSE(config.stageOnInstall);
+	/* Off by default: a machine with a boot loader entry never needs it,
+	 * and one without opts in (kexecd.conf(5)). */
+	EXPECT_FALSE(config.engine.discovery.debianLayout);
 }
 
 TEST(Config, EveryKeyReachesTheEngine)
@@ -62,7 +65,9 @@ TEST(Config, EveryKeyReachesTheEngine)
 		       "StageOnInstall=on\n"
 		       "ESP=/efi\n"
 		       "XBOOTLDR=/boot\n"
-		       "EFIVARS=/tmp/efivars\n");
+		       "EFIVARS=/tmp/efivars\n"
+		       "DebianLayout=yes\n"
+		       "DebianRoot=/sysroot\n");
 	ASSERT_TRUE(p.result.ok()) << p.result.error().message;
 	EXPECT_TRUE(p.warnings.empty());
 	const EngineConfig &e = p.config.engine;
@@ -83,6 +88,8 @@ TEST(Config, EveryKeyReachesTheEngine)
 	/* One efivarfs root for the firmware db and the Loader* variables. */
 	EXPECT_EQ(p.config.engine.efivarsDir, "/tmp/efivars");
 	EXPECT_EQ(p.config.engine.discovery.efivarsDir, "/tmp/efivars");
+	EXPECT_TRUE(p.config.engine.discovery.debianLayout);
+	EXPECT_EQ(p.config.engine.discovery.debianRoot, "/sysroot");
 }
 
 TEST(Config, EmptyValueResetsToDefault)
@@ -111,7 +118,7 @@ TEST(Config, RejectsEachKindOfBadValue)
 				  "MaxImageSize=5G", "MaxImageSize=12X", "MaxAddons=-1",
 				  "MaxAddons=99999", "MaxAddons=16", "MaxCmdline=10", "ESP=efi", "EFIVARS=efivars", "NoEquals",
 				  "RebootTimeoutSec=5", "RebootTimeoutSec=3601", "RebootTimeoutSec=soon",
-				  "RebootRequiredFile=run/reboot-required", "StageOnBoot=often" }) {
+				  "RebootRequiredFile=run/reboot-required", "StageOnBoot=often", "DebianLayout=maybe", "DebianRoot=sysroot" }) {
 		auto p = parse(std::string("[Manager]\n") + line + "\n");
 		/* StateFile= with no value is a reset, not an error. */
 		if (std::string_view(line) == "StateFile=") {

@@ -271,7 +271,7 @@ TEST(Discovery, NoUkiIsNamedError)
 	auto def = defaultUki(t.paths, &why);
 	ASSERT_FALSE(def.ok());
 	EXPECT_EQ(def.error().code, Code::Unsupported);
-	EXPECT_NE(def.error().message.find("no UKI found"), std::string::npos) << def.error().message;
+	EXPECT_NE(def.error().message.find("no boot entry found"), std::string::npos) << def.error().message;
 }
 
 TEST(Discovery, UnreadableDirectoryIsIoError)

@@ -48,6 +48,11 @@ TEST(RebootPlan, Table)
 	oldSoft.logindSoftReboot = false;
 	auto require = facts(RebootMode::Auto, "idle");
 	require.requireStaged = true;
+	/* A plain kernel (issue 15): its version comes from the setup header. */
+	const nlohmann::json plainSame = { { "kind", "kernel" }, { "image", { { "version", "6.1.0-1-amd64" } } },
+					   { "cmdline", "root=/dev/vda ro" } };
+	const nlohmann::json plainOther = { { "kind", "kernel" }, { "image", { { "version", "6.12.0-1-amd64" } } },
+					    { "cmdline", "root=/dev/vda ro" } };
 	auto noKexec = facts(RebootMode::Kexec, "staged", other);
 	noKexec.logindKexec = false;
 
@@ -61,6 +66,8 @@ TEST(RebootPlan, Table)
 		{ "auto, foreign", facts(RebootMode::Auto, "foreign"), "kexec", 0x02 },
 		{ "auto, other cmdline", facts(RebootMode::Auto, "staged", record("6.1.0-1-amd64", "root=/dev/vdb")), "kexec", 0x02 },
 		{ "auto, no uname", facts(RebootMode::Auto, "staged", record("", "root=/dev/vda ro")), "kexec", 0x02 },
+		{ "auto, plain kernel, same", facts(RebootMode::Auto, "staged", plainSame), "soft-reboot", 0x04 },
+		{ "auto, plain kernel, another", facts(RebootMode::Auto, "staged", plainOther), "kexec", 0x02 },
 		{ "kexec, staged", facts(RebootMode::Kexec, "staged", same), "kexec", 0x02 },
 		{ "kexec, nothing staged", facts(RebootMode::Kexec, "idle"), "refuse", 0 },
 		{ "kexec, logind without kexec", noKexec, "refuse", 0 },

@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// The second kind of input (issue 15): a plain kernel image, recognised by
+// its headers, never by its file name.
+//
+//   format     how it is recognised                              handed to the kernel
+//   bzimage    x86 setup header: 0xAA55 at 0x1fe, "HdrS" at      the file as it is (an EFI
+//              0x202, boot protocol >= 2.00 (EFI stub kernels    stub kernel is a bzImage
+//              are these too, with an MZ/PE envelope)            inside a PE envelope)
+//   arm64      "ARM\x64" at 0x38 (arm64 booting.rst)             the file as it is
+//   riscv      "RSC\x05" at 0x38 (riscv boot-image-header.rst)   the file as it is
+//   zboot      MZ + "zimg" (zboot.h)                             the decompressed payload,
+//                                                                which must be one of the above
+//
+// A bzImage shorter than its setup header says ((setup_sects + 1) * 512 +
+// syssize * 16) is truncated and refused; so is anything else, with an
+// error naming the file and what was looked for.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "result.h"
+
+namespace kexecd {
+
+enum class KernelFormat { BzImage, Arm64Image, RiscvImage, Zboot };
+
+const char *kernelFormatName(KernelFormat format);
+
+struct KernelImageInfo {
+	KernelFormat format = KernelFormat::BzImage;
+	/* zboot: the format of the decompressed payload. */
+	std::optional<KernelFormat> payloadFormat;
+	bool efiStub = false;     // the file is a PE (MZ + PE header): it can carry Authenticode
+	uint16_t bootProtocol = 0; // bzImage: setup header version, e.g. 0x020f
+	std::string version;      // bzImage: the kernel_version string ("" when absent)
+	std::string compression;  // zboot: as the header names it
+};
+
+/* Recognise the bytes; Code::InvalidImage naming origin when they are no
+ * kernel image kexecd can hand to kexec_file_load (or a truncated one). */
+Result<KernelImageInfo> probeKernelImage(std::span<const uint8_t> bytes, const std::string &origin);
+
+/* A probed image and the bytes kexec_file_load gets: the file itself, or
+ * a zboot image's decompressed payload (which is probed in turn). */
+struct KernelImage {
+	KernelImageInfo info;
+	std::vector<uint8_t> unpacked; // zboot only: the payload
+};
+
+Result<KernelImage> readKernelImage(std::span<const uint8_t> bytes, const std::string &origin);
+
+/* The running system's command line made reusable, as kexec-tools'
+ * --reuse-cmdline and Debian's kexec-load do: the boot loader's
+ * BOOT_IMAGE= and initrd= words go (they name files of this boot), the
+ * rest stays in order. Words split at spaces outside double quotes, as
+ * the kernel's parser splits them; the trailing newline of /proc/cmdline
+ * goes too. */
+std::string reusableCmdline(std::string_view procCmdline);
+
+} // namespace kexecd

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The plain kernel kind of staging (issue 15): a kernel image, initrds and
+// a command line, with the same guarantees as a UKI: every input read once
+// into a sealed memfd, the initrds padded and concatenated as systemd-stub
+// does, the signature policy applied to the kernel, and the same record.
+
+#include "stager.h"
+
+#include <fmt/format.h>
+
+#include "compose.h"
+#include "kernel_image.h"
+#include "record.h"
+#include "signature_check.h"
+#include "stage_input.h"
+#include "text.h"
+#include "trust_sources.h"
+
+namespace kexecd {
+
+namespace {
+
+Result<void> checkKernelRequest(const StageRequest &request, const Limits &limits)
+{
+	if (!request.kernel.fd.valid())
+		return makeError(Code::InvalidArgument, "no kernel image given");
+	if (request.initrds.size() > limits.maxInitrds)
+		return makeError(Code::InvalidArgument,
+				 fmt::format("{} initrds is more than the limit of {}", request.initrds.size(),
+					     limits.maxInitrds));
+	if (request.cmdline.size() > limits.maxCmdline)
+		return makeError(Code::InvalidArgument,
+				 fmt::format("the command line is {} bytes, more than the limit of {}",
+					     request.cmdline.size(), limits.maxCmdline));
+	/* The kernel takes the command line up to the first NUL; what
+	 * follows would be recorded but never seen. */
+	if (request.cmdline.find('\0') != std::string::npos)
+		return makeError(Code::InvalidArgument, "the command line contains a NUL byte");
+	if (const size_t at = invalidUtf8At(request.cmdline); at != std::string_view::npos)
+		return makeError(Code::InvalidArgument,
+				 fmt::format("the command line is not UTF-8 (byte {})", at));
+	if (!request.profile.empty() || !request.cmdlineExtra.empty() || !request.addons.empty())
+		return makeError(Code::InvalidArgument,
+				 "profiles, addons and cmdline_extra belong to UKIs, not to a plain kernel");
+	if (request.scheme == Scheme::Bpf)
+		return makeError(Code::Unsupported,
+				 "scheme 'bpf' carries UKIs only; a plain kernel is loaded with the classic scheme");
+	return {};
+}
+
+} // namespace
+
+Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const ProgressFn &progress,
+						 Outcome &outcome)
+{
+	const auto startTime = std::chrono::steady_clock::now();
+	const Limits &limits = config_.limits;
+	KEXECD_TRY(checkKernelRequest(request, limits));
+	auto support = probeForStaging();
+	if (!support)
+		return support.takeError();
+
+	/* Read once: the kernel, then each initrd, each into its own sealed
+	 * memfd; nothing below looks at the caller's files again. */
+	auto read = readAllOnce(request.kernel, request.initrds, limits, progress);
+	if (!read)
+		return read.takeError();
+	const std::vector<LoadedFile> &files = *read;
+	const LoadedFile &kernelFile = files[0];
+	auto image = readKernelImage(kernelFile.memfd.bytes(), kernelFile.origin);
+	if (!image)
+		return image.takeError();
+	hook("read");
+	if (progress)
+		progress("parse", 0.4);
+
+	const SignaturePolicy policy = effectivePolicy(request.policy.value_or(config_.policy), *support);
+	auto sources = trustSourcesForVerify(progress);
+	if (!sources)
+		return sources.takeError();
+
+	std::optional<SealedMemfd> unpacked;
+	if (!image->unpacked.empty()) {
+		auto m = SealedMemfd::fromBytes(image->unpacked, "kernel");
+		if (!m)
+			return m.takeError();
+		unpacked = std::move(*m);
+		image->unpacked = {};
+	}
+	const SealedMemfd &kernel = unpacked ? *unpacked : kernelFile.memfd;
+
+	const bool enforce = policy == SignaturePolicy::Enforce;
+	const bool kernelEnforces = kernelEnforcesSignatures(*support);
+	auto signatures = enforceKernelSignatures({ kernelFile.origin, kernelFile.memfd.bytes(), kernel.bytes(),
+						    unpacked.has_value() },
+						  *sources,
+						  { enforce && kernelEnforces, enforce && config_.enforceFirmwareVerdict });
+	if (!signatures)
+		return signatures.takeError();
+	signatures->kernelEnforces = kernelEnforces;
+
+	/* The same rule as the stub's combine_initrds(): each initrd padded
+	 * to 4 bytes, or the kernel drops every archive after an odd-sized
+	 * compressed one (issue 9). */
+	InitrdComposition composition;
+	for (size_t i = 1; i < files.size(); i++)
+		composition.add(files[i].origin, files[i].memfd.bytes());
+	std::optional<SealedMemfd> initrd;
+	if (!composition.parts().empty()) {
+		const auto padded = composition.padded();
+		auto m = SealedMemfd::concat(padded, "initrd");
+		if (!m)
+			return m.takeError();
+		initrd = std::move(*m);
+	}
+
+	nlohmann::json record;
+	record["kind"] = inputKindName(InputKind::Kernel);
+	record["slot"] = slotName(slot_);
+	record["image"] = partJson(kernelFile.memfd.bytes());
+	record["image"]["path"] = kernelFile.origin;
+	record["image"]["format"] = kernelFormatName(image->info.format);
+	if (image->info.payloadFormat)
+		record["image"]["payload_format"] = kernelFormatName(*image->info.payloadFormat);
+	record["image"]["efi_stub"] = image->info.efiStub;
+	if (image->info.bootProtocol)
+		record["image"]["boot_protocol"] = fmt::format("{}.{:02}", image->info.bootProtocol >> 8,
+							       image->info.bootProtocol & 0xff);
+	record["image"]["version"] = image->info.version;
+	record["initrds"] = nlohmann::json::array();
+	for (size_t i = 1; i < files.size(); i++) {
+		nlohmann::json part = partJson(files[i].memfd.bytes());
+		part["path"] = files[i].origin;
+		record["initrds"].push_back(std::move(part));
+	}
+	record["addons"] = nlohmann::json::array();
+	record["signature_policy"] = policyName(policy);
+	record["cmdline"] = request.cmdline;
+	record["cmdline_source"] = request.cmdlineSource.empty() ? "append" : request.cmdlineSource;
+	if (!request.discoveredId.empty())
+		record["discovery"] = discoveryRecord(request);
+	recordSignatures(record, *signatures, *sources);
+	record["scheme"] = schemeName(Scheme::Classic);
+	record["scheme_reason"] = "a plain kernel is always loaded with the classic scheme";
+	record["kernel"] = partJson(kernel.bytes());
+	record["kernel"]["zboot"] = unpacked.has_value();
+	record["initrd"] = initrd ? partJson(initrd->bytes()) : nlohmann::json(nullptr);
+	if (initrd) {
+		record["initrd"]["parts"] = nlohmann::json::array();
+		for (const InitrdPart &p : composition.parts())
+			record["initrd"]["parts"].push_back(p.what);
+	}
+	record["covered_by_kernel_signature_check"] =
+		"kernel only: the initrds and the command line carry no signature, and nothing checks them";
+	hook("compose");
+	if (progress)
+		progress("compose", 0.75);
+
+	LoadRequest load;
+	load.kernelFd = kernel.fd();
+	load.initrdFd = initrd ? initrd->fd() : -1;
+	load.cmdline = request.cmdline;
+	load.flags = (initrd ? 0 : kKexecFileNoInitramfs) | slotLoadFlags();
+	record["flags"] = load.flags;
+	KEXECD_TRY(checkCrashMemory(*support, kernel.size() + (initrd ? initrd->size() : 0)));
+
+	KEXECD_TRY(stateFile_.writePending(record));
+	hook("pending");
+	if (auto loaded = kernel_.load(load); !loaded) {
+		stateFile_.removePending();
+		Error e = loaded.takeError();
+		nameCrashMemoryError(e, *support);
+		return e;
+	}
+	return recordLoad(std::move(record), outcome, startTime, progress);
+}
+
+} // namespace kexecd
