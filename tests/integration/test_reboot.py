@@ -429,6 +429,17 @@ class RebootTest(base.KexecdTest):
 		# A reboot is never into the crash kernel.
 		self.assertEqual(self.ctl('reboot').code, EXIT_NOT_STAGED)
 
+		# A plain kernel goes into the crash slot the same way.
+		r = self.ctl('stage', '--crash', '--kernel', self.fx('vmlinuz'), '--initrd', self.fx('initrd.cpio'),
+			     '--append', 'console=ttyS0 irqpoll nr_cpus=1')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(read(self.kfile('crash-flags')), b'0x2\n')
+		self.assertEqual(read(self.kfile('crash-kernel.bin')), read(self.fx('vmlinuz')))
+		self.assertEqual(read(self.kfile('crash-cmdline.bin')), b'console=ttyS0 irqpoll nr_cpus=1\0')
+		doc = self.status()
+		self.assertEqual((doc['crash']['staged']['kind'], doc['crash']['staged']['slot']), ('kernel', 'crash'), doc)
+		self.assertEqual(doc['state'], 'idle', doc)
+
 		# kexec -p -u behind our back: the crash slot reads idle.
 		with open(self.kfile('crash-loaded'), 'w') as f:
 			f.write('0')
