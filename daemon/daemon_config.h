@@ -29,6 +29,8 @@ struct RebootSettings {
 	/* Where /proc/cmdline, osrelease and /run/nextroot are read. */
 	std::string procRoot = "/proc";
 	std::string runRoot = "/run";
+	/* Where the booted entry's kernel is looked up (booted_kernel.h). */
+	DiscoveryPaths discovery;
 };
 
 struct DaemonConfig {

@@ -112,6 +112,7 @@ int main(int argc, char **argv)
 	config.reboot.procRoot = systemPathsFromEnvironment().procRoot;
 	if (const char *root = secure_getenv("KEXECD_SYSFS_ROOT"); root && root[0] == '/')
 		config.reboot.runRoot = std::string(root) + "/run";
+	config.reboot.discovery = config.engine.discovery;
 	config.engine.testHook = testHookFromEnvironment();
 	raiseFileLimit();
 

@@ -103,6 +103,17 @@ ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, 
 	/* Once, without side effects; status shows the answer. */
 	logind_.capabilities([](const LogindCapabilities &) {});
 	scheduleRecheck();
+	/* Which kernel this boot runs, once: reading the booted UKI is file
+	 * I/O, so it happens on the worker, before any staging. */
+	worker_.submit([this, paths = reboot_.discovery, limits = limits_] {
+		auto booted = std::make_shared<BootedKernel>(findBootedKernel(paths, limits));
+		loop_.post([this, booted] {
+			log::info("Booted kernel: {}", booted->sha256.empty() ? booted->why
+									       : booted->sha256 + ", " + booted->why);
+			booted_ = std::move(*booted);
+			updateRebootRequired();
+		});
+	});
 	registerAdaptor();
 	emitChanges(); // records the initial values; nobody listens yet
 	updateRebootRequired();

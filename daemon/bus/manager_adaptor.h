@@ -22,6 +22,7 @@
 
 #include "manager_adaptor_glue.h"
 
+#include "booted_kernel.h"
 #include "caller_budget.h"
 #include "convert.h"
 #include "daemon_config.h"
@@ -134,6 +135,7 @@ private:
 	std::map<std::string, std::string> published_; // property → last emitted value (serialized)
 	uint64_t rebootTimer_ = 0;   // bounds "rebooting" (EventLoop::after)
 	std::string rebootRequired_; // what the sentinel file says now ("" absent)
+	BootedKernel booted_;        // found once at start, on the worker
 
 	/* Worker thread → loop: coalesce change notifications and progress. */
 	std::atomic<bool> changePending_ = false;

@@ -74,6 +74,8 @@ RebootFacts ManagerAdaptor::rebootFacts(const RebootCall &call, const LogindCapa
 	f.state = stateName(stager_.state());
 	f.staged = stager_.staged();
 	f.running = readRunningSystem(reboot_.procRoot, reboot_.runRoot);
+	f.running.linuxSha256 = booted_.sha256;
+	f.running.linuxWhy = booted_.why;
 	f.logindKexec = caps.available && caps.kexec;
 	f.logindSoftReboot = caps.available && caps.softReboot;
 	f.logindDetail = caps.available ? caps.detail : "systemd-logind is not running: " + caps.detail;

@@ -67,7 +67,8 @@ bool sameKernel(const RebootFacts &f, std::vector<std::string> &reasons)
 		return false;
 	}
 	reasons.push_back(fmt::format("the staged kernel is the running {} with the same command line "
-				      "(the booted image's digest is not known)", uname));
+				      "(the booted image's digest is not known: {})", uname,
+				      f.running.linuxWhy.empty() ? "not looked up" : f.running.linuxWhy));
 	return true;
 }
 
@@ -238,7 +239,9 @@ nlohmann::json planJson(const RebootFacts &f, const Result<RebootPlan> &plan)
 		{ "state", f.state },
 		{ "running", { { "uname", f.running.uname },
 			       { "cmdline", displayText(f.running.cmdline) },
-			       { "nextroot", f.running.nextroot } } },
+			       { "nextroot", f.running.nextroot },
+			       { "kernel_sha256", f.running.linuxSha256 },
+			       { "kernel_sha256_source", displayText(f.running.linuxWhy) } } },
 		{ "logind", { { "kexec", f.logindKexec },
 			      { "soft_reboot", f.logindSoftReboot },
 			      { "detail", f.logindDetail } } },

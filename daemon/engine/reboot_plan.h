@@ -29,6 +29,7 @@ struct RunningSystem {
 	std::string uname;        // /proc/sys/kernel/osrelease
 	std::string cmdline;      // /proc/cmdline
 	std::string linuxSha256;  // the booted image's kernel, "" when unknown
+	std::string linuxWhy;     // where linuxSha256 came from, or why it is unknown
 	bool nextroot = false;    // /run/nextroot is prepared for a soft-reboot
 };
 

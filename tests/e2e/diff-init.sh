@@ -118,6 +118,9 @@ echo "DIFF-BEGIN status"
 kexecctl status
 echo "DIFF-END status"
 $bb cp /run/stage.json /efi/kexecd-diff/stage.json
+# What reboot --auto would decide, with the booted kernel's digest kexecd read from the entry
+# systemd-boot booted (LoaderEntrySelected); no logind here, so the decision itself is a refusal.
+kexecctl --json reboot --auto --dry-run >/efi/kexecd-diff/plan.json 2>/dev/null || true
 $bb sync
 $bb umount /efi
 say "kexecctl reboot --force"

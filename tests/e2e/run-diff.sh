@@ -245,7 +245,7 @@ tr -d '\r' <"$log" | sed -n '/^DIFF-BEGIN status/,/^DIFF-END status/p' | sed '1d
 echo "-----------------------------------"
 [ -z "$verdict" ] || { tr -d '\r' <"$log" | tail -n 40; die "$verdict"; }
 
-for f in report-firmware.txt report-kexec.txt stage.json choice.txt; do
+for f in report-firmware.txt report-kexec.txt stage.json choice.txt plan.json; do
 	mcopy -n -i "$esp" "::/kexecd-diff/$f" "$work/$f" 2>/dev/null || true
 done
 [ -s "$work/report-firmware.txt" ] || { tr -d '\r' <"$log" | tail -n 60; die "no report from the firmware boot"; }
@@ -295,6 +295,14 @@ try:
     print("kexecd initrd parts:", json.dumps(stage.get("initrd", {}).get("parts")))
 except Exception as e:
     check(False, f"stage.json readable: {e}")
+try:
+    # The kernel systemd-boot booted, as kexecd digests it at start, is the one it staged.
+    running = json.load(open(sys.argv[3].replace("stage.json", "plan.json"))).get("running", {})
+    staged_kernel = json.load(open(sys.argv[3])).get("kernel", {}).get("sha256")
+    check(running.get("kernel_sha256") == staged_kernel and "diff.efi@debug" in running.get("kernel_sha256_source", ""),
+          f"reboot --auto knows the booted kernel: {running.get('kernel_sha256')} from {running.get('kernel_sha256_source')!r}, staged {staged_kernel}")
+except Exception as e:
+    check(False, f"plan.json readable: {e}")
 try:
     choice = dict(kv.split("=", 1) for kv in open(sys.argv[4]).read().split())
     check(choice.get("systemd-boot") == "diff.efi@debug" and choice.get("kexecctl-list") == choice.get("systemd-boot"),

@@ -53,6 +53,15 @@ TEST(RebootPlan, Table)
 					   { "cmdline", "root=/dev/vda ro" } };
 	const nlohmann::json plainOther = { { "kind", "kernel" }, { "image", { { "version", "6.12.0-1-amd64" } } },
 					    { "cmdline", "root=/dev/vda ro" } };
+	/* The booted image's kernel digest, where known, decides over uname
+	 * and command line: a rebuilt kernel of the same version is another. */
+	auto withDigest = [&](const nlohmann::json &staged, const char *stagedSha, const char *bootedSha) {
+		nlohmann::json r = staged;
+		r["kernel"]["sha256"] = stagedSha;
+		auto f = facts(RebootMode::Auto, "staged", r);
+		f.running.linuxSha256 = bootedSha;
+		return f;
+	};
 	auto noKexec = facts(RebootMode::Kexec, "staged", other);
 	noKexec.logindKexec = false;
 
@@ -68,6 +77,9 @@ TEST(RebootPlan, Table)
 		{ "auto, no uname", facts(RebootMode::Auto, "staged", record("", "root=/dev/vda ro")), "kexec", 0x02 },
 		{ "auto, plain kernel, same", facts(RebootMode::Auto, "staged", plainSame), "soft-reboot", 0x04 },
 		{ "auto, plain kernel, another", facts(RebootMode::Auto, "staged", plainOther), "kexec", 0x02 },
+		{ "auto, same digest", withDigest(same, "aa", "aa"), "soft-reboot", 0x04 },
+		{ "auto, same uname, other digest", withDigest(same, "aa", "bb"), "kexec", 0x02 },
+		{ "auto, other uname, same digest", withDigest(other, "aa", "aa"), "soft-reboot", 0x04 },
 		{ "kexec, staged", facts(RebootMode::Kexec, "staged", same), "kexec", 0x02 },
 		{ "kexec, nothing staged", facts(RebootMode::Kexec, "idle"), "refuse", 0 },
 		{ "kexec, logind without kexec", noKexec, "refuse", 0 },

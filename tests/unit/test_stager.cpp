@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "booted_kernel.h"
 #include "digest.h"
 #include "elf_container.h"
 #include "parse_core.h"
@@ -686,6 +687,43 @@ TEST_F(StagerTest, StageDefaultUsesDiscovery)
 	ASSERT_FALSE(e.ok());
 	EXPECT_EQ(e.error().code, Code::Unsupported);
 	EXPECT_EQ(lost.staged(), *r);
+}
+
+TEST_F(StagerTest, BootedKernelIsTheSelectedEntrysKernel)
+{
+	const std::string esp = dir_ + "/esp", efivars = dir_ + "/efivars";
+	std::filesystem::create_directories(esp + "/EFI/Linux");
+	std::filesystem::create_directories(efivars);
+	std::filesystem::copy_file(fixture("uki.efi"), esp + "/EFI/Linux/debian-6.1.0.efi");
+	std::filesystem::copy_file(fixture("uki-noinitrd.efi"), esp + "/EFI/Linux/debian-5.10.0.efi");
+	const EngineConfig config = espConfig(esp, efivars);
+
+	BootedKernel none = findBootedKernel(config.discovery, config.limits);
+	EXPECT_EQ(none.sha256, "");
+	EXPECT_NE(none.why.find("LoaderEntrySelected"), std::string::npos) << none.why;
+
+	/* systemd-boot writes the id it booted; case does not matter. */
+	std::string data = { '\x07', '\0', '\0', '\0' };
+	for (char c : std::string("Debian-6.1.0.efi") + '\0') {
+		data += c;
+		data += '\0';
+	}
+	std::ofstream(efivars + "/LoaderEntrySelected-" + kLoaderVendorGuid, std::ios::binary) << data;
+	BootedKernel booted = findBootedKernel(config.discovery, config.limits);
+	EXPECT_EQ(booted.sha256, sha(fixture("vmlinuz"))) << booted.why;
+	EXPECT_EQ(booted.entry, "Debian-6.1.0.efi");
+
+	/* Staging that entry gives the same digest, which is what reboot --auto compares. */
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+	auto r = stager.stage(request("uki.efi"), {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	EXPECT_EQ((*r)["kernel"]["sha256"], booted.sha256);
+
+	std::filesystem::remove(esp + "/EFI/Linux/debian-6.1.0.efi");
+	BootedKernel gone = findBootedKernel(config.discovery, config.limits);
+	EXPECT_EQ(gone.sha256, "");
+	EXPECT_NE(gone.why.find("no longer"), std::string::npos) << gone.why;
 }
 
 TEST_F(StagerTest, StageDefaultStagesTheEntryAsSystemdBootWould)

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include "booted_kernel.h"
+
+#include <strings.h>
+
+#include <fmt/format.h>
+
+#include "boot_files.h"
+#include "compose.h"
+#include "digest.h"
+#include "efi_vars.h"
+#include "kernel_image.h"
+#include "memfd.h"
+#include "pe.h"
+#include "uki.h"
+
+namespace kexecd {
+
+namespace {
+
+/* The bytes staging would hand the kernel for this entry. */
+Result<std::string> entryKernelDigest(const UkiEntry &entry, const Limits &limits)
+{
+	auto files = openEntryFiles(entry);
+	if (!files)
+		return files.takeError();
+	auto memfd = SealedMemfd::copyFrom(files->image.fd.get(), files->image.origin, limits.pe.maxFileSize);
+	if (!memfd)
+		return memfd.takeError();
+	if (entry.kind == "kernel") {
+		auto image = readKernelImage(memfd->bytes(), files->image.origin);
+		if (!image)
+			return image.takeError();
+		return image->unpacked.empty() ? sha256Hex(memfd->bytes()) : sha256Hex(image->unpacked);
+	}
+	auto pe = PeFile::parse(memfd->bytes(), files->image.origin, limits.pe);
+	if (!pe)
+		return pe.takeError();
+	auto uki = UkiImage::fromPe(std::move(*pe), files->image.origin, ImageRole::Uki);
+	if (!uki)
+		return uki.takeError();
+	auto profile = uki->findProfile(entry.profile >= 0 ? "@" + std::to_string(entry.profile) : "");
+	if (!profile)
+		return profile.takeError();
+	ClassicOptions options;
+	options.profile = *profile;
+	options.maxCmdline = limits.maxCmdline;
+	auto parts = composeClassic(*uki, {}, options);
+	if (!parts)
+		return parts.takeError();
+	return sha256Hex(parts->kernel.bytes());
+}
+
+} // namespace
+
+BootedKernel findBootedKernel(const DiscoveryPaths &paths, const Limits &limits)
+{
+	BootedKernel booted;
+	const auto selected = readLoaderVariable(paths.efivarsDir, "LoaderEntrySelected");
+	if (!selected || selected->empty()) {
+		booted.why = "no LoaderEntrySelected: the boot loader did not say which entry it booted";
+		return booted;
+	}
+	booted.entry = *selected;
+	auto entries = listUkis(paths);
+	if (!entries) {
+		booted.why = "the boot entries cannot be listed: " + entries.error().message;
+		return booted;
+	}
+	for (const UkiEntry &entry : *entries) {
+		/* systemd-boot compares ids ignoring case. */
+		if (strcasecmp(entry.id.c_str(), selected->c_str()) != 0)
+			continue;
+		auto digest = entryKernelDigest(entry, limits);
+		if (!digest) {
+			booted.why = fmt::format("the booted entry '{}' cannot be read: {}", *selected,
+						 digest.error().message);
+			return booted;
+		}
+		booted.sha256 = *digest;
+		booted.why = fmt::format("the kernel of the booted entry '{}' ({})", *selected, entry.path);
+		return booted;
+	}
+	booted.why = fmt::format("the booted entry '{}' is no longer on the boot partitions", *selected);
+	return booted;
+}
+
+} // namespace kexecd

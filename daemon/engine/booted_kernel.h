@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// Which kernel this boot started, as a digest comparable with a staged
+// record's kernel.sha256: `reboot --auto` soft-reboots only into the same
+// kernel (issue 14), and the uname plus command line are only a stand-in
+// for that. systemd-boot says which entry it booted (LoaderEntrySelected);
+// the entry's kernel is then what staging it would hand the kernel: a
+// UKI's .linux (of the entry's profile), or a Type #1 entry's linux, each
+// unpacked when it is a zboot image.
+
+#include <string>
+
+#include "discovery.h"
+#include "result.h"
+#include "stager.h"
+
+namespace kexecd {
+
+struct BootedKernel {
+	std::string sha256; // "" when it cannot be known
+	std::string entry;  // LoaderEntrySelected
+	std::string why;    // how it was found, or why not
+};
+
+/* Reads beneath the ESP/XBOOTLDR only (boot_files.h), within the limits
+ * a staging has. Never fails: what cannot be known says why. */
+BootedKernel findBootedKernel(const DiscoveryPaths &paths, const Limits &limits);
+
+} // namespace kexecd
