@@ -27,7 +27,7 @@ Result<std::string> entryKernelDigest(const UkiEntry &entry, const Limits &limit
 	auto memfd = SealedMemfd::copyFrom(files->image.fd.get(), files->image.origin, limits.pe.maxFileSize);
 	if (!memfd)
 		return memfd.takeError();
-	if (entry.kind == "kernel") {
+	if (entry.isKernel()) {
 		auto image = readKernelImage(memfd->bytes(), files->image.origin);
 		if (!image)
 			return image.takeError();
@@ -42,13 +42,12 @@ Result<std::string> entryKernelDigest(const UkiEntry &entry, const Limits &limit
 	auto profile = uki->findProfile(entry.profile >= 0 ? "@" + std::to_string(entry.profile) : "");
 	if (!profile)
 		return profile.takeError();
-	ClassicOptions options;
-	options.profile = *profile;
-	options.maxCmdline = limits.maxCmdline;
-	auto parts = composeClassic(*uki, {}, options);
-	if (!parts)
-		return parts.takeError();
-	return sha256Hex(parts->kernel.bytes());
+	/* The kernel only: composing the initrd too would copy it for nothing. */
+	bool zboot = false;
+	auto kernel = classicKernel(*uki, *profile, &zboot);
+	if (!kernel)
+		return kernel.takeError();
+	return sha256Hex(kernel->bytes());
 }
 
 } // namespace

@@ -174,12 +174,25 @@ std::string devicetreeNote(const SectionSet &resolved, std::span<const UkiImage 
 			   fmt::join(found, ", "));
 }
 
+Result<SealedMemfd> classicKernel(const UkiImage &uki, const UkiProfile *profile, bool *wasZboot)
+{
+	const auto kernelImage = sectionOf(uki.resolve(profile), ".linux");
+	if (kernelImage.empty())
+		return makeError(Code::InvalidImage, fmt::format("'{}': no .linux section", uki.origin()));
+	*wasZboot = probeZboot(kernelImage).has_value();
+	if (!*wasZboot)
+		return SealedMemfd::fromBytes(kernelImage, "kernel");
+	auto unpacked = unpackZboot(kernelImage, uki.origin() + ":.linux");
+	if (!unpacked)
+		return unpacked.takeError();
+	return SealedMemfd::fromBytes(*unpacked, "kernel");
+}
+
 Result<ClassicParts> composeClassic(const UkiImage &uki, std::span<const UkiImage *const> addons,
 				    const ClassicOptions &options)
 {
 	const SectionSet sections = uki.resolve(options.profile);
-	const auto kernelImage = sectionOf(sections, ".linux");
-	if (kernelImage.empty())
+	if (sectionOf(sections, ".linux").empty())
 		return makeError(Code::InvalidImage, fmt::format("'{}': no .linux section", uki.origin()));
 
 	ClassicParts parts;
@@ -191,21 +204,10 @@ Result<ClassicParts> composeClassic(const UkiImage &uki, std::span<const UkiImag
 				 fmt::format("'{}': composed command line is {} bytes, more than the limit of {}",
 					     uki.origin(), parts.cmdline.size() + 1, options.maxCmdline));
 
-	if (probeZboot(kernelImage)) {
-		auto unpacked = unpackZboot(kernelImage, uki.origin() + ":.linux");
-		if (!unpacked)
-			return unpacked.takeError();
-		auto kernel = SealedMemfd::fromBytes(*unpacked, "kernel");
-		if (!kernel)
-			return kernel.takeError();
-		parts.kernel = std::move(*kernel);
-		parts.kernelWasZboot = true;
-	} else {
-		auto kernel = SealedMemfd::fromBytes(kernelImage, "kernel");
-		if (!kernel)
-			return kernel.takeError();
-		parts.kernel = std::move(*kernel);
-	}
+	auto kernel = classicKernel(uki, options.profile, &parts.kernelWasZboot);
+	if (!kernel)
+		return kernel.takeError();
+	parts.kernel = std::move(*kernel);
 
 	const InitrdComposition initrd = composeInitrd(sections, options.profile, addons, options.sidecars);
 	for (const InitrdPart &p : initrd.parts())

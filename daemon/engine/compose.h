@@ -85,6 +85,10 @@ std::string stubCmdlineText(std::span<const uint8_t> data);
  * for the record and status instead of dropping it silently. */
 std::string devicetreeNote(const SectionSet &resolved, std::span<const UkiImage *const> addons);
 
+/* The kernel the classic scheme hands over for a UKI (profile's .linux):
+ * a zboot image's payload, else the section's bytes; wasZboot says which. */
+Result<SealedMemfd> classicKernel(const UkiImage &uki, const UkiProfile *profile, bool *wasZboot);
+
 /* Classic scheme: userspace decomposition. */
 struct ClassicParts {
 	SealedMemfd kernel;
