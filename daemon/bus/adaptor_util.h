@@ -113,4 +113,10 @@ inline bool interactiveOption(const VariantMap &options)
 	return option<bool>(options, "interactive").value_or(false);
 }
 
+/* Stage*, Unstage: the crash kernel's slot instead of the reboot slot. */
+inline bool crashOption(const VariantMap &options)
+{
+	return option<bool>(options, "crash").value_or(false);
+}
+
 } // namespace kexecd

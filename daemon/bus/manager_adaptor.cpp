@@ -162,7 +162,7 @@ void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki
 		request->uki.fd = takeInputFd(uki, fmt::format("UKI '{}'", request->uki.origin), maxSize);
 		request->addons = takeInputFds(addons, options, "addon_paths", "addon", maxSize);
 		/* The call message keeps its fds until the reply: two each. */
-		queueStaging(reply, request, false, option<bool>(options, "crash").value_or(false),
+		queueStaging(reply, request, false, crashOption(options),
 			     2 * (addons.size() + 1), interactiveOption(options));
 	});
 }
@@ -194,7 +194,7 @@ void ManagerAdaptor::StageKernel(sdbus::Result<VariantMap> &&result, sdbus::Unix
 		request->kernel.origin = kernelPath.empty() ? "kernel" : kernelPath;
 		request->kernel.fd = takeInputFd(kernel, fmt::format("kernel '{}'", request->kernel.origin), maxSize);
 		request->initrds = takeInputFds(initrds, options, "initrd_paths", "initrd", maxSize);
-		queueStaging(reply, request, false, option<bool>(options, "crash").value_or(false),
+		queueStaging(reply, request, false, crashOption(options),
 			     2 * (initrds.size() + 1), interactiveOption(options));
 	});
 }
@@ -406,7 +406,7 @@ void ManagerAdaptor::StageDefault(sdbus::Result<VariantMap> &&result, VariantMap
 			throw toDbusError(Code::Unsupported,
 					  "StageDefault always adds the addons systemd-stub would load; "
 					  "use Stage for a UKI without them");
-		queueStaging(reply, request, true, option<bool>(options, "crash").value_or(false), 0,
+		queueStaging(reply, request, true, crashOption(options), 0,
 			     interactiveOption(options));
 	});
 }
@@ -416,7 +416,7 @@ void ManagerAdaptor::Unstage(sdbus::Result<> &&result, VariantMap options)
 	auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
 	guarded(reply, "Unstage", [&] {
 		checkKnownOptions(options, { "interactive", "crash" });
-		Stager &target = slotStager(option<bool>(options, "crash").value_or(false));
+		Stager &target = slotStager(crashOption(options));
 		authorizer_.authorize(sender(), "org.kexecd1.unstage", interactiveOption(options),
 				      [this, reply, &target](Result<void> allowed) {
 			guarded(reply, "Unstage", [&] {
