@@ -210,14 +210,22 @@ void addStaged(Block &block, const json &staged)
 	addVerdicts(block, staged);
 
 	block.add("Kernel SHA256", text(staged, { "/kernel/sha256" }));
+	/* Records before issue 16 carry the composed initrd's own digest. */
 	block.add("Initrd SHA256", text(staged, { "/initrd/sha256" }));
-	/* The composed initrd, in systemd-stub's order. */
+	/* The composed initrd, in systemd-stub's order: each part and where
+	 * its bytes come from (a file, whose digest is above), or its own
+	 * digest when kexecd generated it. */
 	if (const json *parts = find(staged, { "/initrd/parts" }); parts && parts->is_array()) {
 		std::string list;
-		for (const json &p : *parts)
-			if (p.is_string())
-				list += (list.empty() ? "" : ", ") + p.get<std::string>();
-		block.add("Initrd parts", list);
+		for (const json &p : *parts) {
+			std::string item = p.is_string() ? p.get<std::string>() : text(p, { "/what" });
+			if (const json *size = find(p, { "/size" }))
+				item += " (" + scalar(*size) + " bytes" +
+					(find(p, { "/from/file" }) ? "" : ", sha256 " + text(p, { "/sha256" }).substr(0, 12)) +
+					")";
+			list += (list.empty() ? "" : ", ") + item;
+		}
+		block.add("Initrd", text(staged, { "/initrd/size" }) + " bytes: " + list);
 	}
 	block.add("Devicetree", text(staged, { "/devicetree" }));
 	/* Addons systemd-stub would not load either (Secure Boot). */
@@ -227,7 +235,13 @@ void addStaged(Block &block, const json &staged)
 			list += (list.empty() ? "" : ", ") + text(a, { "/path" }) + " (" + text(a, { "/verdict" }) + ")";
 		block.add("Skipped addons", list);
 	}
-	block.add("Container SHA256", text(staged, { "/container/sha256" }));
+	block.add("Container SHA256", text(staged, { "/container/sha256" })); // records before issue 16
+	if (const json *sections = find(staged, { "/container/sections" }); sections && sections->is_array()) {
+		std::string list;
+		for (const json &c : *sections)
+			list += (list.empty() ? "" : ", ") + text(c, { "/name" }) + " " + text(c, { "/sha256" }).substr(0, 12);
+		block.add("Container", text(staged, { "/container/size" }) + " bytes: " + list);
+	}
 	block.add("UKI SHA256", text(staged, { "/uki/sha256" }));
 	block.add("Image SHA256", text(staged, { "/image/sha256" }));
 	block.add("Staged at", text(staged, { "/staged_at" }));

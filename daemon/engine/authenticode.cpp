@@ -21,7 +21,7 @@ namespace {
 using detail::BioPtr;
 using detail::OsslDeleter;
 using detail::opensslErrors;
-using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX_free>>;
+using detail::MdCtxPtr;
 using ObjectPtr = std::unique_ptr<ASN1_OBJECT, OsslDeleter<ASN1_OBJECT_free>>;
 
 /* WIN_CERTIFICATE (PE/COFF spec "The Attribute Certificate Table"). */
@@ -325,13 +325,9 @@ std::optional<time_t> asn1TimeToUnix(const ASN1_TIME *t)
 
 } // namespace detail
 
-Result<std::vector<uint8_t>> authenticodeDigest(const PeFile &pe, const EVP_MD *md)
+Result<std::vector<ByteRange>> authenticodeRanges(const PeFile &pe)
 {
-	if (!md)
-		return makeError(Code::InvalidArgument, "no digest algorithm");
-
-	std::span<const uint8_t> bytes = pe.bytes();
-	const uint64_t fileSize = bytes.size();
+	const uint64_t fileSize = pe.view().size();
 	const uint64_t headers = pe.sizeOfHeaders();
 	const uint64_t checksum = pe.checksumOffset();
 	const uint64_t certDir = pe.certDirectoryOffset();
@@ -341,45 +337,36 @@ Result<std::vector<uint8_t>> authenticodeDigest(const PeFile &pe, const EVP_MD *
 	if (certDir && (certDir < checksum + 4 || certDir + 8 > headers))
 		return makeError(Code::InvalidImage, "certificate directory entry outside the headers");
 
-	MdCtxPtr ctx(EVP_MD_CTX_new());
-	if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1)
-		return makeError(Code::Internal, "digest init: " + opensslErrors());
-
-	bool ok = true;
-	auto update = [&](uint64_t from, uint64_t to) {
+	std::vector<ByteRange> out;
+	auto add = [&](uint64_t from, uint64_t to) {
 		if (to > from)
-			ok = ok && EVP_DigestUpdate(ctx.get(), bytes.data() + from, to - from) == 1;
+			out.push_back({ from, to - from });
 	};
-
 	/* Headers, less the checksum and the certificate table's directory
 	 * entry: signing changes both. */
-	update(0, checksum);
+	add(0, checksum);
 	if (certDir) {
-		update(checksum + 4, certDir);
-		update(certDir + 8, headers);
+		add(checksum + 4, certDir);
+		add(certDir + 8, headers);
 	} else {
-		update(checksum + 4, headers);
+		add(checksum + 4, headers);
 	}
 
-	struct Range {
-		uint64_t offset;
-		uint64_t size;
-	};
-	std::vector<Range> ranges;
+	std::vector<ByteRange> sections;
 	for (const PeSection &s : pe.sections()) {
 		if (s.sizeOfRawData == 0)
 			continue;
 		if (uint64_t{ s.pointerToRawData } + s.sizeOfRawData > fileSize)
 			return makeError(Code::InvalidImage,
 					 "section '" + s.name + "' raw data past end of file");
-		ranges.push_back({ s.pointerToRawData, s.sizeOfRawData });
+		sections.push_back({ s.pointerToRawData, s.sizeOfRawData });
 	}
-	std::stable_sort(ranges.begin(), ranges.end(),
-			 [](const Range &a, const Range &b) { return a.offset < b.offset; });
+	std::stable_sort(sections.begin(), sections.end(),
+			 [](const ByteRange &a, const ByteRange &b) { return a.offset < b.offset; });
 
 	uint64_t hashed = headers;
-	for (const Range &r : ranges) {
-		update(r.offset, r.offset + r.size);
+	for (const ByteRange &r : sections) {
+		out.push_back(r);
 		hashed += r.size;
 	}
 
@@ -390,8 +377,29 @@ Result<std::vector<uint8_t>> authenticodeDigest(const PeFile &pe, const EVP_MD *
 	if (auto dir = pe.dataDirectory(PeFile::kCertificateTable); dir && dir->virtualAddress && dir->size)
 		certSize = dir->size;
 	if (fileSize > hashed && fileSize - hashed > certSize)
-		update(hashed, fileSize - certSize);
+		add(hashed, fileSize - certSize);
+	return out;
+}
 
+Result<std::vector<uint8_t>> authenticodeDigest(const PeFile &pe, const EVP_MD *md)
+{
+	if (!md)
+		return makeError(Code::InvalidArgument, "no digest algorithm");
+	if (EVP_MD_get_type(md) == NID_sha256)
+		if (auto known = pe.knownAuthenticodeSha256())
+			return std::move(*known);
+	auto ranges = authenticodeRanges(pe);
+	if (!ranges)
+		return ranges.takeError();
+
+	MdCtxPtr ctx(EVP_MD_CTX_new());
+	if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1)
+		return makeError(Code::Internal, "digest init: " + opensslErrors());
+	bool ok = true;
+	for (const ByteRange &r : *ranges)
+		pe.view().forEach(r.offset, r.size, [&](std::span<const uint8_t> piece) {
+			ok = ok && EVP_DigestUpdate(ctx.get(), piece.data(), piece.size()) == 1;
+		});
 	if (!ok)
 		return makeError(Code::Internal, "digest update: " + opensslErrors());
 

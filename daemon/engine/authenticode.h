@@ -41,6 +41,16 @@ inline constexpr const char *kSpcIndividualKeyPurposeOid = "1.3.6.1.4.1.311.2.1.
  * the signed copy made of it. */
 Result<std::vector<uint8_t>> authenticodeDigest(const PeFile &pe, const EVP_MD *md);
 
+struct ByteRange {
+	uint64_t offset = 0;
+	uint64_t size = 0;
+	bool operator==(const ByteRange &) const = default;
+};
+/* The file ranges that digest covers, in hashing order; staging hashes
+ * them while it reads the file (issue 16) and hands the result to the
+ * PeFile (PeFile::setKnownAuthenticodeSha256). */
+Result<std::vector<ByteRange>> authenticodeRanges(const PeFile &pe);
+
 using Pkcs7Ptr = std::unique_ptr<PKCS7, detail::OsslDeleter<PKCS7_free>>;
 
 /* One WIN_CERTIFICATE entry of the certificate table. */

@@ -2,10 +2,12 @@
 #include "compose.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "digest.h"
 #include "elf_container.h"
 #include "zboot.h"
 
@@ -17,6 +19,59 @@ std::span<const uint8_t> sectionOf(const SectionSet &set, std::string_view name)
 {
 	auto it = set.find(name);
 	return it == set.end() ? std::span<const uint8_t>{} : it->second;
+}
+
+/* Each part at its offset, and where a section part comes from. */
+std::vector<InitrdPartRecord> initrdRecord(const InitrdComposition &initrd, const UkiImage &uki,
+					   std::span<const UkiImage *const> addons)
+{
+	std::vector<InitrdPartRecord> out;
+	uint64_t at = 0;
+	for (const InitrdPart &p : initrd.parts()) {
+		InitrdPartRecord r{ p.what, at, p.data.size(), {}, 0, {} };
+		auto findIn = [&](const UkiImage &img) {
+			for (const PeSection &s : img.pe().sections())
+				if (!s.data.empty() && s.data.data() == p.data.data() && s.data.size() == p.data.size()) {
+					r.from = img.origin();
+					r.fromOffset = s.pointerToRawData;
+					return true;
+				}
+			return false;
+		};
+		bool found = findIn(uki);
+		for (const UkiImage *a : addons)
+			found = found || findIn(*a);
+		if (!found)
+			r.sha256 = sha256Hex(p.data);
+		out.push_back(std::move(r));
+		at += p.data.size();
+		if (initrd.parts().size() > 1)
+			at += (4 - p.data.size() % 4) % 4;
+	}
+	return out;
+}
+
+/* placed holds exactly initrd.padded(): each part at its offset (a part
+ * read in place is there by address; the rest, small, by content) and
+ * the padding, which placement never writes, still a hole. */
+bool holdsComposition(const SealedMemfd &placed, const std::vector<InitrdPartRecord> &layout,
+		      const InitrdComposition &initrd)
+{
+	if (placed.size() != initrd.paddedSize())
+		return false;
+	const std::span<const uint8_t> bytes = placed.bytes();
+	for (size_t i = 0; i < layout.size(); i++) {
+		const auto data = initrd.parts()[i].data;
+		const uint8_t *at = bytes.data() + layout[i].offset;
+		if (data.data() != at && (data.empty() || std::memcmp(data.data(), at, data.size()) != 0))
+			return false;
+		const uint64_t end = layout[i].offset + data.size();
+		const uint64_t next = i + 1 < layout.size() ? layout[i + 1].offset : bytes.size();
+		for (uint64_t z = end; z < next; z++)
+			if (bytes[z] != 0)
+				return false;
+	}
+	return true;
 }
 
 } // namespace
@@ -204,16 +259,22 @@ Result<ClassicParts> composeClassic(const UkiImage &uki, std::span<const UkiImag
 				 fmt::format("'{}': composed command line is {} bytes, more than the limit of {}",
 					     uki.origin(), parts.cmdline.size() + 1, options.maxCmdline));
 
-	auto kernel = classicKernel(uki, options.profile, &parts.kernelWasZboot);
+	const auto kernelImage = sectionOf(sections, ".linux");
+	const SealedMemfd *placed = options.placedKernel;
+	auto kernel = placed && placed->bytes().data() == kernelImage.data() &&
+				      placed->size() == kernelImage.size() && !probeZboot(kernelImage)
+			      ? placed->duplicate()
+			      : classicKernel(uki, options.profile, &parts.kernelWasZboot);
 	if (!kernel)
 		return kernel.takeError();
 	parts.kernel = std::move(*kernel);
 
 	const InitrdComposition initrd = composeInitrd(sections, options.profile, addons, options.sidecars);
-	for (const InitrdPart &p : initrd.parts())
-		parts.initrdLayout.push_back(fmt::format("{} ({} bytes)", p.what, p.data.size()));
+	parts.initrdLayout = initrdRecord(initrd, uki, addons);
 	if (!initrd.parts().empty()) {
-		auto memfd = SealedMemfd::concat(initrd.padded(), "initrd");
+		auto memfd = options.placedInitrd && holdsComposition(*options.placedInitrd, parts.initrdLayout, initrd)
+				     ? options.placedInitrd->duplicate()
+				     : SealedMemfd::concat(initrd.padded(), "initrd");
 		if (!memfd)
 			return memfd.takeError();
 		parts.initrd = std::move(*memfd);
@@ -221,18 +282,16 @@ Result<ClassicParts> composeClassic(const UkiImage &uki, std::span<const UkiImag
 	return parts;
 }
 
-Result<SealedMemfd> composeImageContainer(std::span<const ContainerEntry> entries,
-					  std::optional<unsigned> profileIndex)
+Result<std::vector<ElfSection>> imageContainerSections(std::span<const ContainerEntry> entries,
+						       std::optional<unsigned> profileIndex, std::string &select)
 {
 	std::vector<ElfSection> sections;
-	std::vector<std::string> names;
-	names.reserve(entries.size());
 	for (size_t i = 0; i < entries.size(); i++) {
 		sections.push_back({ fmt::format(".pe.{}", i + 1), entries[i].pe });
 		if (!entries[i].ima.empty())
 			sections.push_back({ ".ima", entries[i].ima });
 	}
-	const std::string select = profileIndex ? std::to_string(*profileIndex) : std::string();
+	select = profileIndex ? std::to_string(*profileIndex) : std::string();
 	if (profileIndex)
 		sections.push_back({ kSelectSection,
 				     { reinterpret_cast<const uint8_t *>(select.data()), select.size() } });
@@ -241,9 +300,19 @@ Result<SealedMemfd> composeImageContainer(std::span<const ContainerEntry> entrie
 				 fmt::format("the image container would need {} sections; the kernel's parser "
 					     "reads at most {} (UKI + addons + IMA signatures)",
 					     sections.size(), kMaxContainerSections));
+	return sections;
+}
+
+Result<SealedMemfd> composeImageContainer(std::span<const ContainerEntry> entries,
+					  std::optional<unsigned> profileIndex)
+{
+	std::string select;
+	auto sections = imageContainerSections(entries, profileIndex, select);
+	if (!sections)
+		return sections.takeError();
 	/* Each file's bytes go from its sealed input straight into the
 	 * container memfd: no heap copy in between. */
-	const ElfContainerLayout layout = layoutElfContainer(sections);
+	const ElfContainerLayout layout = layoutElfContainer(*sections);
 	const auto pieces = layout.pieces();
 	return SealedMemfd::concat(pieces, "image-container");
 }

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "elf_container.h"
 #include "memfd.h"
 #include "result.h"
 #include "stub_cpio.h"
@@ -89,13 +90,26 @@ std::string devicetreeNote(const SectionSet &resolved, std::span<const UkiImage 
  * a zboot image's payload, else the section's bytes; wasZboot says which. */
 Result<SealedMemfd> classicKernel(const UkiImage &uki, const UkiProfile *profile, bool *wasZboot);
 
+/* Where one part of the composed initrd lies, and where its bytes came
+ * from: a section of an input file (that file's SHA-256 in the record
+ * covers them), or generated (then its own digest). The record describes
+ * the initrd by these instead of hashing it once more (issue 16). */
+struct InitrdPartRecord {
+	std::string what;
+	uint64_t offset = 0;       // in the composed initrd
+	uint64_t size = 0;
+	std::string from;          // the input file, "" if generated
+	uint64_t fromOffset = 0;   // its offset there
+	std::string sha256;        // generated parts only
+};
+
 /* Classic scheme: userspace decomposition. */
 struct ClassicParts {
 	SealedMemfd kernel;
 	std::optional<SealedMemfd> initrd; // nullopt -> KEXEC_FILE_NO_INITRAMFS
 	std::string cmdline;               // without the trailing NUL
 	bool kernelWasZboot = false;
-	std::vector<std::string> initrdLayout; // what each part is, in order
+	std::vector<InitrdPartRecord> initrdLayout; // in order
 	std::string devicetree;                // devicetreeNote()
 };
 
@@ -104,6 +118,10 @@ struct ClassicOptions {
 	std::string cmdlineExtra; // the loader's options; the caller checked them (checkLoaderOptions)
 	const SidecarFiles *sidecars = nullptr;
 	size_t maxCmdline = 4096;
+	/* The kernel and initrd as UkiInPlace placed them: used as they are
+	 * when they hold exactly what would be composed. */
+	const SealedMemfd *placedKernel = nullptr;
+	const SealedMemfd *placedInitrd = nullptr;
 };
 
 Result<ClassicParts> composeClassic(const UkiImage &uki, std::span<const UkiImage *const> addons,
@@ -123,5 +141,8 @@ constexpr const char *kSelectSection = ".select";
 
 Result<SealedMemfd> composeImageContainer(std::span<const ContainerEntry> entries,
 					  std::optional<unsigned> profileIndex);
+/* Its sections, in order; select holds the .select section's bytes. */
+Result<std::vector<ElfSection>> imageContainerSections(std::span<const ContainerEntry> entries,
+						       std::optional<unsigned> profileIndex, std::string &select);
 
 } // namespace kexecd

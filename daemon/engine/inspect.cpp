@@ -15,12 +15,17 @@ namespace kexecd {
 Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons, const std::string &profile,
 				    const EngineConfig &config, bool showContainer)
 {
-	auto in = readAndParse(uki, addons, profile, config.limits, {});
+	/* Read as staging reads, so inspect costs what staging costs. */
+	auto in = readAndParse(uki, addons, profile, config.limits, {}, 0,
+			       showContainer ? UkiPlacement::Container : UkiPlacement::Classic);
 	if (!in)
 		return in.takeError();
+	const auto addonPtrs = in->addonPointers();
+	KEXECD_TRY(placeClassicPayloads(*in, profile, nullptr, config.limits));
+	const std::vector<std::string> digests = fileDigests(*in);
 	nlohmann::json j;
-	auto describe = [&](const UkiImage &img, const LoadedFile &f) {
-		nlohmann::json d = partJson(f.memfd.bytes());
+	auto describe = [&](const UkiImage &img, const LoadedFile &f, const std::string &digest) {
+		nlohmann::json d = partJson(f.size, digest);
 		d["path"] = f.origin;
 		d["machine"] = machineName(img.pe().machine());
 		d["sections"] = nlohmann::json::array();
@@ -29,7 +34,7 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 						  { "offset", s.pointerToRawData } });
 		return d;
 	};
-	j["uki"] = describe(*in->uki, in->files[0]);
+	j["uki"] = describe(*in->uki, in->files[0], digests[0]);
 	addUkiIdentity(j["uki"], *in->uki);
 	j["uki"]["profiles"] = nlohmann::json::array();
 	for (const UkiProfile &p : in->uki->profiles())
@@ -37,17 +42,21 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 	j["profile"] = profileJson(in->profile);
 	j["addons"] = nlohmann::json::array();
 	for (size_t i = 0; i < in->addons.size(); i++)
-		j["addons"].push_back(describe(in->addons[i], in->files[i + 1]));
+		j["addons"].push_back(describe(in->addons[i], in->files[i + 1], digests[i + 1]));
 
-	const auto addonPtrs = in->addonPointers();
 	ClassicOptions opts;
 	opts.profile = in->profile;
 	opts.maxCmdline = config.limits.maxCmdline;
+	if (in->inPlace) {
+		opts.placedKernel = in->inPlace->kernel();
+		opts.placedInitrd = in->inPlace->initrd();
+	}
 	auto parts = composeClassic(*in->uki, addonPtrs, opts);
 	if (!parts)
 		return parts.takeError();
 	j["classic"] = { { "kernel", partJson(parts->kernel.bytes()) },
-			 { "initrd", parts->initrd ? partJson(parts->initrd->bytes()) : nlohmann::json(nullptr) },
+			 { "initrd", parts->initrd ? initrdJson(parts->initrd->size(), parts->initrdLayout)
+						   : nlohmann::json(nullptr) },
 			 { "cmdline", parts->cmdline },
 			 { "kernel_was_zboot", parts->kernelWasZboot } };
 	/* inspect shows the classic scheme's objects and never refuses. */
@@ -60,14 +69,11 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 		return signatures.takeError();
 	recordSignatures(j, *signatures, *sources);
 	if (showContainer) {
-		std::vector<ContainerEntry> entries;
-		for (const LoadedFile &f : in->files)
-			entries.push_back({ f.memfd.bytes(), f.ima });
-		auto container = composeImageContainer(entries, in->profile ? std::optional(in->profile->index)
-									    : std::nullopt);
+		std::optional<SealedMemfd> storage;
+		auto container = composeContainer(*in, storage);
 		if (!container)
 			return container.takeError();
-		j["container"] = containerJson(*container);
+		j["container"] = containerJson(**container, digests);
 		auto limits = checkBpfLimits(*in);
 		j["container"]["bpf_ready"] = limits.ok();
 		if (!limits)

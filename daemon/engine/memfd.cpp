@@ -6,6 +6,7 @@
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <vector>
@@ -52,7 +53,8 @@ SealedMemfd::SealedMemfd(UniqueFd fd, uint64_t size, std::string name)
 
 SealedMemfd::SealedMemfd(SealedMemfd &&other) noexcept
 	: fd_(std::move(other.fd_)), size_(std::exchange(other.size_, 0)),
-	  name_(std::move(other.name_)), map_(std::exchange(other.map_, nullptr))
+	  name_(std::move(other.name_)), map_(std::exchange(other.map_, nullptr)),
+	  mapLength_(std::exchange(other.mapLength_, 0)), sealed_(std::exchange(other.sealed_, false))
 {
 }
 
@@ -64,6 +66,8 @@ SealedMemfd &SealedMemfd::operator=(SealedMemfd &&other) noexcept
 		size_ = std::exchange(other.size_, 0);
 		name_ = std::move(other.name_);
 		map_ = std::exchange(other.map_, nullptr);
+		mapLength_ = std::exchange(other.mapLength_, 0);
+		sealed_ = std::exchange(other.sealed_, false);
 	}
 	return *this;
 }
@@ -75,22 +79,136 @@ SealedMemfd::~SealedMemfd()
 
 void SealedMemfd::unmap()
 {
-	if (map_ && size_ > 0)
-		::munmap(map_, size_);
+	if (map_ && mapLength_ > 0)
+		::munmap(map_, mapLength_);
 	map_ = nullptr;
+	mapLength_ = 0;
+}
+
+Result<void> SealedMemfd::map(uint64_t length)
+{
+	if (length == 0)
+		return {};
+	/* Read-only, no copy. Before sealing it must be private: a shared
+	 * mapping of a writable fd counts as writable (VM_MAYWRITE) and makes
+	 * F_SEAL_WRITE fail with EBUSY. Nothing ever writes through it, so a
+	 * private mapping sees every later write() to the file. */
+	void *p = ::mmap(nullptr, length, PROT_READ, sealed_ ? MAP_SHARED : MAP_PRIVATE, fd_.get(), 0);
+	if (p == MAP_FAILED)
+		return makeError(Code::Io, fmt::format("mapping memfd for '{}': {}", name_, std::strerror(errno)), errno);
+	map_ = p;
+	mapLength_ = length;
+	return {};
+}
+
+Result<void> SealedMemfd::seal()
+{
+	if (sealed_)
+		return {};
+	if (::fcntl(fd_.get(), F_ADD_SEALS, kAllSeals) < 0)
+		return makeError(Code::Io, fmt::format("sealing memfd for '{}': {}", name_, std::strerror(errno)), errno);
+	sealed_ = true;
+	return {};
 }
 
 Result<void> SealedMemfd::sealAndMap()
 {
-	if (::fcntl(fd_.get(), F_ADD_SEALS, kAllSeals) < 0)
-		return makeError(Code::Io, fmt::format("sealing memfd for '{}': {}", name_, std::strerror(errno)), errno);
-	if (size_ == 0)
-		return {};
-	/* Shared read-only mapping: allowed after F_SEAL_WRITE, no copy. */
-	void *p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd_.get(), 0);
-	if (p == MAP_FAILED)
-		return makeError(Code::Io, fmt::format("mapping memfd for '{}': {}", name_, std::strerror(errno)), errno);
-	map_ = p;
+	KEXECD_TRY(seal());
+	return map(size_);
+}
+
+Result<SealedMemfd> SealedMemfd::create(std::string_view name, uint64_t size, uint64_t capacity)
+{
+	auto memfd = createMemfd(name);
+	if (!memfd)
+		return memfd.takeError();
+	SealedMemfd result(std::move(*memfd), 0, std::string(name));
+	KEXECD_TRY(result.resize(size));
+	KEXECD_TRY(result.map(std::max(size, capacity)));
+	return result;
+}
+
+Result<SealedMemfd> SealedMemfd::duplicate() const
+{
+	if (!sealed_)
+		return makeError(Code::Internal, fmt::format("memfd for '{}' is not sealed", name_));
+	int fd = ::fcntl(fd_.get(), F_DUPFD_CLOEXEC, 3);
+	if (fd < 0)
+		return makeError(Code::Io, fmt::format("duplicating memfd for '{}': {}", name_, std::strerror(errno)), errno);
+	SealedMemfd result(UniqueFd(fd), size_, name_);
+	result.sealed_ = true;
+	KEXECD_TRY(result.map(size_));
+	return result;
+}
+
+Result<void> SealedMemfd::resize(uint64_t size)
+{
+	if (sealed_ || (map_ && size > mapLength_))
+		return makeError(Code::Internal, fmt::format("memfd for '{}' cannot grow to {} bytes", name_, size));
+	if (::ftruncate(fd_.get(), static_cast<off_t>(size)) < 0)
+		return makeError(Code::Io, fmt::format("sizing memfd for '{}': {}", name_, std::strerror(errno)), errno);
+	size_ = size;
+	return {};
+}
+
+Result<void> SealedMemfd::writeAt(uint64_t outOff, std::span<const uint8_t> bytes)
+{
+	if (outOff > size_ || bytes.size() > size_ - outOff)
+		return makeError(Code::Internal, fmt::format("write past the end of the memfd for '{}'", name_));
+	size_t done = 0;
+	while (done < bytes.size()) {
+		ssize_t n = ::pwrite(fd_.get(), bytes.data() + done, bytes.size() - done,
+				     static_cast<off_t>(outOff + done));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return makeError(Code::Io, fmt::format("writing memfd for '{}': {}", name_, std::strerror(errno)), errno);
+		}
+		done += static_cast<size_t>(n);
+	}
+	return {};
+}
+
+Result<void> SealedMemfd::copyIn(int fd, uint64_t inOff, uint64_t outOff, uint64_t len, std::string_view label)
+{
+	if (outOff > size_ || len > size_ - outOff)
+		return makeError(Code::Internal, fmt::format("copy past the end of the memfd for '{}'", name_));
+	/* sendfile() writes at the file position: one page-cache-to-shmem copy,
+	 * no user buffer. copy_file_range() would be EXDEV from any other
+	 * filesystem. */
+	if (::lseek(fd_.get(), static_cast<off_t>(outOff), SEEK_SET) < 0)
+		return makeError(Code::Io, fmt::format("seeking memfd for '{}': {}", name_, std::strerror(errno)), errno);
+	off_t off = static_cast<off_t>(inOff);
+	uint64_t left = len;
+	bool useSendfile = true;
+	std::vector<uint8_t> buffer;
+	while (left > 0) {
+		ssize_t n;
+		if (useSendfile) {
+			n = ::sendfile(fd_.get(), fd, &off, std::min<uint64_t>(left, 1u << 30));
+			if (n < 0 && (errno == EINVAL || errno == ENOSYS)) {
+				useSendfile = false;
+				continue;
+			}
+		} else {
+			buffer.resize(1 << 20);
+			n = ::pread(fd, buffer.data(), std::min<uint64_t>(left, buffer.size()), off);
+			if (n > 0) {
+				KEXECD_TRY(writeAt(outOff + (len - left), { buffer.data(), static_cast<size_t>(n) }));
+				off += n;
+			}
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return makeError(Code::Io, fmt::format("reading '{}': {}", label, std::strerror(errno)), errno);
+		}
+		if (n == 0)
+			return makeError(Code::InvalidImage,
+					 fmt::format("'{}' ended at byte {} while being read: it changed underneath", label,
+						     static_cast<uint64_t>(off)));
+		left -= static_cast<uint64_t>(n);
+	}
 	return {};
 }
 

@@ -34,6 +34,24 @@ public:
 	static Result<SealedMemfd> concat(std::span<const std::span<const uint8_t>> parts,
 					  std::string_view name);
 
+	/* An unsealed memfd of size bytes (holes until written), mapped
+	 * read-only for capacity bytes so it may grow up to that without the
+	 * mapping, or spans into it, moving. Filled with copyIn()/writeAt(),
+	 * then seal()ed; nothing else ever sees it before that, and only the
+	 * sealed file is handed on (issue 16: bytes are copied once, straight
+	 * to where the kernel will read them). */
+	static Result<SealedMemfd> create(std::string_view name, uint64_t size, uint64_t capacity = 0);
+	Result<void> resize(uint64_t size);
+	/* len bytes of fd from inOff to outOff; a file that ends early is a
+	 * named error (it changed while being read). */
+	Result<void> copyIn(int fd, uint64_t inOff, uint64_t outOff, uint64_t len, std::string_view label);
+	Result<void> writeAt(uint64_t outOff, std::span<const uint8_t> bytes);
+	Result<void> seal();
+	bool sealed() const { return sealed_; }
+	/* The same sealed file through another descriptor and mapping: no
+	 * bytes are copied. */
+	Result<SealedMemfd> duplicate() const;
+
 	int fd() const { return fd_.get(); }
 	bool valid() const { return fd_.valid(); }
 	uint64_t size() const { return size_; }
@@ -47,12 +65,15 @@ public:
 private:
 	SealedMemfd(UniqueFd fd, uint64_t size, std::string name);
 	Result<void> sealAndMap();
+	Result<void> map(uint64_t length);
 	void unmap();
 
 	UniqueFd fd_;
 	uint64_t size_ = 0;
 	std::string name_;
 	void *map_ = nullptr;
+	uint64_t mapLength_ = 0;
+	bool sealed_ = false;
 };
 
 } // namespace kexecd

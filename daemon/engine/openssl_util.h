@@ -7,6 +7,7 @@
 #include <string>
 
 #include <openssl/bio.h>
+#include <openssl/evp.h>
 #include <openssl/x509.h>
 
 namespace kexecd::detail {
@@ -21,6 +22,7 @@ struct OsslDeleter {
 using BioPtr = std::unique_ptr<BIO, OsslDeleter<BIO_free>>;
 using X509Ptr = std::unique_ptr<X509, OsslDeleter<X509_free>>;
 using StoreCtxPtr = std::unique_ptr<X509_STORE_CTX, OsslDeleter<X509_STORE_CTX_free>>;
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, OsslDeleter<EVP_MD_CTX_free>>;
 
 /* Drain OpenSSL's per-thread error queue into one line, so a message says
  * what OpenSSL objected to and no stale error leaks into the next call. */

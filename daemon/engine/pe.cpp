@@ -44,6 +44,12 @@ const char *machineName(uint16_t machine)
 Result<PeFile> PeFile::parse(std::span<const uint8_t> bytes, const std::string &name,
 			     const PeLimits &limits)
 {
+	return parse(FileView{ bytes, {} }, name, limits);
+}
+
+Result<PeFile> PeFile::parse(FileView view, const std::string &name, const PeLimits &limits)
+{
+	const std::span<const uint8_t> bytes = view.base;
 	auto invalid = [&name](const std::string &what) {
 		return makeError(Code::InvalidImage, fmt::format("'{}': {}", name, what));
 	};
@@ -62,7 +68,9 @@ Result<PeFile> PeFile::parse(std::span<const uint8_t> bytes, const std::string &
 		return invalid("truncated inside the DOS header");
 
 	PeFile pe;
-	pe.bytes_ = bytes;
+	pe.view_ = std::move(view);
+	const std::vector<FileView::Redirect> &redirects = pe.view_.redirects;
+	size_t redirected = 0;
 	pe.peOffset_ = le32(bytes, 0x3c);
 	const uint64_t peOff = pe.peOffset_;
 	if (peOff < kDosHeaderSize || peOff >= bytes.size())
@@ -130,11 +138,15 @@ Result<PeFile> PeFile::parse(std::span<const uint8_t> bytes, const std::string &
 							   s.name, s.pointerToRawData, s.sizeOfRawData));
 			if (s.pointerToRawData < pe.sizeOfHeaders_)
 				return invalid(fmt::format("section '{}' overlaps the headers", s.name));
-			s.raw = bytes.subspan(s.pointerToRawData, s.sizeOfRawData);
 			const uint32_t payload = (s.virtualSize != 0 && s.virtualSize < s.sizeOfRawData)
 							 ? s.virtualSize
 							 : s.sizeOfRawData;
-			s.data = s.raw.first(payload);
+			s.data = bytes.subspan(s.pointerToRawData, payload);
+			for (const FileView::Redirect &r : redirects)
+				if (r.offset == s.pointerToRawData && r.bytes.size() == payload) {
+					s.data = r.bytes;
+					redirected++;
+				}
 		}
 		pe.sections_.push_back(std::move(s));
 	}
@@ -155,10 +167,21 @@ Result<PeFile> PeFile::parse(std::span<const uint8_t> bytes, const std::string &
 						   prev.name, byOffset[i]->name));
 	}
 
+	/* A redirect stands for exactly one section payload, and the view's
+	 * builder placed it so: anything else means the view is not of this
+	 * file. */
+	if (redirected != redirects.size())
+		return makeError(Code::Internal, fmt::format("'{}': read layout does not match its sections", name));
+
 	if (auto cert = pe.dataDirectory(kCertificateTable); cert && cert->size > 0) {
 		/* For the certificate table, VirtualAddress is a file offset. */
 		if (!fits(bytes, cert->virtualAddress, cert->size))
 			return invalid("certificate table extends past the end of the file");
+		for (const FileView::Redirect &r : redirects)
+			if (r.offset < uint64_t{ cert->virtualAddress } + cert->size &&
+			    cert->virtualAddress < r.offset + r.bytes.size())
+				return makeError(Code::Internal,
+						 fmt::format("'{}': read layout covers the certificate table", name));
 		pe.certTable_ = bytes.subspan(cert->virtualAddress, cert->size);
 	}
 	return pe;

@@ -45,9 +45,25 @@ nlohmann::json partJson(uint64_t size, std::string sha256)
 	return { { "size", size }, { "sha256", std::move(sha256) } };
 }
 
+nlohmann::json initrdJson(uint64_t size, std::span<const InitrdPartRecord> parts)
+{
+	nlohmann::json j = { { "size", size }, { "parts", nlohmann::json::array() } };
+	for (const InitrdPartRecord &p : parts) {
+		nlohmann::json part = { { "what", p.what }, { "offset", p.offset }, { "size", p.size } };
+		if (p.from.empty())
+			part["sha256"] = p.sha256;
+		else
+			part["from"] = { { "file", p.from }, { "offset", p.fromOffset } };
+		j["parts"].push_back(std::move(part));
+	}
+	return j;
+}
+
 nlohmann::json containerJson(const SealedMemfd &container, std::span<const std::string> fileDigests)
 {
-	nlohmann::json j = partJson(container.bytes());
+	/* No digest of the whole: its sections' are, and the .pe.N ones are
+	 * the input files' (issue 16). */
+	nlohmann::json j = { { "size", container.size() } };
 	j["sections"] = nlohmann::json::array();
 	if (auto view = readElfContainer(container.bytes()))
 		for (const auto &[name, data] : view->sections) {

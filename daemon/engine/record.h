@@ -11,6 +11,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "compose.h"
+#include "memfd.h"
+
 namespace kexecd {
 
 class SealedMemfd;
@@ -30,6 +33,10 @@ nlohmann::json containerJson(const SealedMemfd &container,
 			     std::span<const std::string> fileDigests = {});
 /* {size, sha256} of bytes whose digest is already known. */
 nlohmann::json partJson(uint64_t size, std::string sha256);
+/* The composed initrd: its size and its parts (compose.h), no digest of
+ * its own: each part's bytes are covered by its source file's digest or,
+ * generated, by its own (issue 16). */
+nlohmann::json initrdJson(uint64_t size, std::span<const InitrdPartRecord> parts);
 std::string isoTime(std::chrono::system_clock::time_point t);
 
 } // namespace kexecd

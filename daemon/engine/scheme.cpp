@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "scheme.h"
 
+#include <sys/stat.h>
+
 #include <fcntl.h>
 
 #include <cerrno>
@@ -13,6 +15,7 @@
 #include "parse_core.h"
 #include "record.h"
 #include "stage_input.h"
+#include "text.h"
 #include "trust.h"
 
 namespace kexecd {
@@ -84,6 +87,34 @@ std::string bpfKernelCoverage(const std::string &sigMode)
 /* BPF scheme preconditions, checked against the limits our parser
  * (bpf/parse_core.h) is built with, so the caller gets a named error
  * instead of an opaque EINVAL from the kernel. */
+namespace {
+
+Result<void> checkBpfPeSize(const std::string &origin, uint64_t size)
+{
+	if (size <= PC_PAYLOAD_MAX)
+		return {};
+	return makeError(Code::InvalidImage,
+			 fmt::format("'{}' is {} bytes; the BPF parser sends at most {} per PE (VERIFY_SIG)", origin,
+				     size, PC_PAYLOAD_MAX));
+}
+
+} // namespace
+
+Result<void> checkBpfInputSizes(const InputFile &uki, const std::vector<InputFile> &addons)
+{
+	auto check = [](const InputFile &f) -> Result<void> {
+		struct stat st;
+		if (::fstat(f.fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
+			return {}; // checked again once read
+		return checkBpfPeSize(f.origin.empty() ? fmt::format("fd {}", f.fd.get()) : displayText(f.origin),
+				      static_cast<uint64_t>(st.st_size));
+	};
+	KEXECD_TRY(check(uki));
+	for (const InputFile &a : addons)
+		KEXECD_TRY(check(a));
+	return {};
+}
+
 Result<void> checkBpfLimits(const ParsedInput &in)
 {
 	const UkiImage &uki = *in.uki;
@@ -109,11 +140,7 @@ Result<void> checkBpfLimits(const ParsedInput &in)
 	 * for signature checks, which userspace cannot always see): refuse
 	 * here what the parser would refuse there. */
 	for (size_t i = 0; i < in.files.size(); i++)
-		if (in.files[i].memfd.size() > PC_PAYLOAD_MAX)
-			return makeError(Code::InvalidImage,
-					 fmt::format("'{}' is {} bytes; the BPF parser sends at most {} per PE "
-						     "(VERIFY_SIG)", in.files[i].origin, in.files[i].memfd.size(),
-						     PC_PAYLOAD_MAX));
+		KEXECD_TRY(checkBpfPeSize(in.files[i].origin, in.files[i].size));
 	const auto parts = initrdParts(resolved, addons);
 	uint64_t initrdSize = 0;
 	for (const auto &part : parts)

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -18,6 +19,7 @@ namespace kexecd {
 
 class TrustStore;
 struct ParsedInput;
+struct InputFile;
 
 enum class Scheme { Auto, Bpf, Classic };
 enum class SignaturePolicy { Auto, Enforce, Warn };
@@ -30,6 +32,8 @@ Result<SignaturePolicy> parsePolicy(std::string_view text);
 /* The limits our parser (bpf/parse_core.h) is built with, checked so the
  * caller gets a named error instead of an opaque EINVAL from the kernel. */
 Result<void> checkBpfLimits(const ParsedInput &in);
+/* The per-PE size limit from the callers' files' sizes, before reading. */
+Result<void> checkBpfInputSizes(const InputFile &uki, const std::vector<InputFile> &addons);
 
 /* "none", "sig", "ima" from kexec_context.sig_mode's value (KEXEC_SIG_*);
  * "" for a value kexecd does not know. */

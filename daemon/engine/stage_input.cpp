@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "stage_input.h"
 
+#include <sys/stat.h>
 #include <sys/xattr.h>
 
 #include <filesystem>
 
 #include <fmt/format.h>
 
+#include "compose.h"
+#include "digest.h"
 #include "record.h"
 #include "signature_check.h"
 #include "trust_sources.h"
@@ -41,8 +44,35 @@ Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
 	if (!memfd)
 		return memfd.takeError();
 	f.memfd = std::move(*memfd);
+	f.size = f.memfd.size();
 	return f;
 }
+
+namespace {
+
+/* The UKI read in place (uki_in_place.h), for a regular file within the
+ * limit; nullptr for anything else, which is read whole. */
+Result<std::unique_ptr<UkiInPlace>> readUkiInPlace(InputFile &uki, const std::vector<InputFile> &addons,
+						   UkiPlacement placement, const std::string &origin,
+						   const Limits &limits)
+{
+	struct stat st;
+	if (placement == UkiPlacement::Whole || ::fstat(uki.fd.get(), &st) < 0 || !S_ISREG(st.st_mode) ||
+	    static_cast<uint64_t>(st.st_size) > limits.pe.maxFileSize || st.st_size == 0)
+		return std::unique_ptr<UkiInPlace>();
+	const uint64_t size = static_cast<uint64_t>(st.st_size);
+	if (placement == UkiPlacement::Classic)
+		return UkiInPlace::skeleton(uki.fd.get(), origin, size, limits.pe);
+	/* Room for the addons, their IMA signatures and the container's own
+	 * bytes after the UKI: address space only, never touched unless used. */
+	uint64_t capacity = UkiInPlace::kContainerDataOffset + size + (1u << 20);
+	for (const InputFile &a : addons)
+		if (::fstat(a.fd.get(), &st) == 0 && S_ISREG(st.st_mode))
+			capacity += std::min<uint64_t>(static_cast<uint64_t>(st.st_size), limits.pe.maxFileSize) + 4096;
+	return UkiInPlace::intoContainer(uki.fd.get(), origin, size, capacity, limits.pe);
+}
+
+} // namespace
 
 Result<std::vector<LoadedFile>> readAllOnce(InputFile &first, std::vector<InputFile> &rest, const Limits &limits,
 					   const ProgressFn &progress)
@@ -67,7 +97,7 @@ Result<std::vector<LoadedFile>> readAllOnce(InputFile &first, std::vector<InputF
 
 Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 				 const std::string &profile, const Limits &limits, const ProgressFn &progress,
-				 size_t lenient)
+				 size_t lenient, UkiPlacement placement)
 {
 	if (addons.size() > limits.maxAddons)
 		return makeError(Code::InvalidArgument,
@@ -76,14 +106,45 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 		return makeError(Code::InvalidArgument, "profile selector is too long");
 
 	ParsedInput in;
-	auto files = readAllOnce(uki, addons, limits, progress);
-	if (!files)
-		return files.takeError();
-	in.files = std::move(*files);
+	const std::string ukiOrigin =
+		uki.origin.empty() ? fmt::format("fd {}", uki.fd.get()) : displayText(uki.origin);
+	auto inPlace = readUkiInPlace(uki, addons, placement, ukiOrigin, limits);
+	if (!inPlace)
+		return inPlace.takeError();
+	in.inPlace = std::move(*inPlace);
+	if (in.inPlace) {
+		LoadedFile f;
+		f.origin = ukiOrigin;
+		f.ima = readImaXattr(uki.fd.get());
+		f.size = in.inPlace->size();
+		uint64_t total = f.size;
+		in.files.push_back(std::move(f));
+		for (size_t i = 0; i < addons.size(); i++) {
+			auto a = readOnce(addons[i], limits);
+			if (!a)
+				return a.takeError();
+			total += a->size;
+			if (total > limits.maxTotalInput)
+				return makeError(Code::InvalidArgument,
+						 fmt::format("inputs add up to more than the limit of {} bytes",
+							     limits.maxTotalInput));
+			in.files.push_back(std::move(*a));
+			if (progress)
+				progress("read", 0.3 * double(i + 2) / double(addons.size() + 1));
+		}
+	} else {
+		auto files = readAllOnce(uki, addons, limits, progress);
+		if (!files)
+			return files.takeError();
+		in.files = std::move(*files);
+	}
 
 	for (size_t i = 0, addon = 0; i < in.files.size(); i++) {
 		const LoadedFile &f = in.files[i];
-		auto pe = PeFile::parse(f.memfd.bytes(), f.origin, limits.pe);
+		auto pe = i == 0 && in.inPlace ? PeFile::parse(in.inPlace->view(), f.origin, limits.pe)
+					       : PeFile::parse(f.memfd.bytes(), f.origin, limits.pe);
+		if (pe && i == 0 && in.inPlace)
+			in.inPlace->lendAuthenticode(*pe);
 		Result<UkiImage> img = pe ? UkiImage::fromPe(std::move(*pe), f.origin, i == 0 ? ImageRole::Uki : ImageRole::Addon)
 					  : Result<UkiImage>(pe.takeError());
 		Result<void> fits = img && i > 0 ? checkAddonFits(*in.uki, *img) : Result<void>();
@@ -110,6 +171,64 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 	if (progress)
 		progress("parse", 0.4);
 	return in;
+}
+
+std::vector<std::string> fileDigests(ParsedInput &in)
+{
+	std::vector<std::string> digests;
+	for (size_t i = 0; i < in.files.size(); i++)
+		digests.push_back(i == 0 && in.inPlace ? in.inPlace->sha256Hex() : sha256Hex(in.files[i].memfd.bytes()));
+	return digests;
+}
+
+Result<const SealedMemfd *> composeContainer(ParsedInput &in, std::optional<SealedMemfd> &storage)
+{
+	if (in.inPlace && !in.inPlace->isContainer())
+		return makeError(Code::Internal, "the UKI was read for the classic scheme, not into a container");
+	std::vector<ContainerEntry> entries;
+	for (size_t i = 0; i < in.files.size(); i++)
+		entries.push_back({ i == 0 && in.inPlace ? in.inPlace->view().base : in.files[i].memfd.bytes(),
+				    in.files[i].ima });
+	const auto profileIndex = in.profile ? std::optional(in.profile->index) : std::nullopt;
+	if (in.inPlace && in.inPlace->isContainer()) {
+		std::string select;
+		auto sections = imageContainerSections(entries, profileIndex, select);
+		if (!sections)
+			return sections.takeError();
+		KEXECD_TRY(in.inPlace->finishContainer(*sections));
+		return &in.inPlace->container();
+	}
+	auto c = composeImageContainer(entries, profileIndex);
+	if (!c)
+		return c.takeError();
+	storage = std::move(*c);
+	return &*storage;
+}
+
+Result<void> placeClassicPayloads(ParsedInput &in, const std::string &profile, const SidecarFiles *sidecars,
+				  const Limits &limits)
+{
+	if (!in.inPlace || !in.inPlace->needsPlacing())
+		return {};
+	const auto addons = in.addonPointers();
+	const SectionSet resolved = in.uki->resolve(in.profile);
+	KEXECD_TRY(in.inPlace->placeClassic(resolved, composeInitrd(resolved, in.profile, addons, sidecars)));
+	/* Parsed again from where the bytes now are: the same headers, so
+	 * the same image, with its payloads readable. */
+	auto pe = PeFile::parse(in.inPlace->view(), in.files[0].origin, limits.pe);
+	if (!pe)
+		return pe.takeError();
+	in.inPlace->lendAuthenticode(*pe);
+	KEXECD_TRY(in.inPlace->seal());
+	auto img = UkiImage::fromPe(std::move(*pe), in.files[0].origin, ImageRole::Uki);
+	if (!img)
+		return img.takeError();
+	in.uki.emplace(std::move(*img));
+	auto p = in.uki->findProfile(profile);
+	if (!p)
+		return p.takeError();
+	in.profile = *p;
+	return {};
 }
 
 /* ---- verification ---------------------------------------------------- */

@@ -16,18 +16,30 @@
 #include "trust.h"
 #include "trust_sources.h"
 #include "uki.h"
+#include "uki_in_place.h"
 
 namespace kexecd {
 
 struct LoadedFile {
-	SealedMemfd memfd;
+	SealedMemfd memfd;        // the file; not for a UKI read in place (ParsedInput::inPlace)
 	std::string origin;
 	std::vector<uint8_t> ima; // security.ima of the original file
+	uint64_t size = 0;
+};
+
+/* Where the UKI's bytes go while they are read (uki_in_place.h). */
+enum class UkiPlacement {
+	Whole,     // its own memfd (inspect, plain reads)
+	Container, // the BPF scheme's image container
+	Classic,   // the classic scheme's kernel and initrd memfds
 };
 
 /* Everything parsed from one request. UkiImages borrow the memfds'
  * mappings, which stay put when LoadedFile objects move. */
 struct ParsedInput {
+	/* Owns the UKI's bytes when they were read in place; declared first so
+	 * it goes last. */
+	std::unique_ptr<UkiInPlace> inPlace;
 	std::vector<LoadedFile> files; // [0] = UKI, then addons
 	std::optional<UkiImage> uki;
 	std::vector<UkiImage> addons;
@@ -56,7 +68,21 @@ Result<std::vector<LoadedFile>> readAllOnce(InputFile &first, std::vector<InputF
  * ParsedInput::skipped, as the stub skips it with a log line. */
 Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 				 const std::string &profile, const Limits &limits, const ProgressFn &progress,
-				 size_t lenient = 0);
+				 size_t lenient = 0, UkiPlacement placement = UkiPlacement::Whole);
+
+/* The SHA-256 of each input for the record, [0] the UKI: computed while it
+ * was read when it was read in place, else now. */
+std::vector<std::string> fileDigests(ParsedInput &in);
+
+/* BPF scheme: the image container of in's files, finished around the UKI
+ * read into it in place, or else composed into storage. */
+Result<const SealedMemfd *> composeContainer(ParsedInput &in, std::optional<SealedMemfd> &storage);
+
+/* Classic scheme, for a UKI read with UkiPlacement::Classic: place its
+ * payloads where composeClassic() will find them (uki_in_place.h) and
+ * parse it again from there; a no-op otherwise. */
+Result<void> placeClassicPayloads(ParsedInput &in, const std::string &profile, const SidecarFiles *sidecars,
+				  const Limits &limits);
 
 /* systemd-stub's load_addons() skips, with a log line, an addon the
  * firmware refuses to load under Secure Boot, and boots the rest

@@ -364,14 +364,35 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		discovered = request.addons.size() - given;
 	}
 
-	auto in = readAndParse(request.uki, request.addons, request.profile, limits, progress, discovered);
+	/* Scheme choice (DESIGN.md §3), before reading: it says where the
+	 * UKI's bytes go as they are read. */
+	const Scheme requested = request.scheme.value_or(config_.scheme);
+	Scheme scheme = requested;
+	std::string reason;
+	if (requested == Scheme::Bpf && !support->bpfParser)
+		return makeError(Code::Unsupported,
+				 fmt::format("scheme 'bpf' requested but {}", support->detail));
+	if (requested == Scheme::Auto) {
+		scheme = support->bpfParser ? Scheme::Bpf : Scheme::Classic;
+		reason = support->bpfParser ? "auto: kernel has the BPF parser series"
+					    : "auto: kernel has no BPF parser (" + support->detail + ")";
+	} else {
+		reason = fmt::format("requested '{}'", schemeName(requested));
+	}
+	if (scheme == Scheme::Bpf && !request.cmdlineExtra.empty())
+		return makeError(Code::InvalidArgument,
+				 "cmdline_extra cannot be used with the BPF scheme: the kernel composes the "
+				 "command line from signed sections only");
+	/* The BPF parser's limits before the bulk of the bytes is read. */
+	if (scheme == Scheme::Bpf)
+		KEXECD_TRY(checkBpfInputSizes(request.uki, request.addons));
+
+	auto in = readAndParse(request.uki, request.addons, request.profile, limits, progress, discovered,
+			       scheme == Scheme::Bpf ? UkiPlacement::Container : UkiPlacement::Classic);
 	if (!in)
 		return in.takeError();
 	hook("read");
-	/* The BPF parser's limits right after parsing, before anything is
-	 * hashed or verified: refusing an oversize UKI costs milliseconds. */
-	const Scheme requestedScheme = request.scheme.value_or(config_.scheme);
-	if (support->bpfParser && requestedScheme != Scheme::Classic)
+	if (scheme == Scheme::Bpf)
 		KEXECD_TRY(checkBpfLimits(*in));
 	KEXECD_TRY(checkLoaderOptions(in->uki->resolve(in->profile), request.cmdlineExtra, support->secureBoot));
 
@@ -386,45 +407,19 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	if (!sources)
 		return sources.takeError();
 
-	/* Scheme choice (DESIGN.md §3). */
-	const Scheme requested = requestedScheme;
-	Scheme scheme = requested;
-	std::string reason;
-	if (requested == Scheme::Bpf && !support->bpfParser)
-		return makeError(Code::Unsupported,
-				 fmt::format("scheme 'bpf' requested but {}", support->detail));
-	if (requested == Scheme::Auto) {
-		scheme = support->bpfParser ? Scheme::Bpf : Scheme::Classic;
-		reason = support->bpfParser ? "auto: kernel has the BPF parser series"
-					    : "auto: kernel has no BPF parser (" + support->detail + ")";
-	} else {
-		reason = fmt::format("requested '{}'", schemeName(requested));
-	}
-
 	const auto addonPtrs = in->addonPointers();
 	const SectionSet resolved = in->uki->resolve(in->profile);
 	const std::string cmdline = composeCmdline(resolved, addonPtrs, request.cmdlineExtra);
 
-	/* Record-only digests run on another core while this one verifies
-	 * and composes (issue 16): the inputs are sealed, so neither can see
-	 * the bytes change. The futures wait in their destructors, so no
-	 * early return leaves them reading unmapped memory. */
-	auto fileDigests = std::async(std::launch::async, [&files = in->files] {
-		std::vector<std::string> digests;
-		for (const LoadedFile &f : files)
-			digests.push_back(sha256Hex(f.memfd.bytes()));
-		return digests;
-	});
-
 	nlohmann::json record;
 	record["kind"] = inputKindName(InputKind::Uki);
-	record["uki"]["size"] = in->files[0].memfd.size();
+	record["uki"]["size"] = in->files[0].size;
 	record["uki"]["path"] = in->files[0].origin;
 	addUkiIdentity(record["uki"], *in->uki);
 	record["profile"] = profileJson(in->profile);
 	record["addons"] = nlohmann::json::array();
 	for (size_t i = 1; i < in->files.size(); i++) {
-		nlohmann::json a = { { "size", in->files[i].memfd.size() } };
+		nlohmann::json a = { { "size", in->files[i].size } };
 		a["path"] = in->files[i].origin;
 		record["addons"].push_back(a);
 	}
@@ -440,12 +435,18 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 
 	LoadRequest load;
 	std::optional<ClassicParts> classic;
-	std::future<std::string> initrdDigest;
-	std::optional<SealedMemfd> container;
+	std::optional<SealedMemfd> composedContainer;
+	const SealedMemfd *container = nullptr;
 	std::optional<ParserContainer> parser;
 
 	auto composeClassicLoad = [&]() -> Result<void> {
+		KEXECD_TRY(placeClassicPayloads(*in, request.profile,
+						request.sidecars ? &*request.sidecars : nullptr, limits));
 		ClassicOptions opts;
+		if (in->inPlace) {
+			opts.placedKernel = in->inPlace->kernel();
+			opts.placedInitrd = in->inPlace->initrd();
+		}
 		opts.profile = in->profile;
 		opts.cmdlineExtra = request.cmdlineExtra;
 		opts.sidecars = request.sidecars ? &*request.sidecars : nullptr;
@@ -459,29 +460,19 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		load.initrdFd = classic->initrd ? classic->initrd->fd() : -1;
 		load.cmdline = classic->cmdline;
 		load.flags = (classic->initrd ? 0 : kKexecFileNoInitramfs) | slotFlags;
-		if (classic->initrd)
-			initrdDigest = std::async(std::launch::async,
-						  [bytes = classic->initrd->bytes()] { return sha256Hex(bytes); });
 		return checkCrashMemory(*support, classic->kernel.bytes().size() +
 						   (classic->initrd ? classic->initrd->bytes().size() : 0));
 	};
 
 	if (scheme == Scheme::Bpf) {
-		if (!request.cmdlineExtra.empty())
-			return makeError(Code::InvalidArgument,
-					 "cmdline_extra cannot be used with the BPF scheme: the kernel composes the "
-					 "command line from signed sections only");
 		auto pc = openParserContainer(config_.parserPath, limits.pe.maxFileSize, *store, policy);
 		if (!pc)
 			return pc.takeError();
 		parser = std::move(*pc);
-		std::vector<ContainerEntry> entries;
-		for (const LoadedFile &f : in->files)
-			entries.push_back({ f.memfd.bytes(), f.ima });
-		auto c = composeImageContainer(entries, in->profile ? std::optional(in->profile->index) : std::nullopt);
+		auto c = composeContainer(*in, composedContainer);
 		if (!c)
 			return c.takeError();
-		container = std::move(*c);
+		container = *c;
 		load.kernelFd = parser->memfd.fd();
 		load.initrdFd = container->fd();
 		load.cmdlineEmpty = true;
@@ -490,6 +481,12 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	} else {
 		KEXECD_TRY(composeClassicLoad());
 	}
+	/* Record-only digests: the addons' run on another core while this one
+	 * verifies; the UKI's were computed while it was read (uki_in_place.h).
+	 * The inputs are sealed, so nothing sees the bytes change. The future
+	 * waits in its destructor, so no early return leaves it reading
+	 * unmapped memory. */
+	auto fileDigestsDone = std::async(std::launch::async, [&in = *in] { return fileDigests(in); });
 	auto signatures = scheme == Scheme::Bpf
 		? verifyComposed(*in, *sources, policy, config_, *support, {}, false, parser->memfd.bytes())
 		: verifyComposed(*in, *sources, policy, config_, *support, classic->kernel.bytes(), classic->kernelWasZboot, {});
@@ -500,7 +497,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	if (progress)
 		progress("compose", 0.75);
 
-	const std::vector<std::string> digests = fileDigests.get();
+	const std::vector<std::string> digests = fileDigestsDone.get();
 	record["uki"]["sha256"] = digests[0];
 	for (size_t i = 1; i < digests.size(); i++)
 		record["addons"][i - 1]["sha256"] = digests[i];
@@ -526,10 +523,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		} else {
 			r["kernel"] = kernelPart();
 			r["kernel"]["zboot"] = classic->kernelWasZboot;
-			r["initrd"] = classic->initrd ? partJson(classic->initrd->size(), initrdDigest.get())
+			r["initrd"] = classic->initrd ? initrdJson(classic->initrd->size(), classic->initrdLayout)
 						      : nlohmann::json(nullptr);
-			if (classic->initrd)
-				r["initrd"]["parts"] = classic->initrdLayout;
 			if (!classic->devicetree.empty())
 				r["devicetree"] = classic->devicetree;
 			r["covered_by_kernel_signature_check"] =

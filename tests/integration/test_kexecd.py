@@ -338,7 +338,18 @@ class KexecdTest(dbusmock.DBusTestCase):
 		doc = self.status()
 		self.assertEqual(doc.get('state'), 'staged', doc)
 		found = set(strings_in(doc))
-		for what, digest in (('kernel', sha256(kernel)), ('initrd', sha256(initrd)),
+		# The initrd is described by its parts (issue 16): each where the
+		# record says, with the bytes of the file it names.
+		staged = doc['staged']
+		self.assertEqual(staged['initrd']['size'], len(initrd))
+		for part in staged['initrd']['parts']:
+			got = initrd[part['offset']:part['offset'] + part['size']]
+			if 'from' in part:
+				src = read(part['from']['file'])
+				self.assertEqual(got, src[part['from']['offset']:part['from']['offset'] + part['size']], part)
+			else:
+				self.assertEqual(sha256(got), part['sha256'], part)
+		for what, digest in (('kernel', sha256(kernel)),
 				     ('UKI', sha256(read(self.fx('uki.efi')))),
 				     ('addon', sha256(read(self.fx('addon-cmdline.addon.efi'))))):
 			self.assertIn(digest, found, f'SHA-256 of the {what} missing from status --json')
@@ -627,7 +638,11 @@ class KexecdTest(dbusmock.DBusTestCase):
 
 		staged = self.status()['staged']
 		self.assertEqual(staged['scheme'], 'bpf')
-		self.assertEqual(staged['container']['sha256'], sha256(container))
+		# The container by its sections' digests, .pe.N being the files'.
+		self.assertEqual(staged['container']['size'], len(container))
+		self.assertEqual([c['sha256'] for c in staged['container']['sections']],
+				 [sha256(data) for name, data in sections if name != '.shstrtab'])
+		self.assertEqual(staged['container']['sections'][0]['sha256'], staged['uki']['sha256'])
 		self.assertEqual(staged['parser']['sha256'], sha256(read(parser)))
 		self.assertEqual(staged['parser']['signature']['verdict'], 'trusted')
 		self.assertEqual(staged['cmdline'], 'console=ttyS0 kexecd.uki=1 kexecd.addon2=1')

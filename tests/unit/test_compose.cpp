@@ -157,8 +157,9 @@ TEST(Compose, Profiles)
 	/* No .initrd, but the stub still generates /.extra/profile. */
 	ASSERT_TRUE(noinitrd->initrd);
 	ASSERT_FALSE(noinitrd->initrdLayout.empty());
-	EXPECT_EQ(noinitrd->initrdLayout.back().rfind("/.extra/profile", 0), 0u) << noinitrd->initrdLayout.back();
-	EXPECT_EQ(noinitrd->initrdLayout[0].find(".initrd"), std::string::npos);
+	EXPECT_EQ(noinitrd->initrdLayout.back().what, "/.extra/profile");
+	EXPECT_FALSE(noinitrd->initrdLayout.back().sha256.empty()); // generated: its own digest
+	EXPECT_EQ(noinitrd->initrdLayout[0].what.find(".initrd"), std::string::npos);
 }
 
 TEST(Compose, ZbootKernelIsDecompressed)

@@ -111,6 +111,32 @@ std::string padFiles(std::initializer_list<std::string> files)
 }
 
 
+/* The record describes the initrd by its parts (issue 16): each part is
+ * where it says, with the bytes of the file it names or with its own
+ * digest, and nothing but zero padding lies between. */
+void expectInitrdRecord(const nlohmann::json &rec, const std::string &initrd)
+{
+	ASSERT_TRUE(rec.is_object());
+	ASSERT_EQ(rec["size"], initrd.size());
+	uint64_t at = 0;
+	for (const nlohmann::json &p : rec["parts"]) {
+		const uint64_t offset = p["offset"], size = p["size"];
+		ASSERT_LE(offset + size, initrd.size());
+		for (; at < offset; at++)
+			EXPECT_EQ(initrd[at], '\0') << "padding before " << p["what"];
+		const std::string got = initrd.substr(offset, size);
+		if (p.contains("from")) {
+			const std::string file = readText(p["from"]["file"].get<std::string>());
+			EXPECT_EQ(got, file.substr(p["from"]["offset"].get<uint64_t>(), size)) << p["what"];
+		} else {
+			EXPECT_EQ(p["sha256"], sha256Hex({ reinterpret_cast<const uint8_t *>(got.data()), got.size() }))
+				<< p["what"];
+		}
+		at = offset + size;
+	}
+	EXPECT_LE(initrd.size() - at, 3u);
+}
+
 } // namespace
 
 TEST_F(StagerTest, ClassicStageRecordsWhatTheKernelGot)
@@ -134,7 +160,7 @@ TEST_F(StagerTest, ClassicStageRecordsWhatTheKernelGot)
 	EXPECT_EQ(rec["uki"]["path"], fixture("uki.efi"));
 	EXPECT_EQ(rec["uki"]["os_release"]["pretty_name"], "Debian GNU/Linux 12 (bookworm)");
 	EXPECT_EQ(rec["kernel"]["sha256"], sha(fixture("vmlinuz")));
-	EXPECT_EQ(rec["initrd"]["sha256"], sha(fake_ + "/initrd.bin"));
+	expectInitrdRecord(rec["initrd"], readText(fake_ + "/initrd.bin"));
 	EXPECT_EQ(rec["addons"][1]["sha256"], sha(fixture("addon-initrd.addon.efi")));
 	EXPECT_EQ(rec["uki"]["signature"]["verdict"], "unsigned");
 	EXPECT_EQ(rec["signature_policy"], "warn");
@@ -538,7 +564,13 @@ TEST_F(StagerTest, BpfSchemeHandsTheKernelTwoContainers)
 	EXPECT_TRUE(same(view->sections[0].second, readFile(fixture("uki-profiles.efi"))));
 	EXPECT_TRUE(same(view->sections[2].second, readFile(fixture("addon-initrd.addon.efi"))));
 	EXPECT_EQ(std::string(view->sections[3].second.begin(), view->sections[3].second.end()), "1");
-	EXPECT_EQ((*r)["container"]["sha256"], sha(fake_ + "/initrd.bin"));
+	/* The container is described by its sections' digests, the .pe.N ones
+	 * being the files' (issue 16): each matches what the kernel got. */
+	EXPECT_EQ((*r)["container"]["size"], container.size());
+	ASSERT_EQ((*r)["container"]["sections"].size(), view->sections.size());
+	for (size_t i = 0; i < view->sections.size(); i++)
+		EXPECT_EQ((*r)["container"]["sections"][i]["sha256"], sha256Hex(view->sections[i].second)) << i;
+	EXPECT_EQ((*r)["container"]["sections"][0]["sha256"], (*r)["uki"]["sha256"]);
 	EXPECT_EQ((*r)["parser"]["signature"]["verdict"], "trusted");
 	EXPECT_EQ((*r)["cmdline"], "base=1 debug kexecd.addon=1 kexecd.addon2=1");
 	/* The fake shows no sig_mode: the record must not claim the kernel checks the PEs. */
