@@ -144,12 +144,15 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	record["scheme_reason"] = "a plain kernel is always loaded with the classic scheme";
 	record["kernel"] = partJson(kernel.bytes());
 	record["kernel"]["zboot"] = unpacked.has_value();
-	record["initrd"] = initrd ? partJson(initrd->bytes()) : nlohmann::json(nullptr);
-	if (initrd) {
-		record["initrd"]["parts"] = nlohmann::json::array();
-		for (const InitrdPart &p : composition.parts())
-			record["initrd"]["parts"].push_back(p.what);
+	/* As for a UKI, the initrd is described by its parts: each is a whole
+	 * initrd file, whose digest is in "initrds" (issue 16). */
+	std::vector<InitrdPartRecord> parts;
+	uint64_t at = 0;
+	for (const InitrdPart &p : composition.parts()) {
+		parts.push_back({ p.what, at, p.data.size(), p.what, 0, {} });
+		at += p.data.size() + (composition.parts().size() > 1 ? (4 - p.data.size() % 4) % 4 : 0);
 	}
+	record["initrd"] = initrd ? initrdJson(initrd->size(), parts) : nlohmann::json(nullptr);
 	record["covered_by_kernel_signature_check"] =
 		"kernel only: the initrds and the command line carry no signature, and nothing checks them";
 	hook("compose");
@@ -172,7 +175,9 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 		nameCrashMemoryError(e, *support);
 		return e;
 	}
-	return recordLoad(std::move(record), outcome, startTime, progress);
+	auto recorded = recordLoad(std::move(record), outcome, startTime, progress);
+	retire(std::move(*read), std::move(unpacked), std::move(initrd));
+	return recorded;
 }
 
 } // namespace kexecd

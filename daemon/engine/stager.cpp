@@ -574,7 +574,9 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 				     "container (bad signature or layout looks the same): read the kernel log";
 		return e;
 	}
-	return recordLoad(std::move(record), outcome, startTime, progress);
+	auto recorded = recordLoad(std::move(record), outcome, startTime, progress);
+	retire(std::move(*in), std::move(classic), std::move(composedContainer), std::move(parser));
+	return recorded;
 }
 
 Result<nlohmann::json> Stager::recordLoad(nlohmann::json record, Outcome &outcome,

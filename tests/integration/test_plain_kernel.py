@@ -56,7 +56,12 @@ class PlainKernelTest(base.KexecdTest):
 		self.assertEqual(staged['image']['sha256'], sha256(read(self.fx('vmlinuz'))))
 		self.assertEqual([(i['path'], i['sha256']) for i in staged['initrds']],
 				 [(a, sha256(read(a))), (b, sha256(read(b)))])
-		self.assertEqual(staged['initrd']['sha256'], sha256(read(self.kfile('initrd.bin'))))
+		# The composed initrd by its parts: each a whole initrd file, padded to 4.
+		got = read(self.kfile('initrd.bin'))
+		self.assertEqual(staged['initrd']['size'], len(got))
+		self.assertEqual([(p['from']['file'], p['from']['offset'], p['offset'], p['size'])
+				  for p in staged['initrd']['parts']],
+				 [(a, 0, 0, len(read(a))), (b, 0, len(pad4(read(a))), len(read(b)))])
 		self.assertEqual(staged['kernel']['sha256'], sha256(read(self.kfile('kernel.bin'))))
 		self.assertEqual(staged['cmdline'], 'console=ttyS0 kexecd.plain=1 x="a b"')
 		self.assertEqual(staged['cmdline_source'], 'append')
