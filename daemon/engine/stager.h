@@ -121,6 +121,10 @@ struct StageRequest {
 
 /* The record's "discovery" object; null when discovery chose nothing. */
 nlohmann::json discoveryRecord(const StageRequest &request);
+/* Discovered addons of request.uki go before the explicit ones, as
+ * systemd-stub loads them (stage_default.cpp). */
+Result<void> addDiscoveredAddons(StageRequest &request, const DiscoveryPaths &paths,
+				 std::vector<std::string> *notes);
 
 using ProgressFn = std::function<void(std::string_view phase, double fraction)>;
 
