@@ -154,6 +154,29 @@ def pct(values, p):
     return values[min(len(values) - 1, int(len(values) * p))]
 
 
+def plot(series, sizes, work):
+    """Median time against UKI size for each series (no addons), as a PNG, when gnuplot is there;
+    refusals (the BPF scheme above its limit) are left out, they are not stagings."""
+    if not shutil.which('gnuplot') or len(sizes) < 2:
+        return
+    names = ('bound', 'classic', 'bpf', 'extract', 'inspect')
+    dat = os.path.join(work, 'bench.dat')
+    png = os.environ.get('KEXECD_BENCH_PLOT') or os.path.join(work, 'bench.png')
+    with open(dat, 'w') as f:
+        for size in sizes:
+            row = [str(size)]
+            for name in names:
+                v = series.get((name, size, 0))
+                row.append(f'{statistics.median(v) * 1000:.1f}' if v else 'NaN')
+            f.write(' '.join(row) + '\n')
+    lines = ', '.join(f"'{dat}' using 1:{i + 2} with linespoints title '{name}'" for i, name in enumerate(names))
+    script = (f"set terminal png size 800,500; set output '{png}'; set key left top; set grid; "
+              f"set xlabel 'UKI size (MiB), no addons'; set ylabel 'median time (ms)'; "
+              f"set title 'kexecd staging against reading and hashing the bytes once (bound)'; plot {lines}")
+    if subprocess.run(['gnuplot', '-e', script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode == 0:
+        print(f'plot: {png}')
+
+
 def main():
     if len(sys.argv) < 6:
         print(__doc__, file=sys.stderr)
@@ -292,6 +315,7 @@ def main():
                 row += f' {ms(min(v)):>6.1f} / {ms(statistics.median(v)):>6.1f}{mark}{r:>5.2f} |'
             print(row.rstrip('|'))
     print('* refused: the BPF parser\'s payload limit; the time is the time to the refusal')
+    plot(series, sizes, work)
     print()
     print('peak memory of the daemon per staging (MiB): input, VmHWM above idle, max RssShmem, max RssAnon')
     for (scheme, size, n), (hwm, shmem, anon, inbytes) in sorted(peaks.items()):
