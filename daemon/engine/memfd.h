@@ -42,6 +42,7 @@ public:
 	 * to where the kernel will read them). */
 	static Result<SealedMemfd> create(std::string_view name, uint64_t size, uint64_t capacity = 0);
 	Result<void> resize(uint64_t size);
+	uint64_t capacity() const { return mapLength_; }
 	/* len bytes of fd from inOff to outOff; a file that ends early is a
 	 * named error (it changed while being read). */
 	Result<void> copyIn(int fd, uint64_t inOff, uint64_t outOff, uint64_t len, std::string_view label);

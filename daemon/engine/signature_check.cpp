@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "signature_check.h"
 
+#include <future>
+
 #include "digest.h"
 #include "modsig.h"
 #include "verdict.h"
@@ -122,10 +124,13 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 		nlohmann::json o;
 		o["object"] = "kernel";
 		o["path"] = in.uki->origin() + ":.linux";
-		o["sha256"] = sha256Hex(in.kernel);
+		/* The record's digest on another core while the verdict hashes
+		 * the same bytes its own way (issue 16). */
+		auto digest = std::async(std::launch::async, [bytes = in.kernel] { return sha256Hex(bytes); });
 		o["zboot"] = in.kernelWasZboot;
 		o["firmware"] = nullptr;
 		auto k = kernelVerdictForBytes(in.kernel, o["path"].get<std::string>(), sources);
+		o["sha256"] = digest.get();
 		if (!k)
 			return k.takeError();
 		if (in.kernelWasZboot)
@@ -175,9 +180,10 @@ Result<SignatureCheck> enforceKernelSignatures(const KernelSignatureInputs &in, 
 	nlohmann::json o;
 	o["object"] = "kernel";
 	o["path"] = in.origin;
-	o["sha256"] = sha256Hex(in.kernel);
+	auto digest = std::async(std::launch::async, [bytes = in.kernel] { return sha256Hex(bytes); });
 	o["zboot"] = in.kernelWasZboot;
 	auto fw = firmwareVerdictForBytes(in.file, in.origin, sources);
+	o["sha256"] = digest.get();
 	if (!fw)
 		return fw.takeError();
 	o["firmware"] = verdictJson(*fw);

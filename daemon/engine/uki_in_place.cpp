@@ -122,6 +122,12 @@ Result<void> UkiInPlace::finishContainer(std::span<const ElfSection> sections)
 	uint64_t total = layout.head.size() + layout.tail.size();
 	for (auto piece : layout.data)
 		total += piece.size();
+	/* The room was reserved from the addons' sizes before they were
+	 * read: only a file that grew meanwhile can need more. */
+	if (total > memfd_.capacity())
+		return makeError(Code::InvalidImage,
+				 fmt::format("an addon of '{}' grew while it was read: the image container needs {} "
+					     "bytes, {} were reserved", origin_, total, memfd_.capacity()));
 	KEXECD_TRY(memfd_.resize(total));
 	KEXECD_TRY(memfd_.writeAt(0, layout.head));
 	uint64_t at = layout.head.size() + size_;
