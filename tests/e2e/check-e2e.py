@@ -185,11 +185,35 @@ def check_initrd_record(record, reference, ukis, label):
 	rec = initrds[0]
 	with open(reference, 'rb') as f:
 		want = f.read()
+	# The record names files by their path in the guest; their digests, also in the record, find
+	# the host's copies.
+	guest = {}
+
+	def files(obj):
+		if isinstance(obj, dict):
+			if isinstance(obj.get('path'), str) and isinstance(obj.get('sha256'), str):
+				guest[obj['path']] = obj['sha256']
+			for v in obj.values():
+				files(v)
+		elif isinstance(obj, list):
+			for v in obj:
+				files(v)
+	files(record)
+	host = {}
+	for name in os.listdir(ukis):
+		path = os.path.join(ukis, name)
+		if os.path.isfile(path):
+			host[sha256(path)] = path
 	built = bytearray(rec.get('size', 0))
 	for part in rec['parts']:
 		off, size = part['offset'], part['size']
 		if 'from' in part:
-			with open(os.path.join(ukis, os.path.basename(part['from']['file'])), 'rb') as f:
+			src = host.get(guest.get(part['from']['file'], ''))
+			if not src:
+				check(False, f'{label}: part {part["what"]} comes from {part["from"]["file"]}, whose digest '
+				      'the record gives and the host has')
+				return
+			with open(src, 'rb') as f:
 				f.seek(part['from']['offset'])
 				built[off:off + size] = f.read(size)
 		else:
