@@ -91,5 +91,6 @@ int fuzzOsRelease(Bytes data);
 int fuzzDiscovery(Bytes data);
 int fuzzState(Bytes data);
 int fuzzRecord(Bytes data);
+int fuzzInPlace(Bytes data);
 
 } // namespace kexecd::fuzz

@@ -148,7 +148,7 @@ def main():
     ap.add_argument('--out', required=True)
     args = ap.parse_args()
 
-    seeds = {t: {} for t in ('pe', 'uki', 'trust', 'compose', 'osrel', 'discovery', 'state', 'record')}
+    seeds = {t: {} for t in ('pe', 'uki', 'trust', 'compose', 'osrel', 'discovery', 'state', 'record', 'inplace')}
     work = tempfile.mkdtemp(prefix='kexecd-seeds-')
     fixtures = args.fixtures
     have_fixtures = os.path.isdir(fixtures) and not os.path.exists(os.path.join(fixtures, 'UNAVAILABLE'))
@@ -228,6 +228,7 @@ def main():
     # The record target is the slowest per input (signatures, hashes,
     # memfds): only the small generated seeds, so inputs stay a few KiB.
     seeds['record'].update(multi_seeds)
+    seeds['inplace'].update(multi_seeds)
     for name, data in from_fixtures.items():
         if 'addon' in name:
             multi_seeds['uki+' + name] = multi(uki, [data])
