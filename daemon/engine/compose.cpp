@@ -26,9 +26,10 @@ std::vector<InitrdPartRecord> initrdRecord(const InitrdComposition &initrd, cons
 					   std::span<const UkiImage *const> addons)
 {
 	std::vector<InitrdPartRecord> out;
-	uint64_t at = 0;
-	for (const InitrdPart &p : initrd.parts()) {
-		InitrdPartRecord r{ p.what, at, p.data.size(), {}, 0, {} };
+	const std::vector<uint64_t> offsets = initrd.offsets();
+	for (size_t i = 0; i < initrd.parts().size(); i++) {
+		const InitrdPart &p = initrd.parts()[i];
+		InitrdPartRecord r{ p.what, offsets[i], p.data.size(), {}, 0, {} };
 		auto findIn = [&](const UkiImage &img) {
 			for (const PeSection &s : img.pe().sections())
 				if (!s.data.empty() && s.data.data() == p.data.data() && s.data.size() == p.data.size()) {
@@ -44,9 +45,6 @@ std::vector<InitrdPartRecord> initrdRecord(const InitrdComposition &initrd, cons
 		if (!found)
 			r.sha256 = sha256Hex(p.data);
 		out.push_back(std::move(r));
-		at += p.data.size();
-		if (initrd.parts().size() > 1)
-			at += (4 - p.data.size() % 4) % 4;
 	}
 	return out;
 }
@@ -108,14 +106,30 @@ void InitrdComposition::addGenerated(std::string what, std::vector<uint8_t> arch
 	parts_.push_back({ std::move(what), *generated_.back() });
 }
 
+size_t InitrdComposition::padAfter(const InitrdPart &part) const
+{
+	return parts_.size() > 1 ? (4 - part.data.size() % 4) % 4 : 0;
+}
+
 std::vector<std::span<const uint8_t>> InitrdComposition::padded() const
 {
 	static constexpr uint8_t zeros[3] = {};
 	std::vector<std::span<const uint8_t>> out;
 	for (const InitrdPart &p : parts_) {
 		out.push_back(p.data);
-		if (const size_t pad = (4 - p.data.size() % 4) % 4; pad && parts_.size() > 1)
+		if (const size_t pad = padAfter(p))
 			out.push_back({ zeros, pad });
+	}
+	return out;
+}
+
+std::vector<uint64_t> InitrdComposition::offsets() const
+{
+	std::vector<uint64_t> out;
+	uint64_t at = 0;
+	for (const InitrdPart &p : parts_) {
+		out.push_back(at);
+		at += p.data.size() + padAfter(p);
 	}
 	return out;
 }

@@ -46,11 +46,17 @@ public:
 	 * header only at a 4-byte-aligned offset. One part goes as it is. */
 	std::vector<std::span<const uint8_t>> padded() const;
 	uint64_t paddedSize() const;
+	/* Where each part starts in padded(), in order. */
+	std::vector<uint64_t> offsets() const;
 
 	void add(std::string what, std::span<const uint8_t> data);
 	void addGenerated(std::string what, std::vector<uint8_t> archive);
 
 private:
+	/* The stub's rule, in one place: zeros to 4 bytes after each part
+	 * when there is more than one. */
+	size_t padAfter(const InitrdPart &part) const;
+
 	std::vector<InitrdPart> parts_;
 	/* unique_ptr: the parts' spans must survive the vector growing. */
 	std::vector<std::unique_ptr<std::vector<uint8_t>>> generated_;

@@ -147,10 +147,10 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	/* As for a UKI, the initrd is described by its parts: each is a whole
 	 * initrd file, whose digest is in "initrds" (issue 16). */
 	std::vector<InitrdPartRecord> parts;
-	uint64_t at = 0;
-	for (const InitrdPart &p : composition.parts()) {
-		parts.push_back({ p.what, at, p.data.size(), p.what, 0, {} });
-		at += p.data.size() + (composition.parts().size() > 1 ? (4 - p.data.size() % 4) % 4 : 0);
+	const std::vector<uint64_t> offsets = composition.offsets();
+	for (size_t i = 0; i < composition.parts().size(); i++) {
+		const InitrdPart &p = composition.parts()[i];
+		parts.push_back({ p.what, offsets[i], p.data.size(), p.what, 0, {} });
 	}
 	record["initrd"] = initrd ? initrdJson(initrd->size(), parts) : nlohmann::json(nullptr);
 	record["covered_by_kernel_signature_check"] =

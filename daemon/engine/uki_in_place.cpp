@@ -230,8 +230,10 @@ Result<void> UkiInPlace::placeClassic(const SectionSet &resolved, const InitrdCo
 		initrd_ = std::move(*memfd);
 		/* Offsets as InitrdComposition::padded() lays the parts out;
 		 * the padding stays a hole, which reads as zeros. */
-		uint64_t at = 0;
-		for (const InitrdPart &p : initrd.parts()) {
+		const std::vector<uint64_t> offsets = initrd.offsets();
+		for (size_t i = 0; i < initrd.parts().size(); i++) {
+			const InitrdPart &p = initrd.parts()[i];
+			const uint64_t at = offsets[i];
 			const ByteRange *r = deferredAt(p.data);
 			if (r && std::find(placed.begin(), placed.end(), r) != placed.end())
 				return makeError(Code::Internal, "one section twice in the initrd");
@@ -241,9 +243,6 @@ Result<void> UkiInPlace::placeClassic(const SectionSet &resolved, const InitrdCo
 			} else {
 				KEXECD_TRY(initrd_->writeAt(at, p.data));
 			}
-			at += p.data.size();
-			if (initrd.parts().size() > 1)
-				at += (4 - p.data.size() % 4) % 4;
 		}
 	}
 
