@@ -235,3 +235,32 @@ TEST(Memfd, CopyIsSealedAndLimited)
 	ASSERT_TRUE(piped.ok()) << piped.error().message;
 	EXPECT_EQ(std::string(piped->bytes().begin(), piped->bytes().end()), "hello");
 }
+
+/* The one-copy read path (issue 16) builds memfds in place: bytes land
+ * where they are put, and a file that ends early (it shrank after its
+ * size was taken) is a named error naming it, not a short copy. */
+TEST(Memfd, BuiltInPlaceAndShrunkFileIsNamed)
+{
+	const std::string dir = makeTempDir();
+	writeFile(dir + "/f", "0123456789");
+	UniqueFd fd(::open((dir + "/f").c_str(), O_RDONLY | O_CLOEXEC));
+	auto m = SealedMemfd::create("built", 16);
+	ASSERT_TRUE(m.ok()) << m.error().message;
+	ASSERT_TRUE(m->copyIn(fd.get(), 2, 4, 6, "f").ok());
+	const uint8_t tail[] = { 'z', 'z' };
+	ASSERT_TRUE(m->writeAt(14, tail).ok());
+	ASSERT_TRUE(m->seal().ok());
+	EXPECT_EQ(std::string(m->bytes().begin(), m->bytes().end()),
+		  std::string("\0\0\0\0" "234567" "\0\0\0\0" "zz", 16));
+	EXPECT_EQ(fcntl(m->fd(), F_GET_SEALS), F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE);
+
+	auto short_ = SealedMemfd::create("short", 16);
+	ASSERT_TRUE(short_.ok());
+	auto r = short_->copyIn(fd.get(), 4, 0, 12, "f");
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, Code::InvalidImage);
+	EXPECT_NE(r.error().message.find("'f' ended at byte 10 while being read"), std::string::npos)
+		<< r.error().message;
+	/* Writing past the end it was made with is the builder's bug, refused. */
+	EXPECT_FALSE(short_->writeAt(15, tail).ok());
+}
