@@ -106,9 +106,9 @@ void InitrdComposition::addGenerated(std::string what, std::vector<uint8_t> arch
 	parts_.push_back({ std::move(what), *generated_.back() });
 }
 
-size_t InitrdComposition::padAfter(const InitrdPart &part) const
+uint64_t InitrdComposition::padAfter(uint64_t size, size_t count)
 {
-	return parts_.size() > 1 ? (4 - part.data.size() % 4) % 4 : 0;
+	return count > 1 ? (4 - size % 4) % 4 : 0;
 }
 
 std::vector<std::span<const uint8_t>> InitrdComposition::padded() const
@@ -117,21 +117,30 @@ std::vector<std::span<const uint8_t>> InitrdComposition::padded() const
 	std::vector<std::span<const uint8_t>> out;
 	for (const InitrdPart &p : parts_) {
 		out.push_back(p.data);
-		if (const size_t pad = padAfter(p))
+		if (const uint64_t pad = padAfter(p.data.size(), parts_.size()))
 			out.push_back({ zeros, pad });
+	}
+	return out;
+}
+
+std::vector<uint64_t> InitrdComposition::offsetsFor(std::span<const uint64_t> sizes, uint64_t &total)
+{
+	std::vector<uint64_t> out;
+	total = 0;
+	for (uint64_t size : sizes) {
+		out.push_back(total);
+		total += size + padAfter(size, sizes.size());
 	}
 	return out;
 }
 
 std::vector<uint64_t> InitrdComposition::offsets() const
 {
-	std::vector<uint64_t> out;
-	uint64_t at = 0;
-	for (const InitrdPart &p : parts_) {
-		out.push_back(at);
-		at += p.data.size() + padAfter(p);
-	}
-	return out;
+	std::vector<uint64_t> sizes;
+	for (const InitrdPart &p : parts_)
+		sizes.push_back(p.data.size());
+	uint64_t total;
+	return offsetsFor(sizes, total);
 }
 
 uint64_t InitrdComposition::paddedSize() const

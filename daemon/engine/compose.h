@@ -48,6 +48,9 @@ public:
 	uint64_t paddedSize() const;
 	/* Where each part starts in padded(), in order. */
 	std::vector<uint64_t> offsets() const;
+	/* The same for parts of these sizes, none empty, before their bytes
+	 * are read; total gets paddedSize(). */
+	static std::vector<uint64_t> offsetsFor(std::span<const uint64_t> sizes, uint64_t &total);
 
 	void add(std::string what, std::span<const uint8_t> data);
 	void addGenerated(std::string what, std::vector<uint8_t> archive);
@@ -55,7 +58,7 @@ public:
 private:
 	/* The stub's rule, in one place: zeros to 4 bytes after each part
 	 * when there is more than one. */
-	size_t padAfter(const InitrdPart &part) const;
+	static uint64_t padAfter(uint64_t size, size_t count);
 
 	std::vector<InitrdPart> parts_;
 	/* unique_ptr: the parts' spans must survive the vector growing. */
@@ -124,7 +127,7 @@ struct ClassicOptions {
 	std::string cmdlineExtra; // the loader's options; the caller checked them (checkLoaderOptions)
 	const SidecarFiles *sidecars = nullptr;
 	size_t maxCmdline = 4096;
-	/* The kernel and initrd as UkiInPlace placed them: used as they are
+	/* The kernel and initrd as PlacedFile placed them: used as they are
 	 * when they hold exactly what would be composed. */
 	const SealedMemfd *placedKernel = nullptr;
 	const SealedMemfd *placedInitrd = nullptr;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include <fmt/format.h>
@@ -34,11 +35,16 @@ std::vector<uint8_t> readImaXattr(int fd)
 
 } // namespace
 
+std::string inputOrigin(const InputFile &input)
+{
+	/* Paths come from callers and file names: the display rule (text.h). */
+	return input.origin.empty() ? fmt::format("fd {}", input.fd.get()) : displayText(input.origin);
+}
+
 Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
 {
 	LoadedFile f;
-	/* Paths come from callers and file names: the display rule (text.h). */
-	f.origin = input.origin.empty() ? fmt::format("fd {}", input.fd.get()) : displayText(input.origin);
+	f.origin = inputOrigin(input);
 	f.ima = readImaXattr(input.fd.get());
 	auto memfd = SealedMemfd::copyFrom(input.fd.get(), f.origin, limits.pe.maxFileSize);
 	if (!memfd)
@@ -50,49 +56,126 @@ Result<LoadedFile> readOnce(InputFile &input, const Limits &limits)
 
 namespace {
 
-/* The UKI read in place (uki_in_place.h), for a regular file within the
+/* The UKI read in place (placed_file.h), for a regular file within the
  * limit; nullptr for anything else, which is read whole. */
-Result<std::unique_ptr<UkiInPlace>> readUkiInPlace(InputFile &uki, const std::vector<InputFile> &addons,
+Result<std::unique_ptr<PlacedFile>> placeUki(InputFile &uki, const std::vector<InputFile> &addons,
 						   UkiPlacement placement, const std::string &origin,
 						   const Limits &limits)
 {
 	struct stat st;
 	if (placement == UkiPlacement::Whole || ::fstat(uki.fd.get(), &st) < 0 || !S_ISREG(st.st_mode) ||
 	    static_cast<uint64_t>(st.st_size) > limits.pe.maxFileSize || st.st_size == 0)
-		return std::unique_ptr<UkiInPlace>();
+		return std::unique_ptr<PlacedFile>();
 	const uint64_t size = static_cast<uint64_t>(st.st_size);
 	if (placement == UkiPlacement::Classic)
-		return UkiInPlace::skeleton(uki.fd.get(), origin, size, limits.pe);
+		return PlacedFile::skeleton(uki.fd.get(), origin, size, limits.pe);
 	/* Room for the addons, their IMA signatures and the container's own
 	 * bytes after the UKI: address space only, never touched unless used. */
-	uint64_t capacity = UkiInPlace::kContainerDataOffset + size + (1u << 20);
+	uint64_t capacity = PlacedFile::kContainerDataOffset + size + (1u << 20);
 	for (const InputFile &a : addons)
 		if (::fstat(a.fd.get(), &st) == 0 && S_ISREG(st.st_mode))
 			capacity += std::min<uint64_t>(static_cast<uint64_t>(st.st_size), limits.pe.maxFileSize) + 4096;
-	return UkiInPlace::intoContainer(uki.fd.get(), origin, size, capacity, limits.pe);
+	return PlacedFile::intoContainer(uki.fd.get(), origin, size, capacity, limits.pe);
 }
 
 } // namespace
 
-Result<std::vector<LoadedFile>> readAllOnce(InputFile &first, std::vector<InputFile> &rest, const Limits &limits,
-					   const ProgressFn &progress)
+Result<std::vector<LoadedFile>> readEachOnce(std::vector<InputFile> &inputs, const Limits &limits, uint64_t before)
 {
 	std::vector<LoadedFile> files;
-	uint64_t total = 0;
-	const size_t count = rest.size() + 1;
-	for (size_t i = 0; i < count; i++) {
-		auto f = readOnce(i == 0 ? first : rest[i - 1], limits);
+	uint64_t total = before;
+	for (InputFile &input : inputs) {
+		auto f = readOnce(input, limits);
 		if (!f)
 			return f.takeError();
-		total += f->memfd.size();
+		total += f->size;
 		if (total > limits.maxTotalInput)
 			return makeError(Code::InvalidArgument,
 					 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
 		files.push_back(std::move(*f));
-		if (progress)
-			progress("read", 0.3 * double(i + 1) / double(count));
 	}
 	return files;
+}
+
+namespace {
+
+/* An addon read as its UKI was: beside it in the container, or as a
+ * skeleton; read whole when it cannot be (not a regular file, no room). */
+Result<LoadedFile> readAddon(InputFile &input, PlacedFile *host, const Limits &limits)
+{
+	if (!host)
+		return readOnce(input, limits);
+	LoadedFile f;
+	f.origin = inputOrigin(input);
+	f.ima = readImaXattr(input.fd.get());
+	struct stat st;
+	Result<std::unique_ptr<PlacedFile>> placed = std::unique_ptr<PlacedFile>();
+	if (host->isContainer())
+		placed = PlacedFile::besideInContainer(*host, input.fd.get(), f.origin,
+						       limits.pe);
+	else if (::fstat(input.fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+		 static_cast<uint64_t>(st.st_size) <= limits.pe.maxFileSize)
+		placed = PlacedFile::skeleton(input.fd.get(), f.origin, static_cast<uint64_t>(st.st_size), limits.pe);
+	if (!placed)
+		return placed.takeError();
+	if (!*placed)
+		return readOnce(input, limits);
+	f.placed = std::move(*placed);
+	f.size = f.placed->size();
+	return f;
+}
+
+/* The image of one file; for a placed one, with its pending Authenticode
+ * digest. */
+Result<UkiImage> parseImage(const LoadedFile &f, const PlacedFile *placed, ImageRole role, const PeLimits &limits)
+{
+	auto pe = placed ? PeFile::parse(placed->view(), f.origin, limits) : PeFile::parse(f.memfd.bytes(), f.origin, limits);
+	if (!pe)
+		return pe.takeError();
+	if (placed)
+		placed->lendAuthenticode(*pe);
+	return UkiImage::fromPe(std::move(*pe), f.origin, role);
+}
+
+} // namespace
+
+Result<std::unique_ptr<InitrdsInPlace>> placeInitrds(std::vector<InputFile> &initrds, const Limits &limits,
+						     uint64_t budget)
+{
+	std::vector<uint64_t> sizes;
+	uint64_t sum = 0;
+	for (const InputFile &input : initrds) {
+		struct stat st;
+		if (::fstat(input.fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
+		    static_cast<uint64_t>(st.st_size) > limits.pe.maxFileSize)
+			return std::unique_ptr<InitrdsInPlace>();
+		sizes.push_back(static_cast<uint64_t>(st.st_size));
+		sum += sizes.back();
+	}
+	if (sizes.empty())
+		return std::unique_ptr<InitrdsInPlace>();
+	if (sum > budget)
+		return makeError(Code::InvalidArgument,
+				 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
+	uint64_t total = 0;
+	const std::vector<uint64_t> offsets = InitrdComposition::offsetsFor(sizes, total);
+	auto r = std::make_unique<InitrdsInPlace>();
+	auto memfd = SealedMemfd::create("initrd", total);
+	if (!memfd)
+		return memfd.takeError();
+	r->memfd = std::move(*memfd);
+	for (size_t i = 0; i < initrds.size(); i++) {
+		const std::string origin = inputOrigin(initrds[i]);
+		auto placed = PlacedFile::intoMemfd(r->memfd, offsets[i], initrds[i].fd.get(), origin, sizes[i]);
+		if (!placed)
+			return placed.takeError();
+		r->files.push_back(std::move(*placed));
+		r->composition.add(origin, r->memfd.bytes().subspan(offsets[i], sizes[i]));
+	}
+	for (auto &f : r->files)
+		KEXECD_TRY(f->seal());
+	KEXECD_TRY(r->memfd.seal());
+	return r;
 }
 
 Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
@@ -106,9 +189,8 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 		return makeError(Code::InvalidArgument, "profile selector is too long");
 
 	ParsedInput in;
-	const std::string ukiOrigin =
-		uki.origin.empty() ? fmt::format("fd {}", uki.fd.get()) : displayText(uki.origin);
-	auto inPlace = readUkiInPlace(uki, addons, placement, ukiOrigin, limits);
+	const std::string ukiOrigin = inputOrigin(uki);
+	auto inPlace = placeUki(uki, addons, placement, ukiOrigin, limits);
 	if (!inPlace)
 		return inPlace.takeError();
 	in.inPlace = std::move(*inPlace);
@@ -117,52 +199,52 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 		f.origin = ukiOrigin;
 		f.ima = readImaXattr(uki.fd.get());
 		f.size = in.inPlace->size();
-		uint64_t total = f.size;
+		/* The container's .ima section for the UKI comes next. */
+		if (in.inPlace->isContainer())
+			in.inPlace->extendContainer(f.ima.size());
 		in.files.push_back(std::move(f));
-		for (size_t i = 0; i < addons.size(); i++) {
-			auto a = readOnce(addons[i], limits);
-			if (!a)
-				return a.takeError();
-			total += a->size;
-			if (total > limits.maxTotalInput)
-				return makeError(Code::InvalidArgument,
-						 fmt::format("inputs add up to more than the limit of {} bytes",
-							     limits.maxTotalInput));
-			in.files.push_back(std::move(*a));
-			if (progress)
-				progress("read", 0.3 * double(i + 2) / double(addons.size() + 1));
-		}
 	} else {
-		auto files = readAllOnce(uki, addons, limits, progress);
-		if (!files)
-			return files.takeError();
-		in.files = std::move(*files);
+		auto f = readOnce(uki, limits);
+		if (!f)
+			return f.takeError();
+		in.files.push_back(std::move(*f));
 	}
+	auto img = parseImage(in.files[0], in.inPlace.get(), ImageRole::Uki, limits.pe);
+	if (!img)
+		return img.takeError();
+	in.uki.emplace(std::move(*img));
 
-	for (size_t i = 0, addon = 0; i < in.files.size(); i++) {
-		const LoadedFile &f = in.files[i];
-		auto pe = i == 0 && in.inPlace ? PeFile::parse(in.inPlace->view(), f.origin, limits.pe)
-					       : PeFile::parse(f.memfd.bytes(), f.origin, limits.pe);
-		if (pe && i == 0 && in.inPlace)
-			in.inPlace->lendAuthenticode(*pe);
-		Result<UkiImage> img = pe ? UkiImage::fromPe(std::move(*pe), f.origin, i == 0 ? ImageRole::Uki : ImageRole::Addon)
-					  : Result<UkiImage>(pe.takeError());
-		Result<void> fits = img && i > 0 ? checkAddonFits(*in.uki, *img) : Result<void>();
-		if ((!img || !fits) && i > 0 && addon++ < lenient) {
-			in.skipped.push_back({ { "path", f.origin },
-					       { "why", (!img ? img.error() : fits.error()).message +
+	/* Each addon read, parsed and kept or skipped before the next is
+	 * read, so that the next one takes a skipped one's place. */
+	uint64_t total = in.files[0].size;
+	for (size_t i = 0; i < addons.size(); i++) {
+		auto f = readAddon(addons[i], in.inPlace.get(), limits);
+		if (!f)
+			return f.takeError();
+		total += f->size;
+		if (total > limits.maxTotalInput)
+			return makeError(Code::InvalidArgument,
+					 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
+		if (progress)
+			progress("read", 0.3 * double(i + 2) / double(addons.size() + 1));
+		auto addon = parseImage(*f, f->placed.get(), ImageRole::Addon, limits.pe);
+		Result<void> fits = addon ? checkAddonFits(*in.uki, *addon) : Result<void>();
+		if ((!addon || !fits) && i < lenient) {
+			in.skipped.push_back({ { "path", f->origin },
+					       { "why", (!addon ? addon.error() : fits.error()).message +
 								"; systemd-stub would skip it" } });
-			in.files.erase(in.files.begin() + static_cast<std::ptrdiff_t>(i--));
+			total -= f->size;
 			continue;
 		}
-		if (!img)
-			return img.takeError();
-		if (i == 0)
-			in.uki.emplace(std::move(*img));
-		else {
-			KEXECD_TRY(std::move(fits));
-			in.addons.push_back(std::move(*img));
-		}
+		if (!addon)
+			return addon.takeError();
+		KEXECD_TRY(std::move(fits));
+		/* Placed or read whole (then copied in when the container is
+		 * finished), the addon and its .ima come next in the container. */
+		if (in.inPlace && in.inPlace->isContainer())
+			in.inPlace->extendContainer(f->size + f->ima.size());
+		in.addons.push_back(std::move(*addon));
+		in.files.push_back(std::move(*f));
 	}
 	auto p = in.uki->findProfile(profile);
 	if (!p)
@@ -176,8 +258,10 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 std::vector<std::string> fileDigests(ParsedInput &in)
 {
 	std::vector<std::string> digests;
-	for (size_t i = 0; i < in.files.size(); i++)
-		digests.push_back(i == 0 && in.inPlace ? in.inPlace->sha256Hex() : sha256Hex(in.files[i].memfd.bytes()));
+	for (size_t i = 0; i < in.files.size(); i++) {
+		PlacedFile *placed = i == 0 ? in.inPlace.get() : in.files[i].placed.get();
+		digests.push_back(placed ? placed->sha256Hex() : sha256Hex(in.files[i].memfd.bytes()));
+	}
 	return digests;
 }
 
@@ -187,16 +271,25 @@ Result<const SealedMemfd *> composeContainer(ParsedInput &in, std::optional<Seal
 		return makeError(Code::Internal, "the UKI was read for the classic scheme, not into a container");
 	std::vector<ContainerEntry> entries;
 	for (size_t i = 0; i < in.files.size(); i++)
-		entries.push_back({ i == 0 && in.inPlace ? in.inPlace->view().base : in.files[i].memfd.bytes(),
+		entries.push_back({ i == 0 && in.inPlace ? in.inPlace->view().base : in.files[i].bytes(),
 				    in.files[i].ima });
 	const auto profileIndex = in.profile ? std::optional(in.profile->index) : std::nullopt;
-	if (in.inPlace && in.inPlace->isContainer()) {
+	if (in.inPlace) {
+		/* The addons' hashers read the container: done before it is sealed. */
+		for (LoadedFile &f : in.files)
+			if (f.placed)
+				KEXECD_TRY(f.placed->seal());
 		std::string select;
 		auto sections = imageContainerSections(entries, profileIndex, select);
 		if (!sections)
 			return sections.takeError();
-		KEXECD_TRY(in.inPlace->finishContainer(*sections));
-		return &in.inPlace->container();
+		auto finished = in.inPlace->finishContainer(*sections);
+		if (!finished)
+			return finished.takeError();
+		if (*finished)
+			return &in.inPlace->container();
+		/* An addon dropped after it was placed (Secure Boot) moves the
+		 * ones after it: composed anew, from where they are. */
 	}
 	auto c = composeImageContainer(entries, profileIndex);
 	if (!c)
@@ -208,27 +301,46 @@ Result<const SealedMemfd *> composeContainer(ParsedInput &in, std::optional<Seal
 Result<void> placeClassicPayloads(ParsedInput &in, const std::string &profile, const SidecarFiles *sidecars,
 				  const Limits &limits)
 {
-	if (!in.inPlace || !in.inPlace->needsPlacing())
+	if (!in.inPlace || in.inPlace->isContainer())
 		return {};
+	std::vector<PlacedFile *> guests;
+	for (size_t i = 1; i < in.files.size(); i++)
+		guests.push_back(in.files[i].placed.get());
+	const bool host = in.inPlace->needsPlacing();
+	std::vector<bool> placing;
+	for (PlacedFile *g : guests)
+		placing.push_back(g && g->needsPlacing());
+	if (!host && std::find(placing.begin(), placing.end(), true) == placing.end())
+		return {};
+	std::erase(guests, nullptr);
 	const auto addons = in.addonPointers();
 	const SectionSet resolved = in.uki->resolve(in.profile);
-	KEXECD_TRY(in.inPlace->placeClassic(resolved, composeInitrd(resolved, in.profile, addons, sidecars)));
+	KEXECD_TRY(in.inPlace->placeClassic(resolved, composeInitrd(resolved, in.profile, addons, sidecars), guests));
 	/* Parsed again from where the bytes now are: the same headers, so
-	 * the same image, with its payloads readable. */
-	auto pe = PeFile::parse(in.inPlace->view(), in.files[0].origin, limits.pe);
-	if (!pe)
-		return pe.takeError();
-	in.inPlace->lendAuthenticode(*pe);
-	KEXECD_TRY(in.inPlace->seal());
-	auto img = UkiImage::fromPe(std::move(*pe), in.files[0].origin, ImageRole::Uki);
-	if (!img)
-		return img.takeError();
-	in.uki.emplace(std::move(*img));
-	auto p = in.uki->findProfile(profile);
-	if (!p)
-		return p.takeError();
-	in.profile = *p;
-	return {};
+	 * the same images, with their payloads readable. */
+	for (size_t i = 0; i < placing.size(); i++) {
+		if (!placing[i])
+			continue;
+		LoadedFile &f = in.files[i + 1];
+		auto img = parseImage(f, f.placed.get(), ImageRole::Addon, limits.pe);
+		if (!img)
+			return img.takeError();
+		in.addons[i] = std::move(*img);
+	}
+	if (host) {
+		auto img = parseImage(in.files[0], in.inPlace.get(), ImageRole::Uki, limits.pe);
+		if (!img)
+			return img.takeError();
+		in.uki.emplace(std::move(*img));
+		auto p = in.uki->findProfile(profile);
+		if (!p)
+			return p.takeError();
+		in.profile = *p;
+	}
+	/* Guests first: their hashers read the host's initrd memfd. */
+	for (PlacedFile *g : guests)
+		KEXECD_TRY(g->seal());
+	return in.inPlace->seal();
 }
 
 /* ---- verification ---------------------------------------------------- */

@@ -16,18 +16,25 @@
 #include "trust.h"
 #include "trust_sources.h"
 #include "uki.h"
-#include "uki_in_place.h"
+#include "placed_file.h"
 
 namespace kexecd {
 
 struct LoadedFile {
-	SealedMemfd memfd;        // the file; not for a UKI read in place (ParsedInput::inPlace)
+	SealedMemfd memfd;        // the file, when it was read whole (not placed)
+	/* The file, when it was read straight into its host's memfds (an
+	 * addon beside the UKI: placed_file.h). */
+	std::unique_ptr<PlacedFile> placed;
 	std::string origin;
 	std::vector<uint8_t> ima; // security.ima of the original file
 	uint64_t size = 0;
+
+	/* The file's bytes, wherever they are (for a skeleton, without its
+	 * payloads until they are placed). */
+	std::span<const uint8_t> bytes() const { return placed ? placed->view().base : memfd.bytes(); }
 };
 
-/* Where the UKI's bytes go while they are read (uki_in_place.h). */
+/* Where the UKI's bytes go while they are read (placed_file.h). */
 enum class UkiPlacement {
 	Whole,     // its own memfd (inspect, plain reads)
 	Container, // the BPF scheme's image container
@@ -37,10 +44,10 @@ enum class UkiPlacement {
 /* Everything parsed from one request. UkiImages borrow the memfds'
  * mappings, which stay put when LoadedFile objects move. */
 struct ParsedInput {
-	/* Owns the UKI's bytes when they were read in place; declared first so
-	 * it goes last. */
-	std::unique_ptr<UkiInPlace> inPlace;
-	std::vector<LoadedFile> files; // [0] = UKI, then addons
+	/* Owns the UKI's bytes when they were read in place, and the memfds
+	 * the addons were placed in; declared first so it goes last. */
+	std::unique_ptr<PlacedFile> inPlace;
+	std::vector<LoadedFile> files; // [0] = UKI, then addons (placed, or read whole)
 	std::optional<UkiImage> uki;
 	std::vector<UkiImage> addons;
 	const UkiProfile *profile = nullptr;
@@ -55,13 +62,28 @@ struct ParsedInput {
 	}
 };
 
+/* How an input is named in messages and the record. */
+std::string inputOrigin(const InputFile &input);
+
 /* Step 2 for one input: its bytes into a sealed memfd (at most
  * limits.pe.maxFileSize), its security.ima kept for the container. */
 Result<LoadedFile> readOnce(InputFile &input, const Limits &limits);
-/* readOnce() for first, then each of rest, within limits.maxTotalInput
- * together; progress "read" up to 0.3. */
-Result<std::vector<LoadedFile>> readAllOnce(InputFile &first, std::vector<InputFile> &rest, const Limits &limits,
-					   const ProgressFn &progress);
+/* readOnce() for each input, within limits.maxTotalInput together with
+ * the before bytes read already. */
+Result<std::vector<LoadedFile>> readEachOnce(std::vector<InputFile> &inputs, const Limits &limits, uint64_t before);
+
+/* A plain kernel's initrds (issue 15), straight into one memfd, each at
+ * its offset in the stub's concatenation (InitrdComposition) and hashed
+ * while it lands: no copy but that one. */
+struct InitrdsInPlace {
+	SealedMemfd memfd;
+	InitrdComposition composition; // its parts are in memfd
+	std::vector<std::unique_ptr<PlacedFile>> files; // after memfd: they go first
+};
+/* nullptr when an initrd is no regular file or is empty (they are then
+ * read whole); budget: what limits.maxTotalInput leaves them. */
+Result<std::unique_ptr<InitrdsInPlace>> placeInitrds(std::vector<InputFile> &initrds, const Limits &limits,
+						     uint64_t budget);
 
 /* lenient: the first addons were discovered; one that systemd-stub would
  * not load (no PE, a .linux, another .uname) is skipped and named in
@@ -71,7 +93,7 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 				 size_t lenient = 0, UkiPlacement placement = UkiPlacement::Whole);
 
 /* The SHA-256 of each input for the record, [0] the UKI: computed while it
- * was read when it was read in place, else now. */
+ * was read when it was placed, else now. */
 std::vector<std::string> fileDigests(ParsedInput &in);
 
 /* BPF scheme: the image container of in's files, finished around the UKI
@@ -79,8 +101,9 @@ std::vector<std::string> fileDigests(ParsedInput &in);
 Result<const SealedMemfd *> composeContainer(ParsedInput &in, std::optional<SealedMemfd> &storage);
 
 /* Classic scheme, for a UKI read with UkiPlacement::Classic: place its
- * payloads where composeClassic() will find them (uki_in_place.h) and
- * parse it again from there; a no-op otherwise. */
+ * and its addons' payloads where composeClassic() will find them
+ * (placed_file.h) and parse them again from there; a no-op otherwise.
+ * Before any verdict on an addon: its payloads are part of what is signed. */
 Result<void> placeClassicPayloads(ParsedInput &in, const std::string &profile, const SidecarFiles *sidecars,
 				  const Limits &limits);
 

@@ -6,9 +6,12 @@
 
 #include "stager.h"
 
+#include <future>
+
 #include <fmt/format.h>
 
 #include "compose.h"
+#include "digest.h"
 #include "kernel_image.h"
 #include "record.h"
 #include "signature_check.h"
@@ -60,12 +63,30 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	if (!support)
 		return support.takeError();
 
-	/* Read once: the kernel, then each initrd, each into its own sealed
-	 * memfd; nothing below looks at the caller's files again. */
-	auto read = readAllOnce(request.kernel, request.initrds, limits, progress);
-	if (!read)
-		return read.takeError();
-	const std::vector<LoadedFile> &files = *read;
+	/* Read once: the kernel into its memfd, the initrds straight to
+	 * their offsets in the initrd (or, when that cannot be, each whole
+	 * and then concatenated); nothing below looks at the caller's files
+	 * again. */
+	auto kernelRead = readOnce(request.kernel, limits);
+	if (!kernelRead)
+		return kernelRead.takeError();
+	if (kernelRead->size > limits.maxTotalInput)
+		return makeError(Code::InvalidArgument,
+				 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
+	auto initrdsPlaced = placeInitrds(request.initrds, limits, limits.maxTotalInput - kernelRead->size);
+	if (!initrdsPlaced)
+		return initrdsPlaced.takeError();
+	std::vector<LoadedFile> files;
+	files.push_back(std::move(*kernelRead));
+	if (!*initrdsPlaced) {
+		auto read = readEachOnce(request.initrds, limits, files[0].size);
+		if (!read)
+			return read.takeError();
+		for (auto &f : *read)
+			files.push_back(std::move(f));
+	}
+	if (progress)
+		progress("read", 0.3);
 	const LoadedFile &kernelFile = files[0];
 	auto image = readKernelImage(kernelFile.memfd.bytes(), kernelFile.origin);
 	if (!image)
@@ -91,6 +112,9 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 
 	const bool enforce = policy == SignaturePolicy::Enforce;
 	const bool kernelEnforces = kernelEnforcesSignatures(*support);
+	/* The record's digest of the image, on another core beside the
+	 * verdicts; unless it was unpacked, it is the kernel's too. */
+	auto imageDigest = std::async(std::launch::async, [&kernelFile] { return sha256Hex(kernelFile.memfd.bytes()); });
 	auto signatures = enforceKernelSignatures({ kernelFile.origin, kernelFile.memfd.bytes(), kernel.bytes(),
 						    unpacked.has_value() },
 						  *sources,
@@ -102,13 +126,18 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	/* The same rule as the stub's combine_initrds(): each initrd padded
 	 * to 4 bytes, or the kernel drops every archive after an odd-sized
 	 * compressed one (issue 9). */
-	InitrdComposition composition;
+	InitrdComposition read;
 	for (size_t i = 1; i < files.size(); i++)
-		composition.add(files[i].origin, files[i].memfd.bytes());
+		read.add(files[i].origin, files[i].memfd.bytes());
+	const InitrdComposition &composition = *initrdsPlaced ? (*initrdsPlaced)->composition : read;
 	std::optional<SealedMemfd> initrd;
-	if (!composition.parts().empty()) {
-		const auto padded = composition.padded();
-		auto m = SealedMemfd::concat(padded, "initrd");
+	if (*initrdsPlaced) {
+		auto m = (*initrdsPlaced)->memfd.duplicate();
+		if (!m)
+			return m.takeError();
+		initrd = std::move(*m);
+	} else if (!composition.parts().empty()) {
+		auto m = SealedMemfd::concat(composition.padded(), "initrd");
 		if (!m)
 			return m.takeError();
 		initrd = std::move(*m);
@@ -117,7 +146,8 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	nlohmann::json record;
 	record["kind"] = inputKindName(InputKind::Kernel);
 	record["slot"] = slotName(slot_);
-	record["image"] = partJson(kernelFile.memfd.bytes());
+	const std::string imageSha256 = imageDigest.get();
+	record["image"] = partJson(kernelFile.size, imageSha256);
 	record["image"]["path"] = kernelFile.origin;
 	record["image"]["format"] = kernelFormatName(image->info.format);
 	if (image->info.payloadFormat)
@@ -128,6 +158,13 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 							       image->info.bootProtocol & 0xff);
 	record["image"]["version"] = image->info.version;
 	record["initrds"] = nlohmann::json::array();
+	if (*initrdsPlaced)
+		for (size_t i = 0; i < composition.parts().size(); i++) {
+			nlohmann::json part = partJson(composition.parts()[i].data.size(),
+						       (*initrdsPlaced)->files[i]->sha256Hex());
+			part["path"] = composition.parts()[i].what;
+			record["initrds"].push_back(std::move(part));
+		}
 	for (size_t i = 1; i < files.size(); i++) {
 		nlohmann::json part = partJson(files[i].memfd.bytes());
 		part["path"] = files[i].origin;
@@ -142,7 +179,7 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	recordSignatures(record, *signatures, *sources);
 	record["scheme"] = schemeName(Scheme::Classic);
 	record["scheme_reason"] = "a plain kernel is always loaded with the classic scheme";
-	record["kernel"] = partJson(kernel.bytes());
+	record["kernel"] = unpacked ? partJson(kernel.bytes()) : partJson(kernel.size(), imageSha256);
 	record["kernel"]["zboot"] = unpacked.has_value();
 	/* As for a UKI, the initrd is described by its parts: each is a whole
 	 * initrd file, whose digest is in "initrds" (issue 16). */
@@ -176,7 +213,7 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 		return e;
 	}
 	auto recorded = recordLoad(std::move(record), outcome, startTime, progress);
-	retire(std::move(*read), std::move(unpacked), std::move(initrd));
+	retire(std::move(files), std::move(*initrdsPlaced), std::move(unpacked), std::move(initrd));
 	return recorded;
 }
 

@@ -285,6 +285,11 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto store = loadTrust(config_);
 	if (!store)
 		return store.takeError();
+	/* The addons' payloads are placed before any verdict on them: what
+	 * is signed is the file, payloads included. */
+	if (scheme == Scheme::Classic)
+		KEXECD_TRY(placeClassicPayloads(*in, request.profile, request.sidecars ? &*request.sidecars : nullptr,
+						limits));
 	auto skipped = std::move(in->skipped);
 	for (auto &s : skipAddonsTheStubWouldSkip(*in, discovered - skipped.size(), *store, support->secureBoot))
 		skipped.push_back(std::move(s));
@@ -367,7 +372,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		KEXECD_TRY(composeClassicLoad());
 	}
 	/* Record-only digests: the addons' run on another core while this one
-	 * verifies; the UKI's were computed while it was read (uki_in_place.h).
+	 * verifies; the UKI's were computed while it was read (placed_file.h).
 	 * The inputs are sealed, so nothing sees the bytes change. The future
 	 * waits in its destructor, so no early return leaves it reading
 	 * unmapped memory. */

@@ -173,7 +173,7 @@ Result<const UkiProfile *> UkiImage::findProfile(std::string_view selector) cons
 		known += fmt::format("{}@{}{}", known.empty() ? "" : ", ", p.index,
 				     p.id.empty() ? "" : " (" + p.id + ")");
 	return makeError(Code::InvalidArgument,
-			 fmt::format("'{}': no profile '{}' (profiles: {})", origin_, selector,
+			 fmt::format("'{}': no profile '{}' (profiles: {})", origin_, displayText(selector),
 				     known.empty() ? "none" : known));
 }
 

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // The one-copy read path (issue 16) against the plain one: a UKI read
 // whole, read for the classic scheme (payloads placed straight into the
-// kernel and initrd memfds) and read into an image container must agree
-// on whether it is accepted, on every digest, and on every byte composed.
+// kernel and initrd memfds) and read into an image container, each with
+// its addons placed the same way, must agree on whether it is accepted,
+// on every digest, and on every byte composed.
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -36,7 +37,8 @@ struct Outcome {
 	Code code = Code::Internal;
 	std::vector<std::string> digests;
 	std::vector<uint8_t> authenticode;
-	std::vector<uint8_t> kernel, initrd;
+	std::vector<std::vector<uint8_t>> addonAuthenticode;
+	std::vector<uint8_t> kernel, initrd, container;
 	std::string cmdline;
 	bool composed = false;
 };
@@ -66,6 +68,10 @@ Outcome run(const MultiInput &in, UkiPlacement placement)
 	out.digests = fileDigests(*parsed);
 	if (auto d = authenticodeDigest(parsed->uki->pe(), EVP_sha256()))
 		out.authenticode = *d;
+	for (const UkiImage &a : parsed->addons) {
+		auto d = authenticodeDigest(a.pe(), EVP_sha256());
+		out.addonAuthenticode.push_back(d ? *d : std::vector<uint8_t>{});
+	}
 	ClassicOptions opts;
 	opts.profile = parsed->profile;
 	if (parsed->inPlace) {
@@ -80,7 +86,7 @@ Outcome run(const MultiInput &in, UkiPlacement placement)
 			out.initrd = copyOf(parts->initrd->bytes());
 		out.cmdline = parts->cmdline;
 	}
-	if (placement == UkiPlacement::Container) {
+	if (placement != UkiPlacement::Classic) {
 		std::optional<SealedMemfd> storage;
 		auto container = composeContainer(*parsed, storage);
 		FUZZ_CHECK_MSG(container.ok(), container.ok() ? "" : container.error().message);
@@ -89,6 +95,7 @@ Outcome run(const MultiInput &in, UkiPlacement placement)
 		FUZZ_CHECK(view->sections[0].first == ".pe.1");
 		FUZZ_CHECK(view->sections[0].second.size() == in.uki.size() &&
 			   std::equal(in.uki.begin(), in.uki.end(), view->sections[0].second.begin()));
+		out.container = copyOf((*container)->bytes());
 	}
 	return out;
 }
@@ -112,6 +119,9 @@ int fuzzInPlace(Bytes data)
 		FUZZ_CHECK(o.kernel == whole.kernel);
 		FUZZ_CHECK(o.initrd == whole.initrd);
 		FUZZ_CHECK(o.cmdline == whole.cmdline);
+		FUZZ_CHECK(o.addonAuthenticode == whole.addonAuthenticode);
+		if (placement == UkiPlacement::Container)
+			FUZZ_CHECK(o.container == whole.container);
 	}
 	return 0;
 }

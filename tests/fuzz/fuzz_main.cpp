@@ -39,7 +39,7 @@ constexpr Target kTargets[] = {
 	{ "discovery", fuzzDiscovery, "tries counter, versions, loader.conf, Loader* variables, Type #1 entries, --reuse-cmdline (discovery.h, bls_type1.h)" },
 	{ "state", fuzzState, "state file reader and its D-Bus conversion (state_file.h)" },
 	{ "record", fuzzRecord, "parse, compose, JSON record, dump, D-Bus conversion" },
-	{ "inplace", fuzzInPlace, "the one-copy read path against reading whole: digests and composed bytes (uki_in_place.h)" },
+	{ "inplace", fuzzInPlace, "the one-copy read path against reading whole: digests and composed bytes (placed_file.h)" },
 };
 
 const Target *selected = nullptr;

@@ -868,6 +868,64 @@ TEST_F(StagerTest, SecureBootSkipsDiscoveredAddonsThatDoNotVerify)
 	EXPECT_EQ(e.error().code, Code::SignatureRejected);
 }
 
+/* Addons are placed (their payloads copied to where the kernel reads
+ * them) before Secure Boot's verdict on them: one dropped after that
+ * leaves a gap, and what the kernel gets is composed anew around it. */
+TEST_F(StagerTest, AnAddonDroppedAfterItWasPlacedLeavesNoTrace)
+{
+	const std::string esp = dir_ + "/esp";
+	std::filesystem::create_directories(esp + "/EFI/Linux");
+	std::filesystem::create_directories(esp + "/loader/addons");
+	std::filesystem::copy_file(fixture("uki-signed.efi"), esp + "/EFI/Linux/s-1.efi");
+	std::filesystem::copy_file(fixture("addon-initrd.addon.efi"), esp + "/loader/addons/a-unsigned.addon.efi");
+	std::filesystem::copy_file(fixture("addon-signed.addon.efi"), esp + "/loader/addons/b-signed.addon.efi");
+	EngineConfig config = espConfig(esp);
+	config.policy = SignaturePolicy::Auto;
+	Stager stager(*kernel_, config);
+	ASSERT_TRUE(stager.start().ok());
+
+	/* Without Secure Boot both are loaded: the addon's initrd is in. */
+	auto both = stager.stageDefault({}, {});
+	ASSERT_TRUE(both.ok()) << both.error().message;
+	ASSERT_EQ((*both)["addons"].size(), 2u);
+	EXPECT_NE(readText(fake_ + "/initrd.bin").find("kexecd addon initrd"), std::string::npos);
+	expectInitrdRecord((*both)["initrd"], readText(fake_ + "/initrd.bin"));
+
+	setKnob("support.json", R"({"secure_boot": true})");
+	auto one = stager.stageDefault({}, {});
+	ASSERT_TRUE(one.ok()) << one.error().message;
+	ASSERT_EQ((*one)["addons"].size(), 1u);
+	EXPECT_EQ((*one)["addons"][0]["path"], esp + "/loader/addons/b-signed.addon.efi");
+	EXPECT_EQ((*one)["addons"][0]["sha256"], sha256Hex(readFile(fixture("addon-signed.addon.efi"))));
+	EXPECT_EQ(readText(fake_ + "/initrd.bin").find("kexecd addon initrd"), std::string::npos);
+	expectInitrdRecord((*one)["initrd"], readText(fake_ + "/initrd.bin"));
+
+	if (config_.parserPath.empty())
+		GTEST_SKIP() << "KEXECD_PARSER_CONTAINER not set (built without BPF parsers)";
+	/* The BPF scheme: the addon after the dropped one moves up in the
+	 * image container, which the kernel reads back to back. */
+	setKnob("support.json", R"({"secure_boot": true, "bpf_parser": true})");
+	config.parserPath = config_.parserPath;
+	config.policy = SignaturePolicy::Warn;
+	Stager bpf(*kernel_, config);
+	ASSERT_TRUE(bpf.start().ok());
+	auto r = bpf.stageDefault({}, {});
+	ASSERT_TRUE(r.ok()) << r.error().message;
+	EXPECT_EQ((*r)["scheme"], "bpf");
+	ASSERT_EQ((*r)["addons"].size(), 1u);
+	const auto container = readFile(fake_ + "/initrd.bin");
+	auto view = readElfContainer({ container.data(), container.size() });
+	ASSERT_TRUE(view.ok()) << view.error().message;
+	ASSERT_GE(view->sections.size(), 2u);
+	EXPECT_EQ(view->sections[0].first, ".pe.1");
+	EXPECT_EQ(view->sections[1].first, ".pe.2");
+	const auto addon = readFile(fixture("addon-signed.addon.efi"));
+	EXPECT_TRUE(std::equal(view->sections[1].second.begin(), view->sections[1].second.end(), addon.begin(),
+			       addon.end()));
+	for (size_t i = 0; i < view->sections.size(); i++)
+		EXPECT_EQ((*r)["container"]["sections"][i]["sha256"], sha256Hex(view->sections[i].second)) << i;
+}
+
 TEST_F(StagerTest, DiscoveredAddonsTheStubWouldNotLoadAreSkipped)
 {
 	/* load_addons(): an addon with a .linux, another .uname or no PE at
