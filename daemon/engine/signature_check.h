@@ -54,6 +54,16 @@ struct SignatureCheck {
 	/* Whether the running kernel enforces kexec signatures (Secure Boot,
 	 * lockdown): only then does 'enforce' act on the kernel verdict. */
 	bool kernelEnforces = false;
+
+	/* The SHA-256 of the kernel handed over, taken beside its verdict
+	 * ("" for the BPF scheme): the record's digest of it. */
+	std::string kernelSha256() const
+	{
+		for (const nlohmann::json &o : objects)
+			if (o.value("object", "") == "kernel")
+				return o.value("sha256", "");
+		return {};
+	}
 };
 
 /* Fails only for internal errors; a refusal is reported in .refusal so

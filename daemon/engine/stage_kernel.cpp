@@ -6,12 +6,9 @@
 
 #include "stager.h"
 
-#include <future>
-
 #include <fmt/format.h>
 
 #include "compose.h"
-#include "digest.h"
 #include "kernel_image.h"
 #include "record.h"
 #include "signature_check.h"
@@ -112,9 +109,6 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 
 	const bool enforce = policy == SignaturePolicy::Enforce;
 	const bool kernelEnforces = kernelEnforcesSignatures(*support);
-	/* The record's digest of the image, on another core beside the
-	 * verdicts; unless it was unpacked, it is the kernel's too. */
-	auto imageDigest = std::async(std::launch::async, [&kernelFile] { return sha256Hex(kernelFile.memfd.bytes()); });
 	auto signatures = enforceKernelSignatures({ kernelFile.origin, kernelFile.memfd.bytes(), kernel.bytes(),
 						    unpacked.has_value() },
 						  *sources,
@@ -146,8 +140,11 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	nlohmann::json record;
 	record["kind"] = inputKindName(InputKind::Kernel);
 	record["slot"] = slotName(slot_);
-	const std::string imageSha256 = imageDigest.get();
-	record["image"] = partJson(kernelFile.size, imageSha256);
+	/* The kernel object's digest, taken beside its verdict, is the
+	 * image's too unless the image was unpacked. */
+	const std::string kernelSha256 = signatures->kernelSha256();
+	record["image"] = unpacked || kernelSha256.empty() ? partJson(kernelFile.memfd.bytes())
+							   : partJson(kernelFile.size, kernelSha256);
 	record["image"]["path"] = kernelFile.origin;
 	record["image"]["format"] = kernelFormatName(image->info.format);
 	if (image->info.payloadFormat)
@@ -179,7 +176,7 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	recordSignatures(record, *signatures, *sources);
 	record["scheme"] = schemeName(Scheme::Classic);
 	record["scheme_reason"] = "a plain kernel is always loaded with the classic scheme";
-	record["kernel"] = unpacked ? partJson(kernel.bytes()) : partJson(kernel.size(), imageSha256);
+	record["kernel"] = kernelSha256.empty() ? partJson(kernel.bytes()) : partJson(kernel.size(), kernelSha256);
 	record["kernel"]["zboot"] = unpacked.has_value();
 	/* As for a UKI, the initrd is described by its parts: each is a whole
 	 * initrd file, whose digest is in "initrds" (issue 16). */

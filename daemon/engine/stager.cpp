@@ -393,10 +393,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		record["addons"][i - 1]["sha256"] = digests[i];
 	/* The kernel handed over is the bytes the kernel verdict hashed. */
 	auto kernelPart = [&]() {
-		for (const nlohmann::json &o : record["signatures"]["objects"])
-			if (o.value("object", "") == "kernel" && o.contains("sha256"))
-				return partJson(classic->kernel.size(), o["sha256"].get<std::string>());
-		return partJson(classic->kernel.bytes());
+		const std::string digest = signatures->kernelSha256();
+		return digest.empty() ? partJson(classic->kernel.bytes()) : partJson(classic->kernel.size(), digest);
 	};
 
 	auto describeParts = [&](nlohmann::json &r) {
@@ -447,6 +445,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 			return classicSignatures.takeError();
 		}
 		recordSignatures(record, *classicSignatures, *sources);
+		*signatures = std::move(*classicSignatures);
 		scheme = Scheme::Classic;
 		reason = "auto: the kernel refused the BPF parser container (" + bpfError +
 			 "); fell back to classic as configured";
