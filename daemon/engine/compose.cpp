@@ -284,10 +284,10 @@ Result<ClassicParts> composeClassic(const UkiImage &uki, std::span<const UkiImag
 
 	const auto kernelImage = sectionOf(sections, ".linux");
 	const SealedMemfd *placed = options.placedKernel;
-	auto kernel = placed && placed->bytes().data() == kernelImage.data() &&
-				      placed->size() == kernelImage.size() && !probeZboot(kernelImage)
-			      ? placed->duplicate()
-			      : classicKernel(uki, options.profile, &parts.kernelWasZboot);
+	parts.kernelPlaced = placed && placed->bytes().data() == kernelImage.data() &&
+			     placed->size() == kernelImage.size() && !probeZboot(kernelImage);
+	auto kernel = parts.kernelPlaced ? placed->duplicate()
+					 : classicKernel(uki, options.profile, &parts.kernelWasZboot);
 	if (!kernel)
 		return kernel.takeError();
 	parts.kernel = std::move(*kernel);

@@ -118,6 +118,7 @@ struct ClassicParts {
 	std::optional<SealedMemfd> initrd; // nullopt -> KEXEC_FILE_NO_INITRAMFS
 	std::string cmdline;               // without the trailing NUL
 	bool kernelWasZboot = false;
+	bool kernelPlaced = false; // kernel is ClassicOptions::placedKernel
 	std::vector<InitrdPartRecord> initrdLayout; // in order
 	std::string devicetree;                // devicetreeNote()
 };

@@ -64,7 +64,7 @@ Result<nlohmann::json> inspectImage(InputFile uki, std::vector<InputFile> addons
 	if (!sources)
 		return sources.takeError();
 	auto signatures = verifyComposed(*in, *sources, SignaturePolicy::Warn, config, KernelSupport{}, parts->kernel.bytes(),
-					 parts->kernelWasZboot, {});
+					 parts->kernelWasZboot, {}, placedKernelHashers(*in, *parts));
 	if (!signatures)
 		return signatures.takeError();
 	recordSignatures(j, *signatures, *sources);

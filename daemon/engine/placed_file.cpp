@@ -39,7 +39,9 @@ PlacedFile::PlacedFile(int fd, std::string origin, uint64_t size, Kind kind)
 PlacedFile::~PlacedFile()
 {
 	progress_.fail();
+	kernelProgress_.fail();
 	hashers_.reset();
+	kernelHashers_.reset();
 }
 
 FileView PlacedFile::view() const
@@ -74,6 +76,8 @@ Result<void> PlacedFile::copyAll(std::vector<Copy> copies)
 			const uint64_t step = std::min(kCopyStep, c.from.size - done);
 			KEXECD_TRY(c.to->copyIn(fd_.get(), c.from.offset + done, c.at + done, step, origin_));
 			done += step;
+			if (c.toProgress)
+				c.toProgress->advance(c.at + done);
 			/* Everything before this piece is in place: earlier copies,
 			 * and the skeleton's bytes between them. */
 			progress_.advance(done < c.from.size ? c.from.offset + done
@@ -274,7 +278,7 @@ Result<void> PlacedFile::placeClassic(const SectionSet &resolved, const InitrdCo
 				if (!memfd)
 					return memfd.takeError();
 				kernel_ = std::move(*memfd);
-				copies.push_back({ *r, &*kernel_, 0 });
+				KEXECD_TRY(placeKernelHead(*r, copies));
 			}
 		}
 
@@ -314,6 +318,29 @@ Result<void> PlacedFile::placeClassic(const SectionSet &resolved, const InitrdCo
 	return {};
 }
 
+Result<void> PlacedFile::placeKernelHead(const ByteRange &r, std::vector<Copy> &copies)
+{
+	/* The kernel's own headers first, into the kernel memfd: the kernel
+	 * verdict's Authenticode ranges are known then, and a third hasher
+	 * follows the rest of the copy, as the UKI's two do. */
+	const uint64_t head = std::min(r.size, kHeadBytes);
+	KEXECD_TRY(kernel_->copyIn(fd_.get(), r.offset, 0, head, origin_));
+	kernelProgress_.advance(head);
+	std::optional<std::vector<ByteRange>> ranges;
+	if (auto pe = PeFile::parse(kernel_->bytes(), origin_ + ":.linux"); pe && pe->sizeOfHeaders() <= head)
+		if (auto rs = authenticodeRanges(*pe))
+			ranges = std::move(*rs);
+	kernelHashers_ = std::make_unique<FileHashers>(FileView{ kernel_->bytes(), {} }, std::move(ranges),
+						       kernelProgress_);
+	/* The UKI's hashers read the head through the redirect: it is in
+	 * place before copyAll() reports anything past it. */
+	if (r.size > head)
+		copies.push_back({ { r.offset + head, r.size - head }, &*kernel_, head, &kernelProgress_ });
+	else
+		kernelProgress_.advance(r.size);
+	return {};
+}
+
 Result<void> PlacedFile::placeOwn(std::vector<Copy> copies)
 {
 	/* Payloads nobody loads (other profiles') fill the skeleton's holes:
@@ -321,12 +348,16 @@ Result<void> PlacedFile::placeOwn(std::vector<Copy> copies)
 	std::vector<FileView::Redirect> redirects;
 	const size_t placed = copies.size();
 	for (const ByteRange &r : deferred_) {
+		/* A copy may start past the payload's head, placed already. */
 		auto c = std::find_if(copies.begin(), copies.begin() + static_cast<std::ptrdiff_t>(placed),
-				      [&r](const Copy &c) { return c.from.offset == r.offset; });
+				      [&r](const Copy &c) {
+					      return c.from.offset >= r.offset && c.from.offset < r.offset + r.size;
+				      });
 		if (c == copies.begin() + static_cast<std::ptrdiff_t>(placed))
 			copies.push_back({ r, &own_, r.offset });
 		else
-			redirects.push_back({ r.offset, c->to->bytes().subspan(c->at, r.size) });
+			redirects.push_back({ r.offset, c->to->bytes().subspan(c->at - (c->from.offset - r.offset),
+									       r.size) });
 	}
 	std::sort(redirects.begin(), redirects.end(),
 		  [](const FileView::Redirect &a, const FileView::Redirect &b) { return a.offset < b.offset; });
@@ -339,6 +370,8 @@ Result<void> PlacedFile::seal()
 {
 	if (hashers_)
 		hashers_->wait();
+	if (kernelHashers_)
+		kernelHashers_->wait();
 	if (memfd_ == &own_)
 		KEXECD_TRY(own_.seal());
 	if (kernel_)

@@ -100,6 +100,9 @@ public:
 	/* The kernel and initrd memfds placeClassic() filled (null if none). */
 	const SealedMemfd *kernel() const { return kernel_ ? &*kernel_ : nullptr; }
 	const SealedMemfd *initrd() const { return initrd_ ? &*initrd_ : nullptr; }
+	/* The kernel memfd's SHA-256 and Authenticode digest, computed while
+	 * it was filled (null if there is none). */
+	const FileHashers *kernelHashers() const { return kernelHashers_.get(); }
 
 private:
 	enum class Kind {
@@ -111,6 +114,7 @@ private:
 		ByteRange from;    // in the caller's file
 		SealedMemfd *to;
 		uint64_t at;       // offset in to
+		CopyProgress *toProgress = nullptr; // advanced as to fills, from at
 	};
 
 	PlacedFile(int fd, std::string origin, uint64_t size, Kind kind);
@@ -124,6 +128,9 @@ private:
 	/* placeClassic() for one file: its placed payloads become redirects,
 	 * the rest fill its holes. */
 	Result<void> placeOwn(std::vector<Copy> copies);
+	/* The kernel's headers into kernel_, its hashers started; the copy
+	 * of the rest is added to copies. */
+	Result<void> placeKernelHead(const ByteRange &r, std::vector<Copy> &copies);
 
 	UniqueFd fd_;
 	std::string origin_;
@@ -139,6 +146,8 @@ private:
 	std::optional<SealedMemfd> kernel_;
 	std::optional<SealedMemfd> initrd_;
 	CopyProgress progress_;
+	CopyProgress kernelProgress_;
+	std::unique_ptr<FileHashers> kernelHashers_;
 	std::unique_ptr<FileHashers> hashers_; // last: goes first
 };
 

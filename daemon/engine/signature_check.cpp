@@ -125,11 +125,16 @@ Result<SignatureCheck> checkSignatures(const SignatureInputs &in, const TrustSou
 		o["object"] = "kernel";
 		o["path"] = in.uki->origin() + ":.linux";
 		/* The record's digest on another core while the verdict hashes
-		 * the same bytes its own way (issue 16). */
-		auto digest = std::async(std::launch::async, [bytes = in.kernel] { return sha256Hex(bytes); });
+		 * the same bytes its own way (issue 16), unless both were
+		 * computed while the kernel was copied. */
+		const FileHashers *hashers = in.kernelHashers;
+		auto digest = std::async(hashers ? std::launch::deferred : std::launch::async,
+					 [bytes = in.kernel, hashers] {
+						 return hashers ? hashers->sha256Hex() : sha256Hex(bytes);
+					 });
 		o["zboot"] = in.kernelWasZboot;
 		o["firmware"] = nullptr;
-		auto k = kernelVerdictForBytes(in.kernel, o["path"].get<std::string>(), sources);
+		auto k = kernelVerdictForBytes(in.kernel, o["path"].get<std::string>(), sources, hashers);
 		o["sha256"] = digest.get();
 		if (!k)
 			return k.takeError();

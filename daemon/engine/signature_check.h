@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "result.h"
+#include "stream_digest.h"
 #include "trust_sources.h"
 #include "uki.h"
 
@@ -39,6 +40,9 @@ struct SignatureInputs {
 	std::string parserPath;
 	/* BPF scheme: what kexec_context.sig_mode asks (KernelSupport::sigMode). */
 	std::string kernelSigMode;
+	/* classic: the kernel's digests, computed while it was copied
+	 * (placed_file.h); null: computed here. */
+	const FileHashers *kernelHashers = nullptr;
 };
 
 struct SignatureEnforcement {

@@ -343,6 +343,11 @@ Result<void> placeClassicPayloads(ParsedInput &in, const std::string &profile, c
 	return in.inPlace->seal();
 }
 
+const FileHashers *placedKernelHashers(const ParsedInput &in, const ClassicParts &classic)
+{
+	return classic.kernelPlaced && in.inPlace ? in.inPlace->kernelHashers() : nullptr;
+}
+
 /* ---- verification ---------------------------------------------------- */
 
 Result<TrustStore> loadTrust(const EngineConfig &config)
@@ -408,7 +413,8 @@ bool kernelEnforcesSignatures(const KernelSupport &support)
 /* Both verdicts for what is about to be loaded (signature_check.h). */
 Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources &sources, SignaturePolicy policy,
 				      const EngineConfig &config, const KernelSupport &support,
-				      std::span<const uint8_t> kernel, bool zboot, std::span<const uint8_t> parser)
+				      std::span<const uint8_t> kernel, bool zboot, std::span<const uint8_t> parser,
+				      const FileHashers *kernelHashers)
 {
 	/* The kernel verdict predicts a refusal only where the kernel enforces
 	 * kexec signatures (Secure Boot, lockdown); elsewhere the kernel loads
@@ -417,7 +423,7 @@ Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources 
 	const bool enforce = policy == SignaturePolicy::Enforce;
 	const bool kernelEnforces = kernelEnforcesSignatures(support);
 	auto check = enforceSignatures({ &*in.uki, in.addonPointers(), !parser.empty(), kernel, zboot, parser,
-					 config.parserPath, support.sigMode },
+					 config.parserPath, support.sigMode, kernelHashers },
 				       sources, { enforce && kernelEnforces, enforce && config.enforceFirmwareVerdict });
 	if (check)
 		check->kernelEnforces = kernelEnforces;

@@ -107,6 +107,11 @@ Result<const SealedMemfd *> composeContainer(ParsedInput &in, std::optional<Seal
 Result<void> placeClassicPayloads(ParsedInput &in, const std::string &profile, const SidecarFiles *sidecars,
 				  const Limits &limits);
 
+/* The classic kernel's digests computed while it was placed, when
+ * classic's kernel is that one (else null: they are computed when
+ * needed). */
+const FileHashers *placedKernelHashers(const ParsedInput &in, const ClassicParts &classic);
+
 /* systemd-stub's load_addons() skips, with a log line, an addon the
  * firmware refuses to load under Secure Boot, and boots the rest
  * (PROOFS.md). Discovered addons (the first `discovered`) get the same;
@@ -121,11 +126,13 @@ SignaturePolicy effectivePolicy(SignaturePolicy policy, const KernelSupport &sup
 bool kernelEnforcesSignatures(const KernelSupport &support);
 TrustSourcePaths trustSourcePaths(const EngineConfig &config);
 /* Firmware and kernel verdicts for what is about to be loaded (kernel:
- * the classic scheme's .linux; parser: the BPF scheme's container),
- * refused under 'enforce'. */
+ * the classic scheme's .linux, with its digests when they were computed
+ * while it was placed; parser: the BPF scheme's container), refused
+ * under 'enforce'. */
 Result<SignatureCheck> verifyComposed(const ParsedInput &in, const TrustSources &sources,
 				      SignaturePolicy policy, const EngineConfig &config, const KernelSupport &support,
-				      std::span<const uint8_t> kernel, bool zboot, std::span<const uint8_t> parser);
+				      std::span<const uint8_t> kernel, bool zboot, std::span<const uint8_t> parser,
+				      const FileHashers *kernelHashers = nullptr);
 
 
 } // namespace kexecd

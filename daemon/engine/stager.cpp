@@ -379,7 +379,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto fileDigestsDone = std::async(std::launch::async, [&in = *in] { return fileDigests(in); });
 	auto signatures = scheme == Scheme::Bpf
 		? verifyComposed(*in, *sources, policy, config_, *support, {}, false, parser->memfd.bytes())
-		: verifyComposed(*in, *sources, policy, config_, *support, classic->kernel.bytes(), classic->kernelWasZboot, {});
+		: verifyComposed(*in, *sources, policy, config_, *support, classic->kernel.bytes(), classic->kernelWasZboot, {},
+				 placedKernelHashers(*in, *classic));
 	if (!signatures)
 		return signatures.takeError();
 	recordSignatures(record, *signatures, *sources);

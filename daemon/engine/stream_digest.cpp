@@ -101,7 +101,7 @@ void FileHashers::wait() const
 		sha256_.wait();
 }
 
-std::string FileHashers::sha256Hex()
+std::string FileHashers::sha256Hex() const
 {
 	return sha256_.valid() ? sha256_.get() : std::string();
 }

@@ -52,7 +52,7 @@ public:
 	void wait() const;
 
 	/* Lower-case hex SHA-256 of the whole file; "" if the copy failed. */
-	std::string sha256Hex();
+	std::string sha256Hex() const;
 	/* Gives pe the Authenticode digest being computed, if the ranges
 	 * hashed are pe's (authenticode.h waits for it when it needs it). */
 	void lendAuthenticode(PeFile &pe) const;

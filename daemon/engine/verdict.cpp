@@ -288,9 +288,11 @@ namespace {
  * reason when they are not, else verdict(pe). */
 template<typename Fn>
 Result<VerdictReport> verdictForBytes(std::span<const uint8_t> bytes, const std::string &name, Verdict notPe,
-				      const char *why, Fn verdict)
+				      const char *why, Fn verdict, const FileHashers *hashers = nullptr)
 {
 	auto pe = PeFile::parse(bytes, name);
+	if (pe && hashers)
+		hashers->lendAuthenticode(*pe);
 	if (!pe) {
 		VerdictReport r;
 		r.verdict = notPe;
@@ -303,10 +305,10 @@ Result<VerdictReport> verdictForBytes(std::span<const uint8_t> bytes, const std:
 } // namespace
 
 Result<VerdictReport> kernelVerdictForBytes(std::span<const uint8_t> bytes, const std::string &name,
-					    const TrustSources &sources)
+					    const TrustSources &sources, const FileHashers *hashers)
 {
 	return verdictForBytes(bytes, name, Verdict::BadSignature, "not a PE image the kernel can verify: ",
-			       [&](const PeFile &pe) { return kernelVerdict(pe, sources); });
+			       [&](const PeFile &pe) { return kernelVerdict(pe, sources); }, hashers);
 }
 
 Result<VerdictReport> firmwareVerdictForBytes(std::span<const uint8_t> bytes, const std::string &name,

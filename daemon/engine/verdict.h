@@ -20,6 +20,7 @@
 
 #include "authenticode.h"
 #include "pe.h"
+#include "stream_digest.h"
 #include "result.h"
 #include "trust.h"
 #include "trust_sources.h"
@@ -42,9 +43,10 @@ Result<VerdictReport> firmwareVerdict(const PeFile &pe, const PeSignatures &sigs
 VerdictReport kernelVerdict(const PeSignatures &sigs, const TrustSources &sources);
 
 /* The kernel verdict for bytes that may not be a PE at all (a classic
- * kernel image is a bzImage, which is a PE; anything else is refused). */
+ * kernel image is a bzImage, which is a PE; anything else is refused).
+ * hashers: the bytes' digests computed while they were copied. */
 Result<VerdictReport> kernelVerdictForBytes(std::span<const uint8_t> bytes, const std::string &name,
-					    const TrustSources &sources);
+					    const TrustSources &sources, const FileHashers *hashers = nullptr);
 
 /* The firmware verdict of a file that may have no PE envelope (a plain
  * kernel image): Unsigned then. */
