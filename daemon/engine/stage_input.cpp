@@ -80,6 +80,14 @@ Result<std::unique_ptr<PlacedFile>> placeUki(InputFile &uki, const std::vector<I
 
 } // namespace
 
+Result<void> checkTotalInput(uint64_t total, const Limits &limits)
+{
+	if (total > limits.maxTotalInput)
+		return makeError(Code::InvalidArgument,
+				 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
+	return {};
+}
+
 Result<std::vector<LoadedFile>> readEachOnce(std::vector<InputFile> &inputs, const Limits &limits, uint64_t before)
 {
 	std::vector<LoadedFile> files;
@@ -89,9 +97,7 @@ Result<std::vector<LoadedFile>> readEachOnce(std::vector<InputFile> &inputs, con
 		if (!f)
 			return f.takeError();
 		total += f->size;
-		if (total > limits.maxTotalInput)
-			return makeError(Code::InvalidArgument,
-					 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
+		KEXECD_TRY(checkTotalInput(total, limits));
 		files.push_back(std::move(*f));
 	}
 	return files;
@@ -140,7 +146,7 @@ Result<UkiImage> parseImage(const LoadedFile &f, const PlacedFile *placed, Image
 } // namespace
 
 Result<std::unique_ptr<InitrdsInPlace>> placeInitrds(std::vector<InputFile> &initrds, const Limits &limits,
-						     uint64_t budget)
+						     uint64_t before)
 {
 	std::vector<uint64_t> sizes;
 	uint64_t sum = 0;
@@ -154,9 +160,7 @@ Result<std::unique_ptr<InitrdsInPlace>> placeInitrds(std::vector<InputFile> &ini
 	}
 	if (sizes.empty())
 		return std::unique_ptr<InitrdsInPlace>();
-	if (sum > budget)
-		return makeError(Code::InvalidArgument,
-				 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
+	KEXECD_TRY(checkTotalInput(before + sum, limits));
 	uint64_t total = 0;
 	const std::vector<uint64_t> offsets = InitrdComposition::offsetsFor(sizes, total);
 	auto r = std::make_unique<InitrdsInPlace>();
@@ -222,9 +226,7 @@ Result<ParsedInput> readAndParse(InputFile &uki, std::vector<InputFile> &addons,
 		if (!f)
 			return f.takeError();
 		total += f->size;
-		if (total > limits.maxTotalInput)
-			return makeError(Code::InvalidArgument,
-					 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
+		KEXECD_TRY(checkTotalInput(total, limits));
 		if (progress)
 			progress("read", 0.3 * double(i + 2) / double(addons.size() + 1));
 		auto addon = parseImage(*f, f->placed.get(), ImageRole::Addon, limits.pe);

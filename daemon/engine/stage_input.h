@@ -68,6 +68,8 @@ std::string inputOrigin(const InputFile &input);
 /* Step 2 for one input: its bytes into a sealed memfd (at most
  * limits.pe.maxFileSize), its security.ima kept for the container. */
 Result<LoadedFile> readOnce(InputFile &input, const Limits &limits);
+/* Named error when total input bytes pass limits.maxTotalInput. */
+Result<void> checkTotalInput(uint64_t total, const Limits &limits);
 /* readOnce() for each input, within limits.maxTotalInput together with
  * the before bytes read already. */
 Result<std::vector<LoadedFile>> readEachOnce(std::vector<InputFile> &inputs, const Limits &limits, uint64_t before);
@@ -81,9 +83,10 @@ struct InitrdsInPlace {
 	std::vector<std::unique_ptr<PlacedFile>> files; // after memfd: they go first
 };
 /* nullptr when an initrd is no regular file or is empty (they are then
- * read whole); budget: what limits.maxTotalInput leaves them. */
+ * read whole); before: the bytes read already, within
+ * limits.maxTotalInput with these. */
 Result<std::unique_ptr<InitrdsInPlace>> placeInitrds(std::vector<InputFile> &initrds, const Limits &limits,
-						     uint64_t budget);
+						     uint64_t before);
 
 /* lenient: the first addons were discovered; one that systemd-stub would
  * not load (no PE, a .linux, another .uname) is skipped and named in

@@ -67,10 +67,8 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	auto kernelRead = readOnce(request.kernel, limits);
 	if (!kernelRead)
 		return kernelRead.takeError();
-	if (kernelRead->size > limits.maxTotalInput)
-		return makeError(Code::InvalidArgument,
-				 fmt::format("inputs add up to more than the limit of {} bytes", limits.maxTotalInput));
-	auto initrdsPlaced = placeInitrds(request.initrds, limits, limits.maxTotalInput - kernelRead->size);
+	KEXECD_TRY(checkTotalInput(kernelRead->size, limits));
+	auto initrdsPlaced = placeInitrds(request.initrds, limits, kernelRead->size);
 	if (!initrdsPlaced)
 		return initrdsPlaced.takeError();
 	std::vector<LoadedFile> files;

@@ -74,6 +74,19 @@ protected:
 		return config;
 	}
 
+	/* An ESP at dir_/esp with one UKI and global addons, as name -> fixture. */
+	std::string makeEsp(const std::string &uki, const std::string &ukiFixture,
+			    const std::vector<std::pair<std::string, std::string>> &addons) const
+	{
+		const std::string esp = dir_ + "/esp";
+		std::filesystem::create_directories(esp + "/EFI/Linux");
+		std::filesystem::create_directories(esp + "/loader/addons");
+		std::filesystem::copy_file(fixture(ukiFixture), esp + "/EFI/Linux/" + uki);
+		for (const auto &[name, from] : addons)
+			std::filesystem::copy_file(fixture(from), esp + "/loader/addons/" + name);
+		return esp;
+	}
+
 	void setKnob(const std::string &name, const std::string &value)
 	{
 		std::ofstream(fake_ + "/" + name) << value;
@@ -843,12 +856,9 @@ TEST_F(StagerTest, SecureBootSkipsDiscoveredAddonsThatDoNotVerify)
 	/* As systemd-stub under Secure Boot: an addon found on the ESP that
 	 * does not verify is skipped and named; the rest is staged. */
 	setKnob("support.json", R"({"secure_boot": true})");
-	const std::string esp = dir_ + "/esp";
-	std::filesystem::create_directories(esp + "/EFI/Linux");
-	std::filesystem::create_directories(esp + "/loader/addons");
-	std::filesystem::copy_file(fixture("uki-signed.efi"), esp + "/EFI/Linux/s-1.efi");
-	std::filesystem::copy_file(fixture("addon-signed.addon.efi"), esp + "/loader/addons/a-signed.addon.efi");
-	std::filesystem::copy_file(fixture("addon-cmdline.addon.efi"), esp + "/loader/addons/b-unsigned.addon.efi");
+	const std::string esp = makeEsp("s-1.efi", "uki-signed.efi",
+					{ { "a-signed.addon.efi", "addon-signed.addon.efi" },
+					  { "b-unsigned.addon.efi", "addon-cmdline.addon.efi" } });
 	EngineConfig config = espConfig(esp);
 	config.policy = SignaturePolicy::Auto;
 	Stager stager(*kernel_, config);
@@ -873,12 +883,9 @@ TEST_F(StagerTest, SecureBootSkipsDiscoveredAddonsThatDoNotVerify)
  * leaves a gap, and what the kernel gets is composed anew around it. */
 TEST_F(StagerTest, AnAddonDroppedAfterItWasPlacedLeavesNoTrace)
 {
-	const std::string esp = dir_ + "/esp";
-	std::filesystem::create_directories(esp + "/EFI/Linux");
-	std::filesystem::create_directories(esp + "/loader/addons");
-	std::filesystem::copy_file(fixture("uki-signed.efi"), esp + "/EFI/Linux/s-1.efi");
-	std::filesystem::copy_file(fixture("addon-initrd.addon.efi"), esp + "/loader/addons/a-unsigned.addon.efi");
-	std::filesystem::copy_file(fixture("addon-signed.addon.efi"), esp + "/loader/addons/b-signed.addon.efi");
+	const std::string esp = makeEsp("s-1.efi", "uki-signed.efi",
+					{ { "a-unsigned.addon.efi", "addon-initrd.addon.efi" },
+					  { "b-signed.addon.efi", "addon-signed.addon.efi" } });
 	EngineConfig config = espConfig(esp);
 	config.policy = SignaturePolicy::Auto;
 	Stager stager(*kernel_, config);
