@@ -187,7 +187,19 @@ Result<SignatureCheck> enforceKernelSignatures(const KernelSignatureInputs &in, 
 	o["path"] = in.origin;
 	auto digest = std::async(std::launch::async, [bytes = in.kernel] { return sha256Hex(bytes); });
 	o["zboot"] = in.kernelWasZboot;
-	auto fw = firmwareVerdictForBytes(in.file, in.origin, sources);
+	/* The image handed over as it is: its signatures are read, and it is
+	 * hashed, once for both verdicts. */
+	std::optional<VerdictReport> sameKernel;
+	Result<VerdictReport> fw = makeError(Code::Internal, "no firmware verdict");
+	if (!in.kernelWasZboot && in.file.data() == in.kernel.data() && in.file.size() == in.kernel.size()) {
+		auto both = firmwareAndKernelVerdictsForBytes(in.file, in.origin, sources);
+		if (!both)
+			return both.takeError();
+		fw = std::move(both->first);
+		sameKernel = std::move(both->second);
+	} else {
+		fw = firmwareVerdictForBytes(in.file, in.origin, sources);
+	}
 	o["sha256"] = digest.get();
 	if (!fw)
 		return fw.takeError();
@@ -196,7 +208,8 @@ Result<SignatureCheck> enforceKernelSignatures(const KernelSignatureInputs &in, 
 			    { "detail", fw->reason } };
 	if (enforce.firmware && fw->verdict != Verdict::Trusted)
 		out.refusal = makeError(Code::SignatureRejected, refusalText(in.origin, "firmware", *fw));
-	auto k = kernelVerdictForBytes(in.kernel, in.origin, sources);
+	auto k = sameKernel ? Result<VerdictReport>(std::move(*sameKernel))
+			    : kernelVerdictForBytes(in.kernel, in.origin, sources);
 	if (!k)
 		return k.takeError();
 	if (in.kernelWasZboot)

@@ -319,4 +319,25 @@ Result<VerdictReport> firmwareVerdictForBytes(std::span<const uint8_t> bytes, co
 			       [&](const PeFile &pe) { return firmwareVerdict(pe, sources); });
 }
 
+Result<std::pair<VerdictReport, VerdictReport>> firmwareAndKernelVerdictsForBytes(std::span<const uint8_t> bytes,
+										  const std::string &name,
+										  const TrustSources &sources)
+{
+	if (auto pe = PeFile::parse(bytes, name))
+		if (auto sigs = readPeSignatures(*pe)) {
+			auto fw = firmwareVerdict(*pe, *sigs, sources);
+			if (!fw)
+				return fw.takeError();
+			return std::pair{ std::move(*fw), kernelVerdict(*sigs, sources) };
+		}
+	/* No PE, or no signatures to read: each verdict says so its own way. */
+	auto fw = firmwareVerdictForBytes(bytes, name, sources);
+	if (!fw)
+		return fw.takeError();
+	auto k = kernelVerdictForBytes(bytes, name, sources);
+	if (!k)
+		return k.takeError();
+	return std::pair{ std::move(*fw), std::move(*k) };
+}
+
 } // namespace kexecd

@@ -14,6 +14,7 @@
 
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -47,6 +48,13 @@ VerdictReport kernelVerdict(const PeSignatures &sigs, const TrustSources &source
  * hashers: the bytes' digests computed while they were copied. */
 Result<VerdictReport> kernelVerdictForBytes(std::span<const uint8_t> bytes, const std::string &name,
 					    const TrustSources &sources, const FileHashers *hashers = nullptr);
+
+/* Both verdicts of one image that may not be a PE, its signatures read
+ * (and the image hashed) once for the two: a plain kernel that is handed
+ * over as it is. */
+Result<std::pair<VerdictReport, VerdictReport>> firmwareAndKernelVerdictsForBytes(std::span<const uint8_t> bytes,
+										  const std::string &name,
+										  const TrustSources &sources);
 
 /* The firmware verdict of a file that may have no PE envelope (a plain
  * kernel image): Unsigned then. */
