@@ -29,11 +29,49 @@ bool isPayloadSection(std::string_view name)
 	return name == ".linux" || name == ".initrd" || name == ".ucode";
 }
 
+/* The PE whose headers are all in the first head bytes of view; nullopt
+ * otherwise (its digests are then computed after the copy). */
+std::optional<PeFile> headersIn(const FileView &view, uint64_t head, const std::string &origin,
+				const PeLimits &limits)
+{
+	auto pe = PeFile::parse(view, origin, limits);
+	if (!pe || pe->sizeOfHeaders() > head)
+		return std::nullopt;
+	return std::move(*pe);
+}
+
+std::optional<std::vector<ByteRange>> rangesOf(const std::optional<PeFile> &pe)
+{
+	if (!pe)
+		return std::nullopt;
+	auto ranges = authenticodeRanges(*pe);
+	if (!ranges)
+		return std::nullopt;
+	return std::move(*ranges);
+}
+
 } // namespace
 
 PlacedFile::PlacedFile(int fd, std::string origin, uint64_t size, Kind kind)
 	: fd_(::fcntl(fd, F_DUPFD_CLOEXEC, 3)), origin_(std::move(origin)), size_(size), kind_(kind)
 {
+}
+
+Result<std::unique_ptr<PlacedFile>> PlacedFile::make(int fd, const std::string &origin, uint64_t size, Kind kind)
+{
+	std::unique_ptr<PlacedFile> u(new PlacedFile(fd, origin, size, kind));
+	if (!u->fd_.valid())
+		return makeError(Code::Io, fmt::format("'{}': {}", origin, std::strerror(errno)), errno);
+	return u;
+}
+
+std::optional<uint64_t> PlacedFile::placeableSize(int fd, uint64_t limit)
+{
+	struct stat st;
+	if (::fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    static_cast<uint64_t>(st.st_size) > limit)
+		return std::nullopt;
+	return static_cast<uint64_t>(st.st_size);
 }
 
 PlacedFile::~PlacedFile()
@@ -96,9 +134,7 @@ Result<void> PlacedFile::copyPe(const PeLimits &limits)
 	const uint64_t head = std::min(size_, kHeadBytes);
 	KEXECD_TRY(memfd_->copyIn(fd_.get(), 0, base_, head, origin_));
 	progress_.advance(head);
-	if (auto pe = PeFile::parse(view(), origin_, limits); pe && pe->sizeOfHeaders() <= head)
-		if (auto ranges = authenticodeRanges(*pe))
-			authenticodeRanges_ = std::move(*ranges);
+	authenticodeRanges_ = rangesOf(headersIn(view(), head, origin_, limits));
 	startHashers(view());
 	if (size_ > head)
 		return copyAll({ Copy{ { head, size_ - head }, memfd_, base_ + head } });
@@ -109,9 +145,10 @@ Result<void> PlacedFile::copyPe(const PeLimits &limits)
 Result<std::unique_ptr<PlacedFile>> PlacedFile::intoContainer(int fd, const std::string &origin, uint64_t size,
 							     uint64_t capacity, const PeLimits &limits)
 {
-	std::unique_ptr<PlacedFile> u(new PlacedFile(fd, origin, size, Kind::Container));
-	if (!u->fd_.valid())
-		return makeError(Code::Io, fmt::format("'{}': {}", origin, std::strerror(errno)), errno);
+	auto made = make(fd, origin, size, Kind::Container);
+	if (!made)
+		return made.takeError();
+	std::unique_ptr<PlacedFile> u = std::move(*made);
 	auto memfd = SealedMemfd::create("image-container", kContainerDataOffset + size,
 					 std::max(capacity, kContainerDataOffset + size));
 	if (!memfd)
@@ -126,22 +163,19 @@ Result<std::unique_ptr<PlacedFile>> PlacedFile::intoContainer(int fd, const std:
 Result<std::unique_ptr<PlacedFile>> PlacedFile::besideInContainer(PlacedFile &host, int fd,
 								   const std::string &origin, const PeLimits &limits)
 {
-	struct stat st;
-	if (!host.isContainer() || ::fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
-	    static_cast<uint64_t>(st.st_size) > limits.maxFileSize)
-		return std::unique_ptr<PlacedFile>();
-	const uint64_t size = static_cast<uint64_t>(st.st_size);
+	const auto size = placeableSize(fd, limits.maxFileSize);
 	const uint64_t at = host.containerEnd_;
-	if (at + size > host.own_.capacity())
+	if (!host.isContainer() || !size || at + *size > host.own_.capacity())
 		return std::unique_ptr<PlacedFile>();
-	std::unique_ptr<PlacedFile> u(new PlacedFile(fd, origin, size, Kind::Guest));
-	if (!u->fd_.valid())
-		return makeError(Code::Io, fmt::format("'{}': {}", origin, std::strerror(errno)), errno);
+	auto made = make(fd, origin, *size, Kind::Guest);
+	if (!made)
+		return made.takeError();
+	std::unique_ptr<PlacedFile> u = std::move(*made);
 	u->memfd_ = &host.own_;
 	u->base_ = at;
 	/* A guest dropped before this one leaves its bytes past the end:
 	 * they are overwritten or cut off. */
-	KEXECD_TRY(host.own_.resize(at + size));
+	KEXECD_TRY(host.own_.resize(at + *size));
 	KEXECD_TRY(u->copyPe(limits));
 	return u;
 }
@@ -149,9 +183,10 @@ Result<std::unique_ptr<PlacedFile>> PlacedFile::besideInContainer(PlacedFile &ho
 Result<std::unique_ptr<PlacedFile>> PlacedFile::intoMemfd(SealedMemfd &target, uint64_t at, int fd,
 							  const std::string &origin, uint64_t size)
 {
-	std::unique_ptr<PlacedFile> u(new PlacedFile(fd, origin, size, Kind::Guest));
-	if (!u->fd_.valid())
-		return makeError(Code::Io, fmt::format("'{}': {}", origin, std::strerror(errno)), errno);
+	auto made = make(fd, origin, size, Kind::Guest);
+	if (!made)
+		return made.takeError();
+	std::unique_ptr<PlacedFile> u = std::move(*made);
 	u->memfd_ = &target;
 	u->base_ = at;
 	u->startHashers(u->view());
@@ -199,9 +234,10 @@ Result<bool> PlacedFile::finishContainer(std::span<const ElfSection> sections)
 Result<std::unique_ptr<PlacedFile>> PlacedFile::skeleton(int fd, const std::string &origin, uint64_t size,
 							 const PeLimits &limits)
 {
-	std::unique_ptr<PlacedFile> u(new PlacedFile(fd, origin, size, Kind::Skeleton));
-	if (!u->fd_.valid())
-		return makeError(Code::Io, fmt::format("'{}': {}", origin, std::strerror(errno)), errno);
+	auto made = make(fd, origin, size, Kind::Skeleton);
+	if (!made)
+		return made.takeError();
+	std::unique_ptr<PlacedFile> u = std::move(*made);
 	auto memfd = SealedMemfd::create(origin, size);
 	if (!memfd)
 		return memfd.takeError();
@@ -209,9 +245,8 @@ Result<std::unique_ptr<PlacedFile>> PlacedFile::skeleton(int fd, const std::stri
 
 	const uint64_t head = std::min(size, kHeadBytes);
 	KEXECD_TRY(u->own_.copyIn(u->fd_.get(), 0, 0, head, origin));
-	if (auto pe = PeFile::parse(u->view(), origin, limits); pe && pe->sizeOfHeaders() <= head) {
-		if (auto ranges = authenticodeRanges(*pe))
-			u->authenticodeRanges_ = std::move(*ranges);
+	if (const auto pe = headersIn(u->view(), head, origin, limits)) {
+		u->authenticodeRanges_ = rangesOf(pe);
 		/* The certificate table is parsed from the skeleton: never a hole. */
 		uint64_t certFrom = 0, certTo = 0;
 		if (auto dir = pe->dataDirectory(PeFile::kCertificateTable); dir && dir->size) {
@@ -326,12 +361,9 @@ Result<void> PlacedFile::placeKernelHead(const ByteRange &r, std::vector<Copy> &
 	const uint64_t head = std::min(r.size, kHeadBytes);
 	KEXECD_TRY(kernel_->copyIn(fd_.get(), r.offset, 0, head, origin_));
 	kernelProgress_.advance(head);
-	std::optional<std::vector<ByteRange>> ranges;
-	if (auto pe = PeFile::parse(kernel_->bytes(), origin_ + ":.linux"); pe && pe->sizeOfHeaders() <= head)
-		if (auto rs = authenticodeRanges(*pe))
-			ranges = std::move(*rs);
-	kernelHashers_ = std::make_unique<FileHashers>(FileView{ kernel_->bytes(), {} }, std::move(ranges),
-						       kernelProgress_);
+	const FileView kernel{ kernel_->bytes(), {} };
+	kernelHashers_ = std::make_unique<FileHashers>(
+		kernel, rangesOf(headersIn(kernel, head, origin_ + ":.linux", PeLimits{})), kernelProgress_);
 	/* The UKI's hashers read the head through the redirect: it is in
 	 * place before copyAll() reports anything past it. */
 	if (r.size > head)

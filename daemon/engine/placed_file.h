@@ -43,6 +43,11 @@ public:
 	/* Offset of .pe.1 in an image container: right after the ELF header. */
 	static constexpr uint64_t kContainerDataOffset = 64;
 
+	/* The size of the file fd when it can be placed: a regular file, not
+	 * empty, at most limit bytes (its size is known before reading);
+	 * nullopt when it is read whole instead. */
+	static std::optional<uint64_t> placeableSize(int fd, uint64_t limit);
+
 	/* fd: the caller's regular file of size bytes (a dup is kept). */
 	static Result<std::unique_ptr<PlacedFile>> intoContainer(int fd, const std::string &origin, uint64_t size,
 								 uint64_t capacity, const PeLimits &limits);
@@ -118,6 +123,8 @@ private:
 	};
 
 	PlacedFile(int fd, std::string origin, uint64_t size, Kind kind);
+	/* A PlacedFile with its own dup of fd, or the dup's error. */
+	static Result<std::unique_ptr<PlacedFile>> make(int fd, const std::string &origin, uint64_t size, Kind kind);
 	/* The headers, then, with the hashers started, the rest. */
 	Result<void> copyPe(const PeLimits &limits);
 	/* Copies in file order, advancing progress_ as each piece lands; the

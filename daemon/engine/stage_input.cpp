@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "stage_input.h"
 
-#include <sys/stat.h>
 #include <sys/xattr.h>
 
 #include <algorithm>
@@ -62,20 +61,19 @@ Result<std::unique_ptr<PlacedFile>> placeUki(InputFile &uki, const std::vector<I
 						   UkiPlacement placement, const std::string &origin,
 						   const Limits &limits)
 {
-	struct stat st;
-	if (placement == UkiPlacement::Whole || ::fstat(uki.fd.get(), &st) < 0 || !S_ISREG(st.st_mode) ||
-	    static_cast<uint64_t>(st.st_size) > limits.pe.maxFileSize || st.st_size == 0)
+	const auto size = PlacedFile::placeableSize(uki.fd.get(), limits.pe.maxFileSize);
+	if (placement == UkiPlacement::Whole || !size)
 		return std::unique_ptr<PlacedFile>();
-	const uint64_t size = static_cast<uint64_t>(st.st_size);
 	if (placement == UkiPlacement::Classic)
-		return PlacedFile::skeleton(uki.fd.get(), origin, size, limits.pe);
+		return PlacedFile::skeleton(uki.fd.get(), origin, *size, limits.pe);
 	/* Room for the addons, their IMA signatures and the container's own
-	 * bytes after the UKI: address space only, never touched unless used. */
-	uint64_t capacity = PlacedFile::kContainerDataOffset + size + (1u << 20);
+	 * bytes after the UKI: address space only, never touched unless used.
+	 * An addon that cannot be placed is read whole and checked then. */
+	uint64_t capacity = PlacedFile::kContainerDataOffset + *size + (1u << 20);
 	for (const InputFile &a : addons)
-		if (::fstat(a.fd.get(), &st) == 0 && S_ISREG(st.st_mode))
-			capacity += std::min<uint64_t>(static_cast<uint64_t>(st.st_size), limits.pe.maxFileSize) + 4096;
-	return PlacedFile::intoContainer(uki.fd.get(), origin, size, capacity, limits.pe);
+		if (const auto addon = PlacedFile::placeableSize(a.fd.get(), limits.pe.maxFileSize))
+			capacity += *addon + 4096;
+	return PlacedFile::intoContainer(uki.fd.get(), origin, *size, capacity, limits.pe);
 }
 
 } // namespace
@@ -114,14 +112,11 @@ Result<LoadedFile> readAddon(InputFile &input, PlacedFile *host, const Limits &l
 	LoadedFile f;
 	f.origin = inputOrigin(input);
 	f.ima = readImaXattr(input.fd.get());
-	struct stat st;
 	Result<std::unique_ptr<PlacedFile>> placed = std::unique_ptr<PlacedFile>();
 	if (host->isContainer())
-		placed = PlacedFile::besideInContainer(*host, input.fd.get(), f.origin,
-						       limits.pe);
-	else if (::fstat(input.fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-		 static_cast<uint64_t>(st.st_size) <= limits.pe.maxFileSize)
-		placed = PlacedFile::skeleton(input.fd.get(), f.origin, static_cast<uint64_t>(st.st_size), limits.pe);
+		placed = PlacedFile::besideInContainer(*host, input.fd.get(), f.origin, limits.pe);
+	else if (const auto size = PlacedFile::placeableSize(input.fd.get(), limits.pe.maxFileSize))
+		placed = PlacedFile::skeleton(input.fd.get(), f.origin, *size, limits.pe);
 	if (!placed)
 		return placed.takeError();
 	if (!*placed)
@@ -151,12 +146,11 @@ Result<std::unique_ptr<InitrdsInPlace>> placeInitrds(std::vector<InputFile> &ini
 	std::vector<uint64_t> sizes;
 	uint64_t sum = 0;
 	for (const InputFile &input : initrds) {
-		struct stat st;
-		if (::fstat(input.fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size == 0 ||
-		    static_cast<uint64_t>(st.st_size) > limits.pe.maxFileSize)
+		const auto size = PlacedFile::placeableSize(input.fd.get(), limits.pe.maxFileSize);
+		if (!size)
 			return std::unique_ptr<InitrdsInPlace>();
-		sizes.push_back(static_cast<uint64_t>(st.st_size));
-		sum += sizes.back();
+		sizes.push_back(*size);
+		sum += *size;
 	}
 	if (sizes.empty())
 		return std::unique_ptr<InitrdsInPlace>();
