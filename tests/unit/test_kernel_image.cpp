@@ -2,6 +2,8 @@
 #include "kernel_image.h"
 
 #include <cstring>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include <gtest/gtest.h>
@@ -260,4 +262,38 @@ TEST(KernelImage, StagedZbootKernelIsUnpackedAndRecorded)
 	auto tooLong = stager.stage(std::move(longLine), nullptr);
 	ASSERT_FALSE(tooLong);
 	EXPECT_EQ(tooLong.error().code, Code::InvalidArgument);
+
+	/* Initrds that are no regular file (a pipe) are read whole, then
+	 * padded and concatenated the same way. */
+	int pipeFds[2];
+	ASSERT_EQ(::pipe(pipeFds), 0);
+	ASSERT_EQ(::write(pipeFds[1], a.data(), a.size()), static_cast<ssize_t>(a.size()));
+	::close(pipeFds[1]);
+	StageRequest piped;
+	piped.kind = InputKind::Kernel;
+	piped.kernel = openInput(dir + "/Image.efi");
+	piped.initrds.push_back({ UniqueFd(pipeFds[0]), "pipe" });
+	piped.initrds.push_back(openInput(dir + "/b"));
+	auto viaPipe = stager.stage(std::move(piped), nullptr);
+	ASSERT_TRUE(viaPipe) << viaPipe.error().message;
+	EXPECT_EQ(readFile(fake + "/initrd.bin"), padded);
+	EXPECT_EQ((*viaPipe)["initrd"]["size"], padded.size());
+
+	/* Inputs over the total limit, placed or read whole, are a named
+	 * error and leave the staged kernel as it was. */
+	config.limits.maxTotalInput = readFile(dir + "/Image.efi").size() + a.size() + b.size() - 1;
+	Stager tight(*kernel, config);
+	ASSERT_TRUE(tight.start().ok());
+	StageRequest big;
+	big.kind = InputKind::Kernel;
+	big.kernel = openInput(dir + "/Image.efi");
+	big.initrds.push_back(openInput(dir + "/a"));
+	big.initrds.push_back(openInput(dir + "/b"));
+	auto over = tight.stage(std::move(big), nullptr);
+	ASSERT_FALSE(over);
+	EXPECT_EQ(over.error().code, Code::InvalidArgument);
+	EXPECT_NE(over.error().message.find("inputs add up to more than the limit"), std::string::npos)
+		<< over.error().message;
+	EXPECT_EQ(readFile(fake + "/initrd.bin"), padded);
+	EXPECT_EQ(tight.staged(), stager.staged());
 }

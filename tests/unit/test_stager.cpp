@@ -1031,6 +1031,36 @@ std::string patchedFixture(const std::string &dir, const std::string &name, cons
 
 } // namespace
 
+/* The total input limit is a named error in both schemes, whether the
+ * addon over it was placed or not, and the staged kernel stays. */
+TEST_F(StagerTest, InputsOverTheTotalLimitAreRefusedByName)
+{
+	auto first = stager_->stage(request("uki.efi"), {});
+	ASSERT_TRUE(first.ok()) << first.error().message;
+	const std::string kernelBefore = readText(fake_ + "/kernel.bin");
+	EngineConfig config = config_;
+	config.limits.maxTotalInput =
+		readFile(fixture("uki.efi")).size() + readFile(fixture("addon-cmdline.addon.efi")).size() - 1;
+	Stager tight(*kernel_, config);
+	ASSERT_TRUE(tight.start().ok());
+	for (Scheme scheme : { Scheme::Classic, Scheme::Bpf }) {
+		if (scheme == Scheme::Bpf) {
+			if (config_.parserPath.empty())
+				continue;
+			setKnob("support.json", R"({"bpf_parser": true})");
+		}
+		StageRequest req = request("uki.efi", { "addon-cmdline.addon.efi" });
+		req.scheme = scheme;
+		auto r = tight.stage(std::move(req), {});
+		ASSERT_FALSE(r.ok()) << schemeName(scheme);
+		EXPECT_EQ(r.error().code, Code::InvalidArgument);
+		EXPECT_NE(r.error().message.find("inputs add up to more than the limit"), std::string::npos)
+			<< r.error().message;
+		EXPECT_EQ(readText(fake_ + "/kernel.bin"), kernelBefore);
+		EXPECT_EQ(tight.staged(), *first);
+	}
+}
+
 TEST_F(StagerTest, NonUtf8CmdlineIsRefusedByNameAndNothingWedges)
 {
 	const std::string bad = patchedFixture(dir_, "uki.efi", ".cmdline", 0xff);
