@@ -3,13 +3,20 @@
 # A private apt for packages from another suite of the machine's own Debian archive, without
 # touching the system's apt state: sources list, lists and cache under one directory. The archive
 # is read from the machine's apt sources (deb822 URIs: or one-line sources.list), never written
-# here. Sourced by fetch-newer-systemd.sh and tests/kernel/prepare-kernel.sh.
+# here. Sourced by fetch-newer-systemd.sh, make-debian-image.sh, lib-e2e.sh and
+# tests/kernel/prepare-kernel.sh. Each function prints only its result on stdout.
 
-# The machine's Debian archive: the URI of the apt source that carries this system's own suite.
+# The machine's Debian archive: the URI of the apt source that carries this system's own suite,
+# one line (deb822 sources first, then one-line ones).
 mirror_uri() {
-	local codename f
+	local codename
 	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 	[ -n "$codename" ] || return 1
+	_mirror_uris "$codename" | head -n1
+}
+
+_mirror_uris() { # CODENAME: every candidate, best first
+	local codename=$1 f
 	for f in /etc/apt/sources.list.d/*.sources; do
 		[ -r "$f" ] || continue
 		# deb822 stanzas are separated by blank lines; comment lines do not end a stanza.
@@ -20,13 +27,13 @@ mirror_uri() {
 			/^Types:/ { for (i = 2; i <= NF; i++) if ($i == "deb") type_ok = 1 }
 			/^Suites:/ { for (i = 2; i <= NF; i++) if ($i == cn) suite_ok = 1 }
 			END { if (uri != "" && suite_ok && type_ok) print uri }' "$f"
-	done | head -n1
+	done
 	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
 		[ -r "$f" ] || continue
 		awk -v cn="$codename" '$1 == "deb" {
 			i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
 			if ($(i + 1) == cn) { print $i; exit } }' "$f"
-	done | head -n1
+	done
 }
 
 # private_apt DIR SUITE: sets the array apt_opts for apt-get/apt-cache on DIR. With
@@ -44,4 +51,24 @@ private_apt() {
 	[ -n "$uri" ] || { echo "no Debian archive found in this machine's apt sources" >&2; return 1; }
 	[ -r "$keyring" ] || { echo "$keyring missing (debian-archive-keyring)" >&2; return 1; }
 	echo "deb [signed-by=$keyring] $uri $suite main" >"$apt_dir/sources.list"
+}
+
+# apt_download DIR PKG...: `apt-get download` of PKG... into DIR, with the options in apt_opts
+# (empty or unset: the machine's apt). apt-get writes each .deb under its final name while it
+# downloads, so an interrupted download in DIR would pass for a cached package: it downloads
+# into a temporary DIR/.build-download.* and renames the .debs into DIR once all are complete.
+# apt-get's progress goes to stderr.
+apt_download() {
+	local dir=$1 tmp deb rc=0
+	shift
+	tmp=$(mktemp -d "$dir/.build-download.XXXXXX") || return 1
+	(cd "$tmp" && apt-get ${apt_opts[@]+"${apt_opts[@]}"} -qq download "$@" >&2) || rc=$?
+	if [ $rc = 0 ]; then
+		for deb in "$tmp"/*.deb; do
+			[ -e "$deb" ] || continue
+			mv -f "$deb" "$dir/" || rc=$?
+		done
+	fi
+	rm -rf "$tmp"
+	return $rc
 }

@@ -1,12 +1,17 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
-# Shared by run-e2e.sh and run-diff.sh (sourced; they define $work, $py, die).
+# Shared by run-e2e.sh, run-diff.sh and run-system.sh (sourced; they define $work, $py, die).
+
+# apt_download
+. "$(dirname "${BASH_SOURCE[0]}")/lib-apt.sh"
 
 # The same route as the fixture generator: the metapackage's dependency names the versioned image
 # package; download it once into the cache and extract boot/vmlinuz-* with dpkg-deb.
+# Prints the path of the vmlinuz and nothing else on stdout (callers read it with $(find_kernel));
+# everything else goes to stderr: the function's stdout is fd 3, its fd 1 is stderr.
 find_kernel() {
 	if [ -n "${KEXECD_FIXTURES:-}" ] && [ -r "$KEXECD_FIXTURES/vmlinuz" ]; then
-		echo "$KEXECD_FIXTURES/vmlinuz"
+		echo "$KEXECD_FIXTURES/vmlinuz" >&3
 		return 0
 	fi
 	local cache=${KEXECD_CACHE:-/var/cache/kexecd-test}
@@ -14,12 +19,14 @@ find_kernel() {
 		cache=$work/cache
 		mkdir -p "$cache"
 	fi
-	local pkg deb
+	# shellcheck disable=SC2034 # apt_download's options: none, the machine's apt
+	local pkg deb apt_opts=()
 	pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-[^ ]*-amd64\)$/\1/p' | head -n1)
 	[ -n "$pkg" ] || return 1
 	deb=$(ls "$cache/${pkg}_"*_amd64.deb 2>/dev/null | head -n1 || true)
 	if [ -z "$deb" ]; then
-		(cd "$cache" && apt-get download "$pkg" >&2) || return 1
+		# The .deb appears in the cache only once complete.
+		apt_download "$cache" "$pkg" || return 1
 		deb=$(ls "$cache/${pkg}_"*_amd64.deb 2>/dev/null | head -n1 || true)
 		[ -n "$deb" ] || return 1
 	fi
@@ -29,7 +36,7 @@ find_kernel() {
 	vmlinuz=$(ls "$xcache"/vmlinuz-* 2>/dev/null | head -n1 || true)
 	if [ -z "$vmlinuz" ]; then
 		local x
-		x=$(mktemp -d "$cache/.e2e-extract.XXXXXX")
+		x=$(mktemp -d "$cache/.build-e2e-extract.XXXXXX")
 		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$x" --wildcards './boot/vmlinuz-*' './boot/config-*' \
 			|| { rm -rf "$x"; return 1; }
 		# kexecd and kexec-tools' -s need kexec_file_load built in, not as a module.
@@ -46,8 +53,8 @@ find_kernel() {
 		vmlinuz=$(ls "$xcache"/vmlinuz-* 2>/dev/null | head -n1 || true)
 		[ -n "$vmlinuz" ] || return 1
 	fi
-	echo "$vmlinuz"
-}
+	echo "$vmlinuz" >&3
+} 3>&1 1>&2
 
 
 # Copy a binary and every library ldd resolves for it (plus the loader) to the same paths in
