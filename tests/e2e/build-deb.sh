@@ -10,6 +10,9 @@
 # usage: build-deb.sh CACHE      prints the .deb's path
 # exit 77 with a reason when the packaging tools are missing.
 set -euo pipefail
+# The caller reads the path with $(…): it is the only line on stdout (fd 3 here); everything else
+# goes to stderr.
+exec 3>&1 1>&2
 
 cache=${1:?usage: build-deb.sh CACHE}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -38,29 +41,36 @@ list_files() {
 key=$(cd "$srcroot" && list_files | grep -zv -e '^tests/.*/' -e '\.md$' | xargs -0 -r sha256sum -- |
 	sha256sum | cut -c1-16)
 dir=$cache/deb/$key
-deb=$(ls "$dir"/kexecd_*.deb 2>/dev/null | head -n1 || true)
+# The package is built in CACHE/deb/.build-*, and appears at $dir complete, by one rename.
+built_deb() { ls "$dir"/kexecd_*.deb 2>/dev/null | head -n1 || true; }
+deb=$(built_deb)
 if [ -n "$deb" ]; then
-	echo "$deb"
+	echo "$deb" >&3
 	exit 0
 fi
 
 mkdir -p "$cache/deb"
-tmp=$(mktemp -d "$cache/deb/.build.XXXXXX")
+tmp=$(mktemp -d "$cache/deb/.build-$key.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 mkdir "$tmp/kexecd"
 (cd "$srcroot" && list_files | tar --null -T - -cf -) | tar -xf - -C "$tmp/kexecd"
 
 t0=$SECONDS
 echo "build-deb: building the package from $srcroot (key $key)" >&2
+# 3>&-: nothing the build leaves running may hold the caller's $(…) open.
 if ! (cd "$tmp/kexecd" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
-	dpkg-buildpackage -b -uc -us) >"$tmp/build.log" 2>&1; then
+	dpkg-buildpackage -b -uc -us) >"$tmp/build.log" 2>&1 3>&-; then
 	tail -n 40 "$tmp/build.log" >&2
 	echo "build-deb: dpkg-buildpackage failed (log above)" >&2
 	exit 1
 fi
-mkdir -p "$dir.new"
-mv "$tmp"/*.deb "$tmp"/*.buildinfo "$tmp"/*.changes "$tmp/build.log" "$dir.new/"
-rm -rf "$dir"
-mv -T "$dir.new" "$dir"
+mkdir "$tmp/out"
+mv "$tmp"/*.deb "$tmp"/*.buildinfo "$tmp"/*.changes "$tmp/build.log" "$tmp/out/"
+# A $dir without its .deb (not made by this script) would block the rename; one with it is
+# another build's of the same tree, and is used as it is.
+[ -n "$(built_deb)" ] || rm -rf "$dir"
+mv -T "$tmp/out" "$dir" 2>/dev/null || true
+deb=$(built_deb)
+[ -n "$deb" ] || { echo "build-deb: no kexecd_*.deb in $dir after the rename" >&2; exit 1; }
 echo "build-deb: built in $((SECONDS - t0)) s" >&2
-ls "$dir"/kexecd_*.deb | head -n1
+echo "$deb" >&3

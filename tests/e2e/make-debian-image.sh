@@ -15,6 +15,9 @@
 # prints the image directory: rootfs.ext4.zst, vmlinuz, initrd.img, systemd-version
 # exit 77 with a reason when mmdebstrap or the archive cannot be had.
 set -euo pipefail
+# The caller reads the directory with $(…): it is the only line on stdout (fd 3 here); everything
+# else, mkfs.ext4's "Creating regular file …" included, goes to stderr.
+exec 3>&1 1>&2
 
 cache=${1:?usage: make-debian-image.sh CACHE FLAVOR [EXTRA_PACKAGE...]}
 flavor=${2:?usage: make-debian-image.sh CACHE FLAVOR [EXTRA_PACKAGE...]}
@@ -82,8 +85,15 @@ mmdebstrap_args=(--variant=apt --include="$(IFS=,; echo "${pkgs[*]}")" "${hooks[
 recipe_version=1
 key=$(printf '%s\n' "$recipe_version" "$flavor" "${suites[@]}" "${mmdebstrap_args[@]}" | sha256sum | cut -c1-16)
 dir=$cache/images/$flavor-$key
-if [ -r "$dir/rootfs.ext4.zst" ] && [ -r "$dir/vmlinuz" ] && [ -r "$dir/initrd.img" ]; then
-	echo "$dir"
+# An image is built in CACHE/images/.build-*, and appears at $dir complete, by one rename.
+complete() {
+	local f
+	for f in rootfs.ext4.zst vmlinuz initrd.img systemd-version; do
+		[ -r "$1/$f" ] || return 1
+	done
+}
+if complete "$dir"; then
+	echo "$dir" >&3
 	exit 0
 fi
 
@@ -104,7 +114,8 @@ trap 'rm -rf --one-file-system "$tmp"' EXIT
 
 t0=$SECONDS
 echo "make-debian-image: building the systemd $flavor rootfs from $uri (a few minutes)" >&2
-mmdebstrap "${mmdebstrap_args[@]}" bookworm "$tmp/root" "${sources[@]}" >"$tmp/mmdebstrap.log" 2>&1 \
+# 3>&-: nothing mmdebstrap leaves running may hold the caller's $(…) open.
+mmdebstrap "${mmdebstrap_args[@]}" bookworm "$tmp/root" "${sources[@]}" >"$tmp/mmdebstrap.log" 2>&1 3>&- \
 	|| { tail -n 30 "$tmp/mmdebstrap.log" >&2; skip "mmdebstrap failed (archive unreachable?), log above"; }
 
 version=$(cat "$tmp/root/root/systemd-version")
@@ -120,9 +131,12 @@ echo "$version" >"$tmp/systemd-version"
 mkfs.ext4 -q -L kexecd-e2e -d "$tmp/root" "$tmp/rootfs.ext4" 2G
 zstd -q -T0 --rm "$tmp/rootfs.ext4" -o "$tmp/rootfs.ext4.zst"
 rm -rf "$tmp/root"
-mkdir -p "$dir.new"
-mv "$tmp/rootfs.ext4.zst" "$tmp/vmlinuz" "$tmp/initrd.img" "$tmp/systemd-version" "$tmp/mmdebstrap.log" "$dir.new/"
-rm -rf "$dir"
-mv -T "$dir.new" "$dir"
+mkdir "$tmp/image"
+mv "$tmp/rootfs.ext4.zst" "$tmp/vmlinuz" "$tmp/initrd.img" "$tmp/systemd-version" "$tmp/mmdebstrap.log" "$tmp/image/"
+# An incomplete $dir (not made by this script) would block the rename; a complete one is another
+# build's of the same recipe, and is used as it is.
+complete "$dir" || rm -rf "$dir"
+mv -T "$tmp/image" "$dir" 2>/dev/null || true
+complete "$dir" || die "$dir is incomplete after the rename"
 echo "make-debian-image: systemd $version image in $((SECONDS - t0)) s: $dir" >&2
-echo "$dir"
+echo "$dir" >&3

@@ -54,6 +54,8 @@ if [ -n "${KEXECD_DEB:-}" ]; then
 	deb=$KEXECD_DEB
 else
 	run_or_skip deb "$here/build-deb.sh" "$cache"
+	# The helpers print only their result on stdout; anything else there is their bug.
+	[ -f "$deb" ] || die "build-deb.sh printed '$deb', not the path of a .deb"
 fi
 echo "system-e2e: package $deb ($((SECONDS - t0)) s)"
 # The image carries the package's dependencies (the guest has no network): every plain one (the
@@ -65,6 +67,7 @@ mapfile -t depends < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -v '|' | 
 # --- the image -----------------------------------------------------------------------------
 t0=$SECONDS
 run_or_skip image "$here/make-debian-image.sh" "$cache" "$flavor" "${depends[@]}"
+[ -r "$image/systemd-version" ] || die "make-debian-image.sh printed '$image', not an image directory"
 echo "system-e2e: image $image, systemd $(cat "$image/systemd-version") ($((SECONDS - t0)) s)"
 
 # --- the UKIs ------------------------------------------------------------------------------
