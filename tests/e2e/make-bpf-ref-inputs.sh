@@ -17,8 +17,11 @@
 #                          ima_sign's format) over its SHA-256 with db.key (make-e2e-ukis.sh), which
 #                          the reference kernel side's IMA_CHECK verifies
 #
-# usage: make-bpf-ref-inputs.sh UKIS VMLINUZ CONTAINER NESTED_CONTAINER CERT
+# usage: make-bpf-ref-inputs.sh UKIS VMLINUZ CONTAINER NESTED_CONTAINER CERT      prints UKIS
 set -euo pipefail
+# Prints only the output directory on stdout (fd 3 here); objcopy, sbsign and the rest write to
+# stderr.
+exec 3>&1 1>&2
 
 ukis=${1:?usage}
 vmlinuz=${2:?usage}
@@ -141,4 +144,5 @@ sig = open(sys.argv[1], 'rb').read()
 open(sys.argv[3], 'wb').write(struct.pack('>BBBIH', 3, 2, 4, int(sys.argv[2], 16), len(sig)) + sig)
 PY
 
-echo "make-bpf-ref-inputs: built parser containers, zboot, oversize and .linux-addon inputs in $ukis"
+echo "make-bpf-ref-inputs: built parser containers, zboot, oversize and .linux-addon inputs in $ukis" >&2
+echo "$ukis" >&3

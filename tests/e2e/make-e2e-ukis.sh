@@ -6,7 +6,7 @@
 # after the previous one. The fixture generator's UKIs carry a different initrd; these carry one
 # whose /init prints the second-stage marker (stage2-init.sh) and powers off.
 #
-# usage: make-e2e-ukis.sh OUTDIR VMLINUZ [UNAME]
+# usage: make-e2e-ukis.sh OUTDIR VMLINUZ [UNAME]      prints OUTDIR
 #
 # OUTDIR gets:
 #   e2e-uki.efi            .cmdline "console=ttyS0 kexecd.uki=1", .initrd = marker initrd
@@ -21,6 +21,9 @@
 #   uki2-initrd.cpio       e2e-uki2.efi's .initrd
 #   parts-reversed/        the same with the addons composed in the wrong order (negative control)
 set -euo pipefail
+# Prints only the output directory on stdout (fd 3 here); objcopy, sbsign and the rest write to
+# stderr.
+exec 3>&1 1>&2
 
 out=${1:?usage: make-e2e-ukis.sh OUTDIR VMLINUZ [UNAME]}
 vmlinuz=${2:?usage: make-e2e-ukis.sh OUTDIR VMLINUZ [UNAME]}
@@ -210,4 +213,5 @@ done
 [ $(( $(stat -c %s "$out/plain/a.cpio.gz") % 2 )) = 1 ] || { echo "make-e2e-ukis: no odd-sized gzip initrd" >&2; exit 1; }
 cp "$tmp/b-initrd.cpio" "$out/plain/b.cpio"
 printf '%s' 'console=ttyS0 kexecd.plain=1 kexecd.quoted="a b"' >"$out/plain/cmdline"
-echo "make-e2e-ukis: built UKIs and addons in $out"
+echo "make-e2e-ukis: built UKIs and addons in $out" >&2
+echo "$out" >&3

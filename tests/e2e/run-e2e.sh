@@ -110,6 +110,7 @@ if [ $needs_ref = 1 ]; then
 	[ $rc = 77 ] && skip "Debian's 6.12 kernel: $(tail -n1 "$work/prepare-kernel.err")"
 	[ $rc = 0 ] || die "prepare-kernel.sh failed (rc=$rc)"
 	eval "$kenv"
+	[ -d "${KDIR:-}" ] && [ -r "${VMLINUZ:-}" ] || die "prepare-kernel.sh printed '$kenv', not KDIR, VMLINUZ and ABI"
 	ref_vmlinuz=$VMLINUZ
 	t0=$SECONDS
 	ref_ko=$("$srcroot/tests/kernel/build-module.sh" "$KDIR" "$work/kexecd-ref") || rc=$?
@@ -120,13 +121,13 @@ fi
 
 # --- UKIs and addons ----------------------------------------------------------------------------
 if [ $needs_default_kernel = 1 ]; then
-	KEXECD_BUSYBOX=$busybox "$here/make-e2e-ukis.sh" "$work/ukis" "$vmlinuz"
+	KEXECD_BUSYBOX=$busybox "$here/make-e2e-ukis.sh" "$work/ukis" "$vmlinuz" >/dev/null
 fi
 if [ $needs_ref = 1 ]; then
 	# The second kernel is the same 6.12 (any kernel would do: it only prints what it was given).
-	KEXECD_BUSYBOX=$busybox "$here/make-e2e-ukis.sh" "$work/ukis-ref" "$ref_vmlinuz"
+	KEXECD_BUSYBOX=$busybox "$here/make-e2e-ukis.sh" "$work/ukis-ref" "$ref_vmlinuz" >/dev/null
 	"$here/make-bpf-ref-inputs.sh" "$work/ukis-ref" "$ref_vmlinuz" "$KEXECD_PARSER_CONTAINER" \
-		"$KEXECD_PARSER_NESTED" "$KEXECD_PARSER_CERT"
+		"$KEXECD_PARSER_NESTED" "$KEXECD_PARSER_CERT" >/dev/null
 fi
 
 # --- first-stage initramfs ----------------------------------------------------------------------

@@ -7,6 +7,9 @@
 #
 # usage: build-module.sh KDIR OUTDIR      prints the path of the .ko
 set -euo pipefail
+# The caller reads the path with $(…): it is the only line on stdout (fd 3 here); kbuild's output
+# goes to stderr.
+exec 3>&1 1>&2
 
 kdir=${1:?usage: build-module.sh KDIR OUTDIR}
 out=${2:?usage: build-module.sh KDIR OUTDIR}
@@ -21,4 +24,4 @@ done
 cmp -s "$skel" "$out/skel_internal.h" || cp "$skel" "$out/skel_internal.h"
 make -s -C "$kdir" M="$out" modules >&2
 readelf -S "$out/kexecd_ref.ko" | grep -q ' \.BTF ' || { echo "build-module: no .BTF in the module (pahole?)" >&2; exit 1; }
-echo "$out/kexecd_ref.ko"
+echo "$out/kexecd_ref.ko" >&3

@@ -10,6 +10,9 @@
 # usage: prepare-kernel.sh CACHE     prints KDIR=… VMLINUZ=… ABI=… (shell assignments)
 # exit 77 with a reason when the packages or pahole cannot be had.
 set -euo pipefail
+# The caller evaluates stdout: the three assignments are all it gets (fd 3 here); everything else
+# goes to stderr.
+exec 3>&1 1>&2
 
 cache=${1:?usage: prepare-kernel.sh CACHE}
 suite=${KEXECD_KERNEL_SUITE:-bookworm-backports}
@@ -21,9 +24,9 @@ command -v pahole >/dev/null || skip "pahole not found (install pahole): module 
 command -v dpkg-deb >/dev/null || skip "dpkg-deb not found"
 
 emit() { # $1 = kmod dir
-	echo "KDIR=$1/root/usr/src/linux-headers-$(cat "$1/abi")"
-	echo "VMLINUZ=$1/vmlinuz"
-	echo "ABI=$(cat "$1/abi")"
+	local abi
+	abi=$(cat "$1/abi")
+	printf 'KDIR=%s\nVMLINUZ=%s\nABI=%s\n' "$1/root/usr/src/linux-headers-$abi" "$1/vmlinuz" "$abi" >&3
 }
 
 # KEXECD_KERNEL_ABI pins a version (e.g. 6.12.95+deb12-amd64); otherwise the newest the suite has,
@@ -61,10 +64,12 @@ for p in "${pkgs[@]}"; do
 		ln -sf "$(ls "$cache/${p}_"*.deb | sort -V | tail -n1)" "$debs/"
 		continue
 	fi
-	(cd "$debs" && apt-get "${apt_opts[@]}" -qq download "$p" >&2) || skip "apt-get download $p from $suite failed"
+	apt_download "$debs" "$p" || skip "apt-get download $p from $suite failed"
 done
 
-tmp=$(mktemp -d "$cache/.kmod.XXXXXX")
+# Unpacked in CACHE/.build-kmod-*, and renamed to CACHE/kmod-ABI once complete; its ready file is
+# written last, and only a kmod dir with it is used.
+tmp=$(mktemp -d "$cache/.build-kmod-$abi.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 for p in "${pkgs[@]}"; do
 	deb=$(ls "$debs/${p}_"*.deb | sort -V | tail -n1)
@@ -84,7 +89,11 @@ sed -i "s|^include /usr/src/|include $kmod/root/usr/src/|" "$hdr/Makefile"
 mv "$tmp/boot/vmlinuz-$abi" "$tmp/vmlinuz"
 echo "$abi" >"$tmp/abi"
 touch "$tmp/ready"
-rm -rf "$tmp/boot"
+rm -rf "${tmp:?}/boot"
+# A kmod dir without ready (not made by this script) would block the rename; one with it is
+# another run's of the same ABI, and is used as it is.
+[ -e "$kmod/ready" ] || rm -rf "$kmod"
 mv -T "$tmp" "$kmod" 2>/dev/null || rm -rf "$tmp"
 trap - EXIT
+[ -e "$kmod/ready" ] || { echo "prepare-kernel: $kmod is incomplete after the rename" >&2; exit 1; }
 emit "$kmod"
