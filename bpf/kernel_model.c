@@ -280,7 +280,7 @@ static int handleCommand(struct km_state *km, const uint8_t *buf, size_t len)
 	return ret;
 }
 
-int km_replay(struct km_state *km, const struct pc_buf *img, const struct pc_state *st)
+int km_replay(struct km_state *km, const struct pc_buf *img, struct pc_state *st)
 {
 	/* one record for the whole run, as the BPF program's ring-buffer
 	 * record, sized for the largest command */

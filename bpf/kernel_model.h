@@ -80,7 +80,7 @@ int km_handle(struct km_state *km, const uint8_t *buf, size_t len);
  * checks per km->sigMode, then every planned command) into km_handle().
  * Returns 0, the -errno of the command the kernel refused, or -EFAULT when
  * the parser gave up on its own (sendError says why). */
-int km_replay(struct km_state *km, const struct pc_buf *img, const struct pc_state *st);
+int km_replay(struct km_state *km, const struct pc_buf *img, struct pc_state *st);
 
 /* The kernel's final check after a layer: 0 or -EINVAL. */
 int km_finish(struct km_state *km);

@@ -139,12 +139,20 @@ struct pc_state {
 	__u32 ncmd;
 	struct pc_pe pe[PC_MAX_PES];
 	struct pc_ext slot[2][PC_NKIND]; /* scratch: base, selected profile */
-	/* per-PE scan state; kept here rather than in the loop's stack context
-	 * because the verifier tracks map values imprecisely, so the section
-	 * loop's states converge instead of one per counter value */
-	__u64 scanPrevEnd;
-	__u32 scanNprof;
-	__s32 scanScope;
+	/*
+	 * What the bpf_loop() steps carry from one call to the next. It lives
+	 * here, in map memory, rather than in the loop's stack context: the
+	 * verifier does not track values in map memory, so a loop's states
+	 * converge after a step or two. On the stack every distinct value (a
+	 * counter, an offset, each error code a step can stop with) was a state
+	 * of its own, and the verifier walked the loop again for each.
+	 */
+	__u64 scanPrevEnd;   /* pc_pe_section(): end of the previous section's data */
+	__u32 scanNprof;     /* pc_pe_section(): .profile sections seen */
+	__s32 scanScope;     /* pc_pe_section(): -1 base, else the current profile */
+	__u64 emitOff;       /* pc_emit_part(): write offset in the payload */
+	__u32 walkLastWasPe; /* pc_walk_section(): the previous section was a .pe.N */
+	__s32 stepErr;       /* the -PC_E_* that stopped a step loop, or 0 */
 	struct pc_cmd cmd[PC_MAX_CMDS];
 };
 
@@ -233,6 +241,14 @@ PC_INLINE int pc_add_fill(struct pc_cmd *c, __u8 fill, __u64 limit)
 	c->nparts = (__u32)n + 1;
 	c->total += 1;
 	return 0;
+}
+
+/* A step that fails stops its loop (returns 1) with the error in map
+ * memory, see struct pc_state. */
+PC_INLINE int pc_step_fail(struct pc_state *st, int err)
+{
+	st->stepErr = err;
+	return 1;
 }
 
 /* idx is a constant at every call site: a variable index into cmd[] (528-byte

@@ -10,10 +10,9 @@
 
 struct pc_emit_ctx {
 	const struct pc_buf *img;
+	struct pc_state *st;
 	const struct pc_cmd *c;
 	__u8 *rec;
-	__u64 off;
-	__s32 err;
 };
 
 /* One part of a command; returns 1 to stop. Driven by bpf_loop() in BPF for
@@ -23,7 +22,7 @@ PC_INLINE int pc_emit_part(__u32 n, struct pc_emit_ctx *e)
 {
 	__u64 i = n;
 	const struct pc_part *p;
-	__u64 off = e->off;
+	__u64 off = e->st->emitOff;
 	__u64 len;
 
 	if (i >= e->c->nparts)
@@ -34,21 +33,16 @@ PC_INLINE int pc_emit_part(__u32 n, struct pc_emit_ctx *e)
 	p = &e->c->part[i];
 	len = p->len;
 	/* two checks against constants keep every write inside the record */
-	if (off >= PC_PAYLOAD_MAX || len > PC_PAYLOAD_MAX) {
-		e->err = -PC_E_TOO_BIG;
-		return 1;
-	}
+	if (off >= PC_PAYLOAD_MAX || len > PC_PAYLOAD_MAX)
+		return pc_step_fail(e->st, -PC_E_TOO_BIG);
 	if (p->isFill) {
-		if (len != 1) {
-			e->err = -PC_E_INTERNAL;
-			return 1;
-		}
+		if (len != 1)
+			return pc_step_fail(e->st, -PC_E_INTERNAL);
 		e->rec[KEXEC_CMD_HDR_SIZE + off] = p->fill;
 	} else if (pc_read(e->img, p->src, e->rec + KEXEC_CMD_HDR_SIZE + off, len)) {
-		e->err = -PC_E_BOUNDS;
-		return 1;
+		return pc_step_fail(e->st, -PC_E_BOUNDS);
 	}
-	e->off = off + len;
+	e->st->emitOff = off + len;
 	return 0;
 }
 
@@ -58,10 +52,12 @@ PC_LOOP_CB(pc_emit_part, struct pc_emit_ctx)
  * Serialise one planned command into rec: 10-byte header, then the parts.
  * rec must hold PC_REC_SIZE bytes (KEXEC_CMD_HDR_SIZE + 2 * PC_PAYLOAD_MAX);
  * the host tests may pass less only when every part offset and length stay
- * below PC_PAYLOAD_MAX and the record holds header + total. Returns the
- * bytes written or -error.
+ * below PC_PAYLOAD_MAX and the record holds header + total. c is one of
+ * st->cmd; the running write offset lives in st (on the stack it cost the
+ * verifier a state per offset range: 63K instructions per command on
+ * 6.18). Returns the bytes written or -error.
  */
-PC_INLINE long pc_emit(const struct pc_buf *img, const struct pc_cmd *c, __u8 *rec)
+PC_INLINE long pc_emit(const struct pc_buf *img, struct pc_state *st, const struct pc_cmd *c, __u8 *rec)
 {
 	struct pc_emit_ctx e;
 
@@ -76,16 +72,17 @@ PC_INLINE long pc_emit(const struct pc_buf *img, const struct pc_cmd *c, __u8 *r
 	rec[8] = 0;
 	rec[9] = 0;
 	e.img = img;
+	e.st = st;
 	e.c = c;
 	e.rec = rec;
-	e.off = 0;
-	e.err = 0;
+	st->emitOff = 0;
+	st->stepErr = 0;
 	PC_LOOP(PC_MAX_PARTS, pc_emit_part, &e);
-	if (e.err)
-		return e.err;
-	if (e.off != c->total)
+	if (st->stepErr)
+		return st->stepErr;
+	if (st->emitOff != c->total || c->total > PC_PAYLOAD_MAX)
 		return -PC_E_INTERNAL;
-	return (long)(KEXEC_CMD_HDR_SIZE + e.off);
+	return (long)(KEXEC_CMD_HDR_SIZE + c->total);
 }
 
 /*
@@ -175,7 +172,7 @@ PC_INLINE int pc_send_sig(const struct pc_buf *img, const struct pc_state *st, _
 
 /* Everything a successful plan asks of the kernel: the signature checks,
  * then each planned command; stops at the first refusal. */
-PC_INLINE int pc_send_plan(const struct pc_buf *img, const struct pc_state *st, __u32 mode, __u8 *rec,
+PC_INLINE int pc_send_plan(const struct pc_buf *img, struct pc_state *st, __u32 mode, __u8 *rec,
 			   PC_SINK *sink)
 {
 	__u32 i;
@@ -188,7 +185,7 @@ PC_INLINE int pc_send_plan(const struct pc_buf *img, const struct pc_state *st, 
 
 		if (i >= st->ncmd)
 			break;
-		n = pc_emit(img, &st->cmd[i], rec);
+		n = pc_emit(img, st, &st->cmd[i], rec);
 		if (n < KEXEC_CMD_HDR_SIZE || n > (long)PC_REC_SIZE)
 			return n < 0 ? (int)n : -PC_E_INTERNAL;
 		if (PC_SEND(sink, rec, n) < 0)

@@ -28,82 +28,70 @@ PC_INLINE int pc_is_space(__u8 ch)
 
 struct pc_trim_ctx {
 	const struct pc_buf *img;
+	struct pc_state *st;
 	__u64 off;
-	__u32 len;
-	__u32 start;
-	__u32 end;
+	__u64 len;
+	__u64 start;
+	__u64 end;
 	__u32 seen;
 	__u32 nul;
-	__s32 err;
 };
 
-/* One PC_CHUNK slice of a .cmdline; returns 1 to stop. Kept as its own step
- * so the BPF build can drive it with bpf_loop(): unrolled into the program,
- * 4096 byte-wise branches exceed the verifier's jump-history limit. */
-PC_INLINE int pc_trim_chunk(__u32 c, struct pc_trim_ctx *t)
+/* One byte of a .cmdline; returns 1 to stop. A step of its own so the BPF
+ * build drives it with bpf_loop(): the verifier checks this small body
+ * once, where a chunk with a per-byte loop inside made it track every
+ * combination of first and last non-space position (past 1M instructions
+ * on a 6.18 verifier). Reading byte by byte costs at most 4096 small
+ * reads per command line at run time. */
+PC_INLINE int pc_trim_byte(__u32 i, struct pc_trim_ctx *t)
 {
-	__u8 chunk[PC_CHUNK];
-	__u64 n; /* 64-bit: a u32 length reaches the helper with stale upper bits */
-	__u32 coff, k;
+	__u8 ch;
+	__u64 k = i;
 
-	if (c >= PC_CMDLINE_MAX / PC_CHUNK)
+	if (k >= t->len || k >= PC_CMDLINE_MAX)
 		return 1;
-	coff = c * PC_CHUNK;
-	if (coff >= t->len)
-		return 1;
-	n = (__u64)t->len - coff;
-	if (n > PC_CHUNK)
-		n = PC_CHUNK;
-	PC_BARRIER_VAR(n);
-	if (n > PC_CHUNK)
-		return 1;
-	if (pc_read(t->img, t->off + coff, chunk, n)) {
-		t->err = -PC_E_BOUNDS;
+	if (pc_read(t->img, t->off + k, &ch, 1))
+		return pc_step_fail(t->st, -PC_E_BOUNDS);
+	if (ch == 0) {
+		t->nul = 1;
 		return 1;
 	}
-	for (k = 0; k < PC_CHUNK; k++) {
-		if (k >= n)
-			break;
-		if (chunk[k] == 0) {
-			t->nul = 1;
-			return 1;
-		}
-		if (!pc_is_space(chunk[k])) {
-			if (!t->seen)
-				t->start = coff + k;
-			t->seen = 1;
-			t->end = coff + k + 1;
-		}
+	if (!pc_is_space(ch)) {
+		if (!t->seen)
+			t->start = k;
+		t->seen = 1;
+		t->end = k + 1;
 	}
 	return 0;
 }
 
-PC_LOOP_CB(pc_trim_chunk, struct pc_trim_ctx)
+PC_LOOP_CB(pc_trim_byte, struct pc_trim_ctx)
 
 /* Cut at the first NUL, drop leading and trailing whitespace. */
-PC_INLINE int pc_trim_cmdline(const struct pc_buf *img, struct pc_ext *e)
+PC_INLINE int pc_trim_cmdline(const struct pc_buf *img, struct pc_state *st, struct pc_ext *e)
 {
 	struct pc_trim_ctx t;
 
 	if (!e->present)
 		return 0;
 	t.img = img;
+	t.st = st;
 	t.off = e->off;
 	t.len = e->len;
 	t.start = 0;
 	t.end = 0;
 	t.seen = 0;
 	t.nul = 0;
-	t.err = 0;
-	PC_LOOP(PC_CMDLINE_MAX / PC_CHUNK, pc_trim_chunk, &t);
-	if (t.err)
-		return t.err;
+	st->stepErr = 0;
+	PC_LOOP(PC_CMDLINE_MAX, pc_trim_byte, &t);
+	if (st->stepErr)
+		return st->stepErr;
 	if (!t.nul && e->len > PC_CMDLINE_MAX)
 		return -PC_E_CMDLINE;
 	if (t.end < t.start)
 		return -PC_E_INTERNAL;
 	e->off += t.start;
-	e->len = t.end - t.start;
+	e->len = (__u32)(t.end - t.start);
 	return 0;
 }
 
@@ -112,7 +100,6 @@ struct pc_pe_ctx {
 	struct pc_state *st;
 	__u64 base, size, tab;
 	__u32 idx, nsec;
-	__s32 err;
 };
 
 /* One section header of a PE; returns 1 to stop. */
@@ -129,27 +116,21 @@ PC_INLINE int pc_pe_section(__u32 j, struct pc_pe_ctx *x)
 	PC_BARRIER_VAR(j);
 	if (j >= PC_PE_SCAN_MAX)
 		return 1;
-	if (pc_read(x->img, x->base + x->tab + (__u64)j * 40, sh, 40)) {
-		x->err = -PC_E_PE;
-		return 1;
-	}
+	if (pc_read(x->img, x->base + x->tab + (__u64)j * 40, sh, 40))
+		return pc_step_fail(x->st, -PC_E_PE);
 	n8 = pc_le64(sh);
 	rsz = pc_le32(sh + 16);
 	rptr = pc_le32(sh + 20);
 	/* every section's raw data inside the PE, in table order, no
 	 * overlaps (the engine's PE reader refuses the same files) */
 	if (rsz) {
-		if (rptr > x->size || rsz > x->size - rptr || rptr < x->st->scanPrevEnd) {
-			x->err = -PC_E_PE_SECTION;
-			return 1;
-		}
+		if (rptr > x->size || rsz > x->size - rptr || rptr < x->st->scanPrevEnd)
+			return pc_step_fail(x->st, -PC_E_PE_SECTION);
 		x->st->scanPrevEnd = (__u64)rptr + rsz;
 	}
 	if (n8 == PC_NAME_PROFILE) {
-		if (x->idx != 0) {
-			x->err = -PC_E_PROFILE;
-			return 1;
-		}
+		if (x->idx != 0)
+			return pc_step_fail(x->st, -PC_E_PROFILE);
 		x->st->scanScope = (__s32)x->st->scanNprof;
 		x->st->scanNprof++;
 		return 0;
@@ -159,10 +140,8 @@ PC_INLINE int pc_pe_section(__u32 j, struct pc_pe_ctx *x)
 		return 0;
 	vsz = pc_le32(sh + 8);
 	len = (vsz != 0 && vsz < rsz) ? vsz : rsz;
-	if (rptr > x->size || len > x->size - rptr) {
-		x->err = -PC_E_PE_SECTION;
-		return 1;
-	}
+	if (rptr > x->size || len > x->size - rptr)
+		return pc_step_fail(x->st, -PC_E_PE_SECTION);
 	if (x->st->scanScope < 0)
 		which = 0;
 	else if (x->st->scanScope == x->st->select)
@@ -173,10 +152,8 @@ PC_INLINE int pc_pe_section(__u32 j, struct pc_pe_ctx *x)
 	if (kind >= PC_NKIND)
 		return 0;
 	slot = &x->st->slot[which & 1][kind];
-	if (slot->present) {
-		x->err = -PC_E_DUPLICATE;
-		return 1;
-	}
+	if (slot->present)
+		return pc_step_fail(x->st, -PC_E_DUPLICATE);
 	slot->off = x->base + rptr;
 	slot->len = len;
 	slot->present = 1;
@@ -205,7 +182,6 @@ PC_INLINE int pc_parse_pe(const struct pc_buf *img, struct pc_state *st, __u32 i
 	st->scanPrevEnd = 0;
 	st->scanNprof = 0;
 	st->scanScope = -1;
-	x.err = 0;
 	for (k = 0; k < PC_NKIND; k++) {
 		st->slot[0][k].present = 0;
 		st->slot[1][k].present = 0;
@@ -234,9 +210,10 @@ PC_INLINE int pc_parse_pe(const struct pc_buf *img, struct pc_state *st, __u32 i
 	if (x.tab > x.size || (__u64)x.nsec * 40 > x.size - x.tab)
 		return -PC_E_PE;
 
+	st->stepErr = 0;
 	PC_LOOP(PC_PE_SCAN_MAX, pc_pe_section, &x);
-	if (x.err)
-		return x.err;
+	if (st->stepErr)
+		return st->stepErr;
 
 	if (idx == 0) {
 		st->nprofiles = st->scanNprof;
@@ -251,5 +228,5 @@ PC_INLINE int pc_parse_pe(const struct pc_buf *img, struct pc_state *st, __u32 i
 		pe->ext[k].len = src->len;
 		pe->ext[k].present = src->present;
 	}
-	return pc_trim_cmdline(img, &pe->ext[PC_K_CMDLINE]);
+	return pc_trim_cmdline(img, st, &pe->ext[PC_K_CMDLINE]);
 }

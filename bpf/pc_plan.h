@@ -15,7 +15,6 @@ struct pc_compose_ctx {
 	struct pc_cmd *cmdline;
 	__u32 npe;
 	__u32 any;
-	__s32 err;
 };
 
 /* Step s of the composition: phase s / PC_MAX_PES (0: .ucode in reverse
@@ -54,10 +53,8 @@ PC_INLINE int pc_compose_step(__u32 s, struct pc_compose_ctx *x)
 			err = pc_add_part(x->cmdline, e->off, e->len, PC_CMDLINE_MAX - 1);
 		x->any = 1;
 	}
-	if (err) {
-		x->err = err;
-		return 1;
-	}
+	if (err)
+		return pc_step_fail(x->st, err);
 	return 0;
 }
 
@@ -66,7 +63,6 @@ PC_LOOP_CB(pc_compose_step, struct pc_compose_ctx)
 struct pc_addon_ctx {
 	struct pc_state *st;
 	__u32 npe;
-	__s32 err;
 };
 
 PC_INLINE int pc_check_addon(__u32 n, struct pc_addon_ctx *x)
@@ -80,10 +76,8 @@ PC_INLINE int pc_check_addon(__u32 n, struct pc_addon_ctx *x)
 	PC_BARRIER_VAR(i);
 	if (i >= PC_MAX_PES)
 		return 1;
-	if (x->st->pe[i].ext[PC_K_LINUX].present) {
-		x->err = -PC_E_ADDON_LINUX;
-		return 1;
-	}
+	if (x->st->pe[i].ext[PC_K_LINUX].present)
+		return pc_step_fail(x->st, -PC_E_ADDON_LINUX);
 	return 0;
 }
 
@@ -104,10 +98,10 @@ PC_INLINE int pc_compose(struct pc_state *st)
 		return -PC_E_NO_KERNEL;
 	a.st = st;
 	a.npe = npe;
-	a.err = 0;
+	st->stepErr = 0;
 	PC_LOOP(PC_MAX_PES, pc_check_addon, &a);
-	if (a.err)
-		return a.err;
+	if (st->stepErr)
+		return st->stepErr;
 
 	c = pc_new_cmd(st, 0, KEXEC_BPF_CMD_COPY, KEXEC_BPF_SUBCMD_KERNEL, KEXEC_BPF_PIPELINE_FILL);
 	if (!c)
@@ -118,16 +112,16 @@ PC_INLINE int pc_compose(struct pc_state *st)
 	x.st = st;
 	x.npe = npe;
 	x.any = 0;
-	x.err = 0;
 	x.initrd = pc_new_cmd(st, 1, KEXEC_BPF_CMD_COPY, KEXEC_BPF_SUBCMD_INITRD,
 			      KEXEC_BPF_PIPELINE_INVALID);
 	x.cmdline = pc_new_cmd(st, 2, KEXEC_BPF_CMD_COPY, KEXEC_BPF_SUBCMD_CMDLINE,
 			       KEXEC_BPF_PIPELINE_INVALID);
 	if (!x.initrd || !x.cmdline)
 		return -PC_E_INTERNAL;
+	st->stepErr = 0;
 	PC_LOOP(3 * PC_MAX_PES, pc_compose_step, &x);
-	if (x.err)
-		return x.err;
+	if (st->stepErr)
+		return st->stepErr;
 	if (x.initrd->total == 0)
 		return -PC_E_NO_INITRD;
 	err = pc_add_fill(x.cmdline, 0, PC_CMDLINE_MAX);
@@ -142,7 +136,6 @@ PC_INLINE int pc_compose(struct pc_state *st)
 struct pc_plan_ctx {
 	const struct pc_buf *img;
 	struct pc_state *st;
-	__s32 err;
 };
 
 /* One PE of the container: sections, profile, cmdline trim. */
@@ -156,10 +149,8 @@ PC_INLINE int pc_plan_pe(__u32 i, struct pc_plan_ctx *x)
 	if (i >= PC_MAX_PES)
 		return 1;
 	err = pc_parse_pe(x->img, x->st, i);
-	if (err) {
-		x->err = err;
-		return 1;
-	}
+	if (err)
+		return pc_step_fail(x->st, err);
 	return 0;
 }
 
@@ -177,10 +168,10 @@ PC_INLINE int pc_uki_plan(const struct pc_buf *img, struct pc_state *st)
 		return err;
 	x.img = img;
 	x.st = st;
-	x.err = 0;
+	st->stepErr = 0;
 	PC_LOOP(PC_MAX_PES, pc_plan_pe, &x);
-	if (x.err)
-		return x.err;
+	if (st->stepErr)
+		return st->stepErr;
 	err = pc_compose(st);
 	if (err)
 		st->ncmd = 0; /* emit nothing on error */

@@ -61,7 +61,7 @@ TEST(ParseCore, CommandStreamWireFormat)
 	};
 	for (unsigned i = 0; i < 4; i++) {
 		Bytes rec(KEXEC_CMD_HDR_SIZE + st->cmd[i].total, 0xee);
-		const long n = pc_emit(&buf, &st->cmd[i], rec.data());
+		const long n = pc_emit(&buf, st.get(), &st->cmd[i], rec.data());
 		ASSERT_EQ(n, static_cast<long>(KEXEC_CMD_HDR_SIZE + want[i].payload.size()));
 		/* post-v7 header: cmd u16 LE, subcmd u8, pipeline u8, payload_len u32 LE, num_chunks u16 = 0 */
 		EXPECT_EQ(rec[0], want[i].cmd & 0xff);
