@@ -391,6 +391,41 @@ class Builders(unittest.TestCase):
 		os.makedirs(os.path.join(self.cache, 'kmod-6.12.100+deb12-amd64', 'root'))
 		self.assert_result(self.run_builder(argv, fail='apt-get-update'), *want)
 
+	# --- fetch-newest-kernel.sh -----------------------------------------------------------------
+
+	def test_fetch_newest_kernel(self):
+		if not debian_archive() or not os.path.exists('/usr/share/keyrings/debian-archive-keyring.gpg'):
+			self.skipTest("no Debian archive in this machine's apt sources")
+		self.stub('apt-get', 'apt-cache')
+		abi = '6.1.0-99-amd64'
+		# The newer layout: the image in linux-binary-ABI, under /usr/lib/modules/ABI/.
+		self.make_deb(f'linux-binary-{abi}', '1', {f'usr/lib/modules/{abi}/vmlinuz': 'bzImage'})
+		self.env['KEXECD_NEWEST_KERNEL_SUITES'] = 'trixie-backports'
+		argv = [os.path.join(E2E, 'fetch-newest-kernel.sh'), self.cache]
+		kdir = os.path.join(self.cache, 'kernel-' + abi)
+		want = os.path.join(kdir, 'vmlinuz')
+
+		# An interrupted download: nothing printed, no entry, no leftovers.
+		self.assert_result(self.run_builder(argv, fail='apt-get', rc=77))
+		self.assertFalse(os.path.exists(kdir))
+		self.assertEqual(self.build_dirs(self.cache), [])
+
+		# A directory without its vmlinuz is not an entry: fetched again.
+		os.makedirs(kdir)
+		self.assert_result(self.run_builder(argv), want)
+		with open(want) as f:
+			self.assertEqual(f.read(), 'bzImage')
+		self.assertEqual(self.build_dirs(self.cache), [])
+
+		# A hit downloads nothing.
+		self.clear_calls()
+		self.assert_result(self.run_builder(argv), want)
+		self.assertEqual([c for c in self.stub_calls('apt-get') if ' download ' in c], [])
+
+		# The archive unreachable: the newest complete entry, not a newer incomplete one.
+		os.makedirs(os.path.join(self.cache, 'kernel-6.1.0-100-amd64'))
+		self.assert_result(self.run_builder(argv, fail='apt-get-update'), want)
+
 	# --- tests/kernel/build-module.sh -------------------------------------------------------------
 
 	def test_build_module(self):
