@@ -31,6 +31,7 @@
 #include "format.h"
 #include "kernel_image.h"
 #include "manager_proxy.h"
+#include "inspect.h"
 #include "stager.h"
 #include "text.h"
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-// Boot Loader Spec discovery (daemon/engine/discovery.cpp) over fake ESP
+// Boot Loader Spec discovery (daemon/engine/resolve/discovery.cpp) over fake ESP
 // trees of empty files: tries counters, boot menu order, the default
 // entry's rule chain (EFI variables in efivarfs format), addon order and
 // the skipped names.

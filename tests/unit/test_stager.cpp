@@ -12,7 +12,9 @@
 
 #include "booted_kernel.h"
 #include "digest.h"
+#include "efi_vars.h"
 #include "elf_container.h"
+#include "inspect.h"
 #include "parse_core.h"
 #include "pe.h"
 #include "stub_cpio.h"

@@ -2,6 +2,8 @@
 // StageDefault: what systemd-boot would boot, found by discovery and
 // opened beneath the boot partitions, then staged like any request.
 
+#include "stage_default.h"
+
 #include "stager.h"
 
 #include <fmt/format.h>
@@ -9,6 +11,7 @@
 #include "boot_files.h"
 #include "discovery.h"
 #include "efi_vars.h"
+#include "esp_files.h"
 #include "esp_fs.h"
 #include "text.h"
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // What systemd-stub and bootctl find on the boot partitions beside the
-// UKIs (declared in discovery.h): the XBOOTLDR partition, addons, and the
+// UKIs (esp_files.h): the XBOOTLDR partition, addons, and the
 // credentials and extension images the stub packs into cpio archives.
-#include "discovery.h"
+#include "esp_files.h"
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -72,6 +72,22 @@ std::vector<std::string> pickedUp(const std::string &dir, std::string_view suffi
 }
 
 } // namespace
+
+Result<std::string> findEsp(const DiscoveryPaths &paths)
+{
+	if (!paths.esp.empty()) {
+		if (!isDirectory(paths.esp))
+			return makeError(Code::Unsupported, "configured ESP '" + paths.esp + "' is not a directory");
+		return paths.esp;
+	}
+	std::string looked;
+	for (const auto &candidate : paths.espCandidates) {
+		if (isDirectory(candidate + "/EFI") || isDirectory(candidate + "/loader"))
+			return candidate;
+		looked += (looked.empty() ? "" : ", ") + candidate;
+	}
+	return makeError(Code::Unsupported, "no ESP found (looked in " + looked + ")");
+}
 
 std::string findXbootldr(const DiscoveryPaths &paths, const std::string &esp)
 {

@@ -2,9 +2,9 @@
 #pragma once
 
 // The boot menu order (discovery.h describes it); compareVersions() and
-// parseTriesCounter() are declared in discovery.h, where callers find them.
+// parseTriesCounter() are declared in boot_entry.h.
 
-#include "discovery.h"
+#include "boot_entry.h"
 
 namespace kexecd::detail {
 

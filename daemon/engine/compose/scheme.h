@@ -18,8 +18,6 @@
 namespace kexecd {
 
 class TrustStore;
-struct ParsedInput;
-struct InputFile;
 
 enum class Scheme { Auto, Bpf, Classic };
 enum class SignaturePolicy { Auto, Enforce, Warn };
@@ -28,12 +26,6 @@ const char *schemeName(Scheme scheme);
 Result<Scheme> parseScheme(std::string_view text);
 const char *policyName(SignaturePolicy policy);
 Result<SignaturePolicy> parsePolicy(std::string_view text);
-
-/* The limits our parser (bpf/parse_core.h) is built with, checked so the
- * caller gets a named error instead of an opaque EINVAL from the kernel. */
-Result<void> checkBpfLimits(const ParsedInput &in);
-/* The per-PE size limit from the callers' files' sizes, before reading. */
-Result<void> checkBpfInputSizes(const InputFile &uki, const std::vector<InputFile> &addons);
 
 /* "none", "sig", "ima" from kexec_context.sig_mode's value (KEXEC_SIG_*);
  * "" for a value kexecd does not know. */

@@ -12,6 +12,7 @@
 #include "kernel_image.h"
 #include "record.h"
 #include "signature_check.h"
+#include "stage_default.h"
 #include "stage_input.h"
 #include "text.h"
 #include "trust_sources.h"

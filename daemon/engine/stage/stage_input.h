@@ -10,9 +10,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernel.h"
 #include "memfd.h"
 #include "signature_check.h"
-#include "stager.h"
+#include "request.h"
 #include "trust.h"
 #include "trust_sources.h"
 #include "uki.h"

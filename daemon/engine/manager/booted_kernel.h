@@ -11,9 +11,9 @@
 
 #include <string>
 
-#include "discovery.h"
+#include "boot_entry.h"
+#include "request.h"
 #include "result.h"
-#include "stager.h"
 
 namespace kexecd {
 

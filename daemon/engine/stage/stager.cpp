@@ -12,6 +12,8 @@
 #include "config.h"
 #include "digest.h"
 #include "record.h"
+#include "bpf_limits.h"
+#include "stage_default.h"
 #include "stage_input.h"
 #include "text.h"
 #include "signature_check.h"
@@ -31,11 +33,6 @@ const char *stateName(StageState state)
 	case StageState::Rebooting: return "rebooting";
 	}
 	return "idle";
-}
-
-const char *inputKindName(InputKind kind)
-{
-	return kind == InputKind::Kernel ? "kernel" : "uki";
 }
 
 /* ---- Stager ---------------------------------------------------------- */

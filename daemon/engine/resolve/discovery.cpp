@@ -307,22 +307,6 @@ const UkiEntry *findEntry(const std::vector<UkiEntry> &entries, const std::strin
 } // namespace
 
 
-Result<std::string> findEsp(const DiscoveryPaths &paths)
-{
-	if (!paths.esp.empty()) {
-		if (!isDirectory(paths.esp))
-			return makeError(Code::Unsupported, "configured ESP '" + paths.esp + "' is not a directory");
-		return paths.esp;
-	}
-	std::string looked;
-	for (const auto &candidate : paths.espCandidates) {
-		if (isDirectory(candidate + "/EFI") || isDirectory(candidate + "/loader"))
-			return candidate;
-		looked += (looked.empty() ? "" : ", ") + candidate;
-	}
-	return makeError(Code::Unsupported, "no ESP found (looked in " + looked + ")");
-}
-
 namespace {
 
 Result<std::vector<UkiEntry>> listUkisOn(const std::string &esp, const DiscoveryPaths &paths,

@@ -9,7 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "discovery.h"
+#include "boot_entry.h"
 
 namespace kexecd::detail {
 

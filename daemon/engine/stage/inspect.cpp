@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // kexecctl inspect: local, read-only analysis of a UKI and its addons.
-#include "stager.h"
+#include "inspect.h"
 
 #include <fmt/format.h>
 
 #include "compose.h"
 #include "record.h"
 #include "scheme.h"
+#include "bpf_limits.h"
 #include "stage_input.h"
 #include "trust.h"
 
