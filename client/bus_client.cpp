@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #include "bus_client.h"
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstdlib>
 
 #include <fmt/format.h>
 
+#include "terminal.h"
 #include "text.h"
 
 namespace kexecd {
@@ -28,23 +32,32 @@ void ManagerProxy::onProgress(const std::string &phase, const double &fraction)
 
 /* Prints the one-line message (stderr) and, with --json, the same error as
  * a document on stdout; returns the exit code. */
+std::string GlobalOptions::jsonOut(const nlohmann::json &doc) const
+{
+	return jsonText(doc, jsonShort ? -1 : 2) + "\n";
+}
+
 int report(const GlobalOptions &global, const ClientError &error, const std::string &name)
 {
-	fmt::print(stderr, "{}\n", error.message);
+	std::fflush(stdout);
+	fmt::print(stderr, "{}\n", paint(error.message, Tone::Bad, colorEnabled(STDERR_FILENO)));
 	if (global.json) {
 		json doc = { { "error", { { "kind", error.kind },
 					  { "message", error.message },
 					  { "exit_code", error.exitCode } } } };
 		if (!name.empty())
 			doc["error"]["name"] = name;
-		fmt::print("{}\n", jsonText(doc, 2));
+		fmt::print("{}", global.jsonOut(doc));
 	}
 	return error.exitCode;
 }
 
-int reportBusError(const GlobalOptions &global, const sdbus::Error &e, Verb verb)
+int reportBusError(const GlobalOptions &global, const sdbus::Error &e, Verb verb, const std::string &hint)
 {
-	return report(global, describeBusError(e.getName(), e.getMessage(), verb), e.getName());
+	ClientError error = describeBusError(e.getName(), e.getMessage(), verb);
+	if (!hint.empty())
+		error.message += "; " + hint;
+	return report(global, error, e.getName());
 }
 
 namespace {

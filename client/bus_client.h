@@ -32,10 +32,17 @@ inline constexpr auto kStageTimeout = std::chrono::minutes(10);
 inline constexpr auto kAuthTimeout = std::chrono::minutes(5);
 
 struct GlobalOptions {
-	bool json = false;
+	bool json = false;      // --json, --json=pretty, --json=short
+	bool jsonShort = false; // --json=short: one line
 	bool noAskPassword = false;
+	bool noPager = false;
+	bool noLegend = false;
+	bool quiet = false;
 	std::string bus = "system";
 	std::string config = KEXECD_CONF_FILE; // for the ESP/XBOOTLDR roots
+
+	/* The document as --json asked for it, newline included. */
+	std::string jsonOut(const nlohmann::json &doc) const;
 };
 
 class ManagerProxy final : public sdbus::ProxyInterfaces<org::kexecd1::Manager_proxy>
@@ -54,10 +61,11 @@ private:
 	void onProgress(const std::string &phase, const double &fraction) override;
 };
 
-/* Prints the one-line message (stderr) and, with --json, the same error as
- * a document on stdout; returns the exit code. */
+/* Prints the one-line message (stderr, red on a terminal) and, with
+ * --json, the same error as a document on stdout; returns the exit code. */
 int report(const GlobalOptions &global, const ClientError &error, const std::string &name = {});
-int reportBusError(const GlobalOptions &global, const sdbus::Error &e, Verb verb);
+/* hint, when not empty, is added to the line after "; ". */
+int reportBusError(const GlobalOptions &global, const sdbus::Error &e, Verb verb, const std::string &hint = {});
 
 json variantToJson(const sdbus::Variant &v);
 json mapToJson(const std::map<std::string, sdbus::Variant> &map);

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -13,6 +14,7 @@
 
 #include "errors.h"
 #include "format.h"
+#include "terminal.h"
 
 namespace kexecd {
 namespace {
@@ -79,10 +81,60 @@ TEST(ClientErrors, AccessDeniedNamesTheAction)
 	}
 	EXPECT_EQ(describeBusError("org.freedesktop.DBus.Error.AccessDenied", "", Verb::Stage).message,
 		  "Access denied: staging needs authorization (polkit action org.kexecd1.stage)");
-	/* The daemon's own reason is shown as it is. */
+	/* The daemon's own reason is shown, in kexecctl's words. */
 	EXPECT_EQ(describeBusError("org.freedesktop.DBus.Error.AccessDenied",
 				   "Reboot with force=true is reserved to root", Verb::Reboot).message,
-		  "Access denied: Reboot with force=true is reserved to root");
+		  "Access denied: reboot --force is reserved to root");
+}
+
+/* Issue 28: what the client prints speaks the CLI's words, not the bus's. */
+TEST(ClientErrors, CliWords)
+{
+	EXPECT_EQ(cliWords("force=true only applies to mode 'kexec'"), "--force only applies to --kexec");
+	EXPECT_EQ(cliWords("option 'cmdline_append' is longer than 1024 bytes"), "--cmdline-extra is longer than 1024 bytes");
+	EXPECT_EQ(cliWords("option 'cmdline_extra' contains the control character 0x0a"),
+		  "--cmdline-replace contains the control character 0x0a");
+	EXPECT_EQ(cliWords("cmdline_extra is refused: Secure Boot is on"), "--cmdline-replace is refused: Secure Boot is on");
+	EXPECT_EQ(cliWords("no kernel is staged (require_staged)"), "no kernel is staged (--require-staged)");
+	EXPECT_EQ(cliWords("unless ignore_inhibitors is granted"), "unless --ignore-inhibitors is granted");
+	EXPECT_EQ(cliWords("systemd-logind is not running: org.freedesktop.DBus.Error.ServiceUnknown: The name "
+			   "org.freedesktop.login1 was not provided by any .service files"),
+		  "systemd-logind is not running: The name org.freedesktop.login1 was not provided by any .service files");
+	EXPECT_EQ(cliWords("logind said org.freedesktop.DBus.Error.FileExists"), "logind said file exists");
+	EXPECT_EQ(cliWords("failed: System.Error.EEXIST"), "failed: File exists");
+	/* Values, paths and words that only look alike stay. */
+	EXPECT_EQ(cliWords("unknown scheme 'force' (auto, bpf, classic)"), "unknown scheme 'force' (auto, bpf, classic)");
+	EXPECT_EQ(cliWords("'/efi/cmdline_extra/x.efi': no .linux section"), "'/efi/cmdline_extra/x.efi': no .linux section");
+	EXPECT_EQ(cliWords("kernel_path has 2 entries"), "kernel_path has 2 entries");
+
+	/* Through describeBusError, for each kind of error. */
+	ClientError e = describeBusError("org.kexecd1.Error.InvalidArgument",
+					 "option 'cmdline_append' is longer than 1024 bytes", Verb::Stage);
+	EXPECT_EQ(e.message, "Invalid argument: --cmdline-extra is longer than 1024 bytes");
+	EXPECT_EQ(e.exitCode, ExitInvalid);
+	e = describeBusError("org.kexecd1.Error.Unsupported",
+			     "systemd-logind is not running (org.freedesktop.DBus.Error.ServiceUnknown: gone); "
+			     "Reboot with force=true kexecs directly", Verb::Reboot);
+	EXPECT_EQ(e.message, "Unsupported: systemd-logind is not running (gone); reboot --force kexecs directly");
+	e = describeBusError("org.freedesktop.DBus.Error.FileExists", "", Verb::Reboot);
+	EXPECT_EQ(e.message, "Failed to reboot: file exists");
+	e = describeBusError("org.freedesktop.DBus.Error.FileExists", "already rebooting", Verb::Reboot);
+	EXPECT_EQ(e.message, "Failed to reboot: already rebooting (file exists)");
+	EXPECT_EQ(e.exitCode, ExitFailure);
+}
+
+/* An option this kexecctl sends that the running kexecd does not know:
+ * the daemon is older (exit 9), not the user's argument invalid. */
+TEST(ClientErrors, UnknownOptionMeansAnOlderDaemon)
+{
+	ClientError e = describeBusError("org.kexecd1.Error.InvalidArgument", "unknown option 'cmdline_append'",
+					 Verb::Stage);
+	EXPECT_EQ(e.exitCode, ExitUnsupported);
+	EXPECT_EQ(e.kind, "unsupported");
+	EXPECT_EQ(e.message, "Unsupported: the running kexecd does not know --cmdline-extra (it is older than this kexecctl)");
+	/* One it never sends stays an invalid argument. */
+	e = describeBusError("org.kexecd1.Error.InvalidArgument", "unknown option 'frob'", Verb::Stage);
+	EXPECT_EQ(e.exitCode, ExitInvalid);
 }
 
 TEST(ClientErrors, InhibitedNamesTheInhibitor)
@@ -150,7 +202,8 @@ TEST(ClientFormat, StatusIsAlignedAndComplete)
 	for (const char *want : { "State: staged", "UKI: /efi/EFI/Linux/debian.efi",
 				  "Kernel version: 6.1.0-18-amd64", "Addons: /efi/a.addon.efi",
 				  "Scheme: classic (requested 'classic')", "Command line: console=ttyS0",
-				  "Signature: unsigned (no certificate table), policy warn",
+				  /* The worst verdict, not the UKI's (issue 28). */
+				  "Signature: revoked (firmware verdict of addon 0: SBAT: x), policy warn",
 				  "Firmware verdict, uki: unsigned (no certificate table)",
 				  "Firmware verdict, addon 0: revoked (SBAT: x)",
 				  "Kernel verdict, .linux: trusted via platform keyring (MokListRT): CN=Debian Secure Boot CA",
@@ -184,7 +237,7 @@ TEST(ClientFormat, PlainKernelStatus)
 	for (const char *want : { "Kind: kernel", "Entry: /vmlinuz (no Boot Loader Spec entry; DebianLayout=yes)",
 				  "Kernel image: /vmlinuz (bzimage)", "Kernel version: 6.1.0-57-amd64",
 				  "Initrds: /initrd.img (aaaa), /extra.img (bbbb)",
-				  "Signature: untrusted-signer by CN=Debian (no chain), policy warn",
+				  "Signature: untrusted-signer (firmware verdict of kernel image: no chain), policy warn",
 				  "Firmware verdict, kernel image: untrusted-signer",
 				  "Image SHA256: iiii", "Initrd SHA256: cccc" })
 		EXPECT_NE(out.find(want), std::string::npos) << "missing '" << want << "' in\n" << out;
@@ -197,6 +250,116 @@ TEST(ClientFormat, IdleStatus)
 		R"({"state":"idle","staged":{},"kernel_support":{},"last_error":"","version":"0.1.0"})"));
 	EXPECT_NE(out.find("State: idle"), std::string::npos) << out;
 	EXPECT_EQ(out.find("UKI"), std::string::npos) << out;
+	/* Nothing staged has no kind (issue 28). */
+	EXPECT_EQ(out.find("Kind"), std::string::npos) << out;
+	EXPECT_EQ(out.find("Command line"), std::string::npos) << out;
+}
+
+/* All trusted: the UKI's signer, as before. */
+TEST(ClientFormat, SignatureAllTrusted)
+{
+	const std::string out = formatStaged(nlohmann::json::parse(R"json({
+		"uki": { "path": "/u.efi", "signature": { "verdict": "trusted", "signer": "CN=Debian", "detail": "db" } },
+		"signature_policy": "enforce", "cmdline": "quiet",
+		"signatures": { "objects": [
+			{ "object": "uki", "firmware": { "verdict": "trusted", "anchor": "db" }, "kernel": null },
+			{ "object": "kernel", "firmware": null, "kernel": { "verdict": "trusted", "anchor": "builtin" } } ] }
+	})json"));
+	EXPECT_NE(out.find("Signature: trusted by CN=Debian (db), policy enforce"), std::string::npos) << out;
+	EXPECT_TRUE(stagedWarnings(nlohmann::json::parse(R"json({
+		"uki": { "path": "/u.efi" }, "cmdline": "quiet",
+		"signatures": { "objects": [ { "object": "uki", "firmware": { "verdict": "trusted" } } ] } })json"))
+			    .empty());
+}
+
+/* Issue 28: every object not trusted is named with its verdicts. */
+TEST(ClientFormat, StagedWarnings)
+{
+	auto warnings = stagedWarnings(describeDoc()["staged"]);
+	ASSERT_EQ(warnings.size(), 2u);
+	EXPECT_EQ(warnings[0], "UKI is not trusted: firmware verdict unsigned (no certificate table)");
+	EXPECT_EQ(warnings[1], "addon 0 is not trusted: firmware verdict revoked (SBAT: x)");
+
+	warnings = stagedWarnings(nlohmann::json::parse(R"json({
+		"uki": { "path": "/efi/u.efi" }, "cmdline": "root=/dev/vda",
+		"signatures": { "objects": [
+			{ "object": "uki", "path": "/efi/u.efi", "firmware": { "verdict": "trusted" }, "kernel": null },
+			{ "object": "addon", "path": "/efi/a.addon.efi", "firmware": { "verdict": "bad-signature", "reason": "digest" } },
+			{ "object": "kernel", "path": "/efi/u.efi", "firmware": null,
+			  "kernel": { "verdict": "unknown", "reason": "keyrings unknown" } } ] } })json"));
+	ASSERT_EQ(warnings.size(), 2u);
+	EXPECT_EQ(warnings[0], "addon 0 '/efi/a.addon.efi' is not trusted: firmware verdict bad-signature (digest)");
+	EXPECT_EQ(warnings[1], ".linux of '/efi/u.efi' is not trusted: kernel verdict unknown (keyrings unknown)");
+}
+
+/* Issue 28: an empty command line is a row of its own, and a warning. */
+TEST(ClientFormat, EmptyCommandLine)
+{
+	const nlohmann::json staged = nlohmann::json::parse(R"json({
+		"kind": "kernel", "image": { "path": "/vmlinuz" }, "cmdline": "", "scheme": "classic" })json");
+	const std::string out = formatStatus({ { "state", "staged" }, { "staged", staged } });
+	EXPECT_NE(out.find("Command line:\n"), std::string::npos) << out;
+	auto warnings = stagedWarnings(staged);
+	ASSERT_EQ(warnings.size(), 1u);
+	EXPECT_NE(warnings[0].find("empty command line"), std::string::npos) << warnings[0];
+	EXPECT_NE(warnings[0].find("--append"), std::string::npos) << warnings[0];
+}
+
+TEST(ClientFormat, ColourOnlyWhenAsked)
+{
+	nlohmann::json doc = describeDoc();
+	doc["state"] = "failed";
+	doc["last_error"] = "it broke";
+	EXPECT_EQ(formatStatus(doc).find('\x1b'), std::string::npos);
+	const std::string out = formatStatus(doc, { .color = true });
+	EXPECT_NE(out.find(paint("failed", Tone::Bad, true)), std::string::npos) << out;
+	EXPECT_NE(out.find(paint("it broke", Tone::Bad, true)), std::string::npos) << out;
+	EXPECT_NE(out.find(paint("revoked", Tone::Bad, true)), std::string::npos) << out;
+	EXPECT_EQ(out.find(paint("trusted", Tone::Bad, true)), std::string::npos) << out;
+	EXPECT_EQ(paint("x", Tone::Bad, false), "x");
+	EXPECT_EQ(paint("x", Tone::Plain, true), "x");
+}
+
+const char *testEnv(const char *name);
+std::map<std::string, std::string> gEnv;
+const char *testEnv(const char *name)
+{
+	auto it = gEnv.find(name);
+	return it == gEnv.end() ? nullptr : it->second.c_str();
+}
+
+/* systemd's rules: SYSTEMD_COLORS first, then NO_COLOR, TERM=dumb, a terminal. */
+TEST(ClientTerminal, ColourEnvironment)
+{
+	const int pipeFd = -1; // never a terminal
+	gEnv = {};
+	EXPECT_FALSE(colorEnabled(pipeFd, testEnv));
+	gEnv = { { "SYSTEMD_COLORS", "1" } };
+	EXPECT_TRUE(colorEnabled(pipeFd, testEnv));
+	gEnv = { { "SYSTEMD_COLORS", "256" }, { "NO_COLOR", "1" } };
+	EXPECT_TRUE(colorEnabled(pipeFd, testEnv));
+	gEnv = { { "SYSTEMD_COLORS", "0" } };
+	EXPECT_FALSE(colorEnabled(pipeFd, testEnv));
+	gEnv = { { "SYSTEMD_COLORS", "bogus" }, { "NO_COLOR", "1" } };
+	EXPECT_FALSE(colorEnabled(pipeFd, testEnv));
+	gEnv = { { "SYSTEMD_COLORS", "yes" }, { "TERM", "dumb" } };
+	EXPECT_TRUE(colorEnabled(pipeFd, testEnv));
+}
+
+TEST(ClientFormat, NoLegend)
+{
+	const nlohmann::json list = nlohmann::json::parse(R"json({
+		"esp": "/efi", "default": "b.efi",
+		"entries": [ { "id": "b.efi", "path": "/efi/EFI/Linux/b.efi", "default": true, "addons": [] } ] })json");
+	EXPECT_NE(formatList(list).find("1 entry listed."), std::string::npos);
+	EXPECT_EQ(formatList(list, { .legend = false }).find("listed"), std::string::npos);
+	const nlohmann::json inspect = nlohmann::json::parse(R"json({
+		"uki": { "path": "/u.efi", "sections": [ { "name": ".linux", "offset": 1, "size": 2 } ] } })json");
+	EXPECT_NE(formatInspect(inspect).find("NAME"), std::string::npos);
+	const std::string bare = formatInspect(inspect, { .legend = false });
+	EXPECT_EQ(bare.find("NAME"), std::string::npos) << bare;
+	EXPECT_EQ(bare.find("Sections:"), std::string::npos) << bare;
+	EXPECT_NE(bare.find(".linux"), std::string::npos) << bare;
 }
 
 TEST(ClientFormat, ListMarksTheDefault)

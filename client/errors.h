@@ -41,4 +41,11 @@ struct ClientError {
 /* name: D-Bus error name, message: the error's text as the daemon sent it. */
 ClientError describeBusError(std::string_view name, std::string_view message, Verb verb);
 
+/* A message of the daemon's in kexecctl's words: the bus options it names
+ * become the options that send them ("force=true" -> "--force",
+ * "cmdline_append" -> "--cmdline-extra"), and D-Bus error names plain
+ * words ("...DBus.Error.FileExists" -> "file exists"; dropped where the
+ * error's own message follows them). */
+std::string cliWords(std::string_view message);
+
 } // namespace kexecd

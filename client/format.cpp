@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "errors.h"
+#include "terminal.h"
 #include "text.h"
 
 namespace kexecd {
@@ -64,6 +66,12 @@ public:
 			rows_.emplace_back(std::move(label), std::move(value));
 	}
 
+	/* A row whose emptiness is the news (an empty command line). */
+	void addEvenEmpty(std::string label, std::string value)
+	{
+		rows_.emplace_back(std::move(label), std::move(value));
+	}
+
 	std::string render() const
 	{
 		size_t width = 0;
@@ -71,7 +79,8 @@ public:
 			width = std::max(width, label.size());
 		std::string out;
 		for (const auto &[label, value] : rows_)
-			out += fmt::format("{:>{}}: {}\n", label, width, value);
+			out += value.empty() ? fmt::format("{:>{}}:\n", label, width)
+					     : fmt::format("{:>{}}: {}\n", label, width, value);
 		return out;
 	}
 
@@ -88,36 +97,115 @@ std::string yesNo(const json *v)
 	return scalar(*v);
 }
 
+/* Best first: what each verdict means for booting (kexecd(8) SIGNATURE
+ * VERDICTS). "unknown" only the kernel can tell; the rest would not boot
+ * under Secure Boot. */
+int verdictRank(std::string_view verdict)
+{
+	constexpr std::string_view order[] = { "trusted", "unknown", "untrusted-signer",
+					       "unsigned", "bad-signature", "revoked" };
+	for (size_t i = 0; i < std::size(order); i++)
+		if (verdict == order[i])
+			return static_cast<int>(i);
+	return 1; // a verdict this kexecctl does not know: doubtful, not good
+}
+
+Tone verdictTone(std::string_view verdict)
+{
+	const int rank = verdictRank(verdict);
+	return rank == 0 ? Tone::Plain : rank == 1 ? Tone::Notice : Tone::Bad;
+}
+
+/* How an object of signatures.objects is named in a line: "uki",
+ * "addon N", ".linux" (a UKI's kernel) or "kernel image", "parser
+ * container". addon counts the addons seen so far. */
+std::string objectLabel(const json &doc, const json &object, size_t &addon)
+{
+	const std::string what = text(object, { "/object" });
+	/* A UKI's kernel object is its .linux; a plain kernel's, the image. */
+	const bool plain = text(doc, { "/kind" }) == "kernel";
+	return what == "addon"    ? fmt::format("addon {}", addon++)
+	       : what == "kernel" ? std::string(plain ? "kernel image" : ".linux")
+	       : what == "parser" ? std::string("parser container")
+				  : what;
+}
+
+/* "verdict via anchor" or "verdict (reason)". */
+std::string verdictText(const json &v, const FormatOptions &o)
+{
+	const std::string verdict = text(v, { "/verdict" });
+	std::string line = paint(verdict, verdictTone(verdict), o.color);
+	if (std::string anchor = text(v, { "/anchor" }); !anchor.empty())
+		line += " via " + anchor;
+	else if (std::string reason = text(v, { "/reason" }); !reason.empty())
+		line += " (" + reason + ")";
+	return line;
+}
+
 /* One line per object and verdict (the record's signatures.objects):
  * the firmware verdict (would shim boot it) for the UKI and each addon,
  * the kernel verdict (would kexec_file_load take it) for what the kernel
  * verifies in the scheme used. */
-void addVerdicts(Block &block, const json &doc)
+void addVerdicts(Block &block, const json &doc, const FormatOptions &o)
 {
 	const json *objects = find(doc, { "/signatures/objects" });
 	if (!objects || !objects->is_array())
 		return;
 	size_t addon = 0;
-	/* A UKI's kernel object is its .linux; a plain kernel's, the image. */
-	const bool plain = text(doc, { "/kind" }) == "kernel";
-	for (const json &o : *objects) {
-		const std::string what = text(o, { "/object" });
-		const std::string label = what == "addon"    ? fmt::format("addon {}", addon++)
-					  : what == "kernel" ? std::string(plain ? "kernel image" : ".linux")
-					  : what == "parser" ? std::string("parser container")
-							     : what;
+	for (const json &obj : *objects) {
+		const std::string label = objectLabel(doc, obj, addon);
 		for (const char *which : { "/firmware", "/kernel" }) {
-			const json *v = find(o, { which });
+			const json *v = find(obj, { which });
 			if (!v || !v->is_object())
 				continue;
-			std::string line = text(*v, { "/verdict" });
-			if (std::string anchor = text(*v, { "/anchor" }); !anchor.empty())
-				line += " via " + anchor;
-			else if (std::string reason = text(*v, { "/reason" }); !reason.empty())
-				line += " (" + reason + ")";
-			block.add(fmt::format("{} verdict, {}", which[1] == 'f' ? "Firmware" : "Kernel", label), line);
+			block.add(fmt::format("{} verdict, {}", which[1] == 'f' ? "Firmware" : "Kernel", label),
+				  verdictText(*v, o));
 		}
 	}
+}
+
+/* The Signature summary: the worst verdict of any object, and whose it is,
+ * so one untrusted addon is not hidden behind a trusted UKI. Records
+ * without signatures.objects: the UKI's (or image's) own verdict. */
+std::string signatureSummary(const json &staged, const FormatOptions &o)
+{
+	std::string verdict = text(staged, { "/uki/signature/verdict", "/image/signature/verdict" });
+	std::string signer = text(staged, { "/uki/signature/signer", "/image/signature/signer" });
+	std::string detail = text(staged, { "/uki/signature/detail", "/image/signature/detail" });
+	std::string line = paint(verdict, verdictTone(verdict), o.color);
+	if (!verdict.empty() && !signer.empty())
+		line += " by " + signer;
+	if (!verdict.empty() && !detail.empty())
+		line += " (" + detail + ")";
+
+	if (const json *objects = find(staged, { "/signatures/objects" }); objects && objects->is_array()) {
+		int worst = -1;
+		size_t addon = 0;
+		for (const json &obj : *objects) {
+			const std::string label = objectLabel(staged, obj, addon);
+			for (const char *which : { "/firmware", "/kernel" }) {
+				const json *v = find(obj, { which });
+				if (!v || !v->is_object())
+					continue;
+				const std::string this_ = text(*v, { "/verdict" });
+				if (verdictRank(this_) <= worst)
+					continue;
+				worst = verdictRank(this_);
+				if (worst == 0)
+					continue; // all trusted so far: the UKI's line above says by whom
+				std::string why = text(*v, { "/reason" });
+				std::string by = text(*v, { "/signer" });
+				line = fmt::format("{}{}{} ({} verdict of {}{}{})", paint(this_, verdictTone(this_), o.color),
+						   by.empty() ? "" : " by ", by, which[1] == 'f' ? "firmware" : "kernel",
+						   label, why.empty() ? "" : ": ", why);
+			}
+		}
+		if (worst == 0 && verdict.empty())
+			line = "trusted";
+	}
+	if (std::string policy = text(staged, { "/signature_policy" }); !line.empty() && !policy.empty())
+		line += ", policy " + policy;
+	return line;
 }
 
 std::string addonList(const json &staged)
@@ -137,13 +225,16 @@ std::string addonList(const json &staged)
 
 /* What the kernel gets on the second fd in the BPF scheme, section by
  * section, so an operator can see exactly which bytes the parser reads. */
-std::string containerTable(const json &staged)
+std::string containerTable(const json &staged, const FormatOptions &o)
 {
 	const json *sections = find(staged, { "/container/sections" });
 	if (!sections || !sections->is_array() || sections->empty())
 		return {};
-	std::string out = "\nImage container (BPF scheme, second fd):\n";
-	out += fmt::format("  {:<10} {:>10}  {}\n", "SECTION", "SIZE", "SHA256");
+	std::string out = "\n";
+	if (o.legend) {
+		out += "Image container (BPF scheme, second fd):\n";
+		out += fmt::format("  {:<10} {:>10}  {}\n", "SECTION", "SIZE", "SHA256");
+	}
 	for (const json &s : *sections)
 		out += fmt::format("  {:<10} {:>10}  {}\n", text(s, { "/name" }), text(s, { "/size" }),
 				   text(s, { "/sha256" }));
@@ -164,7 +255,7 @@ std::string joinList(const json &staged, const char *pointer, const char *field,
 	return list;
 }
 
-void addStaged(Block &block, const json &staged)
+void addStaged(Block &block, const json &staged, const FormatOptions &o)
 {
 	/* Records from before issue 15 have no kind: they are all UKIs. */
 	block.add("Kind", text(staged, { "/kind" }).empty() ? "uki" : text(staged, { "/kind" }));
@@ -194,20 +285,12 @@ void addStaged(Block &block, const json &staged)
 		scheme += " (" + why + ")";
 	block.add("Scheme", scheme);
 
-	block.add("Command line", text(staged, { "/cmdline" }));
+	/* An empty command line is shown as such: the kernel gets nothing. */
+	if (auto cmdline = staged.find("cmdline"); cmdline != staged.end() && cmdline->is_string())
+		block.addEvenEmpty("Command line", cmdline->get<std::string>());
 
-	std::string verdict = text(staged, { "/uki/signature/verdict", "/image/signature/verdict" });
-	std::string signer = text(staged, { "/uki/signature/signer", "/image/signature/signer" });
-	std::string detail = text(staged, { "/uki/signature/detail", "/image/signature/detail" });
-	if (!verdict.empty() && !signer.empty())
-		verdict += " by " + signer;
-	if (!verdict.empty() && !detail.empty())
-		verdict += " (" + detail + ")";
-	std::string policy = text(staged, { "/signature_policy" });
-	if (!verdict.empty() && !policy.empty())
-		verdict += ", policy " + policy;
-	block.add("Signature", verdict);
-	addVerdicts(block, staged);
+	block.add("Signature", signatureSummary(staged, o));
+	addVerdicts(block, staged, o);
 
 	block.add("Kernel SHA256", text(staged, { "/kernel/sha256" }));
 	/* Records before issue 16 carry the composed initrd's own digest. */
@@ -270,9 +353,16 @@ void addSupport(Block &block, const json &support)
 	block.add("Secure Boot", yesNo(find(support, { "/secure_boot" })));
 }
 
+/* The daemon's states (kexecctl(1) JSON OUTPUT): failed is bad, a kernel
+ * someone else loaded is worth a look. */
+Tone stateTone(std::string_view state)
+{
+	return state == "failed" ? Tone::Bad : state == "foreign" ? Tone::Notice : Tone::Plain;
+}
+
 /* The crash kernel's slot, apart from the reboot slot: what a panic would
  * start, and how much memory crashkernel= gave it. */
-void addCrashSlot(Block &block, const json &describe)
+void addCrashSlot(Block &block, const json &describe, const FormatOptions &o)
 {
 	const json *crash = find(describe, { "/crash" });
 	if (!crash || !crash->is_object())
@@ -280,13 +370,13 @@ void addCrashSlot(Block &block, const json &describe)
 	std::string state = text(*crash, { "/state" });
 	const json *staged = find(*crash, { "/staged" });
 	if (staged && staged->is_object() && !staged->empty()) {
-		std::string what = text(*staged, { "/uki/path" });
-		if (std::string uname = text(*staged, { "/uki/uname" }); !uname.empty())
+		std::string what = text(*staged, { "/uki/path", "/image/path" });
+		if (std::string uname = text(*staged, { "/uki/uname", "/image/version" }); !uname.empty())
 			what += (what.empty() ? "" : ", ") + uname;
 		if (!what.empty())
 			state += " (" + what + ")";
 	}
-	block.add("Crash kernel", state);
+	block.add("Crash kernel", paint(state, stateTone(text(*crash, { "/state" })), o.color));
 	if (staged && staged->is_object()) {
 		block.add("Crash command line", text(*staged, { "/cmdline" }));
 		block.add("Crash kernel SHA256", text(*staged, { "/kernel/sha256" }));
@@ -297,7 +387,7 @@ void addCrashSlot(Block &block, const json &describe)
 		block.add("Crash memory", bytes ? fmt::format("{} MiB reserved (crashkernel=)", bytes >> 20)
 					       : std::string("none (boot with crashkernel= to stage a crash kernel)"));
 	}
-	block.add("Crash last error", text(*crash, { "/last_error" }));
+	block.add("Crash last error", paint(cliWords(text(*crash, { "/last_error" })), Tone::Bad, o.color));
 }
 
 } // namespace
@@ -318,48 +408,83 @@ std::string rebootLine(const json &reboot)
 
 } // namespace
 
-std::string formatStatus(const json &describe)
+std::string formatStatus(const json &describe, const FormatOptions &o)
 {
 	Block block;
-	block.add("State", text(describe, { "/state" }));
+	const std::string state = text(describe, { "/state" });
+	block.add("State", paint(state, stateTone(state), o.color));
 
+	/* Idle: {} (no record, so no "Kind: uki" either). */
 	const json *staged = find(describe, { "/staged" });
-	if (staged && staged->is_object())
-		addStaged(block, *staged);
+	if (staged && (!staged->is_object() || staged->empty()))
+		staged = nullptr;
+	if (staged)
+		addStaged(block, *staged, o);
 
-	block.add("Last error", text(describe, { "/last_error" }));
+	block.add("Last error", paint(cliWords(text(describe, { "/last_error" })), Tone::Bad, o.color));
 
 	const json *support = find(describe, { "/kernel_support" });
 	if (support && support->is_object())
 		addSupport(block, *support);
-	addCrashSlot(block, describe);
+	addCrashSlot(block, describe, o);
 
 	if (const json *reboot = find(describe, { "/reboot" }); reboot && reboot->is_object())
 		block.add("Reboot via logind", rebootLine(*reboot));
 	block.add("kexecd version", text(describe, { "/version" }));
-	return block.render() + (staged ? containerTable(*staged) : std::string());
+	return block.render() + (staged ? containerTable(*staged, o) : std::string());
 }
 
-std::string formatStaged(const json &staged)
+std::string formatStaged(const json &staged, const FormatOptions &o)
 {
 	Block block;
-	addStaged(block, staged);
-	return block.render() + containerTable(staged);
+	addStaged(block, staged, o);
+	return block.render() + containerTable(staged, o);
+}
+
+std::vector<std::string> stagedWarnings(const json &staged)
+{
+	std::vector<std::string> warnings;
+	if (!staged.is_object())
+		return warnings;
+	const std::string subject = text(staged, { "/uki/path", "/image/path" });
+	if (const json *objects = find(staged, { "/signatures/objects" }); objects && objects->is_array()) {
+		size_t addon = 0;
+		for (const json &obj : *objects) {
+			const std::string label = objectLabel(staged, obj, addon);
+			std::string verdicts;
+			bool trusted = true;
+			for (const char *which : { "/firmware", "/kernel" }) {
+				const json *v = find(obj, { which });
+				if (!v || !v->is_object())
+					continue;
+				trusted = trusted && text(*v, { "/verdict" }) == "trusted";
+				verdicts += fmt::format("{}{} verdict {}", verdicts.empty() ? "" : ", ",
+							which[1] == 'f' ? "firmware" : "kernel", verdictText(*v, {}));
+			}
+			if (trusted)
+				continue;
+			std::string path = text(obj, { "/path" });
+			const std::string what = text(obj, { "/object" });
+			/* The kernel object of a UKI is its .linux: name the UKI. */
+			if (what == "kernel" && text(staged, { "/kind" }) != "kernel" && !subject.empty())
+				path = "of '" + subject + "'";
+			else if (!path.empty())
+				path = "'" + path + "'";
+			std::string name = label == "uki" ? std::string("UKI") : label;
+			warnings.push_back(fmt::format("{}{}{} is not trusted: {}", name, path.empty() ? "" : " ", path,
+						       verdicts));
+		}
+	}
+	if (auto cmdline = staged.find("cmdline");
+	    cmdline != staged.end() && cmdline->is_string() && cmdline->get_ref<const std::string &>().empty())
+		warnings.push_back(text(staged, { "/kind" }) == "kernel"
+					   ? "the kernel was staged with an empty command line (no --append, "
+					     "--command-line or --reuse-cmdline): it will not know its root file system"
+					   : "the kernel was staged with an empty command line");
+	return warnings;
 }
 
 namespace {
-
-std::string signatureLine(const json &file)
-{
-	std::string verdict = text(file, { "/signature/verdict" });
-	std::string signer = text(file, { "/signature/signer" });
-	std::string detail = text(file, { "/signature/detail" });
-	if (!verdict.empty() && !signer.empty())
-		verdict += " by " + signer;
-	if (!verdict.empty() && !detail.empty())
-		verdict += " (" + detail + ")";
-	return verdict;
-}
 
 std::string profileLabel(const json &p)
 {
@@ -380,9 +505,9 @@ std::string sizedHash(const json &part)
 	return hash;
 }
 
-std::string sectionTable(const json &sections, const std::string &indent)
+std::string sectionTable(const json &sections, const std::string &indent, bool legend)
 {
-	std::string out = fmt::format("{}{:<12} {:>10} {:>10}\n", indent, "NAME", "OFFSET", "SIZE");
+	std::string out = legend ? fmt::format("{}{:<12} {:>10} {:>10}\n", indent, "NAME", "OFFSET", "SIZE") : "";
 	for (const json &s : sections)
 		out += fmt::format("{}{:<12} {:>10} {:>10}\n", indent, text(s, { "/name" }),
 				   text(s, { "/offset" }), text(s, { "/size" }));
@@ -391,7 +516,7 @@ std::string sectionTable(const json &sections, const std::string &indent)
 
 } // namespace
 
-std::string formatInspect(const json &doc)
+std::string formatInspect(const json &doc, const FormatOptions &o)
 {
 	const json empty = json::object();
 	const json *ukiPtr = find(doc, { "/uki" });
@@ -405,8 +530,8 @@ std::string formatInspect(const json &doc)
 	block.add("Machine", text(uki, { "/machine" }));
 	block.add("OS", text(uki, { "/os_release/pretty_name", "/os_release/id" }));
 	block.add("Kernel version", text(uki, { "/uname" }));
-	block.add("Signature", signatureLine(uki));
-	addVerdicts(block, doc);
+	block.add("Signature", signatureSummary(doc, o));
+	addVerdicts(block, doc, o);
 
 	std::string profiles;
 	if (const json *list = find(uki, { "/profiles" }); list && list->is_array())
@@ -421,7 +546,7 @@ std::string formatInspect(const json &doc)
 		for (const json &a : *addons) {
 			std::string line = text(a, { "/path" });
 			if (std::string sig = text(a, { "/signature/verdict" }); !sig.empty())
-				line += " (" + sig + ")";
+				line += " (" + paint(sig, verdictTone(sig), o.color) + ")";
 			block.add(fmt::format("Addon {}", i++), line);
 		}
 	}
@@ -434,20 +559,21 @@ std::string formatInspect(const json &doc)
 	if (const json *c = find(doc, { "/container" })) {
 		block.add("Container SHA256", sizedHash(*c));
 		std::string ready = yesNo(find(*c, { "/bpf_ready" }));
-		if (std::string problem = text(*c, { "/bpf_problem" }); !problem.empty())
+		const std::string problem = text(*c, { "/bpf_problem" });
+		if (!problem.empty())
 			ready += " (" + problem + ")";
-		block.add("BPF scheme ready", ready);
+		block.add("BPF scheme ready", paint(ready, problem.empty() ? Tone::Plain : Tone::Notice, o.color));
 	}
 
-	std::string out = block.render() + containerTable(doc);
+	std::string out = block.render() + containerTable(doc, o);
 	if (const json *sections = find(uki, { "/sections" }); sections && sections->is_array()) {
-		out += "\nSections:\n";
-		out += sectionTable(*sections, "  ");
+		out += o.legend ? "\nSections:\n" : "\n";
+		out += sectionTable(*sections, "  ", o.legend);
 	}
 	return out;
 }
 
-std::string formatList(const json &doc)
+std::string formatList(const json &doc, const FormatOptions &o)
 {
 	Block head;
 	head.add("ESP", text(doc, { "/esp" }));
@@ -472,18 +598,21 @@ std::string formatList(const json &doc)
 			for (const json &i : *initrds)
 				block.add("    Initrd", scalar(i));
 		block.add("    Options", text(e, { "/options" }));
-		block.add("    Problem", text(e, { "/problem" }));
+		block.add("    Problem", paint(text(e, { "/problem" }), Tone::Bad, o.color));
 		block.add("    Title", text(e, { "/title" }));
 		block.add("    Version", text(e, { "/version" }));
 		if (e.value("tries_left", -1) >= 0)
-			block.add("    Tries", fmt::format("{} left, {} done{}", e.value("tries_left", -1),
-						       e.value("tries_done", -1), e.value("bad", false) ? " (bad)" : ""));
+			block.add("    Tries", paint(fmt::format("{} left, {} done{}", e.value("tries_left", -1),
+							      e.value("tries_done", -1), e.value("bad", false) ? " (bad)" : ""),
+						  e.value("bad", false) ? Tone::Bad : Tone::Plain, o.color));
 		block.add("    Addons", text(e, { "/addons" }));
 		out += block.render();
 	}
 	if (const json *notes = find(doc, { "/notes" }); notes && notes->is_array())
 		for (const json &n : *notes)
 			out += "\nNote: " + scalar(n) + "\n";
+	if (o.legend)
+		out += fmt::format("\n{} {} listed.\n", entries->size(), entries->size() == 1 ? "entry" : "entries");
 	return out;
 }
 

@@ -8,23 +8,34 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 namespace kexecd {
 
+struct FormatOptions {
+	bool color = false;  // bad states in colour (terminal.h decides)
+	bool legend = true;  // table headers and footers (--no-legend: false)
+};
+
 /* hostnamectl-like block from the daemon's Describe() document. */
-std::string formatStatus(const nlohmann::json &describe);
+std::string formatStatus(const nlohmann::json &describe, const FormatOptions &options = {});
 
 /* A short summary of a staged record (the Stage reply). */
-std::string formatStaged(const nlohmann::json &staged);
+std::string formatStaged(const nlohmann::json &staged, const FormatOptions &options = {});
+
+/* What a user must hear about a staged record, one line each (without
+ * "Warning: "): every object whose firmware or kernel verdict is not
+ * trusted, with its verdicts; an empty command line. */
+std::vector<std::string> stagedWarnings(const nlohmann::json &staged);
 
 /* kexecctl inspect: the file, its sections, addons and what would be
  * staged, from the engine's inspectImage() document. */
-std::string formatInspect(const nlohmann::json &doc);
+std::string formatInspect(const nlohmann::json &doc, const FormatOptions &options = {});
 
 /* kexecctl list: one block per UKI, the default marked with '*'. */
-std::string formatList(const nlohmann::json &doc);
+std::string formatList(const nlohmann::json &doc, const FormatOptions &options = {});
 
 /* Progress bar redrawn in place on a terminal: "[#####     ]  50% verify". */
 class ProgressBar

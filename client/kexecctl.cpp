@@ -5,16 +5,20 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/CLI.hpp>
@@ -33,6 +37,7 @@
 #include "manager_proxy.h"
 #include "inspect.h"
 #include "stager.h"
+#include "terminal.h"
 #include "text.h"
 
 namespace kexecd {
@@ -46,7 +51,11 @@ struct StageOptions {
 	std::vector<std::string> addons;
 	std::string profile;
 	std::string scheme;
-	std::string cmdlineExtra;
+	/* --cmdline-extra appends (bus option cmdline_append), as kexec-tools'
+	 * --append does; --cmdline-replace is systemd-stub's loader options,
+	 * which replace the UKI's .cmdline (bus option cmdline_extra). */
+	std::optional<std::string> cmdlineAppend;
+	std::optional<std::string> cmdlineReplace;
 	std::string signaturePolicy;
 	/* A plain kernel, the kexec-tools way. */
 	std::string kernel;
@@ -114,6 +123,13 @@ bool openInputs(const GlobalOptions &global, const std::vector<std::string> &pat
 }
 
 
+/* Decided before a pager takes standard output: the terminal is the
+ * pager's. */
+FormatOptions formatOptions(const GlobalOptions &global)
+{
+	return FormatOptions{ .color = colorEnabled(STDOUT_FILENO), .legend = !global.noLegend };
+}
+
 int cmdStatus(const GlobalOptions &global)
 {
 	int exitCode = ExitOk;
@@ -134,17 +150,23 @@ int cmdStatus(const GlobalOptions &global)
 		return report(global, { ExitFailure, "failed",
 					"kexecd sent a status document that is not valid JSON" });
 	}
+	const FormatOptions format = formatOptions(global);
+	Pager pager;
+	if (!global.noPager)
+		pager.open();
 	if (global.json)
-		fmt::print("{}\n", jsonText(doc, 2));
+		fmt::print("{}", global.jsonOut(doc));
 	else
-		fmt::print("{}", formatStatus(doc));
+		fmt::print("{}", formatStatus(doc, format));
 	return ExitOk;
 }
 
 /* Stage and StageDefault: asynchronous, so Progress signals are
  * dispatched by the same loop that waits for the reply. */
+using HintFn = std::function<std::string(const sdbus::Error &)>;
+
 template<typename... Args>
-int runStaging(const GlobalOptions &global, const char *method, const Args &...args)
+int runStaging(const GlobalOptions &global, const HintFn &hint, const char *method, const Args &...args)
 {
 	int exitCode = ExitOk;
 	auto connection = connectBus(global, exitCode);
@@ -152,7 +174,7 @@ int runStaging(const GlobalOptions &global, const char *method, const Args &...a
 		return exitCode;
 
 	std::optional<ProgressBar> bar;
-	if (!global.json && ::isatty(STDOUT_FILENO))
+	if (!global.json && !global.quiet && ::isatty(STDOUT_FILENO))
 		bar.emplace(stdout);
 
 	std::optional<sdbus::Error> error;
@@ -185,20 +207,50 @@ int runStaging(const GlobalOptions &global, const char *method, const Args &...a
 		bar->finish();
 
 	if (error)
-		return reportBusError(global, *error, Verb::Stage);
+		return reportBusError(global, *error, Verb::Stage, hint ? hint(*error) : std::string{});
 
 	json record = mapToJson(staged);
 	if (global.json) {
-		fmt::print("{}\n", jsonText(record, 2));
-	} else {
+		fmt::print("{}", global.jsonOut(record));
+	} else if (!global.quiet) {
 		const std::string path = record.value(json::json_pointer("/uki/path"),
 						      record.value(json::json_pointer("/image/path"), std::string{}));
 		const char *what = record.value("slot", std::string{}) == "crash" ? "as the crash kernel" : "";
 		fmt::print("{}\n", path.empty() ? fmt::format("Staged{}{}.", *what ? " " : "", what)
 					: fmt::format("Staged '{}'{}{}.", path, *what ? " " : "", what));
-		fmt::print("{}", formatStaged(record));
+		fmt::print("{}", formatStaged(record, formatOptions(global)));
 	}
+	/* Staged, but not what Secure Boot would boot, or without a command
+	 * line: said even with --quiet and --json (on stderr). */
+	for (const std::string &warning : stagedWarnings(record))
+		printWarning(warning);
 	return ExitOk;
+}
+
+/* The hint for a file given as a UKI that is a plain kernel image. */
+std::string plainKernelHint(const sdbus::Error &error, const std::string &path)
+{
+	if (error.getName() != "org.kexecd1.Error.InvalidImage")
+		return {};
+	/* A kernel image is some MiB; the bzImage check needs all of it. */
+	auto bytes = detail::readSmallFile(path, 512 << 20);
+	if (!bytes)
+		return {};
+	auto info = probeKernelImage(std::span(reinterpret_cast<const uint8_t *>(bytes->data()), bytes->size()), path);
+	if (!info)
+		return {};
+	return fmt::format("it is a plain kernel image ({}): stage it with --kernel", kernelFormatName(info->format));
+}
+
+/* Where kexecd found no ESP, what would give it one (or none needed). */
+std::string noEspHint(std::string_view message, bool list)
+{
+	if (message.find("no ESP found") == std::string_view::npos)
+		return {};
+	return list ? "name it with --esp DIR, or set ESP= in kexecd.conf; DebianLayout=yes in kexecd.conf "
+		      "lists Debian's /vmlinuz and /initrd.img instead"
+		    : "set ESP= in kexecd.conf(5), or DebianLayout=yes to stage Debian's /vmlinuz and "
+		      "/initrd.img; or name a file: kexecctl stage FILE.efi, or --kernel FILE";
 }
 
 ClientError describeEngineError(const Error &error);
@@ -266,10 +318,12 @@ std::optional<std::string> kernelCmdline(const GlobalOptions &global, const Stag
 int cmdStageKernel(const GlobalOptions &global, const StageOptions &opts, Options options)
 {
 	int exitCode = ExitOk;
-	if (!opts.uki.empty() || !opts.addons.empty() || !opts.profile.empty() || !opts.cmdlineExtra.empty())
+	if (!opts.uki.empty() || !opts.addons.empty() || !opts.profile.empty() || opts.cmdlineAppend ||
+	    opts.cmdlineReplace)
 		return report(global, { ExitUsage, "usage",
-					"--kernel stages a plain kernel: a UKI, --addon, --profile and "
-					"--cmdline-extra do not apply" });
+					"--kernel stages a plain kernel: a UKI, --addon, --profile, --cmdline-extra "
+					"and --cmdline-replace do not apply (its command line: --append, "
+					"--command-line, --reuse-cmdline)" });
 	if (opts.initrds.size() > kMaxAddonsOnBus)
 		return report(global, { ExitInvalid, "invalid-argument",
 					fmt::format("{} initrds: one StageKernel call carries at most {}",
@@ -288,7 +342,7 @@ int cmdStageKernel(const GlobalOptions &global, const StageOptions &opts, Option
 	options["kernel_path"] = sdbus::Variant{ absolutePath(opts.kernel) };
 	options["initrd_paths"] = sdbus::Variant{ initrdPaths };
 	options["cmdline_source"] = sdbus::Variant{ std::string(opts.reuseCmdline ? "reuse" : "append") };
-	return runStaging(global, "StageKernel", kernel, initrds, *cmdline, options);
+	return runStaging(global, nullptr, "StageKernel", kernel, initrds, *cmdline, options);
 }
 
 int cmdStage(const GlobalOptions &global, const StageOptions &opts)
@@ -300,8 +354,15 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 		options["profile"] = sdbus::Variant{ opts.profile };
 	if (!opts.scheme.empty())
 		options["scheme"] = sdbus::Variant{ opts.scheme };
-	if (!opts.cmdlineExtra.empty())
-		options["cmdline_extra"] = sdbus::Variant{ opts.cmdlineExtra };
+	if (opts.cmdlineAppend && opts.cmdlineReplace)
+		return report(global, { ExitUsage, "usage",
+					"--cmdline-extra (append) and --cmdline-replace exclude each other" });
+	/* Empty: nothing to add, nothing replaced (systemd-stub, too, keeps
+	 * the .cmdline for empty loader options). */
+	if (opts.cmdlineAppend && !opts.cmdlineAppend->empty())
+		options["cmdline_append"] = sdbus::Variant{ *opts.cmdlineAppend };
+	if (opts.cmdlineReplace && !opts.cmdlineReplace->empty())
+		options["cmdline_extra"] = sdbus::Variant{ *opts.cmdlineReplace };
 	if (!opts.signaturePolicy.empty())
 		options["signature_policy"] = sdbus::Variant{ opts.signaturePolicy };
 	if (opts.crash)
@@ -317,7 +378,9 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 	if (opts.uki.empty()) {
 		if (!opts.addons.empty())
 			return report(global, { ExitUsage, "usage", "--addon needs an explicit UKI" });
-		return runStaging(global, "StageDefault", options);
+		return runStaging(
+			global, [](const sdbus::Error &e) { return noEspHint(e.getMessage(), false); },
+			"StageDefault", options);
 	}
 
 	std::optional<int> ukiFd = openInput(global, opts.uki, exitCode);
@@ -346,9 +409,12 @@ int cmdStage(const GlobalOptions &global, const StageOptions &opts)
 	if (!openInputs(global, addonFiles, addons, addonPaths, exitCode))
 		return exitCode;
 
-	options["uki_path"] = sdbus::Variant{ absolutePath(opts.uki) };
+	const std::string ukiPath = absolutePath(opts.uki);
+	options["uki_path"] = sdbus::Variant{ ukiPath };
 	options["addon_paths"] = sdbus::Variant{ addonPaths };
-	return runStaging(global, "Stage", uki, addons, options);
+	return runStaging(
+		global, [&ukiPath](const sdbus::Error &e) { return plainKernelHint(e, ukiPath); }, "Stage", uki,
+		addons, options);
 }
 
 /* Whether the staged record is kernel version `version`: its .uname, or
@@ -390,8 +456,8 @@ int cmdUnstage(const GlobalOptions &global, const UnstageOptions &opts)
 						      : json::object();
 			if (!staged.is_object() || staged.empty() || !stagedIsKernel(staged, ifKernel)) {
 				if (global.json)
-					fmt::print("{}\n", jsonText(json{ { "verb", "unstage" }, { "result", "kept" } }, 2));
-				else
+					fmt::print("{}", global.jsonOut(json{ { "verb", "unstage" }, { "result", "kept" } }));
+				else if (!global.quiet)
 					fmt::print("Not unstaging: the staged {}kernel is not {}.\n",
 						   opts.crash ? "crash " : "", ifKernel);
 				return ExitOk;
@@ -406,13 +472,21 @@ int cmdUnstage(const GlobalOptions &global, const UnstageOptions &opts)
 			.withTimeout(kAuthTimeout)
 			.withArguments(options);
 	} catch (const sdbus::Error &e) {
-		return reportBusError(global, e, Verb::Unstage);
+		/* Nothing to unload is not a failure, as for kexec -u. */
+		if (e.getName() != "org.kexecd1.Error.NotStaged")
+			return reportBusError(global, e, Verb::Unstage);
+		if (global.json)
+			fmt::print("{}", global.jsonOut(json{ { "verb", "unstage" }, { "result", "not-staged" },
+							      { "slot", opts.crash ? "crash" : "reboot" } }));
+		else if (!global.quiet)
+			fmt::print("Nothing to unstage: no {}kernel is staged.\n", opts.crash ? "crash " : "");
+		return ExitOk;
 	}
 
 	if (global.json)
-		fmt::print("{}\n", jsonText(json{ { "verb", "unstage" }, { "result", "ok" },
-						   { "slot", opts.crash ? "crash" : "reboot" } }, 2));
-	else
+		fmt::print("{}", global.jsonOut(json{ { "verb", "unstage" }, { "result", "ok" },
+						      { "slot", opts.crash ? "crash" : "reboot" } }));
+	else if (!global.quiet)
 		fmt::print("Unstaged: no {}kernel is staged any more.\n", opts.crash ? "crash " : "");
 	return ExitOk;
 }
@@ -452,19 +526,50 @@ int cmdInspect(const GlobalOptions &global, const InspectOptions &opts)
 	if (!result)
 		return report(global, describeEngineError(result.error()));
 
+	const FormatOptions format = formatOptions(global);
+	Pager pager;
+	if (!global.noPager)
+		pager.open();
 	if (global.json)
-		fmt::print("{}\n", result->dump(2));
+		fmt::print("{}", global.jsonOut(*result));
 	else
-		fmt::print("{}", formatInspect(*result));
+		fmt::print("{}", formatInspect(*result, format));
 	return ExitOk;
+}
+
+/* A root given on the command line must be a directory: said naming it,
+ * rather than as "no ESP". */
+bool checkRootOption(const GlobalOptions &global, const char *option, const std::string &dir, int &exitCode)
+{
+	std::error_code ec;
+	auto status = std::filesystem::status(dir, ec);
+	if (ec || !std::filesystem::is_directory(status)) {
+		std::string why = ec ? ec.message() : "not a directory";
+		if (!ec && status.type() == std::filesystem::file_type::not_found)
+			why = std::strerror(ENOENT);
+		exitCode = report(global, { ExitInvalid, "invalid-argument",
+					    fmt::format("{} '{}': {}", option, dir, why) });
+		return false;
+	}
+	return true;
+}
+
+/* "" is "none" in the engine's entries; JSON says null (kexecctl(1)). */
+json orNull(const std::string &value)
+{
+	return value.empty() ? json(nullptr) : json(value);
 }
 
 /* Local, like inspect: the same discovery rules StageDefault uses, so a
  * user can see what `kexecctl stage` without a UKI would pick. */
 int cmdList(const GlobalOptions &global, const ListOptions &opts)
 {
-	/* The daemon's roots (kexecd.conf), unless given here. */
 	int exitCode = ExitOk;
+	if (!opts.esp.empty() && !checkRootOption(global, "--esp", opts.esp, exitCode))
+		return exitCode;
+	if (!opts.xbootldr.empty() && !checkRootOption(global, "--xbootldr", opts.xbootldr, exitCode))
+		return exitCode;
+	/* The daemon's roots (kexecd.conf), unless given here. */
 	auto configured = configuredRoots(global, exitCode);
 	if (!configured)
 		return exitCode;
@@ -476,8 +581,12 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 
 	std::vector<std::string> notes;
 	auto entries = listUkis(paths, &notes);
-	if (!entries)
-		return report(global, describeEngineError(entries.error()));
+	if (!entries) {
+		ClientError error = describeEngineError(entries.error());
+		if (std::string hint = noEspHint(entries.error().message, true); !hint.empty())
+			error.message += "; " + hint;
+		return report(global, error);
+	}
 
 	std::string why;
 	std::string defaultId;
@@ -485,30 +594,29 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 		defaultId = def->id;
 
 	json doc = json::object();
-	if (auto esp = findEsp(paths))
-		doc["esp"] = *esp;
-	const std::string xbootldr = findXbootldr(paths, doc.value("esp", std::string()));
-	doc["xbootldr"] = xbootldr.empty() ? json(nullptr) : json(xbootldr);
-	doc["default"] = defaultId.empty() ? json(nullptr) : json(defaultId);
-	doc["default_reason"] = why;
+	auto esp = findEsp(paths);
+	doc["esp"] = esp ? json(*esp) : json(nullptr);
+	doc["xbootldr"] = orNull(findXbootldr(paths, esp ? *esp : std::string()));
+	doc["default"] = orNull(defaultId);
+	doc["default_reason"] = defaultId.empty() ? json(nullptr) : orNull(why);
 	doc["entries"] = json::array();
 	for (const UkiEntry &e : *entries) {
 		doc["entries"].push_back({
 			{ "id", e.id },
 			{ "kind", e.kind },
 			{ "type", e.type },
-			{ "entry_file", e.entryFile.empty() ? json(nullptr) : json(e.entryFile) },
+			{ "entry_file", orNull(e.entryFile) },
 			{ "profile", e.profile < 0 ? json(nullptr) : json(e.profile) },
 			{ "path", e.path },
 			{ "initrds", e.initrds },
-			{ "options", e.options },
-			{ "machine_id", e.machineId },
-			{ "sort_key", e.sortKey },
-			{ "devicetree", e.devicetree },
-			{ "problem", e.problem.empty() ? json(nullptr) : json(e.problem) },
-			{ "version", e.version },
-			{ "title", e.title },
-			{ "os_version", e.osVersion },
+			{ "options", orNull(e.options) },
+			{ "machine_id", orNull(e.machineId) },
+			{ "sort_key", orNull(e.sortKey) },
+			{ "devicetree", orNull(e.devicetree) },
+			{ "problem", orNull(e.problem) },
+			{ "version", orNull(e.version) },
+			{ "title", orNull(e.title) },
+			{ "os_version", orNull(e.osVersion) },
 			{ "source", e.source },
 			{ "tries_left", e.triesLeft },
 			{ "tries_done", e.triesDone },
@@ -519,11 +627,117 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 	}
 	doc["notes"] = notes;
 
+	const FormatOptions format = formatOptions(global);
+	Pager pager;
+	if (!global.noPager)
+		pager.open();
 	if (global.json)
-		fmt::print("{}\n", jsonText(doc, 2));
+		fmt::print("{}", global.jsonOut(doc));
 	else
-		fmt::print("{}", formatList(doc));
+		fmt::print("{}", formatList(doc, format));
 	return ExitOk;
+}
+
+} // namespace
+
+} // namespace kexecd
+
+namespace kexecd {
+
+namespace {
+
+const std::vector<std::string> kVerbs{ "status", "stage", "unstage", "reboot", "soft-reboot", "list", "inspect" };
+
+/* The first word that is not an option (nor a global option's value) is
+ * the verb: one this kexecctl does not have is said as systemd's tools
+ * say it, not as "argument not expected". */
+std::optional<std::string> unknownVerb(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		std::string_view arg = argv[i];
+		if (arg == "--") {
+			if (i + 1 < argc && std::find(kVerbs.begin(), kVerbs.end(), argv[i + 1]) == kVerbs.end())
+				return std::string{ argv[i + 1] };
+			return std::nullopt;
+		}
+		if (arg.size() > 1 && arg[0] == '-') {
+			if (arg == "--config" || arg == "--bus")
+				i++;
+			continue;
+		}
+		if (std::find(kVerbs.begin(), kVerbs.end(), arg) == kVerbs.end())
+			return std::string{ arg };
+		return std::nullopt;
+	}
+	return std::nullopt;
+}
+
+/* Whether the command line asks for JSON, for errors found before or
+ * while it is parsed. */
+bool jsonRequested(int argc, char **argv)
+{
+	bool json = false;
+	for (int i = 1; i < argc; i++) {
+		std::string_view arg = argv[i];
+		if (arg == "--")
+			break;
+		if (arg == "--json" || arg.starts_with("--json="))
+			json = arg != "--json=off";
+	}
+	return json;
+}
+
+/* "--json[=MODE]" in the help, where CLI11 would show --json{pretty}. */
+class HelpFormatter : public CLI::Formatter
+{
+public:
+	std::string make_option_name(const CLI::Option *opt, bool positional) const override
+	{
+		if (opt->get_name() == "--json")
+			return "--json[=MODE]";
+		return CLI::Formatter::make_option_name(opt, positional);
+	}
+};
+
+constexpr const char *kGlobalGroup = "Global options";
+
+/* The global options, on the main command and on each verb, so they may
+ * follow the verb and each verb's --help shows them. */
+void addGlobalOptions(CLI::App &app, GlobalOptions &global, std::string &jsonMode)
+{
+	app.add_flag("--json{pretty}", jsonMode,
+		     "JSON output: pretty (also without =MODE), short (one line) or off")
+		->group(kGlobalGroup);
+	app.add_flag("--no-pager", global.noPager, "Do not pipe status, list and inspect into a pager")
+		->group(kGlobalGroup);
+	app.add_flag("--no-legend", global.noLegend, "Do not print table headers and footers")
+		->group(kGlobalGroup);
+	app.add_flag("-q,--quiet", global.quiet,
+		     "Print nothing when stage, unstage or reboot succeed (warnings and errors still)")
+		->group(kGlobalGroup);
+	app.add_flag("--no-ask-password", global.noAskPassword,
+		     "Do not ask for a password when authorization is needed")
+		->group(kGlobalGroup);
+	app.add_option("--config", global.config,
+		       "kexecd.conf whose ESP=, XBOOTLDR=, EFIVARS= stage and list use (default " KEXECD_CONF_FILE ")")
+		->type_name("FILE")
+		->group(kGlobalGroup);
+	app.add_option("--bus", global.bus, "'system' (default) or a D-Bus address to talk to kexecd on")
+		->type_name("system|ADDRESS")
+		->group(kGlobalGroup);
+	app.set_version_flag("--version", "kexecctl " KEXECD_VERSION, "Print the version and exit")
+		->group(kGlobalGroup);
+}
+
+/* One line for every usage error, as every other error (kexecctl(1)). */
+int usageError(const GlobalOptions &global, std::string message)
+{
+	for (char &c : message)
+		if (c == '\n')
+			c = ' ';
+	while (!message.empty() && message.back() == ' ')
+		message.pop_back();
+	return report(global, { ExitUsage, "usage", message });
 }
 
 } // namespace
@@ -534,28 +748,35 @@ int main(int argc, char **argv)
 {
 	using namespace kexecd;
 
+	GlobalOptions global;
+	global.json = jsonRequested(argc, argv);
+	if (auto verb = unknownVerb(argc, argv))
+		return usageError(global, fmt::format("Unknown verb '{}'.", *verb));
+
 	CLI::App app{ "Stage the next kernel for kexec and soft-reboot through kexecd" };
 	app.name("kexecctl");
-	app.set_version_flag("--version", KEXECD_VERSION);
-	app.require_subcommand(1);
+	app.formatter(std::make_shared<HelpFormatter>());
+	/* No verb: status, as systemd's *ctl tools show their status. */
+	app.require_subcommand(0, 1);
 	/* Global options may follow the verb: `kexecctl status --json`. */
 	app.fallthrough();
+	app.footer("Without a verb: status. See kexecctl(1).\n");
 
-	GlobalOptions global;
-	app.add_flag("--json", global.json, "Machine-readable output (stable keys, see kexecctl(1))");
-	app.add_flag("--no-ask-password", global.noAskPassword,
-		     "Do not ask for a password when authorization is needed");
-	app.add_option("--config", global.config,
-		       "kexecd.conf whose ESP=, XBOOTLDR=, EFIVARS= stage and list use (default " KEXECD_CONF_FILE ")");
-	app.add_option("--bus", global.bus, "'system' (default) or a D-Bus address to talk to kexecd on")
-		->type_name("system|ADDRESS");
+	std::string jsonMode;
+	addGlobalOptions(app, global, jsonMode);
+	auto verb = [&](const char *name, const char *description) {
+		CLI::App *sub = app.add_subcommand(name, description);
+		sub->footer("See kexecctl(1).\n");
+		addGlobalOptions(*sub, global, jsonMode);
+		return sub;
+	};
 
 	const std::vector<std::string> schemes{ "auto", "bpf", "classic" };
 
-	auto *status = app.add_subcommand("status", "Show what is staged and what the kernel supports");
+	auto *status = verb("status", "Show what is staged and what the kernel supports");
 
 	StageOptions stageOpts;
-	auto *stage = app.add_subcommand("stage", "Stage a UKI (and addons) as the next kernel");
+	auto *stage = verb("stage", "Stage a UKI (and addons) as the next kernel");
 	stage->add_option("UKI", stageOpts.uki, "Unified kernel image (.efi); none: the default entry");
 	stage->add_option("--addon", stageOpts.addons, "UKI addon (.addon.efi); may be repeated")
 		->type_name("FILE")
@@ -565,8 +786,14 @@ int main(int argc, char **argv)
 	stage->add_option("--profile", stageOpts.profile, "UKI profile: number (@N) or ID");
 	stage->add_option("--scheme", stageOpts.scheme, "How the kernel is handed over")
 		->check(CLI::IsMember(schemes));
-	stage->add_option("--cmdline-extra", stageOpts.cmdlineExtra,
-			  "Appended to the command line (refused under Secure Boot)");
+	stage->add_option("--cmdline-extra", stageOpts.cmdlineAppend,
+			  "Appended to the UKI's command line, after its addons' (refused under Secure Boot "
+			  "when the UKI has a .cmdline)")
+		->type_name("STRING");
+	stage->add_option("--cmdline-replace", stageOpts.cmdlineReplace,
+			  "Replaces the UKI's (or profile's) .cmdline, as boot loader options do; addons' "
+			  "still follow (refused under Secure Boot when the UKI has a .cmdline)")
+		->type_name("STRING");
 	stage->add_option("--signature-policy", stageOpts.signaturePolicy,
 			  "Authenticode pre-check policy")
 		->check(CLI::IsMember({ "auto", "enforce", "warn" }));
@@ -587,14 +814,14 @@ int main(int argc, char **argv)
 			"Stage the crash kernel a panic starts (KEXEC_FILE_ON_CRASH; needs crashkernel=)");
 
 	UnstageOptions unstageOpts;
-	auto *unstage = app.add_subcommand("unstage", "Drop the staged kernel");
+	auto *unstage = verb("unstage", "Drop the staged kernel (nothing staged: success)");
 	unstage->add_option("--if-kernel", unstageOpts.ifKernel,
 			    "Only if the staged kernel is this version (kernel-install remove)")
 		->type_name("VERSION");
 	unstage->add_flag("--crash", unstageOpts.crash, "Drop the crash kernel (the other slot stays)");
 
 	RebootOptions rebootOpts;
-	auto *reboot = app.add_subcommand("reboot", "Reboot through logind: into the staged kernel by default");
+	auto *reboot = verb("reboot", "Reboot through logind: into the staged kernel by default");
 	auto *modes = reboot->add_option_group("mode", "Which reboot (default --kexec)");
 	modes->add_flag_callback("--auto", [&] { rebootOpts.mode = "auto"; },
 				 "Soft-reboot if the staged kernel is the running one, kexec if it is "
@@ -603,9 +830,10 @@ int main(int argc, char **argv)
 	modes->add_flag_callback("--soft", [&] { rebootOpts.mode = "soft"; },
 				 "Restart userspace only (systemd >= 254)");
 	modes->add_flag_callback("--cold", [&] { rebootOpts.mode = "cold"; },
-				 "Through the firmware (unloads a staged kernel first)");
+				 "Through the firmware (the staged kernel is unloaded once logind accepted)");
 	modes->require_option(0, 1);
-	reboot->add_flag("--dry-run", rebootOpts.dryRun, "Print the decision and its reasons; change nothing");
+	reboot->add_flag("--dry-run", rebootOpts.dryRun,
+			 "Print the decision and its reasons, exit as the call would; change nothing");
 	reboot->add_flag("--require-staged", rebootOpts.requireStaged,
 			 "--auto: refuse instead of a plain reboot when nothing is staged");
 	reboot->add_flag("--ignore-inhibitors", rebootOpts.ignoreInhibitors,
@@ -613,13 +841,14 @@ int main(int argc, char **argv)
 	reboot->add_flag("--force", rebootOpts.force, "Kexec immediately, without logind (root only)");
 
 	RebootOptions softOpts;
-	auto *softReboot = app.add_subcommand("soft-reboot", "Restart userspace only (logind soft-reboot)");
-	softReboot->add_flag("--dry-run", softOpts.dryRun, "Print the decision and its reasons; change nothing");
+	auto *softReboot = verb("soft-reboot", "Restart userspace only (logind soft-reboot)");
+	softReboot->add_flag("--dry-run", softOpts.dryRun,
+			     "Print the decision and its reasons, exit as the call would; change nothing");
 	softReboot->add_flag("--ignore-inhibitors", softOpts.ignoreInhibitors,
 			     "Despite block inhibitors (polkit org.kexecd1.reboot-ignore-inhibit)");
 
 	InspectOptions inspectOpts;
-	auto *inspect = app.add_subcommand("inspect", "Analyse a UKI locally (no daemon, no privileges)");
+	auto *inspect = verb("inspect", "Analyse a UKI locally (no daemon, no privileges)");
 	inspect->add_option("FILE", inspectOpts.file, "Unified kernel image (.efi)")->required();
 	inspect->add_option("--addon", inspectOpts.addons, "UKI addon; may be repeated")
 		->type_name("FILE")
@@ -629,10 +858,11 @@ int main(int argc, char **argv)
 		->check(CLI::IsMember(schemes));
 	inspect->add_option("--trust-dir", inspectOpts.trustDir,
 			    "Certificates for the signature verdict")
+		->type_name("DIR")
 		->capture_default_str();
 
 	ListOptions listOpts;
-	auto *list = app.add_subcommand("list", "List the boot entries: UKIs, Type #1 entries, the Debian layout (local)");
+	auto *list = verb("list", "List the boot entries: UKIs, Type #1 entries, the Debian layout (local)");
 	list->add_option("--esp", listOpts.esp, "EFI system partition (default: /efi, /boot, /boot/efi)")
 		->type_name("DIR");
 	list->add_option("--xbootldr", listOpts.xbootldr, "Extended boot loader partition")
@@ -640,22 +870,32 @@ int main(int argc, char **argv)
 
 	try {
 		app.parse(argc, argv);
+	} catch (const CLI::CallForHelp &e) {
+		return app.exit(e);
+	} catch (const CLI::CallForAllHelp &e) {
+		return app.exit(e);
+	} catch (const CLI::CallForVersion &e) {
+		return app.exit(e);
 	} catch (const CLI::ParseError &e) {
-		int r = app.exit(e);
-		return r == 0 ? ExitOk : ExitUsage;
+		return usageError(global, e.what());
 	}
 
-	if (*status)
-		return cmdStatus(global);
+	/* --json= is no mode; CLI11 would take it for the default. */
+	for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; i++)
+		if (std::string_view(argv[i]) == "--json=")
+			return usageError(global, "--json= needs a mode: pretty, short or off");
+	if (!jsonMode.empty() && jsonMode != "pretty" && jsonMode != "short" && jsonMode != "off")
+		return usageError(global, fmt::format("Unknown --json mode '{}': pretty, short or off", jsonMode));
+	global.json = !jsonMode.empty() && jsonMode != "off";
+	global.jsonShort = jsonMode == "short";
+
 	if (*stage)
 		return cmdStage(global, stageOpts);
 	if (*unstage)
 		return cmdUnstage(global, unstageOpts);
 	if (*reboot) {
-		if (rebootOpts.force && !rebootOpts.mode.empty() && rebootOpts.mode != "kexec") {
-			fmt::print(stderr, "--force only applies to --kexec\n");
-			return ExitUsage;
-		}
+		if (rebootOpts.force && !rebootOpts.mode.empty() && rebootOpts.mode != "kexec")
+			return usageError(global, "--force only applies to --kexec");
 		return cmdReboot(global, Verb::Reboot, rebootOpts);
 	}
 	if (*softReboot)
@@ -664,5 +904,6 @@ int main(int argc, char **argv)
 		return cmdInspect(global, inspectOpts);
 	if (*list)
 		return cmdList(global, listOpts);
-	return ExitUsage;
+	(void)status;
+	return cmdStatus(global);
 }

@@ -3,19 +3,23 @@
 // --dry-run one PlanReboot call that prints the decision and its reasons.
 #include "bus_client.h"
 
+#include <unistd.h>
+
 #include <fmt/format.h>
 
+#include "terminal.h"
 #include "text.h"
 
 namespace kexecd {
 
 namespace {
 
+/* A dry run sends what the real call would, --force and whether polkit
+ * may ask included: kexecd plans with the same decision code and answers
+ * as the call would (issue 28). */
 Options rebootOptions(const GlobalOptions &global, const RebootOptions &opts, Verb verb, bool dryRun)
 {
-	Options options;
-	if (!dryRun)
-		options = authOptions(global);
+	Options options = authOptions(global);
 	/* SoftReboot is Reboot with mode soft; its plan says so. */
 	if (verb == Verb::SoftReboot && dryRun)
 		options["mode"] = sdbus::Variant{ std::string{ "soft" } };
@@ -25,7 +29,7 @@ Options rebootOptions(const GlobalOptions &global, const RebootOptions &opts, Ve
 		options["require_staged"] = sdbus::Variant{ true };
 	if (opts.ignoreInhibitors)
 		options["ignore_inhibitors"] = sdbus::Variant{ true };
-	if (opts.force && !dryRun)
+	if (opts.force)
 		options["force"] = sdbus::Variant{ true };
 	return options;
 }
@@ -36,19 +40,22 @@ int printPlan(const GlobalOptions &global, const std::string &text)
 	if (plan.is_discarded())
 		return report(global, { ExitFailure, "failed", "kexecd sent a reboot plan that is not valid JSON" });
 	if (global.json) {
-		fmt::print("{}\n", jsonText(plan, 2));
+		fmt::print("{}", global.jsonOut(plan));
 	} else {
-		fmt::print("Decision: {}", plan.value("decision", "?"));
+		const std::string decision = plan.value("decision", "?");
+		fmt::print("Decision: {}", paint(decision, decision == "refuse" ? Tone::Bad : Tone::Plain,
+						 colorEnabled(STDOUT_FILENO)));
 		if (plan.contains("logind_flags"))
 			fmt::print(" (logind RebootWithFlags {:#x})", plan.value("logind_flags", 0));
 		fmt::print("\n");
 		for (const auto &r : plan.value("reasons", json::array()))
 			if (r.is_string())
-				fmt::print("  - {}\n", r.get<std::string>());
+				fmt::print("  - {}\n", cliWords(r.get<std::string>()));
 		for (const auto &i : plan.value("block_inhibitors", json::array()))
 			fmt::print("  block inhibitor: '{}' (uid {}, pid {}): {}\n", i.value("who", ""),
 				   i.value("uid", 0), i.value("pid", 0), i.value("why", ""));
-		fmt::print("Nothing was changed (--dry-run).\n");
+		if (!global.noLegend)
+			fmt::print("Nothing was changed (--dry-run).\n");
 	}
 	/* A plan that refuses exits as the real call would. */
 	if (plan.value("decision", "") == "refuse" && plan.contains("error")) {
@@ -93,15 +100,12 @@ int cmdReboot(const GlobalOptions &global, Verb verb, const RebootOptions &opts)
 
 	const std::string mode = verb == Verb::SoftReboot ? "soft" : opts.mode.empty() ? "kexec" : opts.mode;
 	if (global.json)
-		fmt::print("{}\n", jsonText(json{ { "verb", verbName(verb) }, { "mode", mode }, { "result", "ok" } }, 2));
-	else if (mode == "soft")
-		fmt::print("Soft-rebooting.\n");
-	else if (mode == "cold")
-		fmt::print("Rebooting through the firmware.\n");
-	else if (mode == "auto")
-		fmt::print("Rebooting (kexecd chose the kind: see 'kexecctl reboot --auto --dry-run').\n");
-	else
-		fmt::print("Rebooting into the staged kernel.\n");
+		fmt::print("{}", global.jsonOut(json{ { "verb", verbName(verb) }, { "mode", mode }, { "result", "ok" } }));
+	else if (!global.quiet)
+		fmt::print("{}\n", mode == "soft"   ? "Soft-rebooting."
+				   : mode == "cold" ? "Rebooting through the firmware."
+				   : mode == "auto" ? "Rebooting (kexecd chose the kind: see 'kexecctl reboot --auto --dry-run')."
+						    : "Rebooting into the staged kernel.");
 	return ExitOk;
 }
 

@@ -529,7 +529,8 @@ class KexecdTest(dbusmock.DBusTestCase):
 			(['uki.efi', '--addon', 'addon-linux.addon.efi'], 'Invalid image', 'addon-linux.addon.efi'),
 			(['uki.efi', '--addon', 'addon-uname.addon.efi'], 'Invalid image', 'addon-uname.addon.efi'),
 			(['uki.efi', '--profile', 'no-such-profile'], 'Invalid argument', 'no-such-profile'),
-			(['uki.efi', '--cmdline-extra', 'x' * 5000], 'Invalid argument', 'cmdline_extra'),
+			# kexecctl's option, not the bus option cmdline_extra it sends (issue 28).
+			(['uki.efi', '--cmdline-replace', 'x' * 5000], 'Invalid argument', '--cmdline-replace'),
 		]
 		for args, title, named in cases:
 			argv = [self.fx(a) if a.endswith('.efi') else a for a in args]
@@ -733,8 +734,10 @@ class KexecdTest(dbusmock.DBusTestCase):
 		r = self.ctl('list', '--esp', esp)
 		self.assertEqual(r.code, EXIT_OK, r)
 		self.assertIn('* debian-6.1.efi', r.out)
+		# A directory that is not there is named, not "no ESP" (issue 28).
 		r = self.ctl('list', '--esp', os.path.join(self.kdir, 'no-esp'))
-		self.assertEqual(r.code, EXIT_UNSUPPORTED, r)
+		self.assertEqual(r.code, EXIT_INVALID, r)
+		self.assertIn(os.path.join(self.kdir, 'no-esp'), r.err)
 
 	def test_stage_default(self):
 		# Without a UKI the daemon picks the default entry of the ESP and
