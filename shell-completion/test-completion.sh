@@ -79,6 +79,12 @@ expect 'kexecctl s' 'soft-reboot stage status'
 expect 'kexecctl --json st' 'stage status'
 expect_has 'kexecctl --' --json --no-ask-password --config --bus --help --version
 expect 'kexecctl stage --sch' '--scheme'
+# --json=MODE after '=' only; bare --json takes no argument (issue 28).
+expect 'kexecctl --json=' 'off pretty short'
+expect 'kexecctl status --json=s' 'short'
+expect_has 'kexecctl --' --no-pager --no-legend --quiet
+expect 'kexecctl stage --cmdline-r' '--cmdline-replace'
+expect 'kexecctl stage --cmdline-replace ' ''
 expect 'kexecctl stage --scheme ' 'auto bpf classic'
 expect 'kexecctl inspect --scheme c' 'classic'
 expect 'kexecctl stage --signature-policy ' 'auto enforce warn'
