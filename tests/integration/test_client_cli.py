@@ -398,7 +398,7 @@ class ClientCliTest(base.KexecdTest):
 		if shutil.which('less'):
 			code, out = self.on_tty('status', rows=500)
 			self.assertEqual(code, EXIT_OK, out)
-			self.assertRegex(out, r'(?m)^\s*State: staged$')
+			self.assertIn('State: staged', out)  # less adds its own escapes
 		# Never in a pipe, and never for stage.
 		self.assertNotIn('PAGED:', self.ctl_env('status', env=pager).out)
 		code, out = self.on_tty('stage', self.fx('uki.efi'), '--scheme', 'classic', env=pager)
