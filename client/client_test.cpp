@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 // kexecctl's error table and human output, without a bus.
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -344,6 +348,26 @@ TEST(ClientTerminal, ColourEnvironment)
 	EXPECT_FALSE(colorEnabled(pipeFd, testEnv));
 	gEnv = { { "SYSTEMD_COLORS", "yes" }, { "TERM", "dumb" } };
 	EXPECT_TRUE(colorEnabled(pipeFd, testEnv));
+
+	/* A terminal, but TERM unset or dumb: none (an init's console). */
+	int master = posix_openpt(O_RDWR | O_NOCTTY);
+	ASSERT_GE(master, 0);
+	ASSERT_EQ(grantpt(master), 0);
+	ASSERT_EQ(unlockpt(master), 0);
+	int tty = open(ptsname(master), O_RDWR | O_NOCTTY);
+	ASSERT_GE(tty, 0);
+	gEnv = { { "TERM", "xterm" } };
+	EXPECT_TRUE(colorEnabled(tty, testEnv));
+	gEnv = { { "TERM", "dumb" } };
+	EXPECT_FALSE(colorEnabled(tty, testEnv));
+	gEnv = {};
+	EXPECT_FALSE(colorEnabled(tty, testEnv));
+	gEnv = { { "TERM", "xterm" }, { "NO_COLOR", "" } };
+	EXPECT_TRUE(colorEnabled(tty, testEnv)); // set but empty: no-color.org says ignore it
+	gEnv = { { "TERM", "xterm" }, { "NO_COLOR", "1" } };
+	EXPECT_FALSE(colorEnabled(tty, testEnv));
+	close(tty);
+	close(master);
 }
 
 TEST(ClientFormat, NoLegend)

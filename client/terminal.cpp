@@ -41,6 +41,14 @@ bool blank(const char *s)
 	return !s || s[std::strspn(s, " \t\n")] == '\0';
 }
 
+/* systemd's getenv_terminal_is_dumb(): no TERM (a console an init or
+ * a service writes to) is as dumb as TERM=dumb. */
+bool dumbTerminal(const char *(*getenv)(const char *))
+{
+	const char *term = getenv("TERM");
+	return !term || !*term || std::strcmp(term, "dumb") == 0;
+}
+
 } // namespace
 
 bool colorEnabled(int fd, const char *(*getenv)(const char *))
@@ -54,7 +62,7 @@ bool colorEnabled(int fd, const char *(*getenv)(const char *))
 	}
 	if (const char *e = getenv("NO_COLOR"); e && *e)
 		return false;
-	if (const char *term = getenv("TERM"); term && std::strcmp(term, "dumb") == 0)
+	if (dumbTerminal(getenv))
 		return false;
 	return ::isatty(fd) == 1;
 }
@@ -81,7 +89,9 @@ Pager::~Pager()
 
 void Pager::open()
 {
-	if (pid_ >= 0 || ::isatty(STDOUT_FILENO) != 1)
+	/* Nobody to page for: a pipe, or a console without TERM (an init
+	 * script's, where less would wait for a key forever). */
+	if (pid_ >= 0 || ::isatty(STDOUT_FILENO) != 1 || dumbTerminal(systemGetenv))
 		return;
 	const char *pager = std::getenv("SYSTEMD_PAGER");
 	if (!pager)

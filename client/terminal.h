@@ -21,7 +21,7 @@ enum class Tone { Plain, Notice, Bad };
 /* Whether to colour what goes to fd, from the environment as systemd
  * decides it: SYSTEMD_COLORS (a boolean, or 16/256/24bit: on; an
  * unparsable value is ignored) wins, then NO_COLOR (set and not empty:
- * off), then TERM=dumb (off), then whether fd is a terminal.
+ * off), then TERM unset or dumb (off), then whether fd is a terminal.
  * getenv is passed in for the tests. */
 bool colorEnabled(int fd, const char *(*getenv)(const char *) = nullptr);
 
@@ -31,7 +31,8 @@ std::string paint(std::string_view text, Tone tone, bool color);
 /* "Warning: text" on stderr, the prefix yellow when stderr gets colour. */
 void printWarning(std::string_view text);
 
-/* The pager systemd's tools use: only when stdout is a terminal, from
+/* The pager systemd's tools use: only when stdout is a terminal (and TERM
+ * is set and not dumb), from
  * SYSTEMD_PAGER, then PAGER (empty or "cat": none), else less (with
  * LESS=FRXMK unless set: one screen is printed without paging), else
  * more. Standard output goes to it until close(), which waits for it. */

@@ -59,6 +59,8 @@ class ClientCliTest(base.KexecdTest):
 		if 'SYSTEMD_PAGER' not in env and 'PAGER' not in env and not rows:
 			environ['SYSTEMD_PAGER'] = 'cat'
 		environ.update(env)
+		for name in [name for name, value in environ.items() if value is None]:
+			del environ[name]
 		try:
 			proc = subprocess.Popen(self.ctl_argv(*args, unprivileged=unprivileged), stdin=subprocess.DEVNULL,
 						stdout=slave, stderr=slave, env=environ)
@@ -399,6 +401,11 @@ class ClientCliTest(base.KexecdTest):
 			code, out = self.on_tty('status', rows=500)
 			self.assertEqual(code, EXIT_OK, out)
 			self.assertIn('State: staged', out)  # less adds its own escapes
+		# Nor on a terminal without TERM (an init's console: less would wait for a key).
+		code, out = self.on_tty('status', env=dict(pager, TERM=None))
+		self.assertEqual(code, EXIT_OK, out)
+		self.assertNotIn('PAGED:', out)
+		self.assertIsNone(COLOUR.search(out), out)
 		# Never in a pipe, and never for stage.
 		self.assertNotIn('PAGED:', self.ctl_env('status', env=pager).out)
 		code, out = self.on_tty('stage', self.fx('uki.efi'), '--scheme', 'classic', env=pager)
