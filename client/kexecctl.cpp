@@ -701,6 +701,13 @@ public:
 
 constexpr const char *kGlobalGroup = "Global options";
 
+/* A file, directory, version or address that is "": a usage error, not
+ * "none given" (stage --kernel "" must not stage the default entry, nor
+ * unstage --if-kernel "" whatever is staged). */
+const CLI::Validator kNonEmpty(
+	[](std::string &value) { return value.empty() ? std::string("must not be empty") : std::string(); }, "",
+	"non-empty");
+
 /* The global options, on the main command and on each verb, so they may
  * follow the verb and each verb's --help shows them. */
 void addGlobalOptions(CLI::App &app, GlobalOptions &global, std::string &jsonMode)
@@ -721,9 +728,11 @@ void addGlobalOptions(CLI::App &app, GlobalOptions &global, std::string &jsonMod
 	app.add_option("--config", global.config,
 		       "kexecd.conf whose ESP=, XBOOTLDR=, EFIVARS= stage and list use (default " KEXECD_CONF_FILE ")")
 		->type_name("FILE")
+		->check(kNonEmpty)
 		->group(kGlobalGroup);
 	app.add_option("--bus", global.bus, "'system' (default) or a D-Bus address to talk to kexecd on")
 		->type_name("system|ADDRESS")
+		->check(kNonEmpty)
 		->group(kGlobalGroup);
 	app.set_version_flag("--version", "kexecctl " KEXECD_VERSION, "Print the version and exit")
 		->group(kGlobalGroup);
@@ -777,13 +786,15 @@ int main(int argc, char **argv)
 
 	StageOptions stageOpts;
 	auto *stage = verb("stage", "Stage a UKI (and addons) as the next kernel");
-	stage->add_option("UKI", stageOpts.uki, "Unified kernel image (.efi); none: the default entry");
+	stage->add_option("UKI", stageOpts.uki, "Unified kernel image (.efi); none: the default entry")
+		->check(kNonEmpty);
 	stage->add_option("--addon", stageOpts.addons, "UKI addon (.addon.efi); may be repeated")
 		->type_name("FILE")
+		->check(kNonEmpty)
 		->allow_extra_args(false);
 	stage->add_flag("--no-addons", stageOpts.noAddons,
 			"Do not add the addons systemd-stub would load for a UKI on the ESP");
-	stage->add_option("--profile", stageOpts.profile, "UKI profile: number (@N) or ID");
+	stage->add_option("--profile", stageOpts.profile, "UKI profile: number (@N) or ID")->check(kNonEmpty);
 	stage->add_option("--scheme", stageOpts.scheme, "How the kernel is handed over")
 		->check(CLI::IsMember(schemes));
 	stage->add_option("--cmdline-extra", stageOpts.cmdlineAppend,
@@ -799,10 +810,12 @@ int main(int argc, char **argv)
 		->check(CLI::IsMember({ "auto", "enforce", "warn" }));
 	stage->add_option("--kernel", stageOpts.kernel,
 			  "Plain kernel image (bzImage, EFI stub, arm64 Image, zboot) instead of a UKI")
-		->type_name("FILE");
+		->type_name("FILE")
+		->check(kNonEmpty);
 	stage->add_option("--initrd", stageOpts.initrds,
 			  "Initrd for --kernel; may be repeated, concatenated in order")
 		->type_name("FILE")
+		->check(kNonEmpty)
 		->allow_extra_args(false);
 	stage->add_option("--append", stageOpts.append, "--kernel: append to the command line")
 		->type_name("STRING");
@@ -817,7 +830,8 @@ int main(int argc, char **argv)
 	auto *unstage = verb("unstage", "Drop the staged kernel (nothing staged: success)");
 	unstage->add_option("--if-kernel", unstageOpts.ifKernel,
 			    "Only if the staged kernel is this version (kernel-install remove)")
-		->type_name("VERSION");
+		->type_name("VERSION")
+		->check(kNonEmpty);
 	unstage->add_flag("--crash", unstageOpts.crash, "Drop the crash kernel (the other slot stays)");
 
 	RebootOptions rebootOpts;
@@ -849,24 +863,28 @@ int main(int argc, char **argv)
 
 	InspectOptions inspectOpts;
 	auto *inspect = verb("inspect", "Analyse a UKI locally (no daemon, no privileges)");
-	inspect->add_option("FILE", inspectOpts.file, "Unified kernel image (.efi)")->required();
+	inspect->add_option("FILE", inspectOpts.file, "Unified kernel image (.efi)")->required()->check(kNonEmpty);
 	inspect->add_option("--addon", inspectOpts.addons, "UKI addon; may be repeated")
 		->type_name("FILE")
+		->check(kNonEmpty)
 		->allow_extra_args(false);
-	inspect->add_option("--profile", inspectOpts.profile, "UKI profile: number (@N) or ID");
+	inspect->add_option("--profile", inspectOpts.profile, "UKI profile: number (@N) or ID")->check(kNonEmpty);
 	inspect->add_option("--scheme", inspectOpts.scheme, "bpf: also describe the image container")
 		->check(CLI::IsMember(schemes));
 	inspect->add_option("--trust-dir", inspectOpts.trustDir,
 			    "Certificates for the signature verdict")
 		->type_name("DIR")
+		->check(kNonEmpty)
 		->capture_default_str();
 
 	ListOptions listOpts;
 	auto *list = verb("list", "List the boot entries: UKIs, Type #1 entries, the Debian layout (local)");
 	list->add_option("--esp", listOpts.esp, "EFI system partition (default: /efi, /boot, /boot/efi)")
-		->type_name("DIR");
+		->type_name("DIR")
+		->check(kNonEmpty);
 	list->add_option("--xbootldr", listOpts.xbootldr, "Extended boot loader partition")
-		->type_name("DIR");
+		->type_name("DIR")
+		->check(kNonEmpty);
 
 	try {
 		app.parse(argc, argv);
