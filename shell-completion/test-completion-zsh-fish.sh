@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
 # kexecctl's zsh and fish completions: each parses (zsh -n, fish -n) and offers every option the
-# kexecctl under test (KEXECCTL_BIN) has, verb by verb. fish's is also driven as fish does on
-# <Tab> (`complete -C`): verbs, option values, files, --json=MODE, exclusive options. zsh's is
-# checked statically: driving zsh's completion system needs a terminal (zpty).
+# kexecctl under test (KEXECCTL_BIN) has, verb by verb. Both are driven as on <Tab>: fish's with
+# `complete -C`, zsh's in an interactive zsh on a pseudo-terminal (zpty) with compinit, whose
+# compadd is wrapped to print the candidates: verbs, option values, --json=MODE, exclusive
+# options, the UKI's profiles; fish's also files (zsh's file candidates come from _path_files,
+# which adds path prefixes the wrapper cannot tell apart).
 #
 # usage: test-completion-zsh-fish.sh ZSH_COMPLETION FISH_COMPLETION
 set -euo pipefail
@@ -58,6 +60,68 @@ if [ -n "$have_zsh" ]; then
 			grep -q "'$verb:" "$zsh_file" || missing+=" $verb"
 		done
 		[ -z "$missing" ] && ok "zsh: every verb" || bad "zsh: verbs missing:$missing"
+	fi
+
+	# <Tab> in an interactive zsh: the candidates compadd gets, then exit.
+	mkdir "$work/zsh"
+	cp "$zsh_file" "$work/zsh/_kexecctl"
+	cat >"$work/capture.zsh" <<'ZSH'
+zmodload zsh/zpty
+zpty z zsh -f -i
+zpty -w z "PROMPT=''; fpath=($1 \$fpath); autoload -U compinit; compinit -u -D"
+zpty -w z 'bindkey "^I" complete-word'
+zpty -w z 'null-line () { print -r -- "<<END>>" }; compprefuncs=( null-line ); comppostfuncs=( null-line exit )'
+zpty -w z 'compadd () { local -a __hits; builtin compadd -A __hits "$@"; local h; for h in $__hits; do print -r -- "HIT:$h"; done }'
+zpty -w -n z "$2"$'\t'
+local line
+while zpty -r z line; do
+	line=${${line//$'\r'/}%$'\n'}
+	[[ $line == '<<END>>'* ]] && break
+	[[ $line == HIT:* ]] && print -r -- "${line#HIT:}"
+done
+zpty -d z
+ZSH
+	zsh_complete() {
+		timeout 30 zsh -f "$work/capture.zsh" "$work/zsh" "$1" | { grep -v '^$' || true; } | sort -u | tr '\n' ' ' | sed 's/ $//'
+	}
+	zsh_expect() {
+		local got
+		got=$(zsh_complete "$1")
+		[ "$got" = "$2" ] && ok "zsh '$1' -> $got" || bad "zsh '$1': got '$got', wanted '$2'"
+	}
+	zsh_expect_has() {
+		local line=$1 got w
+		shift
+		got=" $(zsh_complete "$line") "
+		for w in "$@"; do
+			if [[ $got != *" $w "* ]]; then
+				bad "zsh '$line': '$w' missing from '$got'"
+				return
+			fi
+		done
+		ok "zsh '$line' has $*"
+	}
+	zsh_expect 'kexecctl ' 'inspect list reboot soft-reboot stage status unstage'
+	zsh_expect 'kexecctl --json st' 'stage status'
+	zsh_expect 'kexecctl --json=' 'off pretty short'
+	zsh_expect 'kexecctl stage --scheme ' 'auto bpf classic'
+	zsh_expect 'kexecctl stage --signature-policy ' 'auto enforce warn'
+	zsh_expect 'kexecctl stage --cmdline-r' '--cmdline-replace'
+	zsh_expect 'kexecctl stage --cmdline-extra x --cmdline-' ''
+	zsh_expect 'kexecctl reboot --auto --k' ''
+	zsh_expect_has 'kexecctl --' --json --no-pager --no-legend --quiet --no-ask-password --config --bus --help --version
+	if [ -n "${KEXECCTL_BIN:-}" ]; then
+		for verb in $verbs; do
+			mapfile -t known < <(help_options "$verb")
+			zsh_expect_has "kexecctl $verb --" "${known[@]}"
+		done
+		uki=${KEXECD_FIXTURES:-}/uki-profiles.efi
+		if [ -r "$uki" ]; then
+			cp "$uki" profiles.efi
+			zsh_expect 'kexecctl stage profiles.efi --profile ' '@0 @1 @2 debug default noinitrd'
+			zsh_expect 'kexecctl inspect profiles.efi --profile d' 'debug default'
+			rm profiles.efi
+		fi
 	fi
 else
 	echo "note: zsh not installed, its completion not checked"
