@@ -187,15 +187,15 @@ std::string signatureSummary(const json &staged, const FormatOptions &o)
 				const json *v = find(obj, { which });
 				if (!v || !v->is_object())
 					continue;
-				const std::string this_ = text(*v, { "/verdict" });
-				if (verdictRank(this_) <= worst)
+				const std::string seen = text(*v, { "/verdict" });
+				if (verdictRank(seen) <= worst)
 					continue;
-				worst = verdictRank(this_);
+				worst = verdictRank(seen);
 				if (worst == 0)
 					continue; // all trusted so far: the UKI's line above says by whom
 				std::string why = text(*v, { "/reason" });
 				std::string by = text(*v, { "/signer" });
-				line = fmt::format("{}{}{} ({} verdict of {}{}{})", paint(this_, verdictTone(this_), o.color),
+				line = fmt::format("{}{}{} ({} verdict of {}{}{})", paint(seen, verdictTone(seen), o.color),
 						   by.empty() ? "" : " by ", by, which[1] == 'f' ? "firmware" : "kernel",
 						   label, why.empty() ? "" : ": ", why);
 			}
