@@ -15,24 +15,12 @@
 
 #include "kernel.h"
 #include "result.h"
+#include "manager.h"
 #include "stager.h"
 
 namespace kexecd {
 
 /* The reboot side of the daemon (daemon/bus), outside the engine. */
-struct RebootSettings {
-	/* A reboot logind accepted but that never came (a cancelled job, a
-	 * delay that ran out) turns "rebooting" back after this long. */
-	unsigned timeoutSec = 120;
-	/* The sentinel fleet tools (kured) watch; "" writes none. */
-	std::string requiredFile;
-	/* Where /proc/cmdline, osrelease and /run/nextroot are read. */
-	std::string procRoot = "/proc";
-	std::string runRoot = "/run";
-	/* Where the booted entry's kernel is looked up (booted_kernel.h). */
-	DiscoveryPaths discovery;
-};
-
 struct DaemonConfig {
 	EngineConfig engine;
 	RebootSettings reboot;

@@ -72,6 +72,19 @@ static void raiseFileLimit()
 	}
 }
 
+/* The Manager's log lines, to the journal (the engine itself has no log). */
+void journalLog(const LogLine &line)
+{
+	const log::Fields slot = { { "KEXECD_SLOT", line.slot } };
+	const log::Fields none = {};
+	const log::Fields &fields = line.slot.empty() ? none : slot;
+	switch (line.level) {
+	case LogLevel::Info: log::info(fields, "{}", line.message); break;
+	case LogLevel::Warning: log::warning(fields, "{}", line.message); break;
+	case LogLevel::Error: log::error(fields, "{}", line.message); break;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	CLI::App app{ "kexecd: keeps the next kernel staged for kexec and soft-reboot", "kexecd" };
@@ -136,8 +149,8 @@ int main(int argc, char **argv)
 		EventLoop loop(*connection);
 		Authorizer authorizer(*connection);
 		Logind logind(*connection);
-		ManagerAdaptor manager(*connection, loop, stager, crash, **kernel, authorizer, logind,
-				       config.engine.limits, config.reboot);
+		Manager manager(stager, crash, **kernel, loop, config.reboot, journalLog);
+		ManagerAdaptor adaptor(*connection, loop, manager, authorizer, logind, config.engine.limits);
 		/* Last: a client activated by this name finds the object. */
 		connection->requestName(ManagerAdaptor::kBusName);
 		log::info("kexecd {} ready on the {} bus, state {}", KEXECD_VERSION, bus,

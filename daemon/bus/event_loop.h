@@ -21,6 +21,7 @@
 
 #include "fd.h"
 #include "result.h"
+#include "timers.h"
 
 namespace sdbus {
 class IConnection;
@@ -28,7 +29,7 @@ class IConnection;
 
 namespace kexecd {
 
-class EventLoop
+class EventLoop final : public Timers
 {
 public:
 	/* Blocks SIGTERM and SIGINT for the calling thread, so construct it
@@ -42,8 +43,8 @@ public:
 
 	/* Loop thread only. fn runs once on the loop thread after delay,
 	 * unless cancelled; returns an id for cancel(). */
-	uint64_t after(std::chrono::milliseconds delay, std::function<void()> fn);
-	void cancel(uint64_t id);
+	Id after(std::chrono::milliseconds delay, std::function<void()> fn) override;
+	void cancel(Id id) override;
 
 	/* Until SIGTERM/SIGINT or exit(). Fails when the bus connection breaks. */
 	Result<void> run();

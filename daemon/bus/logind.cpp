@@ -52,17 +52,6 @@ LogindCapabilities capabilitiesFromProbe(const std::string &errorName, const std
 	return caps;
 }
 
-std::string describeInhibitors(const std::vector<Inhibitor> &inhibitors)
-{
-	std::string out;
-	for (const Inhibitor &i : inhibitors) {
-		if (!out.empty())
-			out += "; ";
-		out += fmt::format("'{}' (uid {}, pid {}): {}", i.who, i.uid, i.pid, i.why);
-	}
-	return out;
-}
-
 Logind::Logind(sdbus::IConnection &connection)
 	: proxy_(sdbus::createProxy(connection, "org.freedesktop.login1", "/org/freedesktop/login1"))
 {

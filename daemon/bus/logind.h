@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "logind_facts.h"
 #include "result.h"
 
 namespace sdbus {
@@ -22,27 +23,11 @@ class IProxy;
 
 namespace kexecd {
 
-/* systemd src/systemd/sd-login.h / logind-dbus.h SD_LOGIND_*. */
-constexpr uint64_t kLogindRootCheckInhibitors = 0x01;
-constexpr uint64_t kLogindKexec = 0x02;
-constexpr uint64_t kLogindSoftReboot = 0x04;
-
-/* What this logind can do, found once without side effects: logind
- * checks the flags before anything else, and 0x06 (kexec and soft-reboot
- * at once) is refused by every version, with a message that says whether
- * it knows soft-reboot (systemd >= 254) or not (252/253). */
-struct LogindCapabilities {
-	bool probed = false;     // an answer came
-	bool available = false;  // logind is on the bus
-	bool kexec = false;      // RebootWithFlags(0x02) kexecs (systemd >= 252)
-	bool softReboot = false; // RebootWithFlags(0x04) (systemd >= 254)
-	std::string detail;      // logind's answer to the probe, for status
-};
-
-struct Inhibitor {
-	std::string what, who, why, mode;
-	uint32_t uid = 0, pid = 0;
-};
+/* What this logind can do (LogindCapabilities, logind_facts.h) is found
+ * once without side effects: logind checks the flags before anything
+ * else, and 0x06 (kexec and soft-reboot at once) is refused by every
+ * version, with a message that says whether it knows soft-reboot (systemd
+ * >= 254) or not (252/253). */
 
 class Logind
 {
@@ -70,7 +55,6 @@ private:
 };
 
 /* "'who' (uid U, pid P): why" for each, joined by "; ". */
-std::string describeInhibitors(const std::vector<Inhibitor> &inhibitors);
 /* Classifies logind's answer to RebootWithFlags(0x06). */
 LogindCapabilities capabilitiesFromProbe(const std::string &errorName, const std::string &message);
 

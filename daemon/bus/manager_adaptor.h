@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 #pragma once
 
-// org.kexecd1.Manager on /org/kexecd1: converts arguments, authorizes,
-// calls the Stager and converts errors (STYLE 2). The generated PascalCase
-// virtuals stay in this class. Threading: every sdbus-c++ call happens on
-// the EventLoop thread, and every sdbus-c++ object (replies included) is
-// created and destroyed there. Staging runs on one long-lived Worker that
-// sees only the engine's request and an id; it hands its result, its
-// progress and the engine's change notifications back through
-// EventLoop::post(). A caller's request waits in pending_ (within the
-// CallerBudget) from the call to its reply, and is dropped with its fds
-// when the caller leaves the bus.
+// org.kexecd1.Manager on /org/kexecd1: the D-Bus edge of the engine's
+// Manager (STYLE 2). It converts arguments (stage_request.h), counts each
+// caller's fds (CallerBudget), asks polkit, runs stagings on its Worker,
+// talks to logind and maps errors; the rules are the Manager's.
+// Threading: every sdbus-c++ call happens on the EventLoop thread, and
+// every sdbus-c++ object (replies included) is created and destroyed
+// there. The Worker sees only the engine's request and an id; its result,
+// its progress and the engine's change notifications come back through
+// EventLoop::post(). A caller's request waits in pending_ from the call to
+// its reply, and is dropped with its fds when the caller leaves the bus.
 
 #include <atomic>
 #include <map>
@@ -22,13 +22,10 @@
 
 #include "manager_adaptor_glue.h"
 
-#include "booted_kernel.h"
 #include "caller_budget.h"
 #include "convert.h"
-#include "daemon_config.h"
-#include "reboot_plan.h"
-#include "kernel.h"
-#include "stager.h"
+#include "manager.h"
+#include "stage_request.h"
 #include "worker.h"
 
 namespace kexecd {
@@ -36,7 +33,6 @@ namespace kexecd {
 class Authorizer;
 class EventLoop;
 class Logind;
-struct LogindCapabilities;
 
 class ManagerAdaptor final : public sdbus::AdaptorInterfaces<org::kexecd1::Manager_adaptor>
 {
@@ -44,10 +40,8 @@ public:
 	static constexpr const char *kObjectPath = "/org/kexecd1";
 	static constexpr const char *kBusName = "org.kexecd1";
 
-	/* stager: the reboot slot; crash: the crash kernel's slot. */
-	ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Stager &stager,
-		       Stager &crash, KexecKernel &kernel, Authorizer &authorizer, Logind &logind,
-		       const Limits &limits, RebootSettings reboot);
+	ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Manager &manager, Authorizer &authorizer,
+		       Logind &logind, const Limits &limits);
 	~ManagerAdaptor();
 
 private:
@@ -76,66 +70,39 @@ private:
 	struct PendingStage {
 		std::string sender;
 		StageReply reply;
-		std::shared_ptr<StageRequest> request; // handed to the worker when authorized
-		bool discover = false;
-		bool crash = false;    // the crash slot (option "crash")
-		size_t fds = 0;        // counted against the sender's budget until authorized
+		BusStageRequest call; // call.request goes to the worker when authorized
 	};
 
 	std::string sender();
-	void fillCommonOptions(StageRequest &request, const VariantMap &options);
-	void queueStaging(StageReply reply, std::shared_ptr<StageRequest> request, bool discover,
-			  bool crash, size_t fds, bool interactive);
-	Stager &slotStager(bool crash) { return crash ? crash_ : stager_; }
-	/* Both slots re-read what the kernel has; true when either changed. */
-	bool refreshSlots();
-	std::string slotState(Stager &slot);
-	VariantMap slotStaged(Stager &slot, const char *property);
+	/* Stage, StageKernel, StageDefault after conversion: the same way on. */
+	void queueStaging(StageReply reply, BusStageRequest call);
 	void authorized(uint64_t id, Result<void> allowed);
 	void finishStaging(uint64_t id, Result<nlohmann::json> result);
 	void callerVanished(const std::string &name);
+	std::string slotState(Slot slot);
+	VariantMap slotStaged(Slot slot, const char *property);
 	/* manager_reboot.cpp: the reboot half of the adaptor. */
-	struct RebootCall {
-		RebootMode mode = RebootMode::Kexec;
-		bool requireStaged = false;
-		bool ignoreInhibitors = false;
-		bool interactive = false;
-		bool force = false;
-		const char *what = "Reboot";
-	};
-	RebootCall parseRebootOptions(const VariantMap &options, RebootMode fallback, bool allowForce);
-	void startReboot(VoidReply reply, RebootCall call);
-	RebootFacts rebootFacts(const RebootCall &call, const LogindCapabilities &caps);
-	void authorizeReboot(VoidReply reply, RebootCall call, RebootPlan plan, std::string caller);
-	void rebootVia(VoidReply reply, RebootCall call, RebootPlan plan, bool checkInhibitors);
-	void rebootRefused(VoidReply reply, const RebootCall &call, Error error, bool checkedInhibitors);
-	void forceReboot(VoidReply reply, const std::string &sender);
-	void rebootStarted();
-	void scheduleRecheck();
-	void updateRebootRequired();
+	void startReboot(VoidReply reply, RebootRequest request, const char *what);
+	void authorizeReboot(VoidReply reply, RebootRequest request, RebootPlan plan, std::string caller,
+			     const char *what);
+	void rebootVia(VoidReply reply, RebootPlan plan, bool checkInhibitors, const char *what);
+	void rebootRefused(VoidReply reply, Error error, bool checkedInhibitors, const char *what);
+	void forceReboot(VoidReply reply, const std::string &caller);
 	void progress(std::string_view phase, double fraction);
 	void engineChanged();
 	void emitChanges();
 
 	EventLoop &loop_;
-	Stager &stager_;
-	Stager &crash_;
-	KexecKernel &kernel_;
+	Manager &manager_;
 	Authorizer &authorizer_;
 	Logind &logind_;
 	const Limits limits_;
-	const RebootSettings reboot_;
 
 	/* Loop thread only. */
-	bool staging_ = false;
 	uint64_t nextId_ = 1;
 	std::map<uint64_t, PendingStage> pending_;
 	CallerBudget budget_;
 	std::unique_ptr<sdbus::IProxy> busWatch_; // NameOwnerChanged: callers leaving
-	std::map<std::string, std::string> published_; // property → last emitted value (serialized)
-	uint64_t rebootTimer_ = 0;   // bounds "rebooting" (EventLoop::after)
-	std::string rebootRequired_; // what the sentinel file says now ("" absent)
-	BootedKernel booted_;        // found once at start, on the worker
 
 	/* Worker thread → loop: coalesce change notifications and progress. */
 	std::atomic<bool> changePending_ = false;

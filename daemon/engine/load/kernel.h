@@ -52,8 +52,12 @@ struct LoadRequest {
 	int initrdFd = -1;     // classic: the initrd or -1; BPF: the image container
 	std::string cmdline;   // without the trailing NUL; the kernel gets it with NUL (or "" and length 0 for BPF)
 	bool cmdlineEmpty = false; // pass cmdline_len 0 (BPF scheme)
-	unsigned long flags = 0; // kKexecFileOnCrash selects the crash slot
+	Slot slot = Slot::Reboot;
+	unsigned long flags = 0; // KEXEC_FILE_* other than ON_CRASH, which slot sets
 };
+
+/* The flags kexec_file_load() gets for request: its flags and its slot's. */
+unsigned long kexecFileFlags(const LoadRequest &request);
 
 class KexecKernel
 {
@@ -98,7 +102,8 @@ void probeBtf(const std::string &path, KernelSupport &support);
  * crashkernel=),
  * fail-load (errno number as text: loads fail with it), fail-load-once
  * (the same for the next load only), delay-ms (each load sleeps),
- * load-noop (loads return 0 and load nothing, as a draft BPF kernel). */
+ * load-noop (loads return 0 and load nothing, as a draft BPF kernel),
+ * fail-reboot (errno number as text: rebootKexec() fails with it). */
 std::unique_ptr<KexecKernel> makeRecordingKernel(std::string dir);
 
 /* fstat()s what it is handed and keeps nothing: benchmarks. */

@@ -53,7 +53,7 @@ public:
 
 	Result<void> load(const LoadRequest &request) override
 	{
-		log(fmt::format("load flags=0x{:x} cmdline_len={}", request.flags,
+		log(fmt::format("load flags=0x{:x} cmdline_len={}", kexecFileFlags(request),
 				request.cmdlineEmpty ? 0 : request.cmdline.size() + 1));
 		/* Lets tests hold a staging in flight (Busy) deterministically. */
 		if (const std::string delay = read("delay-ms"); !delay.empty())
@@ -71,14 +71,14 @@ public:
 		/* A draft kernel of the BPF series returns 0 having loaded nothing. */
 		if (!read("load-noop").empty())
 			return {};
-		const Slot slot = (request.flags & kKexecFileOnCrash) ? Slot::Crash : Slot::Reboot;
+		const Slot slot = request.slot;
 		::unlink(path(slot, "initrd.bin").c_str());
 		KEXECD_TRY(copyFd(request.kernelFd, slot, "kernel.bin"));
 		if (request.initrdFd >= 0)
 			KEXECD_TRY(copyFd(request.initrdFd, slot, "initrd.bin"));
 		std::string cmdline = request.cmdlineEmpty ? std::string() : request.cmdline + '\0';
 		KEXECD_TRY(write(slot, "cmdline.bin", cmdline));
-		KEXECD_TRY(write(slot, "flags", fmt::format("0x{:x}\n", request.flags)));
+		KEXECD_TRY(write(slot, "flags", fmt::format("0x{:x}\n", kexecFileFlags(request))));
 		return write(slot, "loaded", "1\n");
 	}
 
@@ -93,6 +93,10 @@ public:
 	Result<void> rebootKexec() override
 	{
 		log("reboot-kexec");
+		if (const std::string fail = read("fail-reboot"); !fail.empty()) {
+			const int e = std::stoi(fail);
+			return makeError(Code::KernelRefused, "reboot(LINUX_REBOOT_CMD_KEXEC) failed", e);
+		}
 		return {};
 	}
 

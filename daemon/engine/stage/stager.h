@@ -61,6 +61,9 @@ public:
 	/* A reboot that did not happen (logind's PrepareForShutdown(false),
 	 * or no shutdown within the bound): back to what is loaded. */
 	void rebootAborted(const std::string &why);
+	/* A failure outside a staging (a reboot logind refused) for
+	 * lastError(); state and record stay. */
+	void noteError(const std::string &message);
 	/* Re-reads kexec_loaded and makes state() say what the kernel has,
 	 * whoever changed it (kexec -u, another tool). Returns whether
 	 * anything changed. Never waits: skipped while a staging runs. */
@@ -104,7 +107,18 @@ private:
 	Result<TrustSources> trustSourcesForVerify(const ProgressFn &progress);
 	/* The kernel's support, refreshed; refuses when kexec cannot work. */
 	Result<KernelSupport> probeForStaging();
-	/* After a successful load: kexec_loaded confirmed, record written. */
+	/* The fields every record starts with, whatever the kind. */
+	nlohmann::json recordBase(InputKind kind, SignaturePolicy policy, const std::string &cmdline,
+				  const StageRequest &request) const;
+	/* A load the kernel refused and the pipeline may recompose for (the
+	 * BPF scheme falling back to classic): the new load and record, or
+	 * nullopt to report the refusal as it is. */
+	using Refused = std::function<Result<std::optional<std::pair<LoadRequest, nlohmann::json>>>(const Error &)>;
+	/* Steps 6 and 7 for both kinds: the intent recorded (staged.json.pending),
+	 * the load, kexec_loaded confirmed, the record written. */
+	Result<nlohmann::json> loadAndRecord(LoadRequest load, nlohmann::json record, const KernelSupport &support,
+					     Outcome &outcome, std::chrono::steady_clock::time_point startTime,
+					     const ProgressFn &progress, const Refused &refused = {});
 	Result<nlohmann::json> recordLoad(nlohmann::json record, Outcome &outcome,
 					  std::chrono::steady_clock::time_point startTime,
 					  const ProgressFn &progress);
@@ -117,8 +131,6 @@ private:
 		      std::optional<std::string> lastError = std::nullopt);
 	/* The crash slot needs crashkernel= memory, and enough of it. */
 	Result<void> checkCrashMemory(const KernelSupport &support, uint64_t bytes) const;
-	/* KEXEC_FILE_ON_CRASH for the crash slot, 0 for the reboot slot. */
-	unsigned long slotLoadFlags() const { return slot_ == Slot::Crash ? kKexecFileOnCrash : 0; }
 	/* The crash slot's refusals for want of memory get their own name. */
 	void nameCrashMemoryError(Error &error, const KernelSupport &support) const;
 	/* The sysfs flag of this slot, for messages. */

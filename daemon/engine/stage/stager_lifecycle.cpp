@@ -141,4 +141,16 @@ void Stager::rebootAborted(const std::string &why)
 	(void)refresh();
 }
 
+void Stager::noteError(const std::string &message)
+{
+	std::function<void()> notify;
+	{
+		std::lock_guard lock(mutex_);
+		lastError_ = displayText(message);
+		notify = changed_;
+	}
+	if (notify)
+		notify();
+}
+
 } // namespace kexecd

@@ -1,0 +1,161 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#pragma once
+
+// The daemon's rules above the two kernel slots, with no D-Bus in sight
+// (STYLE: hostnamed's Context, phosphor-state-manager's Host): which slot a
+// request goes to, one staging at a time across both and none while
+// rebooting, which kernel this boot runs, which reboot a request becomes
+// and what happens to the staged kernel around logind's answer, the bound
+// on "rebooting", the reboot-required sentinel, and Describe. The bus
+// adaptor (daemon/bus/) converts arguments, asks polkit and logind, runs
+// stagings on its worker and calls in here; everything here runs on the
+// event loop's thread, except the Stagers' own staging.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "booted_kernel.h"
+#include "kernel.h"
+#include "logind_facts.h"
+#include "reboot_plan.h"
+#include "result.h"
+#include "stager.h"
+#include "timers.h"
+
+namespace kexecd {
+
+struct RebootSettings {
+	/* A reboot logind accepted but that never came (a cancelled job, a
+	 * delay that ran out) turns "rebooting" back after this long. */
+	unsigned timeoutSec = 120;
+	/* The sentinel fleet tools (kured) watch; "" writes none. */
+	std::string requiredFile;
+	/* Where /proc/cmdline, osrelease and /run/nextroot are read. */
+	std::string procRoot = "/proc";
+	std::string runRoot = "/run";
+	/* Where the booted entry's kernel is looked up (booted_kernel.h). */
+	DiscoveryPaths discovery;
+};
+
+/* What a Reboot, SoftReboot or PlanReboot call asks for. */
+struct RebootRequest {
+	RebootMode mode = RebootMode::Kexec;
+	bool requireStaged = false;
+	bool ignoreInhibitors = false;
+	bool interactive = false;
+	bool force = false; // reboot(LINUX_REBOOT_CMD_KEXEC) without logind; root only
+};
+
+/* The properties the bus publishes, by name, as comparable text. */
+using PropertySnapshot = std::map<std::string, std::string>;
+
+/* Where the Manager's log lines go (the daemon: the journal); the engine
+ * itself does not log. */
+enum class LogLevel { Info, Warning, Error };
+struct LogLine {
+	LogLevel level = LogLevel::Info;
+	std::string message;
+	std::string slot; // the journal's KEXECD_SLOT=, "" when about no slot
+};
+using LogFn = std::function<void(const LogLine &line)>;
+
+class Manager
+{
+public:
+	/* Re-reading kexec_loaded is one small sysfs read; the kernel offers
+	 * no notification for it, so a slow timer catches changes nobody
+	 * asked about (readers re-check on every read). */
+	static constexpr std::chrono::seconds kRecheckInterval{ 15 };
+
+	/* The Stagers, the kernel and the timers must outlive the Manager. */
+	Manager(Stager &reboot, Stager &crash, KexecKernel &kernel, Timers &timers, RebootSettings settings,
+		LogFn log = {});
+	~Manager();
+	Manager(const Manager &) = delete;
+	Manager &operator=(const Manager &) = delete;
+
+	Stager &slot(Slot slot) { return slot == Slot::Crash ? crash_ : reboot_; }
+	const RebootSettings &settings() const { return settings_; }
+
+	/* Arms the slow re-check and writes the sentinel for what is staged
+	 * now (the Stagers have started). */
+	void start();
+
+	/* Which kernel this boot runs (found once, on the worker: file I/O). */
+	void setBootedKernel(BootedKernel booted);
+	const BootedKernel &bootedKernel() const { return booted_; }
+
+	/* One staging at a time across both slots, and none while a reboot
+	 * into the staged kernel is in progress (Code::Busy). endStaging()
+	 * after the worker's result, whatever it was. */
+	Result<void> beginStaging();
+	void endStaging() { staging_ = false; }
+	bool staging() const { return staging_; }
+	Result<void> unstage(Slot slot);
+	/* Both slots re-read what the kernel has; true when either changed. */
+	bool refreshSlots();
+
+	/* The facts a reboot is decided on, and the decision (planReboot()):
+	 * the same for Reboot and for PlanReboot, so a dry-run tells what the
+	 * call would do. */
+	RebootFacts rebootFacts(const RebootRequest &request, const LogindCapabilities &caps);
+	Result<RebootPlan> planReboot(const RebootRequest &request, const LogindCapabilities &caps);
+	/* Just before logind is asked: a kexec still has its kernel (the state
+	 * may have changed while polkit was asking). */
+	Result<void> checkBeforeLogind(const RebootPlan &plan);
+	/* logind accepted. A cold reboot unloads the staged kernel now, not
+	 * before, so a refused reboot never loses it; a kexec is "rebooting"
+	 * until the shutdown, or until the bound runs out. */
+	Result<void> logindAccepted(const RebootPlan &plan);
+	/* logind refused or could not be asked: LastError says so, the staged
+	 * kernel stays. */
+	void logindRefused(const RebootPlan &plan, const Error &error);
+	/* logind's PrepareForShutdown(false): a shutdown cancelled or failed. */
+	void prepareForShutdown(bool active);
+	/* Reboot(force), after planReboot() with force: root only, never
+	 * through polkit. prepareForceReboot() marks "rebooting" (so the bus
+	 * can publish it), forceRebootNow() calls reboot(); when the kernel
+	 * refuses, the staged kernel stays. */
+	Result<void> prepareForceReboot(uint32_t callerUid);
+	Result<void> forceRebootNow();
+	bool rebooting() const { return reboot_.state() == StageState::Rebooting; }
+
+	/* The reboot-required sentinel kured and friends watch: present with
+	 * a reason while a reboot would change the kernel, absent otherwise.
+	 * Written when what is staged changes (takeChangedProperties()). */
+	void updateRebootRequired();
+	const std::string &rebootRequired() const { return rebootRequired_; }
+
+	/* The Describe document (what `kexecctl status --json` shows). */
+	nlohmann::json describe(const LogindCapabilities &caps);
+	PropertySnapshot properties() const;
+	/* The properties that changed since the last call; the first call
+	 * only records them (initial). A change also updates the sentinel. */
+	std::vector<std::string> takeChangedProperties(bool *initial = nullptr);
+
+private:
+	void scheduleRecheck();
+	void log(LogLevel level, std::string message, std::string slot = {}) const;
+
+	Stager &reboot_;
+	Stager &crash_;
+	KexecKernel &kernel_;
+	Timers &timers_;
+	const RebootSettings settings_;
+	const LogFn log_;
+
+	bool staging_ = false;
+	Timers::Id rebootTimer_ = 0;  // bounds "rebooting"
+	Timers::Id recheckTimer_ = 0;
+	std::string rebootRequired_;  // what the sentinel says now ("" absent)
+	BootedKernel booted_;
+	PropertySnapshot published_;
+};
+
+} // namespace kexecd

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+// The Manager's rules without a bus: slots, one staging at a time,
+// "rebooting" and its bound, the staged kernel around logind's answer,
+// Reboot(force), the reboot-required sentinel and Describe. Stagings are
+// real (fixtures) into the recording kernel; timers fire by hand.
+#include "manager.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+using namespace kexecd;
+using namespace kexecd::test;
+
+namespace {
+
+class FakeTimers final : public Timers
+{
+public:
+	Id after(std::chrono::milliseconds delay, std::function<void()> fn) override
+	{
+		const Id id = next_++;
+		timers_[id] = { delay, std::move(fn) };
+		return id;
+	}
+	void cancel(Id id) override { timers_.erase(id); }
+
+	/* Runs the armed timer of this delay (a test knows which it wants). */
+	bool fire(std::chrono::milliseconds delay)
+	{
+		for (auto it = timers_.begin(); it != timers_.end(); ++it) {
+			if (it->second.first != delay)
+				continue;
+			auto fn = std::move(it->second.second);
+			timers_.erase(it);
+			fn();
+			return true;
+		}
+		return false;
+	}
+	size_t armed(std::chrono::milliseconds delay) const
+	{
+		size_t n = 0;
+		for (const auto &[id, t] : timers_)
+			n += t.first == delay;
+		return n;
+	}
+
+private:
+	Id next_ = 1;
+	std::map<Id, std::pair<std::chrono::milliseconds, std::function<void()>>> timers_;
+};
+
+void writeText(const std::string &path, const std::string &text)
+{
+	std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+	std::ofstream(path) << text;
+}
+
+bool exists(const std::string &path)
+{
+	return std::filesystem::exists(path);
+}
+
+class ManagerTest : public ::testing::Test
+{
+protected:
+	static constexpr std::chrono::seconds kTimeout{ 30 };
+
+	void SetUp() override
+	{
+		REQUIRE_FIXTURES();
+		dir_ = makeTempDir();
+		fake_ = dir_ + "/kernel";
+		std::filesystem::create_directories(fake_);
+		EngineConfig config;
+		config.trustDir = fixture("trust");
+		config.useFirmwareDb = false;
+		config.procKeys = dir_ + "/no-proc-keys";
+		config.statePath = dir_ + "/run/staged.json";
+		config.policy = SignaturePolicy::Warn;
+		config.scheme = Scheme::Classic;
+		kernel_ = makeRecordingKernel(fake_);
+		reboot_ = std::make_unique<Stager>(*kernel_, config);
+		crash_ = std::make_unique<Stager>(*kernel_, config, Slot::Crash);
+		ASSERT_TRUE(reboot_->start().ok());
+		ASSERT_TRUE(crash_->start().ok());
+		/* The running system: another kernel than the fixtures'. */
+		writeText(dir_ + "/proc/sys/kernel/osrelease", "6.1.0-99-amd64\n");
+		writeText(dir_ + "/proc/cmdline", "root=/dev/vda ro\n");
+		std::filesystem::create_directories(dir_ + "/run");
+		RebootSettings settings;
+		settings.timeoutSec = kTimeout.count();
+		settings.requiredFile = dir_ + "/run/reboot-required";
+		settings.procRoot = dir_ + "/proc";
+		settings.runRoot = dir_ + "/run";
+		manager_ = std::make_unique<Manager>(*reboot_, *crash_, *kernel_, timers_, settings,
+						     [this](const LogLine &l) { logged_.push_back(l.message); });
+		manager_->start();
+	}
+
+	void stage(Slot slot = Slot::Reboot)
+	{
+		StageRequest r;
+		r.uki = openInput(fixture("uki.efi"));
+		auto staged = manager_->slot(slot).stage(std::move(r), {});
+		ASSERT_TRUE(staged.ok()) << staged.error().message;
+	}
+
+	bool kernelLoaded(Slot slot = Slot::Reboot)
+	{
+		auto l = kernel_->loaded(slot);
+		return l && *l;
+	}
+
+	std::string kernelLog()
+	{
+		return readText(fake_ + "/calls.log");
+	}
+
+	LogindCapabilities logind() const
+	{
+		LogindCapabilities caps;
+		caps.probed = caps.available = caps.kexec = caps.softReboot = true;
+		caps.detail = "test logind";
+		return caps;
+	}
+
+	std::string dir_, fake_;
+	FakeTimers timers_;
+	std::unique_ptr<KexecKernel> kernel_;
+	std::unique_ptr<Stager> reboot_, crash_;
+	std::unique_ptr<Manager> manager_;
+	std::vector<std::string> logged_;
+};
+
+TEST_F(ManagerTest, EachSlotHasItsStager)
+{
+	EXPECT_EQ(&manager_->slot(Slot::Reboot), reboot_.get());
+	EXPECT_EQ(&manager_->slot(Slot::Crash), crash_.get());
+	stage(Slot::Reboot);
+	EXPECT_TRUE(kernelLoaded(Slot::Reboot));
+	EXPECT_FALSE(kernelLoaded(Slot::Crash));
+	EXPECT_EQ(crash_->state(), StageState::Idle);
+}
+
+TEST_F(ManagerTest, OneStagingAtATimeAcrossBothSlots)
+{
+	ASSERT_TRUE(manager_->beginStaging().ok());
+	auto second = manager_->beginStaging();
+	ASSERT_FALSE(second.ok());
+	EXPECT_EQ(second.error().code, Code::Busy);
+	/* Unstaging either slot waits for the staging too. */
+	auto unstage = manager_->unstage(Slot::Crash);
+	ASSERT_FALSE(unstage.ok());
+	EXPECT_EQ(unstage.error().code, Code::Busy);
+	manager_->endStaging();
+	EXPECT_TRUE(manager_->beginStaging().ok());
+	manager_->endStaging();
+}
+
+TEST_F(ManagerTest, NoStagingWhileRebooting)
+{
+	stage();
+	RebootRequest kexec;
+	auto plan = manager_->planReboot(kexec, logind());
+	ASSERT_TRUE(plan.ok()) << plan.error().message;
+	EXPECT_EQ(plan->action, RebootAction::Kexec);
+	ASSERT_TRUE(manager_->checkBeforeLogind(*plan).ok());
+	ASSERT_TRUE(manager_->logindAccepted(*plan).ok());
+	EXPECT_TRUE(manager_->rebooting());
+	auto busy = manager_->beginStaging();
+	ASSERT_FALSE(busy.ok());
+	EXPECT_EQ(busy.error().code, Code::Busy);
+	EXPECT_NE(busy.error().message.find("reboot"), std::string::npos);
+}
+
+TEST_F(ManagerTest, RebootingEndsWhenNoShutdownComes)
+{
+	stage();
+	auto plan = manager_->planReboot({}, logind());
+	ASSERT_TRUE(plan.ok());
+	ASSERT_TRUE(manager_->logindAccepted(*plan).ok());
+	EXPECT_EQ(timers_.armed(kTimeout), 1u);
+	ASSERT_TRUE(timers_.fire(kTimeout));
+	EXPECT_EQ(reboot_->state(), StageState::Staged);
+	EXPECT_TRUE(kernelLoaded());
+	EXPECT_NE(reboot_->lastError().find("no shutdown within 30 s"), std::string::npos);
+	EXPECT_TRUE(manager_->beginStaging().ok());
+	manager_->endStaging();
+}
+
+TEST_F(ManagerTest, CancelledShutdownKeepsTheStagedKernel)
+{
+	stage();
+	auto plan = manager_->planReboot({}, logind());
+	ASSERT_TRUE(plan.ok());
+	ASSERT_TRUE(manager_->logindAccepted(*plan).ok());
+	manager_->prepareForShutdown(true); // the shutdown begins: still rebooting
+	EXPECT_TRUE(manager_->rebooting());
+	manager_->prepareForShutdown(false);
+	EXPECT_EQ(reboot_->state(), StageState::Staged);
+	EXPECT_NE(reboot_->lastError().find("cancelled or failed"), std::string::npos);
+	/* The bound is disarmed with it. */
+	EXPECT_EQ(timers_.armed(kTimeout), 0u);
+}
+
+TEST_F(ManagerTest, ColdRebootUnloadsOnlyOnceLogindAccepted)
+{
+	stage();
+	RebootRequest cold;
+	cold.mode = RebootMode::Cold;
+	auto plan = manager_->planReboot(cold, logind());
+	ASSERT_TRUE(plan.ok()) << plan.error().message;
+	EXPECT_EQ(plan->action, RebootAction::Cold);
+	EXPECT_TRUE(plan->unloadFirst);
+	ASSERT_TRUE(manager_->checkBeforeLogind(*plan).ok());
+	EXPECT_TRUE(kernelLoaded()); // nothing is lost before logind answers
+
+	/* logind refuses (not running, an inhibitor, polkit): still staged,
+	 * and LastError says what happened. */
+	manager_->logindRefused(*plan, Error{ Code::Unsupported, 0, "systemd-logind is not running" });
+	EXPECT_TRUE(kernelLoaded());
+	EXPECT_EQ(reboot_->state(), StageState::Staged);
+	EXPECT_NE(reboot_->lastError().find("cold reboot did not happen: systemd-logind is not running"),
+		  std::string::npos)
+		<< reboot_->lastError();
+
+	/* logind accepts: the cold reboot must not find a kernel to kexec. */
+	ASSERT_TRUE(manager_->logindAccepted(*plan).ok());
+	EXPECT_FALSE(kernelLoaded());
+	EXPECT_EQ(reboot_->state(), StageState::Idle);
+	EXPECT_FALSE(manager_->rebooting());
+}
+
+TEST_F(ManagerTest, SoftRebootKeepsTheStagedKernel)
+{
+	stage();
+	RebootRequest soft;
+	soft.mode = RebootMode::Soft;
+	auto plan = manager_->planReboot(soft, logind());
+	ASSERT_TRUE(plan.ok()) << plan.error().message;
+	EXPECT_EQ(plan->action, RebootAction::Soft);
+	ASSERT_TRUE(manager_->logindAccepted(*plan).ok());
+	EXPECT_TRUE(kernelLoaded());
+	EXPECT_FALSE(manager_->rebooting());
+}
+
+TEST_F(ManagerTest, KexecRefusedWhenTheKernelLostItsImage)
+{
+	stage();
+	auto plan = manager_->planReboot({}, logind());
+	ASSERT_TRUE(plan.ok());
+	/* kexec -u between the plan and logind (polkit was asking). */
+	ASSERT_TRUE(kernel_->unload(Slot::Reboot).ok());
+	auto r = manager_->checkBeforeLogind(*plan);
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, Code::NotStaged);
+}
+
+TEST_F(ManagerTest, ForceIsRootOnlyAndKeepsTheKernelWhenRefused)
+{
+	RebootRequest force;
+	force.force = true;
+	auto nothing = manager_->planReboot(force, logind());
+	ASSERT_FALSE(nothing.ok());
+	EXPECT_EQ(nothing.error().code, Code::NotStaged);
+
+	stage();
+	auto plan = manager_->planReboot(force, logind());
+	ASSERT_TRUE(plan.ok()) << plan.error().message;
+	EXPECT_EQ(plan->action, RebootAction::Kexec);
+
+	auto user = manager_->prepareForceReboot(1000);
+	ASSERT_FALSE(user.ok());
+	EXPECT_EQ(user.error().code, Code::AccessDenied);
+	EXPECT_EQ(reboot_->state(), StageState::Staged);
+
+	writeText(fake_ + "/fail-reboot", "1\n");
+	ASSERT_TRUE(manager_->prepareForceReboot(0).ok());
+	EXPECT_TRUE(manager_->rebooting());
+	auto failed = manager_->forceRebootNow();
+	ASSERT_FALSE(failed.ok());
+	EXPECT_EQ(reboot_->state(), StageState::Staged);
+	EXPECT_TRUE(kernelLoaded());
+
+	std::filesystem::remove(fake_ + "/fail-reboot");
+	ASSERT_TRUE(manager_->prepareForceReboot(0).ok());
+	ASSERT_TRUE(manager_->forceRebootNow().ok());
+	EXPECT_NE(kernelLog().find("reboot-kexec"), std::string::npos);
+}
+
+TEST_F(ManagerTest, RebootRequiredFollowsWhatIsStaged)
+{
+	const std::string sentinel = dir_ + "/run/reboot-required";
+	EXPECT_FALSE(exists(sentinel)); // nothing staged
+	stage();
+	const auto changed = manager_->takeChangedProperties();
+	EXPECT_NE(std::find(changed.begin(), changed.end(), "State"), changed.end());
+	EXPECT_NE(std::find(changed.begin(), changed.end(), "Staged"), changed.end());
+	ASSERT_TRUE(exists(sentinel));
+	const std::string reason = readText(sentinel);
+	EXPECT_EQ(reason.rfind("kexecd: ", 0), 0u) << reason;
+	EXPECT_EQ(reason, manager_->rebootRequired());
+
+	/* Nothing changed: nothing to publish, the file stays. */
+	EXPECT_TRUE(manager_->takeChangedProperties().empty());
+	ASSERT_TRUE(manager_->unstage(Slot::Reboot).ok());
+	EXPECT_FALSE(manager_->takeChangedProperties().empty());
+	EXPECT_FALSE(exists(sentinel));
+}
+
+TEST_F(ManagerTest, RebootRequiredForAForeignKernel)
+{
+	/* Another tool loads a kernel (kexec -l); the slow re-check sees it. */
+	writeText(fake_ + "/loaded", "1\n");
+	ASSERT_TRUE(timers_.fire(Manager::kRecheckInterval));
+	EXPECT_EQ(reboot_->state(), StageState::Foreign);
+	(void)manager_->takeChangedProperties();
+	EXPECT_EQ(readText(dir_ + "/run/reboot-required"), "kexecd: a kernel staged by another tool is loaded\n");
+	/* The re-check arms itself again. */
+	EXPECT_EQ(timers_.armed(Manager::kRecheckInterval), 1u);
+}
+
+TEST_F(ManagerTest, DescribeSaysWhatIsStagedInBothSlots)
+{
+	stage();
+	const nlohmann::json doc = manager_->describe(logind());
+	EXPECT_EQ(doc.at("state"), "staged");
+	EXPECT_EQ(doc.at("staged").at("uki").at("sha256"), reboot_->staged().at("uki").at("sha256"));
+	EXPECT_EQ(doc.at("crash").at("state"), "idle");
+	EXPECT_TRUE(doc.at("reboot").at("kexec").get<bool>());
+	EXPECT_EQ(doc.at("reboot").at("reboot_required_file"), dir_ + "/run/reboot-required");
+	EXPECT_EQ(doc.at("last_error"), "");
+	EXPECT_TRUE(doc.contains("version"));
+	LogindCapabilities gone;
+	gone.probed = true;
+	EXPECT_FALSE(manager_->describe(gone).at("reboot").at("kexec").get<bool>());
+}
+
+TEST_F(ManagerTest, BootedKernelIsKept)
+{
+	BootedKernel booted;
+	booted.sha256 = std::string(64, 'a');
+	booted.why = "test";
+	manager_->setBootedKernel(booted);
+	EXPECT_EQ(manager_->bootedKernel().sha256, booted.sha256);
+	RebootRequest request;
+	EXPECT_EQ(manager_->rebootFacts(request, logind()).running.linuxSha256, booted.sha256);
+	EXPECT_FALSE(logged_.empty());
+}
+
+} // namespace
