@@ -48,8 +48,9 @@ TEST(Kernel, RecordingKernelRecordsExactBytes)
 	EXPECT_FALSE(*(*kernel)->loaded(Slot::Crash));
 
 	/* The crash slot records apart and unloads alone. */
-	req.flags = kKexecFileOnCrash;
+	req.slot = Slot::Crash;
 	req.cmdline = "crash";
+	EXPECT_EQ(kexecFileFlags(req), kKexecFileOnCrash);
 	ASSERT_TRUE((*kernel)->load(req).ok());
 	EXPECT_EQ(readText(dir + "/crash-cmdline.bin"), std::string("crash\0", 6));
 	EXPECT_EQ(readText(dir + "/cmdline.bin"), std::string("quiet\0", 6));
@@ -57,7 +58,7 @@ TEST(Kernel, RecordingKernelRecordsExactBytes)
 	ASSERT_TRUE((*kernel)->unload(Slot::Crash).ok());
 	EXPECT_FALSE(*(*kernel)->loaded(Slot::Crash));
 	EXPECT_TRUE(*(*kernel)->loaded(Slot::Reboot));
-	req.flags = 0;
+	req.slot = Slot::Reboot;
 	req.cmdline = "quiet";
 
 	/* A refused load leaves the previous recording alone. */

@@ -191,7 +191,7 @@ public:
 		const unsigned long len = request.cmdlineEmpty ? 0 : request.cmdline.size() + 1;
 		const char *cmdline = request.cmdlineEmpty ? "" : request.cmdline.c_str();
 		if (::syscall(SYS_kexec_file_load, request.kernelFd, request.initrdFd, len, cmdline,
-			      request.flags) < 0) {
+			      kexecFileFlags(request)) < 0) {
 			const int e = errno;
 			return makeError(Code::KernelRefused,
 					 fmt::format("kexec_file_load: {} ({})", std::strerror(e), kexecErrnoHint(e)), e);
@@ -236,6 +236,11 @@ private:
 const char *slotName(Slot slot)
 {
 	return slot == Slot::Crash ? "crash" : "reboot";
+}
+
+unsigned long kexecFileFlags(const LoadRequest &request)
+{
+	return request.flags | (request.slot == Slot::Crash ? kKexecFileOnCrash : 0);
 }
 
 std::string kexecErrnoHint(int errnum)

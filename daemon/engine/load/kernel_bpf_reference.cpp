@@ -114,7 +114,7 @@ public:
 		req.kernel_fd = kernel->get();
 		req.initrd_fd = initrd->get();
 		req.cmdline_fd = cmdline->get();
-		req.flags = static_cast<__u32>(request.flags);
+		req.flags = static_cast<__u32>(kexecFileFlags(request));
 		if (::ioctl(dev.get(), KEXECD_REF_LOAD, &req) < 0) {
 			const int e = errno;
 			/* As decompose_kexec_image() returning -EINVAL: the
@@ -147,7 +147,7 @@ public:
 		parts.kernelFd = kernel->get();
 		parts.initrdFd = initrd->get();
 		parts.cmdline = line;
-		parts.flags = request.flags;
+		parts.flags = kexecFileFlags(request);
 		return real_->load(parts);
 	}
 

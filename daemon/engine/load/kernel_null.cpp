@@ -40,7 +40,7 @@ public:
 				return makeError(Code::KernelRefused, fmt::format("null kernel: fstat({}) failed", fd),
 						 errno);
 		}
-		loaded_[(request.flags & kKexecFileOnCrash) ? 1 : 0] = true;
+		loaded_[request.slot == Slot::Crash ? 1 : 0] = true;
 		return {};
 	}
 

@@ -136,9 +136,7 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 		initrd = std::move(*m);
 	}
 
-	nlohmann::json record;
-	record["kind"] = inputKindName(InputKind::Kernel);
-	record["slot"] = slotName(slot_);
+	nlohmann::json record = recordBase(InputKind::Kernel, policy, request.cmdline, request);
 	/* The kernel object's digest, taken beside its verdict, is the
 	 * image's too unless the image was unpacked. */
 	const std::string kernelSha256 = signatures->kernelSha256();
@@ -167,11 +165,7 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 		record["initrds"].push_back(std::move(part));
 	}
 	record["addons"] = nlohmann::json::array();
-	record["signature_policy"] = policyName(policy);
-	record["cmdline"] = request.cmdline;
 	record["cmdline_source"] = request.cmdlineSource.empty() ? "append" : request.cmdlineSource;
-	if (!request.discoveredId.empty())
-		record["discovery"] = discoveryRecord(request);
 	recordSignatures(record, *signatures, *sources);
 	record["scheme"] = schemeName(Scheme::Classic);
 	record["scheme_reason"] = "a plain kernel is always loaded with the classic scheme";
@@ -196,19 +190,10 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	load.kernelFd = kernel.fd();
 	load.initrdFd = initrd ? initrd->fd() : -1;
 	load.cmdline = request.cmdline;
-	load.flags = (initrd ? 0 : kKexecFileNoInitramfs) | slotLoadFlags();
-	record["flags"] = load.flags;
+	load.slot = slot_;
+	load.flags = initrd ? 0 : kKexecFileNoInitramfs;
 	KEXECD_TRY(checkCrashMemory(*support, kernel.size() + (initrd ? initrd->size() : 0)));
-
-	KEXECD_TRY(stateFile_.writePending(record));
-	hook("pending");
-	if (auto loaded = kernel_.load(load); !loaded) {
-		stateFile_.removePending();
-		Error e = loaded.takeError();
-		nameCrashMemoryError(e, *support);
-		return e;
-	}
-	auto recorded = recordLoad(std::move(record), outcome, startTime, progress);
+	auto recorded = loadAndRecord(load, std::move(record), *support, outcome, startTime, progress);
 	retire(std::move(files), std::move(*initrdsPlaced), std::move(unpacked), std::move(initrd));
 	return recorded;
 }

@@ -234,7 +234,6 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	auto support = probeForStaging();
 	if (!support)
 		return support.takeError();
-	const unsigned long slotFlags = slotLoadFlags();
 
 	std::vector<std::string> discoveryNotes;
 	size_t discovered = 0; // the first addons, found by discovery
@@ -298,8 +297,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	const SectionSet resolved = in->uki->resolve(in->profile);
 	const std::string cmdline = composeCmdline(resolved, addonPtrs, request.cmdlineExtra);
 
-	nlohmann::json record;
-	record["kind"] = inputKindName(InputKind::Uki);
+	nlohmann::json record = recordBase(InputKind::Uki, policy, cmdline, request);
 	record["uki"]["size"] = in->files[0].size;
 	record["uki"]["path"] = in->files[0].origin;
 	addUkiIdentity(record["uki"], *in->uki);
@@ -310,11 +308,6 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		a["path"] = in->files[i].origin;
 		record["addons"].push_back(a);
 	}
-	record["slot"] = slotName(slot_);
-	record["signature_policy"] = policyName(policy);
-	record["cmdline"] = cmdline;
-	if (!request.discoveredId.empty())
-		record["discovery"] = discoveryRecord(request);
 	if (!discoveryNotes.empty())
 		record["discovery_notes"] = discoveryNotes;
 	if (!skipped.empty())
@@ -346,7 +339,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		load.kernelFd = classic->kernel.fd();
 		load.initrdFd = classic->initrd ? classic->initrd->fd() : -1;
 		load.cmdline = classic->cmdline;
-		load.flags = (classic->initrd ? 0 : kKexecFileNoInitramfs) | slotFlags;
+		load.slot = slot_;
+		load.flags = classic->initrd ? 0 : kKexecFileNoInitramfs;
 		return checkCrashMemory(*support, classic->kernel.bytes().size() +
 						   (classic->initrd ? classic->initrd->bytes().size() : 0));
 	};
@@ -363,7 +357,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		load.kernelFd = parser->memfd.fd();
 		load.initrdFd = container->fd();
 		load.cmdlineEmpty = true;
-		load.flags = slotFlags;
+		load.slot = slot_;
 		KEXECD_TRY(checkCrashMemory(*support, container->bytes().size()));
 	} else {
 		KEXECD_TRY(composeClassicLoad());
@@ -416,10 +410,61 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 			r["covered_by_kernel_signature_check"] =
 				"kernel only: initrd and cmdline are checked by kexecd's userspace pre-check, not by the kernel";
 		}
-		r["flags"] = load.flags;
 	};
 	describeParts(record);
 
+	/* auto may fall back to classic when the kernel refuses the BPF
+	 * parser container, if so configured. */
+	auto refused = [&](const Error &bpfRefusal) -> Result<std::optional<std::pair<LoadRequest, nlohmann::json>>> {
+		const bool notThisFormat = bpfRefusal.errnum == ENOEXEC || bpfRefusal.errnum == EINVAL;
+		using Next = std::optional<std::pair<LoadRequest, nlohmann::json>>;
+		if (scheme != Scheme::Bpf || !notThisFormat)
+			return Next{};
+		if (requested != Scheme::Auto || !config_.allowSchemeFallback) {
+			Error e = bpfRefusal;
+			nameCrashMemoryError(e, *support);
+			e.message += "; the kernel claimed BPF parser support but refused the parser "
+				     "container (bad signature or layout looks the same): read the kernel log";
+			return e;
+		}
+		KEXECD_TRY(composeClassicLoad());
+		auto classicSignatures = verifyComposed(*in, *sources, policy, config_, *support, classic->kernel.bytes(),
+							classic->kernelWasZboot, {});
+		if (!classicSignatures)
+			return classicSignatures.takeError();
+		recordSignatures(record, *classicSignatures, *sources);
+		*signatures = std::move(*classicSignatures);
+		scheme = Scheme::Classic;
+		reason = "auto: the kernel refused the BPF parser container (" + bpfRefusal.message +
+			 "); fell back to classic as configured";
+		describeParts(record);
+		record.erase("parser");
+		record.erase("container");
+		return Next{ std::make_pair(load, record) };
+	};
+	auto recorded = loadAndRecord(load, std::move(record), *support, outcome, startTime, progress, refused);
+	retire(std::move(*in), std::move(classic), std::move(composedContainer), std::move(parser));
+	return recorded;
+}
+
+nlohmann::json Stager::recordBase(InputKind kind, SignaturePolicy policy, const std::string &cmdline,
+				  const StageRequest &request) const
+{
+	nlohmann::json record;
+	record["kind"] = inputKindName(kind);
+	record["slot"] = slotName(slot_);
+	record["signature_policy"] = policyName(policy);
+	record["cmdline"] = cmdline;
+	if (!request.discoveredId.empty())
+		record["discovery"] = discoveryRecord(request);
+	return record;
+}
+
+Result<nlohmann::json> Stager::loadAndRecord(LoadRequest load, nlohmann::json record, const KernelSupport &support,
+					     Outcome &outcome, std::chrono::steady_clock::time_point startTime,
+					     const ProgressFn &progress, const Refused &refused)
+{
+	record["flags"] = kexecFileFlags(load);
 	/* Intent first: if we die between load and record, the next start
 	 * knows the loaded kernel is not the one staged.json describes. */
 	KEXECD_TRY(stateFile_.writePending(record));
@@ -428,42 +473,26 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	/* No unload first: the kernel swaps images only after the new one is
 	 * fully loaded, so a refused load keeps the previous kernel staged. */
 	auto loaded = kernel_.load(load);
-	if (!loaded && scheme == Scheme::Bpf && requested == Scheme::Auto && config_.allowSchemeFallback &&
-	    (loaded.error().errnum == ENOEXEC || loaded.error().errnum == EINVAL)) {
-		const std::string bpfError = loaded.error().message;
-		auto composed = composeClassicLoad();
-		if (!composed) {
+	if (!loaded && refused) {
+		auto next = refused(loaded.error());
+		if (!next) {
 			stateFile_.removePending();
-			return composed.takeError();
+			return next.takeError();
 		}
-		auto classicSignatures = verifyComposed(*in, *sources, policy, config_, *support, classic->kernel.bytes(),
-							classic->kernelWasZboot, {});
-		if (!classicSignatures) {
-			stateFile_.removePending();
-			return classicSignatures.takeError();
+		if (*next) {
+			load = std::move((*next)->first);
+			record = std::move((*next)->second);
+			record["flags"] = kexecFileFlags(load);
+			loaded = kernel_.load(load);
 		}
-		recordSignatures(record, *classicSignatures, *sources);
-		*signatures = std::move(*classicSignatures);
-		scheme = Scheme::Classic;
-		reason = "auto: the kernel refused the BPF parser container (" + bpfError +
-			 "); fell back to classic as configured";
-		describeParts(record);
-		record.erase("parser");
-		record.erase("container");
-		loaded = kernel_.load(load);
 	}
 	if (!loaded) {
 		stateFile_.removePending();
 		Error e = loaded.takeError();
-		nameCrashMemoryError(e, *support);
-		if (scheme == Scheme::Bpf && (e.errnum == ENOEXEC || e.errnum == EINVAL))
-			e.message += "; the kernel claimed BPF parser support but refused the parser "
-				     "container (bad signature or layout looks the same): read the kernel log";
+		nameCrashMemoryError(e, support);
 		return e;
 	}
-	auto recorded = recordLoad(std::move(record), outcome, startTime, progress);
-	retire(std::move(*in), std::move(classic), std::move(composedContainer), std::move(parser));
-	return recorded;
+	return recordLoad(std::move(record), outcome, startTime, progress);
 }
 
 Result<nlohmann::json> Stager::recordLoad(nlohmann::json record, Outcome &outcome,
