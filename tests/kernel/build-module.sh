@@ -18,8 +18,9 @@ skel=/usr/include/bpf/skel_internal.h
 [ -r "$skel" ] || { echo "build-module: $skel missing (libbpf-dev)" >&2; exit 77; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-for f in kexecd_ref_core.c kexecd_ref_pesig.c kexecd_ref_pesig.h kexecd_ref_uapi.h Kbuild; do
-	cmp -s "$here/$f" "$out/$f" || cp "$here/$f" "$out/$f"
+# The ioctl's uapi header is the engine's (daemon/engine/load/), which talks to the module.
+for f in kexecd_ref_core.c kexecd_ref_pesig.c kexecd_ref_pesig.h Kbuild ../../daemon/engine/load/kexecd_ref_uapi.h; do
+	cmp -s "$here/$f" "$out/${f##*/}" || cp "$here/$f" "$out/${f##*/}"
 done
 cmp -s "$skel" "$out/skel_internal.h" || cp "$skel" "$out/skel_internal.h"
 make -s -C "$kdir" M="$out" modules >&2

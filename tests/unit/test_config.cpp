@@ -3,9 +3,9 @@
 // EngineConfig, bad values fail naming file:line, unknown keys only warn,
 // command line flags override, RUNTIME_DIRECTORY moves the state file.
 
-// The unit test binaries link only the engine library; the daemon's config
-// parser depends on nothing else, so it is compiled into this test directly.
-#include "../../daemon/daemon_config.cpp"
+#include "daemon_config.h"
+
+#include "config.h"
 
 #include <stdlib.h>
 #include <unistd.h>
