@@ -60,7 +60,11 @@ int printPlan(const GlobalOptions &global, const std::string &text)
 	/* A plan that refuses exits as the real call would. */
 	if (plan.value("decision", "") == "refuse" && plan.contains("error")) {
 		const json &e = plan["error"];
-		ClientError ce = describeBusError("org.kexecd1.Error." + e.value("name", std::string{ "Internal" }),
+		/* The plan names the engine's code; AccessDenied travels as the
+		 * bus's own error name, every other one as kexecd's. */
+		const std::string name = e.value("name", std::string{ "Internal" });
+		ClientError ce = describeBusError(name == "AccessDenied" ? "org.freedesktop.DBus.Error.AccessDenied"
+									 : "org.kexecd1.Error." + name,
 						  e.value("message", ""), Verb::Reboot);
 		return ce.exitCode;
 	}

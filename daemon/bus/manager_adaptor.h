@@ -13,6 +13,7 @@
 // its reply, and is dropped with its fds when the caller leaves the bus.
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -83,8 +84,12 @@ private:
 	VariantMap slotStaged(Slot slot, const char *property);
 	/* manager_reboot.cpp: the reboot half of the adaptor. */
 	void startReboot(VoidReply reply, RebootRequest request, const char *what);
-	void authorizeReboot(VoidReply reply, RebootRequest request, RebootPlan plan, std::string caller,
-			     const char *what);
+	/* Whether caller may have plan, as Reboot and PlanReboot both ask:
+	 * polkit (or root for force), then the caller's view of the block
+	 * inhibitors. done gets whether logind must check inhibitors too
+	 * (ROOT_CHECK_INHIBITORS), or the refusal. */
+	void permitReboot(const RebootRequest &request, const RebootPlan &plan, const std::string &caller,
+			  std::function<void(Result<bool>)> done);
 	void rebootVia(VoidReply reply, RebootPlan plan, bool checkInhibitors, const char *what);
 	void rebootRefused(VoidReply reply, Error error, bool checkedInhibitors, const char *what);
 	void forceReboot(VoidReply reply, const std::string &caller);

@@ -44,18 +44,7 @@ nlohmann::json inhibitorsJson(const Result<std::vector<Inhibitor>> &blockers)
 void ManagerAdaptor::Reboot(sdbus::Result<> &&result, VariantMap options)
 {
 	auto reply = std::make_shared<sdbus::Result<>>(std::move(result));
-	guarded(reply, "Reboot", [&] {
-		RebootRequest request = rebootRequest(options, RebootMode::Kexec, true);
-		if (request.force) {
-			/* Before anything else: nobody should wait for a reboot
-			 * that cannot be a kexec. */
-			if (auto plan = manager_.planReboot(request, logind_.cachedCapabilities()); !plan)
-				throw toDbusError(plan.error());
-			forceReboot(reply, sender());
-			return;
-		}
-		startReboot(reply, request, "Reboot");
-	});
+	guarded(reply, "Reboot", [&] { startReboot(reply, rebootRequest(options, RebootMode::Kexec, true), "Reboot"); });
 }
 
 void ManagerAdaptor::SoftReboot(sdbus::Result<> &&result, VariantMap options)
@@ -67,24 +56,41 @@ void ManagerAdaptor::SoftReboot(sdbus::Result<> &&result, VariantMap options)
 	});
 }
 
+/* The dry run of Reboot: the same plan, the same authorization (with the
+ * caller's interactivity), the same inhibitor and force rules, and a
+ * refusal where the call would fail, so `reboot --dry-run` exits as the
+ * reboot would. Nothing changes. */
 void ManagerAdaptor::PlanReboot(sdbus::Result<std::string> &&result, VariantMap options)
 {
 	auto reply = std::make_shared<sdbus::Result<std::string>>(std::move(result));
 	guarded(reply, "PlanReboot", [&] {
-		RebootRequest request = rebootRequest(options, RebootMode::Kexec, false);
-		logind_.capabilities([this, reply, request](const LogindCapabilities &caps) {
+		RebootRequest request = rebootRequest(options, RebootMode::Kexec, true);
+		std::string caller = sender();
+		logind_.capabilities([this, reply, request, caller](const LogindCapabilities &caps) {
 			guarded(reply, "PlanReboot", [&] {
 				auto facts = std::make_shared<RebootFacts>(manager_.rebootFacts(request, caps));
 				auto plan = std::make_shared<Result<RebootPlan>>(manager_.planReboot(request, caps));
-				logind_.shutdownBlockers([reply, facts, plan](Result<std::vector<Inhibitor>> blockers) {
-					guarded(reply, "PlanReboot", [&] {
-						nlohmann::json doc = planJson(*facts, *plan);
-						doc["block_inhibitors"] = inhibitorsJson(blockers);
-						doc["inhibitors_note"] =
-							"they refuse a caller other than root and its own inhibitors, unless "
-							"ignore_inhibitors is granted (org.kexecd1.reboot-ignore-inhibit)";
-						reply->returnResults(jsonText(doc));
+				auto answer = [this, reply, facts, plan]() {
+					logind_.shutdownBlockers([reply, facts, plan](Result<std::vector<Inhibitor>> blockers) {
+						guarded(reply, "PlanReboot", [&] {
+							nlohmann::json doc = planJson(*facts, *plan);
+							doc["block_inhibitors"] = inhibitorsJson(blockers);
+							doc["inhibitors_note"] =
+								"they refuse a caller other than root and its own inhibitors, "
+								"unless ignore_inhibitors is granted "
+								"(org.kexecd1.reboot-ignore-inhibit)";
+							reply->returnResults(jsonText(doc));
+						});
 					});
+				};
+				if (!*plan) {
+					answer();
+					return;
+				}
+				permitReboot(request, **plan, caller, [plan, answer](Result<bool> permitted) {
+					if (!permitted)
+						*plan = permitted.takeError();
+					answer();
 				});
 			});
 		});
@@ -101,55 +107,62 @@ void ManagerAdaptor::startReboot(VoidReply reply, RebootRequest request, const c
 			auto plan = manager_.planReboot(request, caps);
 			if (!plan)
 				throw toDbusError(plan.error());
-			authorizeReboot(reply, request, std::move(*plan), caller, what);
+			permitReboot(request, *plan, caller, [this, reply, request, plan = *plan, caller, what](Result<bool> permitted) {
+				guarded(reply, what, [&] {
+					if (!permitted)
+						throw toDbusError(permitted.error());
+					if (request.force)
+						forceReboot(reply, caller);
+					else
+						rebootVia(reply, plan, *permitted, what);
+				});
+			});
 		});
 	});
 }
 
-void ManagerAdaptor::authorizeReboot(VoidReply reply, RebootRequest request, RebootPlan plan, std::string caller,
-				     const char *what)
+void ManagerAdaptor::permitReboot(const RebootRequest &request, const RebootPlan &plan, const std::string &caller,
+				  std::function<void(Result<bool>)> done)
 {
+	if (request.force) {
+		/* Root only, never granted through polkit (Manager). */
+		authorizer_.callerUid(caller, [this, done](Result<uid_t> uid) {
+			if (!uid)
+				return done(uid.takeError());
+			if (auto r = manager_.checkForceReboot(*uid); !r)
+				return done(r.takeError());
+			done(false);
+		});
+		return;
+	}
 	/* logind ignores inhibitors held by its caller's uid, and kexecd calls
 	 * as root: for another caller, kexecd applies the caller's view
 	 * itself, then asks logind to check again (ROOT_CHECK_INHIBITORS). */
-	auto withUid = [this, reply, request, plan, what](Result<uid_t> uid) {
-		guarded(reply, what, [&] {
-			if (!uid)
-				throw toDbusError(uid.error());
-			if (*uid == 0 || request.ignoreInhibitors) {
-				rebootVia(reply, plan, false, what);
-				return;
-			}
-			const uid_t callerUid = *uid;
-			logind_.shutdownBlockers([this, reply, plan, callerUid, what](Result<std::vector<Inhibitor>> list) {
-				guarded(reply, what, [&] {
-					if (!list)
-						throw toDbusError(list.error());
-					if (auto blocking = blockingFor(*list, callerUid); !blocking.empty())
-						throw toDbusError(Code::Inhibited,
-								  "The reboot is blocked by " + describeInhibitors(blocking));
-					rebootVia(reply, plan, true, what);
-				});
-			});
+	auto withUid = [this, request, done](Result<uid_t> uid) {
+		if (!uid)
+			return done(uid.takeError());
+		if (*uid == 0 || request.ignoreInhibitors)
+			return done(false);
+		const uid_t callerUid = *uid;
+		logind_.shutdownBlockers([callerUid, done](Result<std::vector<Inhibitor>> list) {
+			if (!list)
+				return done(list.takeError());
+			if (auto blocking = blockingFor(*list, callerUid); !blocking.empty())
+				return done(makeError(Code::Inhibited, "The reboot is blocked by " + describeInhibitors(blocking)));
+			done(true);
 		});
 	};
 	authorizer_.authorize(caller, rebootAction(plan.action), request.interactive,
-			      [this, reply, request, caller, what, withUid](Result<void> allowed) {
-		guarded(reply, what, [&] {
-			if (!allowed)
-				throw toDbusError(allowed.error());
-			if (!request.ignoreInhibitors) {
-				authorizer_.callerUid(caller, withUid);
-				return;
-			}
-			authorizer_.authorize(caller, "org.kexecd1.reboot-ignore-inhibit", request.interactive,
-					      [this, reply, caller, what, withUid](Result<void> ignore) {
-				guarded(reply, what, [&] {
-					if (!ignore)
-						throw toDbusError(ignore.error());
-					authorizer_.callerUid(caller, withUid);
-				});
-			});
+			      [this, request, caller, done, withUid](Result<void> allowed) {
+		if (!allowed)
+			return done(allowed.takeError());
+		if (!request.ignoreInhibitors)
+			return authorizer_.callerUid(caller, withUid);
+		authorizer_.authorize(caller, "org.kexecd1.reboot-ignore-inhibit", request.interactive,
+				      [this, caller, done, withUid](Result<void> ignore) {
+			if (!ignore)
+				return done(ignore.takeError());
+			authorizer_.callerUid(caller, withUid);
 		});
 	});
 }

@@ -76,6 +76,8 @@ BusStageRequest common(const VariantMap &options, const Limits &limits)
 	checkLabel("profile", request.profile);
 	request.cmdlineExtra = stringOption(options, "cmdline_extra", limits.maxCmdlineExtra);
 	checkLabel("cmdline_extra", request.cmdlineExtra);
+	request.cmdlineAppend = stringOption(options, "cmdline_append", limits.maxCmdlineExtra);
+	checkLabel("cmdline_append", request.cmdlineAppend);
 	if (auto s = option<std::string>(options, "scheme")) {
 		auto scheme = parseScheme(*s);
 		if (!scheme)
@@ -98,8 +100,8 @@ BusStageRequest common(const VariantMap &options, const Limits &limits)
 BusStageRequest stageRequest(sdbus::UnixFd &uki, std::vector<sdbus::UnixFd> &addons, const VariantMap &options,
 			     const Limits &limits)
 {
-	checkKnownOptions(options, { "profile", "cmdline_extra", "scheme", "signature_policy", "interactive",
-				     "uki_path", "addon_paths", "addon_discovery", "crash" });
+	checkKnownOptions(options, { "profile", "cmdline_extra", "cmdline_append", "scheme", "signature_policy",
+				     "interactive", "uki_path", "addon_paths", "addon_discovery", "crash" });
 	if (addons.size() > limits.maxAddons)
 		throw invalid(fmt::format("{} addons given, the limit is {}", addons.size(), limits.maxAddons));
 	/* The daemon opens no path a caller names: kexecctl finds the addons
@@ -142,8 +144,8 @@ BusStageRequest stageKernelRequest(sdbus::UnixFd &kernel, std::vector<sdbus::Uni
 
 BusStageRequest stageDefaultRequest(const VariantMap &options, const Limits &limits)
 {
-	checkKnownOptions(options, { "profile", "cmdline_extra", "scheme", "signature_policy", "interactive",
-				     "addon_discovery", "crash" });
+	checkKnownOptions(options, { "profile", "cmdline_extra", "cmdline_append", "scheme", "signature_policy",
+				     "interactive", "addon_discovery", "crash" });
 	BusStageRequest b = common(options, limits);
 	if (!option<bool>(options, "addon_discovery").value_or(true))
 		throw toDbusError(Code::Unsupported, "StageDefault always adds the addons systemd-stub would load; "

@@ -580,6 +580,18 @@ class NoLogindTest(base.KexecdTest):
 		self.assertEqual(r.err.count('\n'), 1, r)
 
 
+	def test_no_mode_loses_the_staged_kernel(self):
+		# Issue 28: without logind no reboot happens, and none may cost
+		# the staged kernel.
+		self.stage_ok()
+		for args in (['reboot'], ['reboot', '--cold'], ['reboot', '--auto'], ['soft-reboot']):
+			with self.subTest(args=args):
+				r = self.ctl(*args)
+				self.assertNotEqual(r.code, EXIT_OK, r)
+				self.assertEqual(self.loaded(), '1', r)
+				self.assertEqual(self.status().get('state'), 'staged')
+
+
 def load_tests(loader, tests, pattern):
 	suite = ClientCliTest.own_tests(loader)
 	suite.addTests(NoLogindTest.own_tests(loader))

@@ -247,6 +247,39 @@ class RebootTest(base.KexecdTest):
 		self.assertEqual(self.reboot_calls(), [('RebootWithFlags', [0])])
 		self.assertEqual(self.loaded(), '0')
 
+	def test_refused_reboot_keeps_the_staged_kernel(self):
+		# Issue 28: a reboot in any mode leaves the staged kernel alone
+		# unless logind really goes ahead; the refusal is in LastError.
+		self.logind_mock.AddMethod(LOGIND_IFACE, 'RebootWithFlags', 't', '',
+					   "raise dbus.exceptions.DBusException('Operation not permitted by logind', "
+					   "name='org.freedesktop.DBus.Error.AccessDenied')")
+		self.stage_ok()
+		staged = self.status().get('staged')
+		for mode in ('--kexec', '--cold', '--soft', '--auto'):
+			with self.subTest(mode=mode):
+				self.logind_mock.ClearCalls()
+				r = self.ctl('reboot', mode)
+				self.assertNotEqual(r.code, EXIT_OK, r)
+				self.assertEqual(len(self.reboot_calls()), 1, mode)
+				self.assertEqual(self.loaded(), '1', mode)
+				after = self.status()
+				self.assertEqual(after.get('state'), 'staged', after)
+				self.assertEqual(after.get('staged'), staged)
+				self.assertIn('did not happen', after.get('last_error', ''), after)
+
+	def test_cold_reboot_unloads_only_once_logind_accepted(self):
+		self.stage_ok()
+		# The dry run says what the call does, and changes nothing.
+		r, doc = self.plan('--cold')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(doc['decision'], 'cold', doc)
+		self.assertEqual(self.loaded(), '1')
+		r = self.ctl('reboot', '--cold')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.loaded(), '0')
+		calls = read(self.kfile('calls.log')).decode().splitlines()
+		self.assertEqual(calls[-1], 'unload', calls)
+
 	# --- inhibitors apply to the real caller
 
 	def test_root_caller_without_root_check(self):

@@ -222,13 +222,24 @@ std::string composeCmdline(const SectionSet &uki, std::span<const UkiImage *cons
 	return out;
 }
 
-Result<void> checkLoaderOptions(const SectionSet &uki, std::string_view loaderOptions, bool secureBoot)
+Result<void> checkLoaderOptions(const SectionSet &uki, std::string_view loaderOptions, bool secureBoot,
+				std::string_view what)
 {
 	if (loaderOptions.empty() || !secureBoot || !uki.count(".cmdline"))
 		return {};
 	return makeError(Code::InvalidArgument,
-			 "cmdline_extra is refused: Secure Boot is on and the UKI has a .cmdline, so "
-			 "systemd-stub would ignore the loader's options");
+			 fmt::format("{} is refused: Secure Boot is on and the UKI has a .cmdline, so "
+				     "systemd-stub would ignore the loader's options", what));
+}
+
+std::string appendCmdline(std::string composed, std::string_view append)
+{
+	if (append.empty())
+		return composed;
+	if (!composed.empty())
+		composed += ' ';
+	composed += append;
+	return composed;
 }
 
 std::string devicetreeNote(const SectionSet &resolved, std::span<const UkiImage *const> addons)
@@ -274,7 +285,7 @@ Result<ClassicParts> composeClassic(const UkiImage &uki, std::span<const UkiImag
 		return makeError(Code::InvalidImage, fmt::format("'{}': no .linux section", uki.origin()));
 
 	ClassicParts parts;
-	parts.cmdline = composeCmdline(sections, addons, options.cmdlineExtra);
+	parts.cmdline = appendCmdline(composeCmdline(sections, addons, options.cmdlineExtra), options.cmdlineAppend);
 	parts.devicetree = devicetreeNote(sections, addons);
 	/* The kernel wants cmdline_len including the NUL within COMMAND_LINE_SIZE. */
 	if (parts.cmdline.size() + 1 > options.maxCmdline)

@@ -85,7 +85,10 @@ std::string composeCmdline(const SectionSet &uki, std::span<const UkiImage *cons
 /* The stub ignores loader options under Secure Boot when the UKI has a
  * .cmdline; kexecd refuses them there with a named error instead of
  * dropping them silently. */
-Result<void> checkLoaderOptions(const SectionSet &uki, std::string_view loaderOptions, bool secureBoot);
+Result<void> checkLoaderOptions(const SectionSet &uki, std::string_view loaderOptions, bool secureBoot,
+				std::string_view what = "cmdline_extra");
+/* composed, then append after one space (nothing when append is empty). */
+std::string appendCmdline(std::string composed, std::string_view append);
 /* mangle_stub_cmdline(): up to the first NUL, control characters become
  * spaces, trailing spaces go. */
 std::string stubCmdlineText(std::span<const uint8_t> data);
@@ -126,6 +129,7 @@ struct ClassicParts {
 struct ClassicOptions {
 	const UkiProfile *profile = nullptr;
 	std::string cmdlineExtra; // the loader's options; the caller checked them (checkLoaderOptions)
+	std::string cmdlineAppend; // appended to the composed command line (StageRequest::cmdlineAppend)
 	const SidecarFiles *sidecars = nullptr;
 	size_t maxCmdline = 4096;
 	/* The kernel and initrd as PlacedFile placed them: used as they are

@@ -166,13 +166,18 @@ void Manager::prepareForShutdown(bool active)
 	reboot_.rebootAborted("systemd-logind reports the shutdown cancelled or failed");
 }
 
-Result<void> Manager::prepareForceReboot(uint32_t callerUid)
+Result<void> Manager::checkForceReboot(uint32_t callerUid)
 {
 	/* Skipping logind skips inhibitors and a clean shutdown: root only,
 	 * never granted through polkit. */
 	if (callerUid != 0)
 		return makeError(Code::AccessDenied, "Reboot with force=true is reserved to root");
-	KEXECD_TRY(reboot_.checkRebootable());
+	return reboot_.checkRebootable();
+}
+
+Result<void> Manager::prepareForceReboot(uint32_t callerUid)
+{
+	KEXECD_TRY(checkForceReboot(callerUid));
 	return reboot_.setRebooting();
 }
 

@@ -122,6 +122,7 @@ public:
 	 * through polkit. prepareForceReboot() marks "rebooting" (so the bus
 	 * can publish it), forceRebootNow() calls reboot(); when the kernel
 	 * refuses, the staged kernel stays. */
+	Result<void> checkForceReboot(uint32_t callerUid);
 	Result<void> prepareForceReboot(uint32_t callerUid);
 	Result<void> forceRebootNow();
 	bool rebooting() const { return reboot_.state() == StageState::Rebooting; }

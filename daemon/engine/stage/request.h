@@ -81,6 +81,11 @@ struct StageRequest {
 	/* The loader's options: replace the UKI's .cmdline, as systemd-stub
 	 * takes them; refused under Secure Boot when the UKI has a .cmdline. */
 	std::string cmdlineExtra;
+	/* Appended with one space to the command line composed as above (the
+	 * UKI's or the loader's options, then the addons'), as kexec-tools'
+	 * --append does; refused where cmdlineExtra is (Secure Boot with a
+	 * .cmdline, the BPF scheme). */
+	std::string cmdlineAppend;
 	std::optional<Scheme> scheme;
 	std::optional<SignaturePolicy> policy;
 	/* Add the addons systemd-stub would find for uki.origin (global,

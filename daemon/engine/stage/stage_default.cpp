@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "boot_files.h"
+#include "compose.h"
 #include "discovery.h"
 #include "efi_vars.h"
 #include "esp_files.h"
@@ -99,7 +100,10 @@ Result<nlohmann::json> Stager::stageDefault(StageRequest request, const Progress
 			request.kind = InputKind::Kernel;
 			request.kernel = std::move(files->image);
 			request.initrds = std::move(files->initrds);
-			request.cmdline = entry->options;
+			/* A plain kernel has no loader's options to replace; what
+			 * is appended goes after the entry's own. */
+			request.cmdline = appendCmdline(entry->options, request.cmdlineAppend);
+			request.cmdlineAppend.clear();
 			request.cmdlineSource = entry->type == "debian" ? "debian-layout" : "entry";
 		} else {
 			/* systemd-boot hands a Type #1 entry's options to its UKI

@@ -40,9 +40,11 @@ Result<void> checkKernelRequest(const StageRequest &request, const Limits &limit
 	if (const size_t at = invalidUtf8At(request.cmdline); at != std::string_view::npos)
 		return makeError(Code::InvalidArgument,
 				 fmt::format("the command line is not UTF-8 (byte {})", at));
-	if (!request.profile.empty() || !request.cmdlineExtra.empty() || !request.addons.empty())
+	if (!request.profile.empty() || !request.cmdlineExtra.empty() || !request.cmdlineAppend.empty() ||
+	    !request.addons.empty())
 		return makeError(Code::InvalidArgument,
-				 "profiles, addons and cmdline_extra belong to UKIs, not to a plain kernel");
+				 "profiles, addons, cmdline_extra and cmdline_append belong to UKIs, not to a plain "
+				 "kernel (its command line is given whole)");
 	if (request.scheme == Scheme::Bpf)
 		return makeError(Code::Unsupported,
 				 "scheme 'bpf' carries UKIs only; a plain kernel is loaded with the classic scheme");

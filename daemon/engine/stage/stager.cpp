@@ -226,10 +226,11 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		return stageKernelLocked(std::move(request), progress, outcome);
 	const auto startTime = std::chrono::steady_clock::now();
 	const Limits &limits = config_.limits;
-	if (request.cmdlineExtra.size() > limits.maxCmdlineExtra)
-		return makeError(Code::InvalidArgument,
-				 fmt::format("cmdline_extra is {} bytes, more than the limit of {}",
-					     request.cmdlineExtra.size(), limits.maxCmdlineExtra));
+	for (const auto &[what, text] : { std::pair{ "cmdline_extra", &request.cmdlineExtra },
+					  std::pair{ "cmdline_append", &request.cmdlineAppend } })
+		if (text->size() > limits.maxCmdlineExtra)
+			return makeError(Code::InvalidArgument, fmt::format("{} is {} bytes, more than the limit of {}",
+									    what, text->size(), limits.maxCmdlineExtra));
 
 	auto support = probeForStaging();
 	if (!support)
@@ -260,10 +261,11 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	} else {
 		reason = fmt::format("requested '{}'", schemeName(requested));
 	}
-	if (scheme == Scheme::Bpf && !request.cmdlineExtra.empty())
+	if (scheme == Scheme::Bpf && (!request.cmdlineExtra.empty() || !request.cmdlineAppend.empty()))
 		return makeError(Code::InvalidArgument,
-				 "cmdline_extra cannot be used with the BPF scheme: the kernel composes the "
-				 "command line from signed sections only");
+				 fmt::format("{} cannot be used with the BPF scheme: the kernel composes the command line "
+					     "from signed sections only",
+					     request.cmdlineExtra.empty() ? "cmdline_append" : "cmdline_extra"));
 	/* The BPF parser's limits before the bulk of the bytes is read. */
 	if (scheme == Scheme::Bpf)
 		KEXECD_TRY(checkBpfInputSizes(request.uki, request.addons));
@@ -276,6 +278,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	if (scheme == Scheme::Bpf)
 		KEXECD_TRY(checkBpfLimits(*in));
 	KEXECD_TRY(checkLoaderOptions(in->uki->resolve(in->profile), request.cmdlineExtra, support->secureBoot));
+	KEXECD_TRY(checkLoaderOptions(in->uki->resolve(in->profile), request.cmdlineAppend, support->secureBoot,
+				      "cmdline_append"));
 
 	const SignaturePolicy policy = effectivePolicy(request.policy.value_or(config_.policy), *support);
 	auto store = loadTrust(config_);
@@ -295,7 +299,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 
 	const auto addonPtrs = in->addonPointers();
 	const SectionSet resolved = in->uki->resolve(in->profile);
-	const std::string cmdline = composeCmdline(resolved, addonPtrs, request.cmdlineExtra);
+	const std::string cmdline = appendCmdline(composeCmdline(resolved, addonPtrs, request.cmdlineExtra),
+						  request.cmdlineAppend);
 
 	nlohmann::json record = recordBase(InputKind::Uki, policy, cmdline, request);
 	record["uki"]["size"] = in->files[0].size;
@@ -329,6 +334,7 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		}
 		opts.profile = in->profile;
 		opts.cmdlineExtra = request.cmdlineExtra;
+		opts.cmdlineAppend = request.cmdlineAppend;
 		opts.sidecars = request.sidecars ? &*request.sidecars : nullptr;
 		opts.maxCmdline = limits.maxCmdline;
 		auto parts = composeClassic(*in->uki, addonPtrs, opts);
