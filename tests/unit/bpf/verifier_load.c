@@ -76,7 +76,8 @@ int main(int argc, char **argv)
 	ret = bpf_object__load(obj);
 	if (ret == -EPERM) {
 		printf("verifier: the kernel refuses BPF program loads here (EPERM): skipped\n");
-		return 77;
+		rc = 77;
+		goto out;
 	}
 	i = 0;
 	bpf_object__for_each_program(prog, obj) {
@@ -96,6 +97,9 @@ int main(int argc, char **argv)
 	}
 	if (ret && !rc)
 		rc = 1;
+out:
 	bpf_object__close(obj);
+	for (i = 0; i < nprogs; i++)
+		free(logs[i]);
 	return rc;
 }
