@@ -17,6 +17,19 @@ namespace kexecd {
 
 namespace {
 
+/* The copies' fallback when the kernel cannot copy for them: one read of
+ * at most want bytes through a 1 MiB buffer, at *off (then advanced) or,
+ * without one (pipes), at the file position. EINTR is the caller's. */
+ssize_t readChunk(int fd, std::vector<uint8_t> &buffer, uint64_t want, off_t *off)
+{
+	buffer.resize(1 << 20);
+	const size_t n = static_cast<size_t>(std::min<uint64_t>(want, buffer.size()));
+	const ssize_t got = off ? ::pread(fd, buffer.data(), n, *off) : ::read(fd, buffer.data(), n);
+	if (got > 0 && off)
+		*off += got;
+	return got;
+}
+
 constexpr unsigned kAllSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
 
 Result<UniqueFd> createMemfd(std::string_view name)
@@ -191,12 +204,9 @@ Result<void> SealedMemfd::copyIn(int fd, uint64_t inOff, uint64_t outOff, uint64
 				continue;
 			}
 		} else {
-			buffer.resize(1 << 20);
-			n = ::pread(fd, buffer.data(), std::min<uint64_t>(left, buffer.size()), off);
-			if (n > 0) {
+			n = readChunk(fd, buffer, left, &off);
+			if (n > 0)
 				KEXECD_TRY(writeAt(outOff + (len - left), { buffer.data(), static_cast<size_t>(n) }));
-				off += n;
-			}
 		}
 		if (n < 0) {
 			if (errno == EINTR)
@@ -262,15 +272,9 @@ Result<SealedMemfd> SealedMemfd::copyFrom(int fd, std::string_view name, uint64_
 				inOff = off;
 		} else {
 			/* Pipes and sockets: plain read loop, the only way. */
-			buffer.resize(1 << 20);
-			n = seekable ? ::pread(fd, buffer.data(), std::min<uint64_t>(want, buffer.size()), inOff)
-				     : ::read(fd, buffer.data(), std::min<uint64_t>(want, buffer.size()));
-			if (n > 0) {
-				auto w = writeAll(memfd->get(), buffer.data(), static_cast<size_t>(n));
-				if (!w)
-					return w.takeError();
-				inOff += n;
-			}
+			n = readChunk(fd, buffer, want, seekable ? &inOff : nullptr);
+			if (n > 0)
+				KEXECD_TRY(writeAll(memfd->get(), buffer.data(), static_cast<size_t>(n)));
 		}
 		if (n < 0) {
 			if (errno == EINTR)

@@ -190,15 +190,21 @@ void Stager::hook(std::string_view phase) const
 		config_.testHook(phase);
 }
 
-Result<KernelSupport> Stager::probeForStaging()
+Result<KernelSupport> Stager::probe()
 {
 	auto support = kernel_.probe();
 	if (!support)
 		return support.takeError();
-	{
-		std::lock_guard lock(mutex_);
-		support_ = *support;
-	}
+	std::lock_guard lock(mutex_);
+	support_ = *support;
+	return support;
+}
+
+Result<KernelSupport> Stager::probeForStaging()
+{
+	auto support = probe();
+	if (!support)
+		return support.takeError();
 	if (support->loadDisabled)
 		return makeError(Code::Unsupported, "kexec is disabled on this system (kernel.kexec_load_disabled = 1)");
 	if (!support->kexecFile)

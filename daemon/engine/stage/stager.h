@@ -105,6 +105,8 @@ private:
 						 Outcome &outcome);
 	/* Step 4's trust sources, and the "verify" hook and progress. */
 	Result<TrustSources> trustSourcesForVerify(const ProgressFn &progress);
+	/* The kernel's support, probed and kept for kernelSupport(). */
+	Result<KernelSupport> probe();
 	/* The kernel's support, refreshed; refuses when kexec cannot work. */
 	Result<KernelSupport> probeForStaging();
 	/* The fields every record starts with, whatever the kind. */

@@ -12,13 +12,9 @@ namespace kexecd {
 
 Result<void> Stager::start()
 {
-	auto support = kernel_.probe();
+	auto support = probe();
 	if (!support)
 		return support.takeError();
-	{
-		std::lock_guard lock(mutex_);
-		support_ = *support;
-	}
 	auto loaded = kernel_.loaded(slot_);
 	if (!loaded)
 		return loaded.takeError();
