@@ -11,7 +11,7 @@
 
 #include "discovery.h"
 #include "result.h"
-#include "stager.h"
+#include "input_file.h"
 
 namespace kexecd {
 

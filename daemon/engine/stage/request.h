@@ -15,6 +15,7 @@
 
 #include "boot_entry.h"
 #include "fd.h"
+#include "input_file.h"
 #include "pe.h"
 #include "scheme.h"
 #include "stub_cpio.h"
@@ -68,10 +69,6 @@ struct EngineConfig {
 	std::function<void(std::string_view phase)> testHook;
 };
 
-struct InputFile {
-	UniqueFd fd;
-	std::string origin; // a path for messages and the record
-};
 
 struct StageRequest {
 	InputKind kind = InputKind::Uki;
