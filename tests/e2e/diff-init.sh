@@ -13,6 +13,9 @@
 # off. A marker file on the ESP tells the runs apart: the Loader*/Stub* EFI variables survive a
 # kexec and cannot.
 export PATH=/bin:/usr/bin:/usr/sbin:/sbin
+# A console script: kexecctl would page status and list there (TERM=linux), and nobody
+# presses q; busybox less does not quit on a short page.
+export SYSTEMD_PAGER=cat
 bb=/bin/busybox
 $bb mkdir -p /proc /sys /dev /run /tmp /efi
 $bb mount -t proc proc /proc

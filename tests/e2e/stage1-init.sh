@@ -11,6 +11,8 @@
 # /e2e.env (written by run-e2e.sh) may set KEXECD_ARGS, KEXECD_ENFORCE_ARGS.
 
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+# A console script: kexecctl must not page (nobody presses q).
+export SYSTEMD_PAGER=cat
 export HOME=/root
 
 mount -t proc proc /proc
