@@ -130,6 +130,22 @@ FormatOptions formatOptions(const GlobalOptions &global)
 	return FormatOptions{ .color = colorEnabled(STDOUT_FILENO), .legend = !global.noLegend };
 }
 
+/* status and list: the document as JSON or as text, through the pager
+ * on a terminal (formatOptions() was decided before it took the output). */
+int printDocument(const GlobalOptions &global, const nlohmann::json &doc,
+		  std::string (*format)(const nlohmann::json &, const FormatOptions &))
+{
+	const FormatOptions options = formatOptions(global);
+	Pager pager;
+	if (!global.noPager)
+		pager.open();
+	if (global.json)
+		fmt::print("{}", global.jsonOut(doc));
+	else
+		fmt::print("{}", format(doc, options));
+	return ExitOk;
+}
+
 int cmdStatus(const GlobalOptions &global)
 {
 	int exitCode = ExitOk;
@@ -150,15 +166,7 @@ int cmdStatus(const GlobalOptions &global)
 		return report(global, { ExitFailure, "failed",
 					"kexecd sent a status document that is not valid JSON" });
 	}
-	const FormatOptions format = formatOptions(global);
-	Pager pager;
-	if (!global.noPager)
-		pager.open();
-	if (global.json)
-		fmt::print("{}", global.jsonOut(doc));
-	else
-		fmt::print("{}", formatStatus(doc, format));
-	return ExitOk;
+	return printDocument(global, doc, formatStatus);
 }
 
 /* Stage and StageDefault: asynchronous, so Progress signals are
@@ -627,15 +635,7 @@ int cmdList(const GlobalOptions &global, const ListOptions &opts)
 	}
 	doc["notes"] = notes;
 
-	const FormatOptions format = formatOptions(global);
-	Pager pager;
-	if (!global.noPager)
-		pager.open();
-	if (global.json)
-		fmt::print("{}", global.jsonOut(doc));
-	else
-		fmt::print("{}", formatList(doc, format));
-	return ExitOk;
+	return printDocument(global, doc, formatList);
 }
 
 } // namespace
