@@ -68,8 +68,8 @@ void ManagerAdaptor::PlanReboot(sdbus::Result<std::string> &&result, VariantMap 
 		std::string caller = sender();
 		logind_.capabilities([this, reply, request, caller](const LogindCapabilities &caps) {
 			guarded(reply, "PlanReboot", [&] {
-				auto facts = std::make_shared<RebootFacts>(manager_.rebootFacts(request, caps));
-				auto plan = std::make_shared<Result<RebootPlan>>(manager_.planReboot(request, caps));
+				auto facts = std::make_shared<RebootFacts>();
+				auto plan = std::make_shared<Result<RebootPlan>>(manager_.planReboot(request, caps, facts.get()));
 				auto answer = [this, reply, facts, plan]() {
 					logind_.shutdownBlockers([reply, facts, plan](Result<std::vector<Inhibitor>> blockers) {
 						guarded(reply, "PlanReboot", [&] {
@@ -107,14 +107,17 @@ void ManagerAdaptor::startReboot(VoidReply reply, RebootRequest request, const c
 			auto plan = manager_.planReboot(request, caps);
 			if (!plan)
 				throw toDbusError(plan.error());
-			permitReboot(request, *plan, caller, [this, reply, request, plan = *plan, caller, what](Result<bool> permitted) {
+			/* force asks no polkit: forceReboot() looks up the caller once
+			 * and the Manager applies the root rule. */
+			if (request.force) {
+				forceReboot(reply, caller);
+				return;
+			}
+			permitReboot(request, *plan, caller, [this, reply, plan = *plan, what](Result<bool> permitted) {
 				guarded(reply, what, [&] {
 					if (!permitted)
 						throw toDbusError(permitted.error());
-					if (request.force)
-						forceReboot(reply, caller);
-					else
-						rebootVia(reply, plan, *permitted, what);
+					rebootVia(reply, plan, *permitted, what);
 				});
 			});
 		});

@@ -101,9 +101,15 @@ RebootFacts Manager::rebootFacts(const RebootRequest &request, const LogindCapab
 	return f;
 }
 
-Result<RebootPlan> Manager::planReboot(const RebootRequest &request, const LogindCapabilities &caps)
+Result<RebootPlan> Manager::planReboot(const RebootRequest &request, const LogindCapabilities &caps,
+				       RebootFacts *facts)
 {
 	(void)reboot_.refresh();
+	/* Read once: the plan and what the dry run shows come from one read
+	 * of the running system. */
+	RebootFacts read = rebootFacts(request, caps);
+	if (facts)
+		*facts = read;
 	if (request.force) {
 		/* Nobody should wait for a reboot that cannot be a kexec. */
 		KEXECD_TRY(reboot_.checkRebootable());
@@ -113,7 +119,7 @@ Result<RebootPlan> Manager::planReboot(const RebootRequest &request, const Login
 				       "its inhibitors or a clean shutdown (root only)");
 		return plan;
 	}
-	return kexecd::planReboot(rebootFacts(request, caps));
+	return kexecd::planReboot(read);
 }
 
 Result<void> Manager::checkBeforeLogind(const RebootPlan &plan)

@@ -105,7 +105,9 @@ public:
 	 * the same for Reboot and for PlanReboot, so a dry-run tells what the
 	 * call would do. */
 	RebootFacts rebootFacts(const RebootRequest &request, const LogindCapabilities &caps);
-	Result<RebootPlan> planReboot(const RebootRequest &request, const LogindCapabilities &caps);
+	/* facts, when given, receives the facts the plan was made from. */
+	Result<RebootPlan> planReboot(const RebootRequest &request, const LogindCapabilities &caps,
+				      RebootFacts *facts = nullptr);
 	/* Just before logind is asked: a kexec still has its kernel (the state
 	 * may have changed while polkit was asking). */
 	Result<void> checkBeforeLogind(const RebootPlan &plan);
