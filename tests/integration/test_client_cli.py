@@ -19,7 +19,6 @@ import json
 import os
 import pty
 import re
-import select
 import shutil
 import struct
 import subprocess
@@ -66,19 +65,7 @@ class ClientCliTest(base.KexecdTest):
 						stdout=slave, stderr=slave, env=environ)
 			os.close(slave)
 			slave = None
-			out = b''
-			while True:
-				ready, _, _ = select.select([master], [], [], 60)
-				if not ready:
-					break
-				try:
-					chunk = os.read(master, 4096)
-				except OSError:  # EIO: the child closed the terminal
-					break
-				if not chunk:
-					break
-				out += chunk
-			proc.wait(timeout=60)
+			out = base.read_terminal(master, proc)
 		finally:
 			if slave is not None:
 				os.close(slave)

@@ -106,6 +106,25 @@ def strings_in(doc):
 			yield from strings_in(v)
 
 
+
+def read_terminal(master, proc):
+	"""What a process wrote to the pseudo-terminal whose master is given,
+	until it closes the terminal (or 60 s pass without output); waits for it."""
+	out = b''
+	while True:
+		ready, _, _ = select.select([master], [], [], 60)
+		if not ready:
+			break
+		try:
+			chunk = os.read(master, 4096)
+		except OSError:  # EIO: the child closed the terminal
+			break
+		if not chunk:
+			break
+		out += chunk
+	proc.wait(timeout=60)
+	return out
+
 class Result:
 	def __init__(self, argv, proc):
 		self.argv = argv
@@ -794,19 +813,7 @@ class KexecdTest(dbusmock.DBusTestCase):
 						stderr=subprocess.DEVNULL)
 			os.close(slave)
 			slave = None
-			out = b''
-			while True:
-				ready, _, _ = select.select([master], [], [], 60)
-				if not ready:
-					break
-				try:
-					chunk = os.read(master, 4096)
-				except OSError:  # EIO: the child closed the terminal
-					break
-				if not chunk:
-					break
-				out += chunk
-			proc.wait(timeout=60)
+			out = read_terminal(master, proc)
 		finally:
 			if slave is not None:
 				os.close(slave)
