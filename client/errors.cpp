@@ -75,6 +75,8 @@ constexpr std::array kKexecdErrors = {
 	BusErrorRow{ "Unsupported", ExitUnsupported, "unsupported", "Unsupported" },
 	BusErrorRow{ "Inhibited", ExitInhibited, "inhibited", "Inhibited" },
 	BusErrorRow{ "NoCrashMemory", ExitNoCrashMemory, "no-crash-memory", "No crash kernel memory" },
+	BusErrorRow{ "FirmwareRequest", ExitFirmwareRequest, "firmware-request", "Firmware request pending" },
+	BusErrorRow{ "BootAssessment", ExitBootAssessment, "boot-assessment", "Boot assessment needs the firmware" },
 	BusErrorRow{ "Io", ExitFailure, "io", "I/O error" },
 	BusErrorRow{ "Internal", ExitFailure, "internal", "Internal error in kexecd" },
 };

@@ -24,6 +24,8 @@ enum ExitCode : int {
 	ExitUnreachable = 10,      // no bus, or no kexecd on it
 	ExitInhibited = 11,        // a block inhibitor refuses the reboot
 	ExitNoCrashMemory = 12,    // no crashkernel= memory for the crash slot
+	ExitFirmwareRequest = 13,  // a firmware request needs the firmware path
+	ExitBootAssessment = 14,   // boot counting needs the firmware path
 };
 
 /* The privileged verbs, each guarded by one polkit action. */

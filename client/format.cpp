@@ -430,6 +430,10 @@ std::string formatStatus(const json &describe, const FormatOptions &o)
 
 	if (const json *reboot = find(describe, { "/reboot" }); reboot && reboot->is_object())
 		block.add("Reboot via logind", rebootLine(*reboot));
+	/* After a kexec the EFI variables (bootctl status, systemd-analyze)
+	 * describe the firmware boot; kexecd says what this boot was. */
+	block.add("This boot", text(describe, { "/booted/summary" }));
+	block.add("Boot counting", text(describe, { "/booted/boot_counting" }));
 	block.add("kexecd version", text(describe, { "/version" }));
 	return block.render() + (staged ? containerTable(*staged, o) : std::string());
 }

@@ -92,6 +92,11 @@ DaemonConfig defaultConfig()
 	engine.parserPath = KEXECD_PARSER_DIR "/kexecd-parsers.elf";
 	std::string runtime = runtimeDirectory();
 	engine.statePath = runtime.empty() ? std::string(KEXECD_STATE_FILE) : runtime + "/staged.json";
+	/* Persistent across boots (StateDirectory=): it must outlive the kexec. */
+	const char *state = secure_getenv("STATE_DIRECTORY");
+	const std::string stateDir = state && state[0] == '/' ? std::string(state).substr(0, std::string(state).find(':'))
+							    : std::string("/var/lib/kexecd");
+	config.reboot.kexecRecordPath = stateDir + "/last-kexec.json";
 	return config;
 }
 
@@ -258,6 +263,15 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 			if (!n || *n < 10 || *n > 3600)
 				return bad("a number of seconds between 10 and 3600");
 			config.reboot.timeoutSec = static_cast<unsigned>(*n);
+		} else if (key == "BootCounting") {
+			if (reset) {
+				config.reboot.bootCounting = defaults.reboot.bootCounting;
+				continue;
+			}
+			auto mode = parseBootCounting(std::string(value));
+			if (!mode)
+				return bad("emulate, refuse or ignore");
+			config.reboot.bootCounting = *mode;
 		} else if (key == "RebootRequiredFile") {
 			if (reset) {
 				config.reboot.requiredFile = defaults.reboot.requiredFile;
@@ -312,6 +326,10 @@ Result<void> applyOverrides(const ConfigOverrides &overrides, DaemonConfig &conf
 		return {};
 	};
 	KEXECD_TRY(path(overrides.stateFile, "--state-file", engine.statePath));
+	/* A daemon pointed at another state file (tests, a second instance)
+	 * keeps its kexec record beside it, not in the system's. */
+	if (overrides.stateFile && !secure_getenv("STATE_DIRECTORY"))
+		config.reboot.kexecRecordPath = engine.statePath.substr(0, engine.statePath.rfind('/')) + "/last-kexec.json";
 	KEXECD_TRY(path(overrides.trustDir, "--trust-dir", engine.trustDir));
 	KEXECD_TRY(path(overrides.parser, "--parser", engine.parserPath));
 	if (overrides.signaturePolicy) {

@@ -126,6 +126,8 @@ int main(int argc, char **argv)
 	if (const char *root = secure_getenv("KEXECD_SYSFS_ROOT"); root && root[0] == '/')
 		config.reboot.runRoot = std::string(root) + "/run";
 	config.reboot.discovery = config.engine.discovery;
+	/* Per boot, beside staged.json (RuntimeDirectory=). */
+	config.reboot.bootOriginPath = config.engine.statePath.substr(0, config.engine.statePath.rfind('/')) + "/booted.json";
 	config.engine.testHook = testHookFromEnvironment();
 	raiseFileLimit();
 

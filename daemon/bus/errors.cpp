@@ -13,7 +13,7 @@ namespace kexecd {
 
 namespace {
 
-constexpr std::array<std::pair<Code, const char *>, 13> kErrorTable = { {
+constexpr std::array<std::pair<Code, const char *>, 15> kErrorTable = { {
 	{ Code::InvalidArgument, "org.kexecd1.Error.InvalidArgument" },
 	{ Code::InvalidImage, "org.kexecd1.Error.InvalidImage" },
 	{ Code::InvalidEntry, "org.kexecd1.Error.InvalidEntry" },
@@ -26,6 +26,8 @@ constexpr std::array<std::pair<Code, const char *>, 13> kErrorTable = { {
 	{ Code::AccessDenied, "org.freedesktop.DBus.Error.AccessDenied" },
 	{ Code::Inhibited, "org.kexecd1.Error.Inhibited" },
 	{ Code::NoCrashMemory, "org.kexecd1.Error.NoCrashMemory" },
+	{ Code::FirmwareRequest, "org.kexecd1.Error.FirmwareRequest" },
+	{ Code::BootAssessment, "org.kexecd1.Error.BootAssessment" },
 	{ Code::Io, "org.kexecd1.Error.Io" },
 	{ Code::Internal, "org.kexecd1.Error.Internal" },
 } };

@@ -60,6 +60,31 @@ Logind::Logind(sdbus::IConnection &connection)
 			prepareForShutdown_(active);
 	});
 	proxy_->finishRegistration();
+	systemd_ = sdbus::createProxy(connection, "org.freedesktop.systemd1", "/org/freedesktop/systemd1");
+	systemd_->finishRegistration();
+}
+
+void Logind::shutdownKexecs(std::function<void(bool kexecs, const std::string &detail)> done)
+{
+	/* (id, unit, type, state, job path, unit path) */
+	using Job = sdbus::Struct<uint32_t, std::string, std::string, std::string, sdbus::ObjectPath, sdbus::ObjectPath>;
+	(void)systemd_->callMethodAsync("ListJobs")
+		.onInterface("org.freedesktop.systemd1.Manager")
+		.uponReplyInvoke([done = std::move(done)](const sdbus::Error *error, std::vector<Job> jobs) {
+			if (error) {
+				done(true, "systemd's jobs cannot be listed (" + error->getName() + ")");
+				return;
+			}
+			for (const Job &j : jobs) {
+				const std::string &unit = std::get<1>(j);
+				if (unit == "kexec.target")
+					return done(true, "systemd queued kexec.target");
+				if (unit == "reboot.target" || unit == "poweroff.target" || unit == "halt.target" ||
+				    unit == "soft-reboot.target")
+					return done(false, "systemd queued " + unit);
+			}
+			done(true, "no shutdown target queued yet");
+		});
 }
 
 Logind::~Logind() = default;

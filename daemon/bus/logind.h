@@ -46,9 +46,15 @@ public:
 	/* PrepareForShutdown(active): false means a shutdown was cancelled or
 	 * failed. */
 	void onPrepareForShutdown(std::function<void(bool active)> fn);
+	/* Whether the shutdown under way kexecs: systemd's job queue holds
+	 * kexec.target (true), or another shutdown target (false). With no
+	 * such job yet (logind may still wait for delay inhibitors) or no
+	 * answer, true: systemd kexecs whatever is loaded on a reboot. */
+	void shutdownKexecs(std::function<void(bool kexecs, const std::string &detail)> done);
 
 private:
 	std::unique_ptr<sdbus::IProxy> proxy_;
+	std::unique_ptr<sdbus::IProxy> systemd_;
 	LogindCapabilities caps_;
 	std::vector<std::function<void(const LogindCapabilities &)>> waiting_;
 	std::function<void(bool)> prepareForShutdown_;

@@ -49,7 +49,18 @@ ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, 
 	busWatch_->finishRegistration();
 	/* A shutdown logind started and then cancelled (or that failed)
 	 * leaves the staged kernel staged. */
-	logind_.onPrepareForShutdown([this](bool active) { manager_.prepareForShutdown(active); });
+	logind_.onPrepareForShutdown([this](bool active) {
+		if (!active || manager_.rebooting() || manager_.slot(Slot::Reboot).state() != StageState::Staged) {
+			manager_.prepareForShutdown(active);
+			return;
+		}
+		/* Someone else's reboot with kexecd's kernel loaded: systemd
+		 * kexecs into it unless this is a power-off. */
+		logind_.shutdownKexecs([this](bool kexecs, const std::string &detail) {
+			log::info("Shutdown with a staged kernel: {}", detail);
+			manager_.prepareForShutdown(true, kexecs);
+		});
+	});
 	/* Once, without side effects; status shows the answer. */
 	logind_.capabilities([](const LogindCapabilities &) {});
 	/* Which kernel this boot runs, once: reading the booted UKI is file

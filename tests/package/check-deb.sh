@@ -29,6 +29,11 @@ contents=$(dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|')
 for f in /usr/sbin/kexecd /usr/bin/kexecctl \
 	/usr/lib/systemd/system/kexecd.service \
 	/usr/lib/systemd/system/kexecd-stage-on-boot.service \
+	/usr/lib/systemd/system/kexecd-boot-detect.service \
+	/usr/lib/systemd/system/kexecd-bless-boot.service \
+	/usr/lib/systemd/system/systemd-bless-boot.service.d/kexecd.conf \
+	/usr/libexec/kexecd-bless-boot /usr/share/man/man8/kexecd-bless-boot.8.gz \
+	/usr/share/zsh/vendor-completions/_kexecctl /usr/share/fish/vendor_completions.d/kexecctl.fish \
 	/usr/share/dbus-1/system.d/org.kexecd1.conf \
 	/usr/share/dbus-1/system-services/org.kexecd1.service \
 	/usr/share/dbus-1/interfaces/org.kexecd1.Manager.xml \

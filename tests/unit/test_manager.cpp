@@ -11,6 +11,9 @@
 
 #include <gtest/gtest.h>
 
+#include "firmware_state.h"
+#include "kexec_record.h"
+#include "state_file.h"
 #include "test_util.h"
 
 using namespace kexecd;
@@ -84,6 +87,8 @@ protected:
 		config.statePath = dir_ + "/run/staged.json";
 		config.policy = SignaturePolicy::Warn;
 		config.scheme = Scheme::Classic;
+		config.discovery.efivarsDir = dir_ + "/efivars";
+		std::filesystem::create_directories(config.discovery.efivarsDir);
 		kernel_ = makeRecordingKernel(fake_);
 		reboot_ = std::make_unique<Stager>(*kernel_, config);
 		crash_ = std::make_unique<Stager>(*kernel_, config, Slot::Crash);
@@ -93,7 +98,12 @@ protected:
 		writeText(dir_ + "/proc/sys/kernel/osrelease", "6.1.0-99-amd64\n");
 		writeText(dir_ + "/proc/cmdline", "root=/dev/vda ro\n");
 		std::filesystem::create_directories(dir_ + "/run");
-		RebootSettings settings;
+		writeText(dir_ + "/proc/sys/kernel/random/boot_id", "22222222-this-boot\n");
+		settings_.discovery.efivarsDir = config.discovery.efivarsDir;
+		settings_.kexecRecordPath = dir_ + "/state/last-kexec.json";
+		settings_.bootOriginPath = dir_ + "/run/booted.json";
+		std::filesystem::create_directories(dir_ + "/state");
+		RebootSettings &settings = settings_;
 		settings.timeoutSec = kTimeout.count();
 		settings.requiredFile = dir_ + "/run/reboot-required";
 		settings.procRoot = dir_ + "/proc";
@@ -130,6 +140,16 @@ protected:
 		return caps;
 	}
 
+	/* A second Manager, as a restarted daemon would be. */
+	void restartManager()
+	{
+		manager_.reset();
+		manager_ = std::make_unique<Manager>(*reboot_, *crash_, *kernel_, timers_, settings_,
+						     [this](const LogLine &l) { logged_.push_back(l.message); });
+		manager_->start();
+	}
+
+	RebootSettings settings_;
 	std::string dir_, fake_;
 	FakeTimers timers_;
 	std::unique_ptr<KexecKernel> kernel_;
@@ -352,6 +372,118 @@ TEST_F(ManagerTest, BootedKernelIsKept)
 	RebootRequest request;
 	EXPECT_EQ(manager_->rebootFacts(request, logind()).running.linuxSha256, booted.sha256);
 	EXPECT_FALSE(logged_.empty());
+}
+
+/* Issue 26: after a kexec, LoaderEntrySelected still names the entry the
+ * firmware booted. kexecd booted kernel B from firmware-booted A; staging
+ * A again is another kernel than the running one, so auto must kexec, not
+ * soft-reboot into B. */
+TEST_F(ManagerTest, AfterAKexecTheRunningKernelIsTheRecordedOne)
+{
+	stage();
+	const std::string a = reboot_->staged().at("kernel").at("sha256");
+	BootedKernel firmwareBooted;
+	firmwareBooted.sha256 = a; // LoaderEntrySelected: the firmware boot's entry, A
+	firmwareBooted.why = "LoaderEntrySelected";
+
+	KexecRecord record;
+	record.bootId = "11111111-the-boot-before";
+	record.entry = "b.efi";
+	record.kernelSha256 = std::string(64, 'b');
+	record.cmdline = "root=/dev/vda ro";
+	record.time = "2026-12-07T10:00:00Z";
+	record.loader = readLoaderSnapshot(settings_.discovery.efivarsDir);
+	ASSERT_TRUE(StateFile(settings_.kexecRecordPath).write(record.toJson()).ok());
+	/* The first boot after the kexec: nothing decided for it yet. */
+	std::filesystem::remove(settings_.bootOriginPath);
+	restartManager();
+	manager_->setBootedKernel(firmwareBooted);
+
+	EXPECT_EQ(manager_->bootOrigin().via, BootVia::Kexec);
+	RebootRequest automatic;
+	automatic.mode = RebootMode::Auto;
+	RebootFacts facts;
+	auto plan = manager_->planReboot(automatic, logind(), &facts);
+	ASSERT_TRUE(plan.ok()) << plan.error().message;
+	EXPECT_EQ(plan->action, RebootAction::Kexec) << planJson(facts, plan).dump(1);
+	EXPECT_EQ(facts.running.linuxSha256, std::string(64, 'b'));
+	EXPECT_EQ(planJson(facts, plan).at("booted").at("via"), "kexec");
+
+	/* Without the record the firmware's word is all there is: same kernel. */
+	StateFile(settings_.kexecRecordPath).remove();
+	std::filesystem::remove(settings_.bootOriginPath);
+	restartManager();
+	manager_->setBootedKernel(firmwareBooted);
+	EXPECT_EQ(manager_->bootOrigin().via, BootVia::Firmware);
+	plan = manager_->planReboot(automatic, logind());
+	ASSERT_TRUE(plan.ok());
+	EXPECT_EQ(plan->action, RebootAction::Soft);
+}
+
+/* The decision is made once per boot: a record written for the next kexec
+ * does not change what this boot was. */
+TEST_F(ManagerTest, BootOriginIsDecidedOncePerBoot)
+{
+	KexecRecord record;
+	record.bootId = "11111111-the-boot-before";
+	record.kernelSha256 = std::string(64, 'b');
+	record.cmdline = "root=/dev/vda ro";
+	record.loader = readLoaderSnapshot(settings_.discovery.efivarsDir);
+	ASSERT_TRUE(StateFile(settings_.kexecRecordPath).write(record.toJson()).ok());
+	std::filesystem::remove(settings_.bootOriginPath);
+	restartManager();
+	ASSERT_EQ(manager_->bootOrigin().via, BootVia::Kexec);
+	record.bootId = "22222222-this-boot"; // this boot prepares the next kexec
+	ASSERT_TRUE(StateFile(settings_.kexecRecordPath).write(record.toJson()).ok());
+	restartManager();
+	EXPECT_EQ(manager_->bootOrigin().via, BootVia::Kexec);
+}
+
+/* Firmware requests win: auto goes cold, kexec is refused by name, and a
+ * reboot someone else started unloads the kernel (issue 26). */
+TEST_F(ManagerTest, FirmwareRequestsWin)
+{
+	stage();
+	const std::string osIndications = settings_.discovery.efivarsDir + "/OsIndications-" + kEfiGlobalGuid;
+	writeText(osIndications, std::string("\x07\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00", 12));
+	RebootRequest kexec;
+	kexec.mode = RebootMode::Kexec;
+	auto refused = manager_->planReboot(kexec, logind());
+	ASSERT_FALSE(refused.ok());
+	EXPECT_EQ(refused.error().code, Code::FirmwareRequest);
+	EXPECT_NE(refused.error().message.find("firmware setup"), std::string::npos) << refused.error().message;
+	RebootRequest automatic;
+	automatic.mode = RebootMode::Auto;
+	RebootFacts facts;
+	auto cold = manager_->planReboot(automatic, logind(), &facts);
+	ASSERT_TRUE(cold.ok());
+	EXPECT_EQ(cold->action, RebootAction::Cold);
+	EXPECT_TRUE(cold->unloadFirst);
+	EXPECT_EQ(planJson(facts, cold).at("firmware_requests").size(), 1u);
+
+	/* systemctl reboot --firmware-setup with kexecd's kernel loaded. */
+	manager_->prepareForShutdown(true, true);
+	EXPECT_FALSE(kernelLoaded());
+	EXPECT_NE(reboot_->lastError().find("firmware"), std::string::npos) << reboot_->lastError();
+	EXPECT_FALSE(exists(settings_.kexecRecordPath));
+}
+
+/* A reboot someone else started with kexecd's kernel loaded is recorded
+ * before systemd kexecs; a power-off is not. */
+TEST_F(ManagerTest, ForeignRebootIntoTheStagedKernelIsRecorded)
+{
+	stage();
+	manager_->prepareForShutdown(true, false);
+	EXPECT_FALSE(exists(settings_.kexecRecordPath));
+	manager_->prepareForShutdown(true, true);
+	ASSERT_TRUE(exists(settings_.kexecRecordPath));
+	EXPECT_TRUE(kernelLoaded());
+	auto j = StateFile(settings_.kexecRecordPath).read();
+	ASSERT_TRUE(j.ok() && j->has_value());
+	auto record = KexecRecord::fromJson(**j);
+	ASSERT_TRUE(record.ok()) << record.error().message;
+	EXPECT_EQ(record->bootId, "22222222-this-boot");
+	EXPECT_EQ(record->kernelSha256, reboot_->staged().at("kernel").at("sha256"));
 }
 
 } // namespace

@@ -17,6 +17,8 @@ const char *codeName(Code code)
 	case Code::AccessDenied: return "AccessDenied";
 	case Code::Inhibited: return "Inhibited";
 	case Code::NoCrashMemory: return "NoCrashMemory";
+	case Code::FirmwareRequest: return "FirmwareRequest";
+	case Code::BootAssessment: return "BootAssessment";
 	case Code::Io: return "Io";
 	case Code::Internal: return "Internal";
 	}

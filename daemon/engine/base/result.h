@@ -23,6 +23,8 @@ enum class Code {
 	AccessDenied,      // polkit said no
 	Inhibited,         // a block inhibitor refuses the reboot
 	NoCrashMemory,     // the crash slot has no (or too little) crashkernel= memory
+	FirmwareRequest,   // a firmware request (setup UI, one-shot entry, capsule) needs the firmware path
+	BootAssessment,    // boot counting (BootCounting=refuse, or no tries left) needs the firmware path
 	Io,                // reading or writing a file or memfd failed
 	Internal,          // a bug: should never reach a user
 };

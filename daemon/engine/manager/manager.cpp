@@ -11,6 +11,10 @@
 
 #include "config.h"
 #include "fd.h"
+#include "esp_files.h"
+#include "firmware_state.h"
+#include "record.h"
+#include "state_file.h"
 #include "text.h"
 
 namespace kexecd {
@@ -36,6 +40,9 @@ void Manager::log(LogLevel level, std::string message, std::string slot) const
 
 void Manager::start()
 {
+	/* Before any reboot can be planned: "the running kernel" depends on it. */
+	setBootOrigin(establishBootOrigin(settings_.kexecRecordPath, settings_.bootOriginPath, settings_.procRoot,
+					  settings_.discovery.efivarsDir));
 	(void)takeChangedProperties(); // records the initial values; nobody listens yet
 	updateRebootRequired();
 	scheduleRecheck();
@@ -55,6 +62,95 @@ void Manager::setBootedKernel(BootedKernel booted)
 	log(LogLevel::Info, "Booted kernel: " + (booted.sha256.empty() ? booted.why : booted.sha256 + ", " + booted.why));
 	booted_ = std::move(booted);
 	updateRebootRequired();
+}
+
+void Manager::setBootOrigin(BootOrigin origin)
+{
+	log(LogLevel::Info, "This boot: " + origin.summary() + " (" + origin.why + ")");
+	origin_ = std::move(origin);
+	updateRebootRequired();
+}
+
+std::optional<std::string> Manager::entryDefaultAtStaging() const
+{
+	const nlohmann::json staged = reboot_.staged();
+	const auto p = nlohmann::json::json_pointer("/loader/entry_default");
+	if (!staged.contains(p) || !staged.at(p).is_string())
+		return std::nullopt;
+	return staged.at(p).get<std::string>();
+}
+
+CountingPreview Manager::countingPreview() const
+{
+	return previewCounting(reboot_.staged(), settings_.bootCounting);
+}
+
+Result<void> Manager::commitKexec()
+{
+	if (committed_)
+		return {};
+	if (reboot_.state() != StageState::Staged && reboot_.state() != StageState::Rebooting)
+		return {}; // a foreign kernel: nothing of kexecd's to count or record
+	const auto requests = readFirmwareRequests(settings_.discovery.efivarsDir, entryDefaultAtStaging());
+	if (requests.any()) {
+		std::string message = "the next boot was asked to go through the firmware";
+		for (const auto &r : requests.reasons)
+			message += "; " + r;
+		return makeError(Code::FirmwareRequest, message);
+	}
+	CountingPreview counting = countingPreview();
+	if (!counting.refusal.empty())
+		return makeError(Code::BootAssessment, counting.refusal);
+
+	const nlohmann::json staged = reboot_.staged();
+	auto text = [&](const char *pointer) {
+		const auto p = nlohmann::json::json_pointer(pointer);
+		return staged.contains(p) && staged.at(p).is_string() ? staged.at(p).get<std::string>() : std::string();
+	};
+	const BootFacts now = readBootFacts(settings_.procRoot, settings_.discovery.efivarsDir);
+	KexecRecord record;
+	record.bootId = now.bootId;
+	record.entry = text("/discovery/id");
+	record.file = counting.file;
+	record.kernelSha256 = text("/kernel/sha256");
+	record.cmdline = text("/cmdline");
+	record.time = isoTime(std::chrono::system_clock::now());
+	/* A chain of kexecs keeps describing the one firmware boot. */
+	record.firmwareBoot = origin_.via == BootVia::Kexec ? origin_.firmwareBoot : now.bootTime;
+	record.loader = now.loader;
+	if (counting.counted()) {
+		KEXECD_TRY(takeTry(counting));
+		record.countedFrom = counting.file;
+		record.file = counting.file.substr(0, counting.file.rfind('/') + 1) + counting.renamedTo;
+		log(LogLevel::Info, "Boot counting: " + counting.note);
+	}
+	if (!settings_.kexecRecordPath.empty()) {
+		auto written = StateFile(settings_.kexecRecordPath).write(record.toJson());
+		if (!written) {
+			(void)giveTryBack(counting);
+			return makeError(Code::Io, "cannot record the kexec in " + settings_.kexecRecordPath + ": " +
+							   written.error().message);
+		}
+	}
+	committed_ = true;
+	committedCounting_ = std::move(counting);
+	return {};
+}
+
+void Manager::undoCommit(const std::string &why)
+{
+	if (!committed_)
+		return;
+	committed_ = false;
+	if (committedCounting_.counted()) {
+		auto r = giveTryBack(committedCounting_);
+		log(r ? LogLevel::Info : LogLevel::Warning,
+		    r ? "Boot counting: gave the try back (" + why + ")"
+		      : "Boot counting: cannot give the try back (" + why + "): " + r.error().message);
+	}
+	committedCounting_ = {};
+	if (!settings_.kexecRecordPath.empty())
+		(void)StateFile(settings_.kexecRecordPath).remove();
 }
 
 Result<void> Manager::beginStaging()
@@ -93,8 +189,24 @@ RebootFacts Manager::rebootFacts(const RebootRequest &request, const LogindCapab
 	f.state = stateName(reboot_.state());
 	f.staged = reboot_.staged();
 	f.running = readRunningSystem(settings_.procRoot, settings_.runRoot);
-	f.running.linuxSha256 = booted_.sha256;
-	f.running.linuxWhy = booted_.why;
+	if (origin_.via == BootVia::Kexec && !origin_.kernelSha256.empty()) {
+		/* LoaderEntrySelected is the firmware boot's, not this one's. */
+		f.running.linuxSha256 = origin_.kernelSha256;
+		f.running.linuxWhy = "the kernel kexecd kexec'ed into at " + origin_.since + " (its record)";
+	} else {
+		f.running.linuxSha256 = booted_.sha256;
+		f.running.linuxWhy = booted_.why;
+	}
+	f.booted = origin_.toJson();
+	if (reboot_.state() == StageState::Staged) {
+		f.firmwareRequests = readFirmwareRequests(settings_.discovery.efivarsDir, entryDefaultAtStaging()).reasons;
+		const CountingPreview counting = countingPreview();
+		f.bootCounting = counting.toJson();
+		f.bootCountingNote = counting.counted() ? counting.note : "";
+		f.bootCountingRefusal = counting.refusal;
+	}
+	if (auto esp = findEsp(settings_.discovery))
+		f.firmwareBootNote = firmwareBootCountingNote(origin_, settings_.discovery.efivarsDir, *esp);
 	f.logindKexec = caps.available && caps.kexec;
 	f.logindSoftReboot = caps.available && caps.softReboot;
 	f.logindDetail = caps.available ? caps.detail : "systemd-logind is not running: " + caps.detail;
@@ -124,9 +236,10 @@ Result<RebootPlan> Manager::planReboot(const RebootRequest &request, const Login
 
 Result<void> Manager::checkBeforeLogind(const RebootPlan &plan)
 {
-	if (plan.action == RebootAction::Kexec)
-		return reboot_.checkRebootable();
-	return {};
+	if (plan.action != RebootAction::Kexec)
+		return {};
+	KEXECD_TRY(reboot_.checkRebootable());
+	return commitKexec();
 }
 
 Result<void> Manager::logindAccepted(const RebootPlan &plan)
@@ -151,6 +264,7 @@ Result<void> Manager::logindAccepted(const RebootPlan &plan)
 						   "the staged kernel stays staged", settings_.timeoutSec));
 		reboot_.rebootAborted(fmt::format("no shutdown within {} s of logind accepting it",
 						  settings_.timeoutSec));
+		undoCommit("no shutdown came");
 	});
 	return {};
 }
@@ -160,16 +274,38 @@ void Manager::logindRefused(const RebootPlan &plan, const Error &error)
 	log(LogLevel::Error, "Reboot through systemd-logind failed: " + error.message);
 	reboot_.noteError(fmt::format("the {} reboot did not happen: {}", rebootActionName(plan.action),
 				      error.message));
+	undoCommit("the reboot did not happen");
 }
 
-void Manager::prepareForShutdown(bool active)
+void Manager::prepareForShutdown(bool active, bool kexecImminent)
 {
-	if (active || !rebooting())
+	if (active) {
+		/* A reboot kexecd started is committed already. */
+		if (!kexecImminent || rebooting() || committed_ || reboot_.state() != StageState::Staged)
+			return;
+		auto r = commitKexec();
+		if (r) {
+			log(LogLevel::Info, "A reboot started elsewhere kexecs into the staged kernel; recorded it");
+			return;
+		}
+		/* systemd kexecs whatever is loaded: unloading is the only way to
+		 * send this reboot through the firmware. */
+		const std::string why = "the reboot goes through the firmware, the staged kernel was unloaded: " +
+					r.error().message;
+		auto unloaded = reboot_.unstage();
+		log(unloaded ? LogLevel::Warning : LogLevel::Error,
+		    unloaded ? why : "cannot unload the staged kernel (" + unloaded.error().message + "), so " +
+					     "the reboot kexecs although: " + r.error().message);
+		reboot_.noteError(why);
+		return;
+	}
+	if (!rebooting())
 		return;
 	timers_.cancel(rebootTimer_);
 	rebootTimer_ = 0;
 	log(LogLevel::Info, "systemd-logind reports the shutdown cancelled or failed; still staged");
 	reboot_.rebootAborted("systemd-logind reports the shutdown cancelled or failed");
+	undoCommit("the shutdown was cancelled");
 }
 
 Result<void> Manager::checkForceReboot(uint32_t callerUid)
@@ -184,6 +320,7 @@ Result<void> Manager::checkForceReboot(uint32_t callerUid)
 Result<void> Manager::prepareForceReboot(uint32_t callerUid)
 {
 	KEXECD_TRY(checkForceReboot(callerUid));
+	KEXECD_TRY(commitKexec());
 	return reboot_.setRebooting();
 }
 
@@ -194,6 +331,7 @@ Result<void> Manager::forceRebootNow()
 	if (!r) {
 		log(LogLevel::Error, "reboot(LINUX_REBOOT_CMD_KEXEC) failed: " + r.error().message);
 		reboot_.rebootAborted("reboot(LINUX_REBOOT_CMD_KEXEC) failed");
+		undoCommit("reboot(LINUX_REBOOT_CMD_KEXEC) failed");
 		return r;
 	}
 	/* Only a fake kernel returns here. */
@@ -254,8 +392,12 @@ nlohmann::json Manager::describe(const LogindCapabilities &caps)
 		{ "detail", displayText(caps.detail) },
 		{ "reboot_required_file", settings_.requiredFile },
 	};
+	nlohmann::json booted = origin_.toJson();
+	booted["summary"] = origin_.summary();
+	booted["boot_counting"] = bootCountingName(settings_.bootCounting);
 	return {
 		{ "reboot", reboot },
+		{ "booted", booted },
 		{ "state", stateName(reboot_.state()) },
 		{ "staged", reboot_.staged() },
 		{ "kernel_support", reboot_.kernelSupport() },

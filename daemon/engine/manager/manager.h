@@ -20,7 +20,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "boot_assessment.h"
 #include "booted_kernel.h"
+#include "kexec_record.h"
 #include "kernel.h"
 #include "logind_facts.h"
 #include "reboot_plan.h"
@@ -39,8 +41,16 @@ struct RebootSettings {
 	/* Where /proc/cmdline, osrelease and /run/nextroot are read. */
 	std::string procRoot = "/proc";
 	std::string runRoot = "/run";
-	/* Where the booted entry's kernel is looked up (booted_kernel.h). */
+	/* Where the booted entry's kernel is looked up (booted_kernel.h), and
+	 * the EFI variables (discovery.efivarsDir). */
 	DiscoveryPaths discovery;
+	/* Boot counting through a kexec (boot_assessment.h). */
+	BootCounting bootCounting = BootCounting::Emulate;
+	/* kexec_record.h: the record written before each kexec (persistent,
+	 * StateDirectory) and this boot's origin (RuntimeDirectory); "" keeps
+	 * none (then no boot is taken for a kexec by kexecd). */
+	std::string kexecRecordPath;
+	std::string bootOriginPath;
 };
 
 /* What a Reboot, SoftReboot or PlanReboot call asks for. */
@@ -90,6 +100,9 @@ public:
 	/* Which kernel this boot runs (found once, on the worker: file I/O). */
 	void setBootedKernel(BootedKernel booted);
 	const BootedKernel &bootedKernel() const { return booted_; }
+	/* How this boot started (decided once per boot: decideBootOrigin()). */
+	void setBootOrigin(BootOrigin origin);
+	const BootOrigin &bootOrigin() const { return origin_; }
 
 	/* One staging at a time across both slots, and none while a reboot
 	 * into the staged kernel is in progress (Code::Busy). endStaging()
@@ -109,8 +122,15 @@ public:
 	Result<RebootPlan> planReboot(const RebootRequest &request, const LogindCapabilities &caps,
 				      RebootFacts *facts = nullptr);
 	/* Just before logind is asked: a kexec still has its kernel (the state
-	 * may have changed while polkit was asking). */
+	 * may have changed while polkit was asking), and is committed: the
+	 * boot counter taken and the record written (commitKexec()). */
 	Result<void> checkBeforeLogind(const RebootPlan &plan);
+	/* Before any kexec into the staged kernel: no firmware request, the
+	 * entry's try taken (BootCounting=emulate), the KexecRecord written.
+	 * Fails with FirmwareRequest, BootAssessment or Io, having undone
+	 * what it did. Once per reboot; undoCommit() when it does not come. */
+	Result<void> commitKexec();
+	void undoCommit(const std::string &why);
 	/* logind accepted. A cold reboot unloads the staged kernel now, not
 	 * before, so a refused reboot never loses it; a kexec is "rebooting"
 	 * until the shutdown, or until the bound runs out. */
@@ -118,8 +138,14 @@ public:
 	/* logind refused or could not be asked: LastError says so, the staged
 	 * kernel stays. */
 	void logindRefused(const RebootPlan &plan, const Error &error);
-	/* logind's PrepareForShutdown(false): a shutdown cancelled or failed. */
-	void prepareForShutdown(bool active);
+	/* logind's PrepareForShutdown: false means a shutdown cancelled or
+	 * failed. true with kexecImminent (systemd queued kexec.target, or
+	 * could not say) for a reboot someone else started: systemd kexecs
+	 * whatever is loaded, so the kexec is committed now, or, when it must
+	 * not happen (a firmware request, a counter that cannot be taken),
+	 * the staged kernel is unloaded so the reboot goes through the
+	 * firmware. */
+	void prepareForShutdown(bool active, bool kexecImminent = false);
 	/* Reboot(force), after planReboot() with force: root only, never
 	 * through polkit. prepareForceReboot() marks "rebooting" (so the bus
 	 * can publish it), forceRebootNow() calls reboot(); when the kernel
@@ -144,6 +170,8 @@ public:
 
 private:
 	void scheduleRecheck();
+	CountingPreview countingPreview() const;
+	std::optional<std::string> entryDefaultAtStaging() const;
 	void log(LogLevel level, std::string message, std::string slot = {}) const;
 
 	Stager &reboot_;
@@ -158,6 +186,11 @@ private:
 	Timers::Id recheckTimer_ = 0;
 	std::string rebootRequired_;  // what the sentinel says now ("" absent)
 	BootedKernel booted_;
+	BootOrigin origin_;
+	/* The kexec committed for the reboot under way, so a reboot that does
+	 * not come gives the try back. */
+	bool committed_ = false;
+	CountingPreview committedCounting_;
 	PropertySnapshot published_;
 };
 

@@ -141,7 +141,27 @@ RunningSystem readRunningSystem(const std::string &procRoot, const std::string &
 	return r;
 }
 
+namespace {
+
+Result<RebootPlan> decide(const RebootFacts &f);
+
+} // namespace
+
 Result<RebootPlan> planReboot(const RebootFacts &f)
+{
+	auto plan = decide(f);
+	/* What the reboot does besides, after what decided it (the first
+	 * reason is the one the reboot-required sentinel shows). */
+	if (plan && plan->action == RebootAction::Kexec && !f.bootCountingNote.empty())
+		plan->reasons.push_back(f.bootCountingNote);
+	if (plan && plan->action != RebootAction::Soft && !f.firmwareBootNote.empty())
+		plan->reasons.push_back(f.firmwareBootNote);
+	return plan;
+}
+
+namespace {
+
+Result<RebootPlan> decide(const RebootFacts &f)
 {
 	RebootPlan plan;
 	auto &why = plan.reasons;
@@ -187,10 +207,25 @@ Result<RebootPlan> planReboot(const RebootFacts &f)
 		return plan;
 	};
 
+	/* A kexec would drop what the user asked the firmware for, or skip
+	 * the boot assessment the entry needs: cold for auto, refused for
+	 * kexec. A soft-reboot keeps the firmware's state for the next real
+	 * reboot, so it is not affected. */
+	auto blocked = [&]() -> std::optional<Error> {
+		if (!f.firmwareRequests.empty())
+			return refusal(Code::FirmwareRequest, "the next boot was asked to go through the firmware",
+				       f.firmwareRequests);
+		if (staged && !f.bootCountingRefusal.empty())
+			return refusal(Code::BootAssessment, f.bootCountingRefusal, {});
+		return std::nullopt;
+	};
+
 	switch (f.mode) {
 	case RebootMode::Kexec:
 		if (!loaded)
 			return makeError(Code::NotStaged, "no kernel is staged");
+		if (auto e = blocked())
+			return *e;
 		why.push_back(foreign ? "kexec requested; a kernel staged by another tool is loaded"
 				      : "kexec requested");
 		return kexec();
@@ -214,6 +249,10 @@ Result<RebootPlan> planReboot(const RebootFacts &f)
 			return refusal(Code::NotStaged, "no kernel is staged (require_staged)", {});
 		return cold();
 	}
+	if (auto e = blocked()) {
+		why.push_back(e->message);
+		return cold();
+	}
 	if (foreign) {
 		why.push_back("a kernel staged by another tool is loaded; kexecd cannot tell whether it is "
 			      "the running one");
@@ -232,6 +271,8 @@ Result<RebootPlan> planReboot(const RebootFacts &f)
 	return soft();
 }
 
+} // namespace
+
 nlohmann::json planJson(const RebootFacts &f, const Result<RebootPlan> &plan)
 {
 	nlohmann::json j = {
@@ -245,6 +286,9 @@ nlohmann::json planJson(const RebootFacts &f, const Result<RebootPlan> &plan)
 		{ "logind", { { "kexec", f.logindKexec },
 			      { "soft_reboot", f.logindSoftReboot },
 			      { "detail", f.logindDetail } } },
+		{ "firmware_requests", f.firmwareRequests },
+		{ "boot_counting", f.bootCounting },
+		{ "booted", f.booted.is_null() ? nlohmann::json::object() : f.booted },
 	};
 	if (plan) {
 		j["decision"] = rebootActionName(plan->action);

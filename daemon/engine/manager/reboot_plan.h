@@ -42,6 +42,14 @@ struct RebootFacts {
 	bool logindKexec = true;     // logind's RebootWithFlags knows 0x02
 	bool logindSoftReboot = false;
 	std::string logindDetail;
+	/* What would make a kexec betray the firmware path (issue 26): the
+	 * user's firmware requests, and the staged entry's boot counter. */
+	std::vector<std::string> firmwareRequests;
+	nlohmann::json bootCounting;   // null, or {"file", "renamed_to"}
+	std::string bootCountingNote;  // what happens to the counter, for the reasons
+	std::string bootCountingRefusal; // set: no kexec into this entry
+	nlohmann::json booted;         // BootOrigin::toJson() of this boot
+	std::string firmwareBootNote;  // the firmware boot's unblessed entry, if any
 };
 
 struct RebootPlan {

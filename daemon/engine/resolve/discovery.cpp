@@ -292,6 +292,18 @@ std::optional<std::string> loaderConfDefault(const std::string &esp)
 	return parseLoaderConfDefault(*text);
 }
 
+} // namespace
+
+bool defaultIsSaved(const DiscoveryPaths &paths)
+{
+	if (auto v = readLoaderVariable(paths.efivarsDir, "LoaderEntryDefault"))
+		return *v == "@saved";
+	auto esp = findEsp(paths);
+	return esp && loaderConfDefault(*esp) == std::optional<std::string>("@saved");
+}
+
+namespace {
+
 /* First boot loader entry (in menu order) whose id matches pattern. */
 const UkiEntry *findEntry(const std::vector<UkiEntry> &entries, const std::string &pattern)
 {

@@ -96,6 +96,11 @@ Result<std::vector<UkiEntry>> listUkis(const DiscoveryPaths &paths,
  * "loader.conf", "order"). Code::Unsupported when there is no UKI. */
 Result<UkiEntry> defaultUki(const DiscoveryPaths &paths, std::string *why, std::string *rule = nullptr);
 
+/* Whether systemd-boot picks the entry booted last ("default @saved" in
+ * LoaderEntryDefault or loader.conf), so a kexec boot must update
+ * LoaderEntryLastBooted as systemd-boot would at a firmware boot. */
+bool defaultIsSaved(const DiscoveryPaths &paths);
+
 /* The last non-empty "default" of a loader.conf text (systemd-boot syntax:
  * "key value", whole-line '#' comments, value optionally in double
  * quotes); nullopt when none. */

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "config.h"
+#include "efi_vars.h"
 #include "record.h"
 #include "stage_default.h"
 #include "text.h"
@@ -25,6 +26,11 @@ nlohmann::json Stager::recordBase(InputKind kind, SignaturePolicy policy, const 
 	record["cmdline"] = cmdline;
 	if (!request.discoveredId.empty())
 		record["discovery"] = discoveryRecord(request);
+	/* What the firmware path would follow if the reboot went through it:
+	 * a change before the reboot is the user's request to go that way
+	 * (firmware_state.h). */
+	const auto entryDefault = readLoaderVariable(config_.discovery.efivarsDir, "LoaderEntryDefault");
+	record["loader"] = { { "entry_default", entryDefault ? nlohmann::json(*entryDefault) : nlohmann::json() } };
 	return record;
 }
 

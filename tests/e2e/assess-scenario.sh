@@ -1,0 +1,167 @@
+#!/bin/bash
+# SPDX-License-Identifier: LGPL-2.1-or-later
+#
+# The boot-assessment e2e's scenario (run-assess.sh), inside a real Debian system with systemd as
+# PID 1 that OVMF and systemd-boot boot from a GPT ESP holding boot-counted UKIs. It runs once per
+# boot (kexecd-e2e.service), keeps its phase in /var/lib/kexecd-e2e, and prints E2E-PASS/E2E-FAIL
+# lines and E2E-STATE lines (what the firmware path and the kexecd path leave) on the serial
+# console, which run-assess.sh checks.
+#   boot 1 firmware  systemd-boot takes a try of kexecd-b+3.efi, systemd-bless-boot blesses it
+#   boot 2 kexec     the same entry, counted again, through kexecd: kexecd takes the try,
+#                    kexecd-bless-boot blesses it; the state must equal boot 1's
+#   boot 3 kexec     into kexecd-a.efi (kernel A, older); staging b again must plan a kexec
+#   boot 4 kexec     into kexecd-c+1.efi, whose boot fails boot-complete.target: no try back,
+#                    StageDefault falls back to b
+#   boot 5 firmware  systemd-boot boots b as well; then systemctl reboot --firmware-setup with b
+#                    staged must end in the firmware setup, not in b
+set -u
+E=/root/e2e
+state=/var/lib/kexecd-e2e
+mkdir -p "$state"
+phase=$(cat "$state/phase" 2>/dev/null || echo 1)
+L=/efi/EFI/Linux
+FAILED=0
+say() { echo "E2E: [$(cut -d' ' -f1 /proc/uptime)] $*"; }
+pass() { echo "E2E-PASS $*"; }
+fail() { echo "E2E-FAIL $*"; FAILED=1; }
+check() { # NAME ACTUAL EXPECTED
+	if [ "$2" = "$3" ]; then pass "$1: $2"; else fail "$1: '$2', expected '$3'"; fi
+}
+capture() {
+	local name=$1
+	shift
+	out=$("$@" 2>&1)
+	rc=$?
+	echo "E2E-BEGIN $name"
+	printf '%s\n' "$out"
+	echo "E2E-END $name rc=$rc"
+}
+next() { echo "$1" >"$state/phase"; sync; }
+entries() { (cd $L && ls | LC_ALL=C sort | tr '\n' ' ' | sed 's/ $//'); }
+# Waits for boot-complete.target to be reached or to fail, then for the bless units to be done.
+# (is-system-running says "starting" while this oneshot runs: the failed units say more.)
+settle() {
+	local i u
+	for i in $(seq 1 120); do
+		systemctl list-jobs --no-legend 2>/dev/null | grep -q -E 'boot-complete|bless-boot|e2e-health' || break
+		sleep 1
+	done
+	for u in systemd-bless-boot.service kexecd-bless-boot.service; do
+		for i in $(seq 1 60); do
+			case "$(systemctl show -p ActiveState --value "$u")" in activating) sleep 1 ;; *) break ;; esac
+		done
+	done
+}
+# What a boot leaves: the ESP names, systemd-bless-boot's and kexecd's word, the system state.
+report() { # LABEL
+	settle
+	echo "E2E-STATE $1 entries=$(entries)"
+	echo "E2E-STATE $1 bless-status=$(/usr/lib/systemd/systemd-bless-boot status 2>&1 | head -n1)"
+	echo "E2E-STATE $1 system=boot-complete:$(systemctl is-active boot-complete.target) failed:$(systemctl list-units --failed --no-legend --plain 2>/dev/null | awk '{print $1}' | tr '\n' ' ' | sed 's/ $//')"
+	echo "E2E-STATE $1 booted=$(kexecctl --no-pager status | sed -n 's/^ *This boot: //p' | cut -d';' -f1)"
+	echo "E2E-STATE $1 kexecd-bless-boot=$(/usr/libexec/kexecd-bless-boot status 2>&1 | sed -n 2p)"
+	echo "E2E-STATE $1 units=sd-bless:$(systemctl show -p ConditionResult --value systemd-bless-boot.service)/$(systemctl show -p Result --value systemd-bless-boot.service) kexecd-bless:$(systemctl show -p ConditionResult --value kexecd-bless-boot.service)/$(systemctl show -p ActiveState --value kexecd-bless-boot.service)"
+}
+dry_run() { kexecctl --no-pager --json reboot --auto --dry-run 2>&1; }
+json() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>/dev/null; }
+
+say "phase $phase, $(systemctl --version | head -n1), kernel $(uname -r), cmdline $(cat /proc/cmdline)"
+say "LoaderEntrySelected=$(tr -d '\0' </sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f 2>/dev/null | cut -c5- | tr -cd '[:print:]')"
+
+case "$phase" in
+1)
+	capture dpkg-install dpkg -i "$E"/kexecd_*.deb
+	[ "$rc" = 0 ] && pass dpkg-install || fail "dpkg-install rc=$rc"
+	mkdir -p /etc/kexecd
+	printf '[Manager]\nESP=/efi\n' >/etc/kexecd/kexecd.conf
+	cp "$E/kexecd-c.efi" /root/kexecd-c.efi
+	# A health check boot-complete.target requires (systemd's pattern for boot assessment): it
+	# fails while $state/fail-boot exists.
+	cat >/etc/systemd/system/e2e-health.service <<'UNIT'
+[Unit]
+Description=kexecd e2e health check
+DefaultDependencies=no
+After=local-fs.target
+Before=boot-complete.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c '! test -e /var/lib/kexecd-e2e/fail-boot'
+
+[Install]
+RequiredBy=boot-complete.target
+UNIT
+	systemctl enable e2e-health.service
+	# The firmware boot: kexecd-boot-detect ran before kexecd was installed; it runs now, as it
+	# does at every boot once installed.
+	/usr/libexec/kexecd-bless-boot detect
+	report firmware
+	check "firmware-entry-selected" "$(kexecctl --no-pager status | sed -n 's/^ *This boot: //p')" "firmware, entry 'kexecd-b.efi'"
+	# The same entry counted again, as a fresh install of it would be.
+	mv $L/kexecd-b.efi $L/kexecd-b+3.efi && sync
+	capture stage-b kexecctl --no-pager stage
+	[ "$rc" = 0 ] && pass stage-default-b || fail "stage-default-b rc=$rc"
+	plan=$(dry_run)
+	echo "E2E-PLAN1 $plan"
+	check plan-boot-counting "$(json 'd["boot_counting"]["renamed_to"]' <<<"$plan")" "$L/kexecd-b+2-1.efi"
+	next 2
+	say "rebooting into kexecd-b+3.efi through kexecd"
+	capture reboot-kexec kexecctl --no-pager reboot --kexec
+	[ "$rc" = 0 ] || fail "reboot-kexec rc=$rc"
+	;;
+2)
+	report kexec
+	check "kexec-boot-detected" "$(cat /run/kexecd/kexec-boot 2>/dev/null | json 'd["entry"]')" "kexecd-b.efi"
+	# Rollback: into the older kernel A (a file, not discovered) ...
+	capture stage-a kexecctl --no-pager stage $L/kexecd-a.efi
+	[ "$rc" = 0 ] && pass stage-a || fail "stage-a rc=$rc"
+	next 3
+	capture reboot-kexec-a kexecctl --no-pager reboot --kexec
+	[ "$rc" = 0 ] || fail "reboot-kexec-a rc=$rc"
+	;;
+3)
+	settle
+	# ... and back: b's kernel is not the running one although LoaderEntrySelected says b.
+	capture stage-b-again kexecctl --no-pager stage
+	plan=$(dry_run)
+	echo "E2E-PLAN3 $plan"
+	check rollback-plan-decision "$(json 'd["decision"]' <<<"$plan")" kexec
+	check rollback-plan-booted "$(json 'd["booted"]["via"]' <<<"$plan")" kexec
+	# A kexec'd boot that fails: kexecd-c+1.efi, newest, one try; boot-complete.target fails.
+	cp /root/kexecd-c.efi $L/kexecd-c+1.efi && sync
+	touch "$state/fail-boot"
+	capture stage-c kexecctl --no-pager stage
+	check stage-default-c "$(kexecctl --no-pager --json status | json 'd["staged"]["discovery"]["id"]')" kexecd-c.efi
+	next 4
+	capture reboot-kexec-c kexecctl --no-pager reboot --kexec
+	[ "$rc" = 0 ] || fail "reboot-kexec-c rc=$rc"
+	;;
+4)
+	report failed-kexec
+	rm -f "$state/fail-boot"
+	check failed-entry-kept-decremented "$(entries | grep -o 'kexecd-c[^ ]*')" "kexecd-c+0-1.efi"
+	capture stage-fallback kexecctl --no-pager stage
+	check fallback-entry "$(kexecctl --no-pager --json status | json 'd["staged"]["discovery"]["id"]')" kexecd-b.efi
+	capture unstage kexecctl --no-pager unstage
+	next 5
+	capture reboot-cold kexecctl --no-pager reboot --cold
+	[ "$rc" = 0 ] || fail "reboot-cold rc=$rc"
+	;;
+5)
+	report firmware-after-fallback
+	check firmware-fallback-entry "$(kexecctl --no-pager status | sed -n 's/^ *This boot: //p')" "firmware, entry 'kexecd-b.efi'"
+	capture stage-before-setup kexecctl --no-pager stage
+	next 6
+	echo "E2E-FIRMWARE-SETUP-REQUESTED failed=$FAILED"
+	sync
+	# systemd would kexec the loaded kernel on this plain reboot; kexecd must unload it.
+	systemctl reboot --firmware-setup
+	exit 0
+	;;
+*)
+	fail "phase $phase: booted Linux again after the firmware setup request"
+	;;
+esac
+echo "E2E-DONE phase=$phase failed=$FAILED"
+sync
