@@ -168,5 +168,58 @@ TEST(RebootPlan, ReadsTheRunningSystem)
 	fs::remove_all(root);
 }
 
+/* Issue 26: a firmware request or a boot counter that may not be taken
+ * keeps a kexec from happening: auto goes cold, kexec is refused by name,
+ * soft and cold are not affected. */
+TEST(RebootPlan, FirmwarePathWins)
+{
+	const auto other = record("6.12.0-1-amd64", "root=/dev/vda ro");
+	for (RebootMode mode : { RebootMode::Auto, RebootMode::Kexec, RebootMode::Soft, RebootMode::Cold }) {
+		auto f = facts(mode, "staged", other);
+		f.firmwareRequests = { "OsIndications asks for the firmware setup" };
+		auto plan = planReboot(f);
+		switch (mode) {
+		case RebootMode::Kexec:
+			ASSERT_FALSE(plan.ok());
+			EXPECT_EQ(plan.error().code, Code::FirmwareRequest);
+			EXPECT_NE(plan.error().message.find("firmware setup"), std::string::npos);
+			break;
+		case RebootMode::Auto:
+		case RebootMode::Cold:
+			ASSERT_TRUE(plan.ok());
+			EXPECT_EQ(plan->action, RebootAction::Cold);
+			EXPECT_TRUE(plan->unloadFirst);
+			break;
+		case RebootMode::Soft:
+			ASSERT_TRUE(plan.ok());
+			EXPECT_EQ(plan->action, RebootAction::Soft);
+			break;
+		}
+	}
+	auto counted = facts(RebootMode::Kexec, "staged", other);
+	counted.bootCountingRefusal = "'deb+3.efi' is boot-counted and BootCounting=refuse";
+	auto refused = planReboot(counted);
+	ASSERT_FALSE(refused.ok());
+	EXPECT_EQ(refused.error().code, Code::BootAssessment);
+	counted.mode = RebootMode::Auto;
+	auto cold = planReboot(counted);
+	ASSERT_TRUE(cold.ok());
+	EXPECT_EQ(cold->action, RebootAction::Cold);
+	/* A foreign kernel has no counter of kexecd's. */
+	auto foreign = facts(RebootMode::Kexec, "foreign");
+	foreign.bootCountingRefusal = "x";
+	EXPECT_TRUE(planReboot(foreign).ok());
+	/* The try kexecd takes is said, after what decided. */
+	auto emulate = facts(RebootMode::Auto, "staged", other);
+	emulate.bootCountingNote = "'deb+3.efi' is boot-counted (3 tries left): kexecd renames it";
+	emulate.bootCounting = { { "file", "/efi/EFI/Linux/deb+3.efi" }, { "renamed_to", "/efi/EFI/Linux/deb+2-1.efi" } };
+	auto kexec = planReboot(emulate);
+	ASSERT_TRUE(kexec.ok());
+	EXPECT_EQ(kexec->action, RebootAction::Kexec);
+	EXPECT_EQ(kexec->reasons.back(), emulate.bootCountingNote);
+	EXPECT_NE(kexec->reasons.front(), emulate.bootCountingNote);
+	EXPECT_EQ(planJson(emulate, kexec).at("boot_counting").at("renamed_to"), "/efi/EFI/Linux/deb+2-1.efi");
+}
+
 } // namespace
 } // namespace kexecd
