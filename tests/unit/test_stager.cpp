@@ -208,6 +208,24 @@ TEST_F(StagerTest, NoInitrdSetsTheFlag)
 	EXPECT_TRUE((*r)["initrd"].is_null());
 }
 
+/* Issue 26: an entry whose boot tries are used up is named, not staged,
+ * when a caller names it itself. */
+TEST_F(StagerTest, EntryWithoutTriesLeftIsRefused)
+{
+	auto good = stager_->stage(request("uki.efi"), {});
+	ASSERT_TRUE(good.ok());
+	StageRequest r = request("uki.efi");
+	r.uki.origin = "/efi/EFI/Linux/debian+0-3.efi";
+	auto refused = stager_->stage(std::move(r), {});
+	ASSERT_FALSE(refused.ok());
+	EXPECT_EQ(refused.error().code, Code::BootAssessment);
+	EXPECT_NE(refused.error().message.find("debian+0-3.efi"), std::string::npos);
+	EXPECT_EQ(stager_->staged(), *good);
+	StageRequest tries = request("uki.efi");
+	tries.uki.origin = "/efi/EFI/Linux/debian+1-2.efi";
+	EXPECT_TRUE(stager_->stage(std::move(tries), {}).ok());
+}
+
 TEST_F(StagerTest, FailureKeepsThePreviousStage)
 {
 	auto good = stager_->stage(request("uki.efi"), {});

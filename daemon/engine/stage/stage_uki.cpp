@@ -10,6 +10,7 @@
 
 #include <fmt/format.h>
 
+#include "boot_entry.h"
 #include "bpf_limits.h"
 #include "compose.h"
 #include "record.h"
@@ -34,6 +35,18 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		if (text->size() > limits.maxCmdlineExtra)
 			return makeError(Code::InvalidArgument, fmt::format("{} is {} bytes, more than the limit of {}",
 									    what, text->size(), limits.maxCmdlineExtra));
+
+	/* systemd-boot would not pick an entry whose tries are used up, and
+	 * StageDefault does not either; named, not staged, when a caller
+	 * names one itself (its name only: the file is the caller's fd). */
+	if (request.discoveredId.empty()) {
+		const std::string &origin = request.uki.origin;
+		const TriesCounter tc = parseTriesCounter(origin.substr(origin.rfind('/') + 1), ".efi");
+		if (tc.left == 0)
+			return makeError(Code::BootAssessment,
+					 fmt::format("'{}' has no boot tries left (boot counting): systemd-boot falls back to "
+						     "another entry; stage that one, or bless this one first", origin));
+	}
 
 	auto support = probeForStaging();
 	if (!support)
