@@ -177,7 +177,7 @@ protected:
 	Result<std::optional<KexecRecord>> some() { return std::optional<KexecRecord>(record_); }
 
 	std::string efivars_;
-	BootFacts now_;
+	CurrentBoot now_;
 	KexecRecord record_;
 };
 

@@ -159,7 +159,7 @@ std::string BootOrigin::summary() const
 	return entry.empty() ? std::string("firmware") : fmt::format("firmware, entry '{}'", entry);
 }
 
-BootOrigin decideBootOrigin(const Result<std::optional<KexecRecord>> &record, const BootFacts &now)
+BootOrigin decideBootOrigin(const Result<std::optional<KexecRecord>> &record, const CurrentBoot &now)
 {
 	BootOrigin o;
 	o.bootId = now.bootId;
@@ -205,7 +205,7 @@ BootOrigin decideBootOrigin(const Result<std::optional<KexecRecord>> &record, co
 BootOrigin establishBootOrigin(const std::string &recordPath, const std::string &originPath,
 			       const std::string &procRoot, const std::string &efivarsDir)
 {
-	const BootFacts now = readBootFacts(procRoot, efivarsDir);
+	const CurrentBoot now = readCurrentBoot(procRoot, efivarsDir);
 	if (!originPath.empty()) {
 		if (auto cached = StateFile(originPath).read(); cached && *cached) {
 			auto origin = BootOrigin::fromJson(**cached);
@@ -234,9 +234,9 @@ BootOrigin establishBootOrigin(const std::string &recordPath, const std::string 
 	return origin;
 }
 
-BootFacts readBootFacts(const std::string &procRoot, const std::string &efivarsDir)
+CurrentBoot readCurrentBoot(const std::string &procRoot, const std::string &efivarsDir)
 {
-	BootFacts f;
+	CurrentBoot f;
 	if (auto id = detail::readSmallFile(procRoot + "/sys/kernel/random/boot_id", 128))
 		f.bootId = collapseSpaces(*id);
 	if (auto cmdline = detail::readSmallFile(procRoot + "/cmdline", 64 * 1024))

@@ -64,7 +64,7 @@ struct BootOrigin {
 	std::string summary() const;
 };
 
-struct BootFacts {
+struct CurrentBoot {
 	std::string bootId;        // /proc/sys/kernel/random/boot_id
 	std::string bootTime;      // this boot's start (ISO 8601)
 	std::string cmdline;       // /proc/cmdline
@@ -74,7 +74,7 @@ struct BootFacts {
 
 /* record: the one read from the state directory (nullopt: none), or the
  * error it could not be read with (the decision then says why). */
-BootOrigin decideBootOrigin(const Result<std::optional<KexecRecord>> &record, const BootFacts &now);
+BootOrigin decideBootOrigin(const Result<std::optional<KexecRecord>> &record, const CurrentBoot &now);
 
 /* This boot's origin, decided once per boot: read from originPath when
  * it was decided already in this boot (kexecd-bless-boot at early boot,
@@ -85,6 +85,6 @@ BootOrigin establishBootOrigin(const std::string &recordPath, const std::string 
 
 /* Reads boot_id, the boot time and /proc/cmdline below procRoot and the
  * loader variables below efivarsDir. */
-BootFacts readBootFacts(const std::string &procRoot, const std::string &efivarsDir);
+CurrentBoot readCurrentBoot(const std::string &procRoot, const std::string &efivarsDir);
 
 } // namespace kexecd

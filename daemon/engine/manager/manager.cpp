@@ -107,7 +107,7 @@ Result<void> Manager::commitKexec()
 		const auto p = nlohmann::json::json_pointer(pointer);
 		return staged.contains(p) && staged.at(p).is_string() ? staged.at(p).get<std::string>() : std::string();
 	};
-	const BootFacts now = readBootFacts(settings_.procRoot, settings_.discovery.efivarsDir);
+	const CurrentBoot now = readCurrentBoot(settings_.procRoot, settings_.discovery.efivarsDir);
 	KexecRecord record;
 	record.bootId = now.bootId;
 	record.entry = text("/discovery/id");
