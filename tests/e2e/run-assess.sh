@@ -131,6 +131,7 @@ echo "assess: disks ready ($((SECONDS - t_start)) s)"
 log=$work/serial-assess.log
 tmo=${KEXECD_E2E_TIMEOUT:-1200}
 t_boot=$SECONDS
+: >"$log"
 # Reboots are part of the test (no -no-reboot); the run ends when OVMF shows its setup, or Linux
 # comes back instead, or the time runs out.
 "$qemu" -accel tcg -cpu max -m 2048 -smp 1 -machine q35 -nographic -nodefaults -monitor none \
