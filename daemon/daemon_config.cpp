@@ -280,6 +280,14 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 			if (!isAbsolutePath(value))
 				return bad("an absolute path");
 			config.reboot.requiredFile = std::string(value);
+		} else if (key == "CryptTab") {
+			if (reset) {
+				config.cryptTab = defaults.cryptTab;
+				continue;
+			}
+			if (!isAbsolutePath(value))
+				return bad("an absolute path");
+			config.cryptTab = std::string(value);
 		} else if (key == "MaxCmdline") {
 			if (reset) {
 				engine.limits.maxCmdline = defaults.engine.limits.maxCmdline;

@@ -26,6 +26,9 @@ struct DaemonConfig {
 	RebootSettings reboot;
 	bool stageOnInstall = false; // read by the kernel-install plugin, not the daemon
 	bool stageOnBoot = false;    // read by kexecd-stage-on-boot.service, not the daemon
+	/* CryptTab=: the volumes the unlock check reads (tpm/unlock_check.h,
+	 * UnlockPaths::crypttab). */
+	std::string cryptTab = "/etc/crypttab";
 };
 
 /* Compiled defaults, with the state file under $RUNTIME_DIRECTORY when

@@ -202,5 +202,20 @@ TEST(Config, SysfsRootFromEnvironment)
 	EXPECT_EQ(paths.procRoot, "/tmp/root/proc");
 }
 
+/* Issue 27's unlock check reads the volumes from CryptTab=. */
+TEST(Config, CryptTab)
+{
+	EXPECT_EQ(defaultConfig().cryptTab, "/etc/crypttab");
+	auto p = parse("[Manager]\nCryptTab=/etc/kexecd/crypttab\n");
+	ASSERT_TRUE(p.result.ok());
+	EXPECT_EQ(p.config.cryptTab, "/etc/kexecd/crypttab");
+	p = parse("[Manager]\nCryptTab=/etc/kexecd/crypttab\nCryptTab=\n");
+	ASSERT_TRUE(p.result.ok());
+	EXPECT_EQ(p.config.cryptTab, "/etc/crypttab");
+	p = parse("[Manager]\nCryptTab=etc/crypttab\n");
+	ASSERT_FALSE(p.result.ok());
+	EXPECT_NE(p.result.error().message.find("test.conf:2"), std::string::npos) << p.result.error().message;
+}
+
 } // namespace
 } // namespace kexecd
