@@ -16,6 +16,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <utility>
 
 #include <fmt/format.h>
 #include <libcryptsetup.h>
@@ -259,15 +260,12 @@ Tpm2Token parseTpm2TokenJson(int id, const std::string &json)
 			return fail("\"tpm2-policy-hash\" is not a hex SHA-256 digest");
 		token.policyHash = *parsed;
 	}
-	if (doc.contains("tpm2-pin")) {
-		if (!doc["tpm2-pin"].is_boolean())
-			return fail("\"tpm2-pin\" is not a boolean");
-		token.pin = doc["tpm2-pin"].get<bool>();
-	}
-	if (doc.contains("tpm2_pcrlock")) {
-		if (!doc["tpm2_pcrlock"].is_boolean())
-			return fail("\"tpm2_pcrlock\" is not a boolean");
-		token.pcrlock = doc["tpm2_pcrlock"].get<bool>();
+	for (auto [key, target] : { std::pair{ "tpm2-pin", &token.pin }, std::pair{ "tpm2_pcrlock", &token.pcrlock } }) {
+		if (!doc.contains(key))
+			continue;
+		if (!doc[key].is_boolean())
+			return fail(fmt::format("\"{}\" is not a boolean", key));
+		*target = doc[key].get<bool>();
 	}
 	if (doc.contains("tpm2_pubkey")) {
 		if (!doc["tpm2_pubkey"].is_string())
