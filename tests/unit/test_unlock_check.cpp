@@ -626,10 +626,14 @@ TEST_F(RealHeaders, KeyFileAndMalformedLinesInOneCrypttab)
 {
 	auto list = checkUnlock(paths("k /img/signed11.img /etc/keys/k.key\n"
 				      "broken\n"
-				      "ok /img/pcr7.img none tpm2-device=auto\n"),
+				      "ok /img/pcr7.img none tpm2-device=auto\n"
+				      "swap /img/plain /dev/urandom swap,cipher=aes-xts-plain64,size=512\n"),
 				false, false);
-	ASSERT_EQ(list.size(), 3u);
+	ASSERT_EQ(list.size(), 4u);
 	EXPECT_VERDICT(list[0], UnlockVerdict::Unlocks);
+	EXPECT_EQ(list[0].signedPolicyPcrs, std::vector<unsigned>{ 11 });
+	/* Plain dm-crypt swap with a random key: no LUKS2 header, no person. */
+	EXPECT_VERDICT(list[3], UnlockVerdict::Unlocks);
 	EXPECT_VERDICT(list[1], UnlockVerdict::Unknown);
 	EXPECT_EQ(list[1].volume, "broken");
 	EXPECT_VERDICT(list[2], UnlockVerdict::Unlocks);

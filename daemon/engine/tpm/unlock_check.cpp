@@ -231,25 +231,28 @@ VolumeAssessment decideVolume(const VolumeFacts &facts, const BootFacts &boot)
 		a.decidingPcr = pcr;
 		a.reason = std::move(reason);
 	};
-	if (!entry.error.empty()) {
-		set(UnlockVerdict::Unknown, std::nullopt, fmt::format("crypttab line {}: {}", entry.line, entry.error));
-	} else if (!facts.luks) {
-		set(UnlockVerdict::Unknown, std::nullopt, facts.readError.empty() ? "the device was not read" : facts.readError);
-	} else {
-		const Luks2Facts &luks = *facts.luks;
+	if (facts.luks) {
 		std::set<unsigned> pcrs, signedPcrs;
-		for (const auto &token : luks.tpm2) {
+		for (const auto &token : facts.luks->tpm2) {
 			pcrs.insert(token.pcrs.begin(), token.pcrs.end());
 			signedPcrs.insert(token.pubkeyPcrs.begin(), token.pubkeyPcrs.end());
 			a.pcrlock = a.pcrlock || token.pcrlock;
 		}
 		a.pcrs.assign(pcrs.begin(), pcrs.end());
 		a.signedPolicyPcrs.assign(signedPcrs.begin(), signedPcrs.end());
-		if (!entry.keyFile.empty()) {
-			set(UnlockVerdict::Unlocks, std::nullopt,
-			    fmt::format("crypttab names the key file '{}': unlocking with it does not involve the TPM",
-					displayText(entry.keyFile)));
-		} else if (luks.tpm2.empty() && luks.otherTokens.empty()) {
+	}
+	if (!entry.error.empty()) {
+		set(UnlockVerdict::Unknown, std::nullopt, fmt::format("crypttab line {}: {}", entry.line, entry.error));
+	} else if (!entry.keyFile.empty()) {
+		/* Before the header: plain dm-crypt swap with a random key has none. */
+		set(UnlockVerdict::Unlocks, std::nullopt,
+		    fmt::format("crypttab names the key file '{}': unlocking with it does not involve the TPM",
+				displayText(entry.keyFile)));
+	} else if (!facts.luks) {
+		set(UnlockVerdict::Unknown, std::nullopt, facts.readError.empty() ? "the device was not read" : facts.readError);
+	} else {
+		const Luks2Facts &luks = *facts.luks;
+		if (luks.tpm2.empty() && luks.otherTokens.empty()) {
 			set(UnlockVerdict::NeedsPassphraseAnyway, std::nullopt,
 			    "no token, only keyslots: a person types a passphrase on every boot, kexec or not");
 		} else {
