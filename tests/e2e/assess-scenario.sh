@@ -64,10 +64,13 @@ report() { # LABEL
 	echo "E2E-STATE $1 units=sd-bless:$(systemctl show -p ConditionResult --value systemd-bless-boot.service)/$(systemctl show -p Result --value systemd-bless-boot.service) kexecd-bless:$(systemctl show -p ConditionResult --value kexecd-bless-boot.service)/$(systemctl show -p ActiveState --value kexecd-bless-boot.service)"
 }
 dry_run() { kexecctl --no-pager --json reboot --auto --dry-run 2>&1; }
-json() { /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))' "$1" 2>/dev/null; }
+# The image has no Python or jq: the first "KEY": "string" of kexecctl's pretty JSON on stdin.
+jget() { grep -o "\"$1\": *\"[^\"]*\"" | head -n1 | sed 's/^[^:]*: *"//; s/"$//'; }
+# The same within the object OBJ.
+jget_in() { sed -n "/\"$1\": {/,/}/p" | jget "$2"; }
 
 say "phase $phase, $(systemctl --version | head -n1), kernel $(uname -r), cmdline $(cat /proc/cmdline)"
-say "LoaderEntrySelected=$(tr -d '\0' </sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f 2>/dev/null | cut -c5- | tr -cd '[:print:]')"
+say "LoaderEntrySelected=$(tail -c +5 /sys/firmware/efi/efivars/LoaderEntrySelected-4a67b082-0a4c-41cf-b6c7-440b29bb8c4f 2>/dev/null | tr -d '\0')"
 
 case "$phase" in
 1)
@@ -106,7 +109,7 @@ UNIT
 	[ "$rc" = 0 ] && pass stage-default-b || fail "stage-default-b rc=$rc"
 	plan=$(dry_run)
 	echo "E2E-PLAN1 $plan"
-	check plan-boot-counting "$(json 'd["boot_counting"]["renamed_to"]' <<<"$plan")" "$L/kexecd-b+2-1.efi"
+	check plan-boot-counting "$(jget_in boot_counting renamed_to <<<"$plan")" "$L/kexecd-b+2-1.efi"
 	next 2
 	say "rebooting into kexecd-b+3.efi through kexecd"
 	capture reboot-kexec kexecctl --no-pager reboot --kexec
@@ -114,7 +117,7 @@ UNIT
 	;;
 2)
 	report kexec
-	check "kexec-boot-detected" "$(cat /run/kexecd/kexec-boot 2>/dev/null | json 'd["entry"]')" "kexecd-b.efi"
+	check "kexec-boot-detected" "$(cat /run/kexecd/kexec-boot 2>/dev/null | jget entry)" "kexecd-b.efi"
 	# Rollback: into the older kernel A (a file, not discovered) ...
 	capture stage-a kexecctl --no-pager stage $L/kexecd-a.efi
 	[ "$rc" = 0 ] && pass stage-a || fail "stage-a rc=$rc"
@@ -128,13 +131,13 @@ UNIT
 	capture stage-b-again kexecctl --no-pager stage
 	plan=$(dry_run)
 	echo "E2E-PLAN3 $plan"
-	check rollback-plan-decision "$(json 'd["decision"]' <<<"$plan")" kexec
-	check rollback-plan-booted "$(json 'd["booted"]["via"]' <<<"$plan")" kexec
+	check rollback-plan-decision "$(jget decision <<<"$plan")" kexec
+	check rollback-plan-booted "$(jget_in booted via <<<"$plan")" kexec
 	# A kexec'd boot that fails: kexecd-c+1.efi, newest, one try; boot-complete.target fails.
 	cp /root/kexecd-c.efi $L/kexecd-c+1.efi && sync
 	touch "$state/fail-boot"
 	capture stage-c kexecctl --no-pager stage
-	check stage-default-c "$(kexecctl --no-pager --json status | json 'd["staged"]["discovery"]["id"]')" kexecd-c.efi
+	check stage-default-c "$(kexecctl --no-pager --json status | jget_in discovery id)" kexecd-c.efi
 	next 4
 	capture reboot-kexec-c kexecctl --no-pager reboot --kexec
 	[ "$rc" = 0 ] || fail "reboot-kexec-c rc=$rc"
@@ -144,7 +147,7 @@ UNIT
 	rm -f "$state/fail-boot"
 	check failed-entry-kept-decremented "$(entries | grep -o 'kexecd-c[^ ]*')" "kexecd-c+0-1.efi"
 	capture stage-fallback kexecctl --no-pager stage
-	check fallback-entry "$(kexecctl --no-pager --json status | json 'd["staged"]["discovery"]["id"]')" kexecd-b.efi
+	check fallback-entry "$(kexecctl --no-pager --json status | jget_in discovery id)" kexecd-b.efi
 	capture unstage kexecctl --no-pager unstage
 	next 5
 	capture reboot-cold kexecctl --no-pager reboot --cold

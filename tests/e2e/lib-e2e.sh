@@ -81,3 +81,13 @@ install_bin() { # $1 = root, $2 = source binary, $3 = destination path in the im
 	done
 }
 
+# run_or_skip VAR CMD...: VAR=$(CMD...), for the cache builders, which print only their result and
+# exit 77 with their reason when they cannot run: that is passed on (the caller defines skip, die).
+run_or_skip() {
+	local outvar=$1 rc=0 val
+	shift
+	val=$("$@") || rc=$?
+	[ $rc = 77 ] && skip "$(basename "$1") could not run (reason above)"
+	[ $rc = 0 ] || die "$(basename "$1") failed (rc=$rc)"
+	printf -v "$outvar" '%s' "$val"
+}

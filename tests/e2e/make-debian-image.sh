@@ -34,9 +34,11 @@ case "$flavor" in
 esac
 
 # PROOFS.md's measured package set. kexec-tools is there for its `kexec` as a tool of last resort
-# when debugging; its LSB scripts are masked below.
+# when debugging; its LSB scripts are masked below. systemd-boot is Debian's package of
+# systemd-bless-boot and its generator (boot assessment, e2e-boot-assessment); its postinst does
+# nothing without an ESP, which the image has not.
 pkgs=(systemd systemd-sysv dbus polkitd pkexec udev libpam-systemd kexec-tools linux-image-amd64
-	initramfs-tools zstd)
+	initramfs-tools zstd systemd-boot)
 # The extra packages, less the ones above: the key depends only on what the image gets.
 for p in "$@"; do
 	[[ " ${pkgs[*]} " == *" $p "* ]] || pkgs+=("$p")
@@ -47,7 +49,7 @@ if [ "$flavor" = 254 ]; then
 	suites+=(bookworm-backports)
 	# Only systemd and what must move in lockstep with it come from backports.
 	hooks+=(--setup-hook 'mkdir -p "$1/etc/apt/preferences.d" && cat >"$1/etc/apt/preferences.d/kexecd-e2e-systemd" <<EOF
-Package: systemd systemd-* libsystemd0 libsystemd-shared udev libudev1 libpam-systemd libnss-systemd
+Package: systemd systemd-* libsystemd0 libsystemd-shared udev libudev1 libpam-systemd libnss-systemd systemd-boot systemd-boot-efi
 Pin: release n=bookworm-backports
 Pin-Priority: 990
 EOF')

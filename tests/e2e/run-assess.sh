@@ -40,14 +40,6 @@ work=${KEXECD_E2E_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/kexecd-assess.XXXXXX")}
 rm -rf "$work" && mkdir -p "$work"
 work=$(cd "$work" && pwd)
 t_start=$SECONDS
-run_or_skip() { # VAR CMD...: VAR=$(CMD...)
-	local outvar=$1 rc=0 val
-	shift
-	val=$("$@") || rc=$?
-	[ $rc = 77 ] && skip "$(basename "$1") could not run (reason above)"
-	[ $rc = 0 ] || die "$(basename "$1") failed (rc=$rc)"
-	printf -v "$outvar" '%s' "$val"
-}
 
 # --- the package, the image, systemd-boot and ukify ------------------------------------------
 if [ -n "${KEXECD_DEB:-}" ]; then

@@ -38,15 +38,6 @@ mkdir -p "$work"
 work=$(cd "$work" && pwd)
 t_start=$SECONDS
 
-# Each helper exits 77 with its reason when it cannot run; pass that on.
-run_or_skip() { # VAR CMD...: VAR=$(CMD...)
-	local outvar=$1 rc=0 val
-	shift
-	val=$("$@") || rc=$?
-	[ $rc = 77 ] && skip "$(basename "$1") could not run (reason above)"
-	[ $rc = 0 ] || die "$(basename "$1") failed (rc=$rc)"
-	printf -v "$outvar" '%s' "$val"
-}
 
 # --- the package ---------------------------------------------------------------------------
 t0=$SECONDS
