@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "boot_counter.h"
+#include "discovery.h"
 #include "efi_vars.h"
 #include "firmware_state.h"
 #include "kexec_record.h"
@@ -323,6 +324,26 @@ TEST_F(CountingTest, BlessGoodAndBad)
 	EXPECT_NE(gone.error().message.find("cannot find the boot counter source file"), std::string::npos);
 	o.via = BootVia::Firmware;
 	EXPECT_TRUE(blessKexecBoot(o, BootVerdict::Good).ok());
+}
+
+/* "default @saved": a kexec boot must update LoaderEntryLastBooted as
+ * systemd-boot does at a firmware boot (kexecd-bless-boot detect). */
+TEST(FirmwareState, DefaultIsSaved)
+{
+	const std::string esp = makeTempDir();
+	const std::string efivars = makeTempDir();
+	DiscoveryPaths paths;
+	paths.esp = esp;
+	paths.efivarsDir = efivars;
+	paths.espCandidates.clear();
+	paths.xbootldrCandidates.clear();
+	writeBytes(esp + "/loader/loader.conf", "timeout 0\ndefault @saved\n");
+	EXPECT_TRUE(defaultIsSaved(paths));
+	writeBytes(esp + "/loader/loader.conf", "default debian-*\n");
+	EXPECT_FALSE(defaultIsSaved(paths));
+	/* LoaderEntryDefault wins over loader.conf, as in systemd-boot. */
+	writeBytes(varPath(efivars, "LoaderEntryDefault"), loaderVar(0x7, "@saved"));
+	EXPECT_TRUE(defaultIsSaved(paths));
 }
 
 } // namespace
