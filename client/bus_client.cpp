@@ -14,7 +14,7 @@
 namespace kexecd {
 
 ManagerProxy::ManagerProxy(sdbus::IConnection &connection)
-	: ProxyInterfaces(connection, kBusName, kObjectPath)
+	: ProxyInterfaces(connection, dbus::ServiceName{ kBusName }, dbus::ObjectPath{ kObjectPath })
 {
 	registerProxy();
 }

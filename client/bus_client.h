@@ -17,6 +17,7 @@
 #include "config.h"
 #include "errors.h"
 #include "manager_proxy.h"
+#include "sdbus_compat.h"
 
 namespace kexecd {
 

@@ -195,11 +195,11 @@ int runStaging(const GlobalOptions &global, const HintFn &hint, const char *meth
 			};
 
 		auto call = manager.proxy()
-				    .callMethodAsync(method)
-				    .onInterface(org::kexecd1::Manager_proxy::INTERFACE_NAME)
+				    .callMethodAsync(dbus::MethodName{ method })
+				    .onInterface(dbus::InterfaceName{ org::kexecd1::Manager_proxy::INTERFACE_NAME })
 				    .withTimeout(kStageTimeout)
 				    .withArguments(args...)
-				    .uponReplyInvoke([&](const sdbus::Error *e, Options reply) {
+				    .uponReplyInvoke([&](dbus::ReplyError e, Options reply) {
 					    if (e)
 						    error = *e;
 					    else
@@ -475,8 +475,8 @@ int cmdUnstage(const GlobalOptions &global, const UnstageOptions &opts)
 		if (opts.crash)
 			options["crash"] = sdbus::Variant{ true };
 		manager.proxy()
-			.callMethod("Unstage")
-			.onInterface(org::kexecd1::Manager_proxy::INTERFACE_NAME)
+			.callMethod(dbus::MethodName{ "Unstage" })
+			.onInterface(dbus::InterfaceName{ org::kexecd1::Manager_proxy::INTERFACE_NAME })
 			.withTimeout(kAuthTimeout)
 			.withArguments(options);
 	} catch (const sdbus::Error &e) {

@@ -80,13 +80,13 @@ int cmdReboot(const GlobalOptions &global, Verb verb, const RebootOptions &opts)
 	if (!connection)
 		return exitCode;
 
-	const char *iface = org::kexecd1::Manager_proxy::INTERFACE_NAME;
+	const dbus::InterfaceName iface{ org::kexecd1::Manager_proxy::INTERFACE_NAME };
 	try {
 		ManagerProxy manager(*connection);
 		if (opts.dryRun) {
 			std::string text;
 			manager.proxy()
-				.callMethod("PlanReboot")
+				.callMethod(dbus::MethodName{ "PlanReboot" })
 				.onInterface(iface)
 				.withTimeout(kAuthTimeout)
 				.withArguments(rebootOptions(global, opts, verb, true))
@@ -94,7 +94,7 @@ int cmdReboot(const GlobalOptions &global, Verb verb, const RebootOptions &opts)
 			return printPlan(global, text);
 		}
 		manager.proxy()
-			.callMethod(verb == Verb::SoftReboot ? "SoftReboot" : "Reboot")
+			.callMethod(dbus::MethodName{ verb == Verb::SoftReboot ? "SoftReboot" : "Reboot" })
 			.onInterface(iface)
 			.withTimeout(kAuthTimeout)
 			.withArguments(rebootOptions(global, opts, verb, false));

@@ -22,6 +22,7 @@
 #include "config.h"
 #include "daemon_config.h"
 #include "log.h"
+#include "sdbus_compat.h"
 
 using namespace kexecd;
 
@@ -154,7 +155,7 @@ int main(int argc, char **argv)
 		Manager manager(stager, crash, **kernel, loop, config.reboot, journalLog);
 		ManagerAdaptor adaptor(*connection, loop, manager, authorizer, logind, config.engine.limits);
 		/* Last: a client activated by this name finds the object. */
-		connection->requestName(ManagerAdaptor::kBusName);
+		connection->requestName(dbus::ServiceName{ ManagerAdaptor::kBusName });
 		log::info("kexecd {} ready on the {} bus, state {}", KEXECD_VERSION, bus,
 			  stateName(stager.state()));
 		if (auto r = loop.run(); !r) {

@@ -17,6 +17,7 @@
 #include "convert.h"
 #include "errors.h"
 #include "log.h"
+#include "sdbus_compat.h"
 
 namespace kexecd {
 
@@ -77,7 +78,7 @@ std::optional<T> option(const VariantMap &options, const char *name)
 		return std::nullopt;
 	if (!it->second.containsValueOfType<T>())
 		throw invalid(fmt::format("option '{}' must have type '{}', not '{}'", name,
-					  sdbus::signature_of<T>::str(), it->second.peekValueType()));
+					  dbus::signatureOf<T>(), it->second.peekValueType()));
 	return it->second.get<T>();
 }
 

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "sdbus_compat.h"
 #include "text.h"
 
 namespace kexecd {
@@ -57,7 +58,7 @@ sdbus::Error toDbusError(const Error &error)
 		if (symbol)
 			message += fmt::format(" [{}]", symbol);
 	}
-	return sdbus::Error(dbusErrorName(error.code), std::move(message));
+	return sdbus::Error(dbus::ErrorName{ dbusErrorName(error.code) }, std::move(message));
 }
 
 } // namespace kexecd

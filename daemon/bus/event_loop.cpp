@@ -15,6 +15,7 @@
 #include <sdbus-c++/Error.h>
 
 #include "log.h"
+#include "sdbus_compat.h"
 
 namespace kexecd {
 
@@ -29,7 +30,7 @@ EventLoop::EventLoop(sdbus::IConnection &connection)
 	signalFd_.reset(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
 	wakeFd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
 	if (!signalFd_.valid() || !wakeFd_.valid())
-		throw sdbus::Error("org.kexecd1.Error.Internal",
+		throw sdbus::Error(dbus::ErrorName{ "org.kexecd1.Error.Internal" },
 				   std::string("Failed to create loop fds: ") + strerror(errno));
 }
 
@@ -116,7 +117,7 @@ Result<void> EventLoop::run()
 {
 	try {
 		while (!exit_) {
-			while (connection_.processPendingRequest())
+			while (dbus::processPendingEvent(connection_))
 				;
 			runPosted();
 			runTimers();
@@ -125,16 +126,18 @@ Result<void> EventLoop::run()
 			/* A posted closure may have queued messages or replies;
 			 * process again before sleeping so the poll events
 			 * include POLLOUT for them. */
-			if (connection_.processPendingRequest())
+			if (dbus::processPendingEvent(connection_))
 				continue;
 
 			auto data = connection_.getEventLoopPollData();
+			/* poll() skips a negative fd: sdbus-c++ 1.2 has no event fd. */
 			struct pollfd fds[] = {
 				{ data.fd, data.events, 0 },
 				{ wakeFd_.get(), POLLIN, 0 },
 				{ signalFd_.get(), POLLIN, 0 },
+				{ dbus::eventFd(data), POLLIN, 0 },
 			};
-			int r = poll(fds, 3, pollTimeout(data.getPollTimeout()));
+			int r = poll(fds, 4, pollTimeout(data.getPollTimeout()));
 			if (r < 0) {
 				if (errno == EINTR)
 					continue;

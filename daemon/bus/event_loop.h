@@ -5,7 +5,7 @@
 // its own loop from another thread, and sending from a second thread while
 // the loop sleeps in poll() can leave a queued message unflushed (the loop
 // only polls for POLLOUT when it recomputes its events). So this loop
-// drives the connection itself (getEventLoopPollData/processPendingRequest)
+// drives the connection itself (getEventLoopPollData/processPendingEvent)
 // and runs closures posted by worker threads: replies, Progress and
 // PropertiesChanged are all sent from here. It also owns SIGTERM/SIGINT
 // through a signalfd, and the few timers the daemon needs (re-checking

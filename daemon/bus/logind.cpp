@@ -8,12 +8,13 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "log.h"
+#include "sdbus_compat.h"
 
 namespace kexecd {
 
 namespace {
 
-constexpr const char *kManager = "org.freedesktop.login1.Manager";
+const dbus::InterfaceName kManager{ "org.freedesktop.login1.Manager" };
 constexpr uint64_t kProbeFlags = kLogindKexec | kLogindSoftReboot;
 
 bool absent(const std::string &name)
@@ -53,24 +54,26 @@ LogindCapabilities capabilitiesFromProbe(const std::string &errorName, const std
 }
 
 Logind::Logind(sdbus::IConnection &connection)
-	: proxy_(sdbus::createProxy(connection, "org.freedesktop.login1", "/org/freedesktop/login1"))
+	: proxy_(sdbus::createProxy(connection, dbus::ServiceName{ "org.freedesktop.login1" },
+				     dbus::ObjectPath{ "/org/freedesktop/login1" }))
 {
-	proxy_->uponSignal("PrepareForShutdown").onInterface(kManager).call([this](bool active) {
+	proxy_->uponSignal(dbus::SignalName{ "PrepareForShutdown" }).onInterface(kManager).call([this](bool active) {
 		if (prepareForShutdown_)
 			prepareForShutdown_(active);
 	});
-	proxy_->finishRegistration();
-	systemd_ = sdbus::createProxy(connection, "org.freedesktop.systemd1", "/org/freedesktop/systemd1");
-	systemd_->finishRegistration();
+	dbus::finishRegistration(*proxy_);
+	systemd_ = sdbus::createProxy(connection, dbus::ServiceName{ "org.freedesktop.systemd1" },
+				      dbus::ObjectPath{ "/org/freedesktop/systemd1" });
+	dbus::finishRegistration(*systemd_);
 }
 
 void Logind::shutdownKexecs(std::function<void(bool kexecs, const std::string &detail)> done)
 {
 	/* (id, unit, type, state, job path, unit path) */
 	using Job = sdbus::Struct<uint32_t, std::string, std::string, std::string, sdbus::ObjectPath, sdbus::ObjectPath>;
-	(void)systemd_->callMethodAsync("ListJobs")
-		.onInterface("org.freedesktop.systemd1.Manager")
-		.uponReplyInvoke([done = std::move(done)](const sdbus::Error *error, std::vector<Job> jobs) {
+	(void)systemd_->callMethodAsync(dbus::MethodName{ "ListJobs" })
+		.onInterface(dbus::InterfaceName{ "org.freedesktop.systemd1.Manager" })
+		.uponReplyInvoke([done = std::move(done)](dbus::ReplyError error, std::vector<Job> jobs) {
 			if (error) {
 				done(true, "systemd's jobs cannot be listed (" + error->getName() + ")");
 				return;
@@ -103,10 +106,10 @@ void Logind::capabilities(std::function<void(const LogindCapabilities &)> done)
 	waiting_.push_back(std::move(done));
 	if (waiting_.size() > 1)
 		return; // a probe is on its way
-	(void)proxy_->callMethodAsync("RebootWithFlags")
+	(void)proxy_->callMethodAsync(dbus::MethodName{ "RebootWithFlags" })
 		.onInterface(kManager)
 		.withArguments(kProbeFlags)
-		.uponReplyInvoke([this](const sdbus::Error *error) {
+		.uponReplyInvoke([this](dbus::ReplyError error) {
 			caps_ = error ? capabilitiesFromProbe(error->getName(), error->getMessage())
 				      : capabilitiesFromProbe("", "");
 			log::info("systemd-logind reboot flags: kexec {}, soft-reboot {} ({})",
@@ -121,9 +124,9 @@ void Logind::capabilities(std::function<void(const LogindCapabilities &)> done)
 void Logind::shutdownBlockers(std::function<void(Result<std::vector<Inhibitor>>)> done)
 {
 	using Row = sdbus::Struct<std::string, std::string, std::string, std::string, uint32_t, uint32_t>;
-	(void)proxy_->callMethodAsync("ListInhibitors")
+	(void)proxy_->callMethodAsync(dbus::MethodName{ "ListInhibitors" })
 		.onInterface(kManager)
-		.uponReplyInvoke([done = std::move(done)](const sdbus::Error *error, std::vector<Row> rows) {
+		.uponReplyInvoke([done = std::move(done)](dbus::ReplyError error, std::vector<Row> rows) {
 			if (error) {
 				done(makeError(Code::Internal, "systemd-logind ListInhibitors failed: " +
 								       error->getName() + ": " + error->getMessage()));
@@ -144,10 +147,10 @@ void Logind::shutdownBlockers(std::function<void(Result<std::vector<Inhibitor>>)
 
 void Logind::rebootWithFlags(uint64_t flags, std::function<void(Result<void>)> done)
 {
-	(void)proxy_->callMethodAsync("RebootWithFlags")
+	(void)proxy_->callMethodAsync(dbus::MethodName{ "RebootWithFlags" })
 		.onInterface(kManager)
 		.withArguments(flags)
-		.uponReplyInvoke([done = std::move(done)](const sdbus::Error *error) {
+		.uponReplyInvoke([done = std::move(done)](dbus::ReplyError error) {
 			if (!error) {
 				done({});
 				return;

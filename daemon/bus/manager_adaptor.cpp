@@ -13,6 +13,7 @@
 #include "log.h"
 #include "logind.h"
 #include "polkit.h"
+#include "sdbus_compat.h"
 #include "text.h"
 
 namespace kexecd {
@@ -32,21 +33,22 @@ const char *callName(const BusStageRequest &call)
 
 ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, Manager &manager,
 			       Authorizer &authorizer, Logind &logind, const Limits &limits)
-	: AdaptorInterfaces(connection, kObjectPath), loop_(loop), manager_(manager), authorizer_(authorizer),
+	: AdaptorInterfaces(connection, dbus::ObjectPath{ kObjectPath }), loop_(loop), manager_(manager), authorizer_(authorizer),
 	  logind_(logind), limits_(limits)
 {
 	for (Slot s : { Slot::Reboot, Slot::Crash })
 		manager_.slot(s).setChangeCallback([this] { engineChanged(); });
 	/* A caller that leaves while polkit decides must not leave its fds
 	 * behind: the bus driver tells us when a unique name goes away. */
-	busWatch_ = sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus");
-	busWatch_->uponSignal("NameOwnerChanged")
-		.onInterface("org.freedesktop.DBus")
+	busWatch_ = sdbus::createProxy(connection, dbus::ServiceName{ "org.freedesktop.DBus" },
+				       dbus::ObjectPath{ "/org/freedesktop/DBus" });
+	busWatch_->uponSignal(dbus::SignalName{ "NameOwnerChanged" })
+		.onInterface(dbus::InterfaceName{ "org.freedesktop.DBus" })
 		.call([this](const std::string &name, const std::string &, const std::string &newOwner) {
 			if (newOwner.empty() && !name.empty() && name.front() == ':')
 				callerVanished(name);
 		});
-	busWatch_->finishRegistration();
+	dbus::finishRegistration(*busWatch_);
 	/* A shutdown logind started and then cancelled (or that failed)
 	 * leaves the staged kernel staged. */
 	logind_.onPrepareForShutdown([this](bool active) {
@@ -84,10 +86,10 @@ ManagerAdaptor::~ManagerAdaptor()
 
 std::string ManagerAdaptor::sender()
 {
-	const sdbus::Message *message = getObject().getCurrentlyProcessedMessage();
-	if (!message)
+	std::string name = dbus::currentSender(getObject());
+	if (name.empty())
 		throw toDbusError(Code::Internal, "no current message");
-	return message->getSender();
+	return name;
 }
 
 void ManagerAdaptor::Stage(sdbus::Result<VariantMap> &&result, sdbus::UnixFd uki,
@@ -278,7 +280,8 @@ void ManagerAdaptor::emitChanges()
 	if (changed.empty())
 		return;
 	try {
-		getObject().emitPropertiesChangedSignal(kInterface, changed);
+		getObject().emitPropertiesChangedSignal(dbus::InterfaceName{ kInterface },
+							std::vector<dbus::PropertyName>(changed.begin(), changed.end()));
 	} catch (const sdbus::Error &e) {
 		log::warning("Cannot emit PropertiesChanged: {}, ignoring", e.getMessage());
 	}

@@ -7,20 +7,22 @@
 #include <sdbus-c++/sdbus-c++.h>
 
 #include "log.h"
+#include "sdbus_compat.h"
 
 namespace kexecd {
 
 namespace {
 
-constexpr const char *kPolkitName = "org.freedesktop.PolicyKit1";
-constexpr const char *kPolkitPath = "/org/freedesktop/PolicyKit1/Authority";
-constexpr const char *kPolkitInterface = "org.freedesktop.PolicyKit1.Authority";
+const dbus::ServiceName kPolkitName{ "org.freedesktop.PolicyKit1" };
+const dbus::ObjectPath kPolkitPath{ "/org/freedesktop/PolicyKit1/Authority" };
+const dbus::InterfaceName kPolkitInterface{ "org.freedesktop.PolicyKit1.Authority" };
 constexpr uint32_t kAllowUserInteraction = 0x1;
 
 } // namespace
 
 Authorizer::Authorizer(sdbus::IConnection &connection)
-	: bus_(sdbus::createProxy(connection, "org.freedesktop.DBus", "/org/freedesktop/DBus")),
+	: bus_(sdbus::createProxy(connection, dbus::ServiceName{ "org.freedesktop.DBus" },
+				  dbus::ObjectPath{ "/org/freedesktop/DBus" })),
 	  polkit_(sdbus::createProxy(connection, kPolkitName, kPolkitPath))
 {
 }
@@ -29,10 +31,10 @@ Authorizer::~Authorizer() = default;
 
 void Authorizer::callerUid(const std::string &sender, UidDone done)
 {
-	(void)bus_->callMethodAsync("GetConnectionUnixUser")
-		.onInterface("org.freedesktop.DBus")
+	(void)bus_->callMethodAsync(dbus::MethodName{ "GetConnectionUnixUser" })
+		.onInterface(dbus::InterfaceName{ "org.freedesktop.DBus" })
 		.withArguments(sender)
-		.uponReplyInvoke([done = std::move(done), sender](const sdbus::Error *error, uint32_t uid) {
+		.uponReplyInvoke([done = std::move(done), sender](dbus::ReplyError error, uint32_t uid) {
 			if (error) {
 				done(makeError(Code::AccessDenied,
 					       "Cannot identify caller '" + sender + "': " +
@@ -74,11 +76,11 @@ void Authorizer::checkPolkit(const std::string &sender, const std::string &actio
 	auto timeout = interactive ? std::chrono::microseconds(std::chrono::minutes(5))
 				   : std::chrono::microseconds(std::chrono::seconds(25));
 
-	(void)polkit_->callMethodAsync("CheckAuthorization")
+	(void)polkit_->callMethodAsync(dbus::MethodName{ "CheckAuthorization" })
 		.onInterface(kPolkitInterface)
 		.withTimeout(timeout)
 		.withArguments(subject, action, details, flags, std::string())
-		.uponReplyInvoke([done = std::move(done), action, sender](const sdbus::Error *error,
+		.uponReplyInvoke([done = std::move(done), action, sender](dbus::ReplyError error,
 									   Reply reply) {
 			if (error) {
 				log::warning("polkit check of '{}' for {} failed: {}", action, sender,
