@@ -2,13 +2,16 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Lift the loader blobs out of a bpftool light skeleton.
 
-bpftool 7.1 (`gen skeleton -L`) emits the loader data and instructions only
-as inline literals (`opts.data = (void *)"...";`, `opts.insns = ...`). The
-kernel's parser loader instead looks up the global symbols `opts_data` and
-`opts_insn` in an ELF object and uses symbol size - 1 bytes (it drops the
-terminating NUL of a C string). This script decodes both literals, checks
-them against `opts.data_sz` / `opts.insns_sz`, and writes a C file defining
-the two arrays (content + one NUL) plus their sizes.
+bpftool 7.1 (`gen skeleton -L`, bookworm) emits the loader data and
+instructions as inline literals (`opts.data = (void *)"...";`, `opts.insns =
+...`) with their sizes as numbers; bpftool 7.5 (trixie) as function-local
+`static const char opts_data[] = "..."` and `opts_insn[]` arrays sized with
+`sizeof(opts_data) - 1`. Both forms are read. The kernel's parser loader
+instead looks up the global symbols `opts_data` and `opts_insn` in an ELF
+object and uses symbol size - 1 bytes (it drops the terminating NUL of a C
+string). This script decodes both literals, checks them against
+`opts.data_sz` / `opts.insns_sz` where those are numbers, and writes a C
+file defining the two arrays (content + one NUL) plus their sizes.
 
 usage: lift_lskel.py SKELETON.lskel.h OUT.c
 """
@@ -55,17 +58,26 @@ def decode_c_literal(text):
     return bytes(out)
 
 
-def extract(src, field):
+def extract(src, field, symbol):
+    """The blob of opts.FIELD in either of bpftool's two light-skeleton forms."""
+    # bpftool 7.1 (bookworm): inline literal, size as a number.
     size = re.search(r'opts\.%s_sz\s*=\s*(\d+);' % field, src)
     lit = re.search(r'opts\.%s\s*=\s*\(void \*\)"(.*?)";\n' % field, src, re.S)
-    if not size or not lit:
-        sys.exit('lift_lskel: opts.%s / opts.%s_sz not found (bpftool output format changed?)'
-                 % (field, field))
-    blob = decode_c_literal(lit.group(1))
-    if len(blob) != int(size.group(1)):
-        sys.exit('lift_lskel: opts.%s decodes to %d bytes, opts.%s_sz says %s'
-                 % (field, len(blob), field, size.group(1)))
-    return blob
+    if size and lit:
+        blob = decode_c_literal(lit.group(1))
+        if len(blob) != int(size.group(1)):
+            sys.exit('lift_lskel: opts.%s decodes to %d bytes, opts.%s_sz says %s'
+                     % (field, len(blob), field, size.group(1)))
+        return blob
+    # bpftool 7.5 (trixie): a static array, its size taken with sizeof (less the NUL).
+    lit = re.search(r'static const char %s\[\][^=]*=\s*"(.*?)";\n' % symbol, src, re.S)
+    uses = (re.search(r'opts\.%s_sz\s*=\s*sizeof\(%s\)\s*-\s*1;' % (field, symbol), src) and
+            re.search(r'opts\.%s\s*=\s*\(void \*\)%s;' % (field, symbol), src))
+    if not lit or not uses:
+        sys.exit('lift_lskel: opts.%s / opts.%s_sz not found in either bpftool form'
+                 ' (7.1 inline literal, 7.5 static %s[]): bpftool output format changed?'
+                 % (field, field, symbol))
+    return decode_c_literal(lit.group(1))
 
 
 def c_array(name, blob):
@@ -84,8 +96,8 @@ def main():
         sys.exit(__doc__)
     with open(sys.argv[1]) as f:
         src = f.read()
-    data = extract(src, 'data')
-    insns = extract(src, 'insns')
+    data = extract(src, 'data', 'opts_data')
+    insns = extract(src, 'insns', 'opts_insn')
     if len(insns) % 8:
         sys.exit('lift_lskel: opts.insns is not a whole number of BPF instructions')
     with open(sys.argv[2], 'w') as f:
