@@ -47,14 +47,18 @@ echo "Creating regular file $out"
 [ "${STUB_FAIL:-}" = mkfs.ext4 ] && { echo partial >"$out"; exit 1; }
 echo ext4 >"$out"
 ''',
-	# mmdebstrap [OPTIONS] SUITE TARGET [SOURCES]: the rootfs with what make-debian-image.sh reads.
+	# mmdebstrap [OPTIONS] SUITE TARGET [SOURCES]: the rootfs with what make-debian-image.sh and
+	# make-build-root.sh read.
 	'mmdebstrap': '''target=
 prev=
 for a; do
-	[ "$prev" = bookworm ] && [ -z "$target" ] && target=$a
+	case $prev in bookworm | trixie) [ -z "$target" ] && target=$a ;; esac
 	prev=$a
 done
-mkdir -p "$target/root" "$target/boot"
+mkdir -p "$target/root" "$target/boot" "$target/usr/bin"
+[ "${STUB_FAIL:-}" = mmdebstrap ] && exit 1
+printf '#!/bin/sh\n' >"$target/usr/bin/g++" && chmod +x "$target/usr/bin/g++"
+echo "g++ 4:14.99" >"$target/root/versions"
 echo kernel >"$target/boot/vmlinuz-6.1.0-99-amd64"
 echo initrd >"$target/boot/initrd.img-6.1.0-99-amd64"
 ln -s boot/vmlinuz-6.1.0-99-amd64 "$target/vmlinuz"
@@ -263,6 +267,44 @@ class Builders(unittest.TestCase):
 		shutil.move(image, os.path.join(images, '.build-252.interrupted'))
 		self.clear_calls()
 		self.assert_result(self.run_builder(argv), image)
+		self.assertEqual(len(self.stub_calls('mmdebstrap')), 1)
+
+	# --- tests/trixie/make-build-root.sh ---------------------------------------------------------
+
+	def test_build_root(self):
+		if not debian_archive():
+			self.skipTest("no Debian archive in this machine's apt sources (make-build-root.sh "
+				      'exits 77 before building)')
+		self.stub('mmdebstrap')
+		self.stub_root()
+		argv = [os.path.join(SRC, 'tests', 'trixie', 'make-build-root.sh'), self.cache]
+		roots = os.path.join(self.cache, 'roots')
+
+		# A failed mmdebstrap: nothing on stdout, no entry, no temporary directory left.
+		r = self.run_builder(argv, fail='mmdebstrap', rc=77)
+		self.assert_result(r)
+		self.assertEqual(os.listdir(roots), [])
+
+		r = self.run_builder(argv)
+		root = r.stdout.strip()
+		self.assert_result(r, root)
+		self.assertEqual(os.path.dirname(root), roots)
+		self.assertTrue(os.path.basename(root).startswith('trixie-'), root)
+		self.assertEqual(sorted(os.listdir(root)), ['mmdebstrap.log', 'root'])
+		self.assertEqual(self.build_dirs(roots), [])
+
+		self.clear_calls()
+		self.assert_result(self.run_builder(argv), root)
+		self.assertEqual(self.stub_calls('mmdebstrap'), [])
+
+		# A root without its version list (the last thing mmdebstrap writes) is rebuilt.
+		os.unlink(os.path.join(root, 'root', 'root', 'versions'))
+		self.assert_result(self.run_builder(argv), root)
+		self.assertEqual(len(self.stub_calls('mmdebstrap')), 1)
+
+		shutil.move(root, os.path.join(roots, '.build-trixie.interrupted'))
+		self.clear_calls()
+		self.assert_result(self.run_builder(argv), root)
 		self.assertEqual(len(self.stub_calls('mmdebstrap')), 1)
 
 	# --- build-deb.sh ----------------------------------------------------------------------------
