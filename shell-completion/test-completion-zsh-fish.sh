@@ -129,9 +129,12 @@ fi
 
 if [ -n "$have_fish" ]; then
 	if fish -n "$fish_file"; then ok "fish -n kexecctl.fish"; else bad "fish -n kexecctl.fish"; fi
-	# complete LINE: the candidates fish offers for LINE, sorted, on one line.
+	# complete LINE: the candidates fish offers for LINE, sorted, on one line. Only those that
+	# start with the word being typed: fish 4 adds its fuzzy (subsequence) matches to
+	# `complete -C` (--force for --c), which are fish's, not the completion's.
 	complete_line() {
-		fish --no-config -c "source '$fish_file'; complete -C '$1'" | cut -f1 | sort | tr '\n' ' ' | sed 's/ $//'
+		fish --no-config -c "source '$fish_file'; complete -C '$1'" | cut -f1 |
+			awk -v p="${1##* }" 'p == "" || index($0, p) == 1' | sort | tr '\n' ' ' | sed 's/ $//'
 	}
 	expect() {
 		local got

@@ -90,7 +90,7 @@ void checkValue(const sdbus::Variant &v, const nlohmann::json &j, const std::str
 			checkArray<sdbus::Variant>(v, j, path, [](const sdbus::Variant &e, const nlohmann::json &ej, const std::string &p) {
 				/* null has no D-Bus value: jsonToVariant gives "". */
 				if (ej.is_null())
-					FUZZ_CHECK_MSG(e.peekValueType() == "s", p);
+					FUZZ_CHECK_MSG(std::string(e.peekValueType()) == "s", p);
 				else
 					checkValue(e, ej, p);
 			});

@@ -329,8 +329,10 @@ TEST(RealBinaries, SbatGenerations)
 	EXPECT_EQ(b.kernel.verdict, Verdict::Trusted); // SBAT is not the kernel's
 }
 
-/* sbverify --cert accepts shim against a certificate that has nothing to do
- * with it (shim's PKCS#7 carries an intermediate); shim would not. */
+/* bookworm's sbverify --cert accepts shim against a certificate that has
+ * nothing to do with it (shim's PKCS#7 carries an intermediate); shim would
+ * not, and neither does trixie's sbverify. kexecd's verdict is checked
+ * either way. */
 TEST(RealBinaries, SbverifyIsNotTheReference)
 {
 	REQUIRE_REAL();
@@ -338,7 +340,8 @@ TEST(RealBinaries, SbverifyIsNotTheReference)
 	const int rc = runProgram({ "sbverify", "--cert", fixture("keys/untrusted.crt"), real("shimx64.efi") }, &out);
 	if (rc == 127)
 		GTEST_SKIP() << "sbverify not installed";
-	EXPECT_EQ(rc, 0) << "sbverify fixed its chain check? " << out;
+	if (rc != 0)
+		std::printf("sbverify refuses shim against an unrelated certificate too: %s\n", out.c_str());
 
 	const std::string dir = makeTempDir();
 	std::filesystem::copy_file(fixture("keys/untrusted.crt"), dir + "/untrusted.pem");

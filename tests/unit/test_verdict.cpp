@@ -280,15 +280,24 @@ TEST(Sbat, RevokedGenerationIsRevokedForShim)
 	TrustSources s = bareSources();
 	addCert(s.db, fixture("keys/trusted.crt"));
 	ASSERT_TRUE(rebuildStores(s).ok());
-	auto uki = loadPe(fixture("uki-signed.efi")); // the stub's .sbat: systemd,1
+	auto uki = loadPe(fixture("uki-signed.efi"));
+	/* The stub's own component: systemd,1 in bookworm's stub (252),
+	 * systemd-stub,1 in trixie's (257). */
+	const PeSection *sbat = uki->pe->section(".sbat");
+	ASSERT_NE(sbat, nullptr);
+	auto entries = parseSbat(std::string_view(reinterpret_cast<const char *>(sbat->data.data()), sbat->data.size()));
+	ASSERT_TRUE(entries.ok());
+	ASSERT_GE(entries->size(), 2u);
+	const std::string stub = (*entries)[1].component;
+	ASSERT_EQ((*entries)[1].generation, 1u) << stub;
 
-	s.sbatLevel = *parseSbatLevel("sbat,1,2023012900\nsystemd,1\n", "level-1");
+	s.sbatLevel = *parseSbatLevel("sbat,1,2023012900\n" + stub + ",1\n", "level-1");
 	EXPECT_EQ(fw(*uki->pe, s).verdict, Verdict::Trusted);
 
-	s.sbatLevel = *parseSbatLevel("sbat,1,2099010100\nsystemd,2\n", "level-2");
+	s.sbatLevel = *parseSbatLevel("sbat,1,2099010100\n" + stub + ",2\n", "level-2");
 	VerdictReport f = fw(*uki->pe, s);
 	EXPECT_EQ(f.verdict, Verdict::Revoked);
-	EXPECT_NE(f.reason.find("systemd generation 1"), std::string::npos) << f.reason;
+	EXPECT_NE(f.reason.find(stub + " generation 1"), std::string::npos) << f.reason;
 	/* SBAT is shim's; the kernel does not read .sbat. */
 	EXPECT_EQ(kern(*uki->pe, s).verdict, Verdict::Trusted);
 }
