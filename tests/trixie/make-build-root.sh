@@ -33,7 +33,7 @@ pkgs=(debhelper meson ninja-build pkgconf bash-completion bpftool clang llvm lib
 	libsystemd-dev libzstd-dev nlohmann-json3-dev openssl python3 scdoc systemd zlib1g-dev
 	dbus-daemon libgmock-dev libgtest-dev
 	dbus python3-dbus python3-dbusmock binutils sbsigntool cpio gzip zstd util-linux
-	python3-pefile systemd-boot-efi kmod zsh fish libglib2.0-bin
+	python3-pefile systemd-boot-efi kmod zsh fish libglib2.0-bin libcryptsetup-dev cryptsetup-bin
 	dpkg-dev lintian)
 hooks=()
 # dbus-daemon wants a machine id; a chroot has none of its own.
