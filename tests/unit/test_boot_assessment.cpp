@@ -346,4 +346,33 @@ TEST(FirmwareState, DefaultIsSaved)
 	EXPECT_TRUE(defaultIsSaved(paths));
 }
 
+/* A try that cannot be taken stops the kexec by name (never a kexec into
+ * an entry whose counter was not taken). */
+TEST_F(CountingTest, ARenameThatFailsIsABootAssessmentError)
+{
+	CountingPreview p = previewCounting(staged_, BootCounting::Emulate);
+	ASSERT_TRUE(p.counted());
+	writeBytes(esp_ + "/EFI/Linux/deb+2-1.efi", "someone else's");
+	auto r = takeTry(p);
+	ASSERT_FALSE(r.ok());
+	EXPECT_EQ(r.error().code, Code::BootAssessment);
+	EXPECT_NE(r.error().message.find("deb+3.efi"), std::string::npos) << r.error().message;
+	EXPECT_TRUE(std::filesystem::exists(esp_ + "/EFI/Linux/deb+3.efi"));
+}
+
+/* The firmware boot's own try, still untaken back by systemd-bless-boot,
+ * is named in the plan. */
+TEST_F(CountingTest, FirmwareBootStillIndeterminate)
+{
+	const std::string efivars = makeTempDir();
+	writeBytes(varPath(efivars, "LoaderBootCountPath"), loaderVar(0x6, "\\EFI\\Linux\\deb+3.efi"));
+	BootOrigin firmware;
+	EXPECT_NE(firmwareBootCountingNote(firmware, efivars, esp_).find("not blessed yet"), std::string::npos);
+	BootOrigin kexec;
+	kexec.via = BootVia::Kexec;
+	EXPECT_EQ(firmwareBootCountingNote(kexec, efivars, esp_), "");
+	std::filesystem::rename(esp_ + "/EFI/Linux/deb+3.efi", esp_ + "/EFI/Linux/deb.efi");
+	EXPECT_EQ(firmwareBootCountingNote(firmware, efivars, esp_), "");
+}
+
 } // namespace
