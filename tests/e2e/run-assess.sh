@@ -42,14 +42,7 @@ work=$(cd "$work" && pwd)
 t_start=$SECONDS
 
 # --- the package, the image, systemd-boot and ukify ------------------------------------------
-if [ -n "${KEXECD_DEB:-}" ]; then
-	deb=$KEXECD_DEB
-else
-	run_or_skip deb "$here/build-deb.sh" "$cache"
-fi
-[ -f "$deb" ] || die "no .deb: '$deb'"
-mapfile -t depends < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -v '|' | sed 's/(.*)//; s/[[:space:]]//g' |
-	grep . | LC_ALL=C sort -u)
+package_and_depends "$cache"
 run_or_skip image "$here/make-debian-image.sh" "$cache" "$flavor" "${depends[@]}"
 run_or_skip sd "$here/fetch-newer-systemd.sh" "$cache"
 efi=$sd/usr/lib/systemd/boot/efi

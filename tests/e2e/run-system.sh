@@ -41,19 +41,8 @@ t_start=$SECONDS
 
 # --- the package ---------------------------------------------------------------------------
 t0=$SECONDS
-if [ -n "${KEXECD_DEB:-}" ]; then
-	deb=$KEXECD_DEB
-else
-	run_or_skip deb "$here/build-deb.sh" "$cache"
-	# The helpers print only their result on stdout; anything else there is their bug.
-	[ -f "$deb" ] || die "build-deb.sh printed '$deb', not the path of a .deb"
-fi
+package_and_depends "$cache"
 echo "system-e2e: package $deb ($((SECONDS - t0)) s)"
-# The image carries the package's dependencies (the guest has no network): every plain one (the
-# shared libraries, polkitd, systemd); make-debian-image.sh drops what it installs anyway. An
-# alternative ("a | b") is the system bus, which the image has.
-mapfile -t depends < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -v '|' | sed 's/(.*)//; s/[[:space:]]//g' |
-	grep . | LC_ALL=C sort -u)
 
 # --- the image -----------------------------------------------------------------------------
 t0=$SECONDS
