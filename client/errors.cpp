@@ -77,6 +77,7 @@ constexpr std::array kKexecdErrors = {
 	BusErrorRow{ "NoCrashMemory", ExitNoCrashMemory, "no-crash-memory", "No crash kernel memory" },
 	BusErrorRow{ "FirmwareRequest", ExitFirmwareRequest, "firmware-request", "Firmware request pending" },
 	BusErrorRow{ "BootAssessment", ExitBootAssessment, "boot-assessment", "Boot assessment needs the firmware" },
+	BusErrorRow{ "WouldNotUnlock", ExitWouldNotUnlock, "would-not-unlock", "A TPM2-bound volume would not unlock after a kexec" },
 	BusErrorRow{ "Io", ExitFailure, "io", "I/O error" },
 	BusErrorRow{ "Internal", ExitFailure, "internal", "Internal error in kexecd" },
 };
@@ -91,6 +92,7 @@ constexpr std::array kOptionWords = {
 	OptionWord{ "cmdline_extra", "--cmdline-replace" },
 	OptionWord{ "signature_policy", "--signature-policy" },
 	OptionWord{ "ignore_inhibitors", "--ignore-inhibitors" },
+	OptionWord{ "ignore_tpm", "--ignore-tpm" },
 	OptionWord{ "require_staged", "--require-staged" },
 	OptionWord{ "force", "--force" },
 	OptionWord{ "crash", "--crash" },

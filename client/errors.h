@@ -26,6 +26,7 @@ enum ExitCode : int {
 	ExitNoCrashMemory = 12,    // no crashkernel= memory for the crash slot
 	ExitFirmwareRequest = 13,  // a firmware request needs the firmware path
 	ExitBootAssessment = 14,   // boot counting needs the firmware path
+	ExitWouldNotUnlock = 15,   // a TPM2-bound volume would not unlock after a kexec
 };
 
 /* The privileged verbs, each guarded by one polkit action. */

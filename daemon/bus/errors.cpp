@@ -14,7 +14,7 @@ namespace kexecd {
 
 namespace {
 
-constexpr std::array<std::pair<Code, const char *>, 15> kErrorTable = { {
+constexpr std::array<std::pair<Code, const char *>, 16> kErrorTable = { {
 	{ Code::InvalidArgument, "org.kexecd1.Error.InvalidArgument" },
 	{ Code::InvalidImage, "org.kexecd1.Error.InvalidImage" },
 	{ Code::InvalidEntry, "org.kexecd1.Error.InvalidEntry" },
@@ -29,6 +29,7 @@ constexpr std::array<std::pair<Code, const char *>, 15> kErrorTable = { {
 	{ Code::NoCrashMemory, "org.kexecd1.Error.NoCrashMemory" },
 	{ Code::FirmwareRequest, "org.kexecd1.Error.FirmwareRequest" },
 	{ Code::BootAssessment, "org.kexecd1.Error.BootAssessment" },
+	{ Code::WouldNotUnlock, "org.kexecd1.Error.WouldNotUnlock" },
 	{ Code::Io, "org.kexecd1.Error.Io" },
 	{ Code::Internal, "org.kexecd1.Error.Internal" },
 } };

@@ -19,6 +19,7 @@ const char *codeName(Code code)
 	case Code::NoCrashMemory: return "NoCrashMemory";
 	case Code::FirmwareRequest: return "FirmwareRequest";
 	case Code::BootAssessment: return "BootAssessment";
+	case Code::WouldNotUnlock: return "WouldNotUnlock";
 	case Code::Io: return "Io";
 	case Code::Internal: return "Internal";
 	}

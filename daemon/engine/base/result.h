@@ -25,6 +25,7 @@ enum class Code {
 	NoCrashMemory,     // the crash slot has no (or too little) crashkernel= memory
 	FirmwareRequest,   // a firmware request (setup UI, one-shot entry, capsule) needs the firmware path
 	BootAssessment,    // boot counting (BootCounting=refuse, or no tries left) needs the firmware path
+	WouldNotUnlock,    // a TPM2-bound volume the next boot needs would not unlock after a kexec
 	Io,                // reading or writing a file or memfd failed
 	Internal,          // a bug: should never reach a user
 };
