@@ -221,5 +221,109 @@ TEST(RebootPlan, FirmwarePathWins)
 	EXPECT_EQ(planJson(emulate, kexec).at("boot_counting").at("renamed_to"), "/efi/EFI/Linux/deb+2-1.efi");
 }
 
+VolumeAssessment volume(const char *name, UnlockVerdict verdict, std::optional<unsigned> pcr = std::nullopt)
+{
+	VolumeAssessment a;
+	a.volume = name;
+	a.device = std::string("/dev/disk/by-uuid/") + name;
+	a.verdict = a.unattended = verdict;
+	a.decidingPcr = pcr;
+	a.reason = pcr ? "the token has a signed PCR 11 policy" : "bound to PCR 7 only";
+	if (pcr)
+		a.signedPolicyPcrs = { *pcr };
+	return a;
+}
+
+/* Issue 27: a volume that would wait for a passphrase after a kexec keeps
+ * the kexec from happening: auto goes cold, kexec is refused by name
+ * (WouldNotUnlock, the PCR named), ignore_tpm kexecs and says why, soft and
+ * cold are not affected, and verdicts that do not block change nothing. */
+TEST(RebootPlan, TpmLockout)
+{
+	const auto same = record("6.1.0-1-amd64", "root=/dev/vda ro");
+	const auto other = record("6.12.0-1-amd64", "root=/dev/vda ro");
+	const std::vector<VolumeAssessment> locked = { volume("root", UnlockVerdict::Unlocks),
+						       volume("data", UnlockVerdict::NeedsPassphrase, 11) };
+	const std::vector<VolumeAssessment> fine = { volume("root", UnlockVerdict::Unlocks),
+						     volume("scratch", UnlockVerdict::NotNeededAtBoot),
+						     volume("home", UnlockVerdict::NeedsPassphraseAnyway) };
+	auto with = [&](RebootMode mode, const char *state, nlohmann::json staged,
+			const std::vector<VolumeAssessment> &unlock, bool ignore = false) {
+		auto f = facts(mode, state, std::move(staged));
+		f.unlock = unlock;
+		f.unlockChecked = true;
+		f.ignoreTpm = ignore;
+		return f;
+	};
+	auto unknown = with(RebootMode::Kexec, "staged", other, { volume("crypttab", UnlockVerdict::Unknown) });
+	auto old = with(RebootMode::Auto, "staged", same, locked);
+	old.logindSoftReboot = false;
+
+	const Row rows[] = {
+		{ "auto, another kernel, locked out", with(RebootMode::Auto, "staged", other, locked), "cold", 0 },
+		{ "auto, foreign, locked out", with(RebootMode::Auto, "foreign", {}, locked), "cold", 0 },
+		{ "auto, same kernel, logind 252, locked out", old, "cold", 0 },
+		{ "auto, same kernel, locked out", with(RebootMode::Auto, "staged", same, locked), "soft-reboot", 0x04 },
+		{ "auto, another kernel, ignore_tpm", with(RebootMode::Auto, "staged", other, locked, true), "kexec", 0x02 },
+		{ "auto, another kernel, nothing blocks", with(RebootMode::Auto, "staged", other, fine), "kexec", 0x02 },
+		{ "kexec, locked out", with(RebootMode::Kexec, "staged", other, locked), "refuse", 0 },
+		{ "kexec, foreign, locked out", with(RebootMode::Kexec, "foreign", {}, locked), "refuse", 0 },
+		{ "kexec, unknown", unknown, "refuse", 0 },
+		{ "kexec, ignore_tpm", with(RebootMode::Kexec, "staged", other, locked, true), "kexec", 0x02 },
+		{ "kexec, nothing blocks", with(RebootMode::Kexec, "staged", other, fine), "kexec", 0x02 },
+		{ "soft, locked out", with(RebootMode::Soft, "staged", other, locked), "soft-reboot", 0x04 },
+		{ "cold, locked out", with(RebootMode::Cold, "staged", other, locked), "cold", 0 },
+	};
+	for (const Row &row : rows) {
+		auto plan = planReboot(row.facts);
+		const std::string decision = plan ? rebootActionName(plan->action) : "refuse";
+		EXPECT_EQ(decision, row.decision) << row.name;
+		if (plan) {
+			EXPECT_EQ(plan->logindFlags, row.flags) << row.name;
+		}
+		const nlohmann::json j = planJson(row.facts, plan);
+		EXPECT_EQ(j.at("tpm2").size(), row.facts.unlock.size()) << row.name;
+		EXPECT_TRUE(j.at("tpm2_checked").get<bool>()) << row.name;
+	}
+
+	auto refused = planReboot(with(RebootMode::Kexec, "staged", other, locked));
+	ASSERT_FALSE(refused.ok());
+	EXPECT_EQ(refused.error().code, Code::WouldNotUnlock);
+	EXPECT_EQ(std::string(codeName(refused.error().code)), "WouldNotUnlock");
+	const std::string &message = refused.error().message;
+	EXPECT_NE(message.find("'data'"), std::string::npos) << message;
+	EXPECT_NE(message.find("/dev/disk/by-uuid/data"), std::string::npos) << message;
+	EXPECT_NE(message.find("PCR 11"), std::string::npos) << message;
+	EXPECT_EQ(message.find("'root'"), std::string::npos) << message;
+
+	/* auto says why it went cold, naming the volume and the PCR. */
+	auto cold = planReboot(with(RebootMode::Auto, "staged", other, locked));
+	ASSERT_TRUE(cold.ok());
+	EXPECT_TRUE(cold->unloadFirst);
+	bool named = false;
+	for (const auto &r : cold->reasons)
+		named = named || (r.find("'data'") != std::string::npos && r.find("PCR 11") != std::string::npos);
+	EXPECT_TRUE(named);
+
+	/* ignore_tpm says what it ignored. */
+	auto ignored = planReboot(with(RebootMode::Kexec, "staged", other, locked, true));
+	ASSERT_TRUE(ignored.ok());
+	bool said = false;
+	for (const auto &r : ignored->reasons)
+		said = said || r.rfind("ignore_tpm: volume 'data'", 0) == 0;
+	EXPECT_TRUE(said);
+
+	/* A reason without the PCR gets it appended. */
+	auto terse = volume("data", UnlockVerdict::NeedsPassphrase, 4);
+	terse.reason = "the firmware measures the next kernel";
+	const auto lines = unlockLockouts({ terse });
+	ASSERT_EQ(lines.size(), 1u);
+	EXPECT_NE(lines[0].find("(PCR 4 decides)"), std::string::npos) << lines[0];
+
+	/* Nothing checked: the plan says so. */
+	EXPECT_FALSE(planJson(facts(RebootMode::Kexec, "staged", other),
+			      planReboot(facts(RebootMode::Kexec, "staged", other))).at("tpm2_checked").get<bool>());
+}
+
 } // namespace
 } // namespace kexecd

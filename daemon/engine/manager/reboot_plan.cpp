@@ -82,6 +82,21 @@ Error refusal(Code code, const std::string &head, const std::vector<std::string>
 
 } // namespace
 
+std::vector<std::string> unlockLockouts(const std::vector<VolumeAssessment> &assessments)
+{
+	std::vector<std::string> out;
+	for (const VolumeAssessment &a : assessments) {
+		if (!blocksKexec(a.verdict))
+			continue;
+		std::string reason = a.reason;
+		if (a.decidingPcr && reason.find(fmt::format("PCR {}", *a.decidingPcr)) == std::string::npos)
+			reason += fmt::format(" (PCR {} decides)", *a.decidingPcr);
+		out.push_back(fmt::format("volume '{}' ({}) would not unlock after a kexec: {}", displayText(a.volume),
+					  displayText(a.device), displayText(reason)));
+	}
+	return out;
+}
+
 const char *rebootModeName(RebootMode mode)
 {
 	switch (mode) {
@@ -219,6 +234,30 @@ Result<RebootPlan> decide(const RebootFacts &f)
 			return refusal(Code::BootAssessment, f.bootCountingRefusal, {});
 		return std::nullopt;
 	};
+	/* A kexec resets no PCR: a volume bound to what a firmware boot
+	 * measures would wait for a passphrase (issue 27). ignore_tpm kexecs
+	 * anyway, and says so. */
+	const std::vector<std::string> lockedOut = unlockLockouts(f.unlock);
+	auto tpmBlocked = [&]() -> std::optional<Error> {
+		if (lockedOut.empty())
+			return std::nullopt;
+		if (f.ignoreTpm) {
+			for (const auto &l : lockedOut)
+				why.push_back("ignore_tpm: " + l);
+			return std::nullopt;
+		}
+		return refusal(Code::WouldNotUnlock,
+			       "a volume the next boot needs would not unlock without a passphrase after a kexec",
+			       lockedOut);
+	};
+	/* auto: a kexec only when no volume would lock out, else cold. */
+	auto kexecOrCold = [&]() -> Result<RebootPlan> {
+		if (auto e = tpmBlocked()) {
+			why.push_back(e->message);
+			return cold();
+		}
+		return kexec();
+	};
 
 	switch (f.mode) {
 	case RebootMode::Kexec:
@@ -228,6 +267,8 @@ Result<RebootPlan> decide(const RebootFacts &f)
 			return *e;
 		why.push_back(foreign ? "kexec requested; a kernel staged by another tool is loaded"
 				      : "kexec requested");
+		if (auto e = tpmBlocked())
+			return *e;
 		return kexec();
 	case RebootMode::Soft:
 		why.push_back("soft-reboot requested: userspace restarts, the kernel stays");
@@ -256,14 +297,14 @@ Result<RebootPlan> decide(const RebootFacts &f)
 	if (foreign) {
 		why.push_back("a kernel staged by another tool is loaded; kexecd cannot tell whether it is "
 			      "the running one");
-		return kexec();
+		return kexecOrCold();
 	}
 	if (!sameKernel(f, why))
-		return kexec();
+		return kexecOrCold();
 	if (!f.logindSoftReboot) {
 		why.push_back("systemd-logind cannot soft-reboot (systemd < 254), so the same kernel is "
 			      "kexec'ed");
-		return kexec();
+		return kexecOrCold();
 	}
 	why.push_back(f.running.nextroot
 			      ? "/run/nextroot is prepared: a soft-reboot switches into it"
@@ -289,6 +330,9 @@ nlohmann::json planJson(const RebootFacts &f, const Result<RebootPlan> &plan)
 		{ "firmware_requests", f.firmwareRequests },
 		{ "boot_counting", f.bootCounting },
 		{ "booted", f.booted.is_null() ? nlohmann::json::object() : f.booted },
+		{ "tpm2", unlockJson(f.unlock) },
+		{ "tpm2_checked", f.unlockChecked },
+		{ "ignore_tpm", f.ignoreTpm },
 	};
 	if (plan) {
 		j["decision"] = rebootActionName(plan->action);

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "result.h"
+#include "unlock_check.h"
 
 namespace kexecd {
 
@@ -50,6 +51,13 @@ struct RebootFacts {
 	std::string bootCountingRefusal; // set: no kexec into this entry
 	nlohmann::json booted;         // BootOrigin::toJson() of this boot
 	std::string firmwareBootNote;  // the firmware boot's unblessed entry, if any
+	/* Issue 27: the unlock check's verdicts for the staged kernel
+	 * (gathered off the event loop, checkUnlock()); empty when nothing
+	 * was checked. A blocking verdict makes auto cold and kexec refuse
+	 * (WouldNotUnlock), unless ignoreTpm. */
+	std::vector<VolumeAssessment> unlock;
+	bool unlockChecked = false;
+	bool ignoreTpm = false;
 };
 
 struct RebootPlan {
@@ -62,6 +70,10 @@ struct RebootPlan {
 /* A refusal is an Error (NotStaged, Unsupported) whose message carries
  * the reasons too. */
 Result<RebootPlan> planReboot(const RebootFacts &facts);
+
+/* Issue 27: one line per volume whose verdict blocks a kexec
+ * (blocksKexec()), naming it and the reason (with the PCR that decides). */
+std::vector<std::string> unlockLockouts(const std::vector<VolumeAssessment> &assessments);
 
 nlohmann::json planJson(const RebootFacts &facts, const Result<RebootPlan> &plan);
 
