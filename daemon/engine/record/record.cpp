@@ -31,6 +31,19 @@ void addUkiIdentity(nlohmann::json &j, const UkiImage &uki)
 	j["os_release"] = { { "id", uki.osRelease().id },
 			    { "version_id", uki.osRelease().versionId },
 			    { "pretty_name", uki.osRelease().prettyName } };
+	/* Issue 27: the signed PCR 11 policy a firmware boot's systemd-stub
+	 * hands to the initrd. A kexec boot measures no section into PCR 11,
+	 * so the unlock check needs to know whether the target carries one. */
+	auto carries = [&](std::string_view name) {
+		if (uki.base().contains(name))
+			return true;
+		for (const UkiProfile &p : uki.profiles())
+			if (p.sections.contains(name))
+				return true;
+		return false;
+	};
+	j["pcrsig"] = carries(".pcrsig");
+	j["pcrpkey"] = carries(".pcrpkey");
 }
 
 nlohmann::json profileJson(const UkiProfile *p)
