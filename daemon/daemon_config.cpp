@@ -171,18 +171,20 @@ Result<void> parseConfig(std::string_view text, const std::string &origin, Daemo
 			engine.scheme = *s;
 		} else if (key == "AllowSchemeFallback" || key == "UseFirmwareDb" ||
 			   key == "EnforceFirmwareVerdict" || key == "StageOnInstall" || key == "StageOnBoot" ||
-			   key == "DebianLayout") {
+			   key == "DebianLayout" || key == "KexecDespiteTpm") {
 			bool *target = key == "DebianLayout"             ? &engine.discovery.debianLayout
 				       : key == "AllowSchemeFallback"      ? &engine.allowSchemeFallback
 				       : key == "UseFirmwareDb"          ? &engine.useFirmwareDb
 				       : key == "EnforceFirmwareVerdict" ? &engine.enforceFirmwareVerdict
 				       : key == "StageOnInstall"         ? &config.stageOnInstall
+				       : key == "KexecDespiteTpm"        ? &config.reboot.kexecDespiteTpm
 									 : &config.stageOnBoot;
 			const bool def = key == "DebianLayout"             ? defaults.engine.discovery.debianLayout
 					 : key == "AllowSchemeFallback"      ? defaults.engine.allowSchemeFallback
 					 : key == "UseFirmwareDb"          ? defaults.engine.useFirmwareDb
 					 : key == "EnforceFirmwareVerdict" ? defaults.engine.enforceFirmwareVerdict
 					 : key == "StageOnInstall"         ? defaults.stageOnInstall
+					 : key == "KexecDespiteTpm"        ? defaults.reboot.kexecDespiteTpm
 									   : defaults.stageOnBoot;
 			if (reset) {
 				*target = def;

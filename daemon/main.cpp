@@ -127,6 +127,10 @@ int main(int argc, char **argv)
 	if (const char *root = secure_getenv("KEXECD_SYSFS_ROOT"); root && root[0] == '/')
 		config.reboot.runRoot = std::string(root) + "/run";
 	config.reboot.discovery = config.engine.discovery;
+	/* The unlock check (issue 27) reads sysfs where the engine does. */
+	config.reboot.unlock.crypttab = config.cryptTab;
+	config.reboot.unlock.efivarsDir = config.engine.efivarsDir;
+	config.reboot.unlock.tpmDir = systemPathsFromEnvironment().sysRoot + "/class/tpm/tpm0";
 	/* Per boot, beside staged.json (RuntimeDirectory=). */
 	config.reboot.bootOriginPath = config.engine.statePath.substr(0, config.engine.statePath.rfind('/')) + "/booted.json";
 	config.engine.testHook = testHookFromEnvironment();

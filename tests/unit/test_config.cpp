@@ -217,5 +217,21 @@ TEST(Config, CryptTab)
 	EXPECT_NE(p.result.error().message.find("test.conf:2"), std::string::npos) << p.result.error().message;
 }
 
+/* A reboot someone else starts kexecs despite a volume that would lock out
+ * only when asked to (issue 27). */
+TEST(Config, KexecDespiteTpm)
+{
+	EXPECT_FALSE(defaultConfig().reboot.kexecDespiteTpm);
+	auto p = parse("[Manager]\nKexecDespiteTpm=yes\n");
+	ASSERT_TRUE(p.result.ok());
+	EXPECT_TRUE(p.config.reboot.kexecDespiteTpm);
+	p = parse("[Manager]\nKexecDespiteTpm=yes\nKexecDespiteTpm=\n");
+	ASSERT_TRUE(p.result.ok());
+	EXPECT_FALSE(p.config.reboot.kexecDespiteTpm);
+	p = parse("[Manager]\nKexecDespiteTpm=maybe\n");
+	ASSERT_FALSE(p.result.ok());
+	EXPECT_NE(p.result.error().message.find("test.conf:2"), std::string::npos) << p.result.error().message;
+}
+
 } // namespace
 } // namespace kexecd

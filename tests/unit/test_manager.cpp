@@ -108,6 +108,12 @@ protected:
 		settings.requiredFile = dir_ + "/run/reboot-required";
 		settings.procRoot = dir_ + "/proc";
 		settings.runRoot = dir_ + "/run";
+		/* The unlock check reads nothing of the host's: no crypttab is
+		 * no volumes. */
+		settings.unlock.crypttab = dir_ + "/crypttab";
+		settings.unlock.devRoot = dir_;
+		settings.unlock.efivarsDir = config.discovery.efivarsDir;
+		settings.unlock.tpmDir = dir_ + "/tpm0";
 		manager_ = std::make_unique<Manager>(*reboot_, *crash_, *kernel_, timers_, settings,
 						     [this](const LogLine &l) { logged_.push_back(l.message); });
 		manager_->start();
@@ -484,6 +490,98 @@ TEST_F(ManagerTest, ForeignRebootIntoTheStagedKernelIsRecorded)
 	ASSERT_TRUE(record.ok()) << record.error().message;
 	EXPECT_EQ(record->bootId, "22222222-this-boot");
 	EXPECT_EQ(record->kernelSha256, reboot_->staged().at("kernel").at("sha256"));
+}
+
+/* Issue 27: a reboot someone else started with kexecd's kernel loaded goes
+ * through the firmware when a volume would not unlock after the kexec:
+ * the kernel is unloaded, LastError names the volume, nothing is
+ * committed. Without a check made for the staged kernel, the Manager
+ * checks then. */
+TEST_F(ManagerTest, ForeignRebootUnloadsWhenAVolumeWouldLockOut)
+{
+	/* A device that is not there: unknown, which blocks a kexec. */
+	writeText(settings_.unlock.crypttab, "data /dev/disk/by-uuid/gone none luks\n");
+	stage();
+	manager_->prepareForShutdown(true, true);
+	EXPECT_FALSE(kernelLoaded());
+	EXPECT_NE(reboot_->lastError().find("'data'"), std::string::npos) << reboot_->lastError();
+	EXPECT_NE(reboot_->lastError().find("firmware"), std::string::npos) << reboot_->lastError();
+	EXPECT_FALSE(exists(settings_.kexecRecordPath));
+	/* The check it made is what status shows. */
+	const nlohmann::json tpm2 = manager_->describe(logind()).at("tpm2");
+	ASSERT_EQ(tpm2.size(), 1u);
+	EXPECT_EQ(tpm2.at(0).at("volume"), "data");
+	EXPECT_EQ(tpm2.at(0).at("verdict"), "unknown");
+}
+
+/* KexecDespiteTpm=yes keeps the kernel: the reboot kexecs and is recorded. */
+TEST_F(ManagerTest, KexecDespiteTpmKeepsTheKernel)
+{
+	writeText(settings_.unlock.crypttab, "data /dev/disk/by-uuid/gone none luks\n");
+	settings_.kexecDespiteTpm = true;
+	restartManager();
+	stage();
+	manager_->prepareForShutdown(true, true);
+	EXPECT_TRUE(kernelLoaded());
+	EXPECT_TRUE(exists(settings_.kexecRecordPath));
+}
+
+/* The last check decides at shutdown when it was made for the kernel
+ * staged now (the bus makes it off the loop); one made for other inputs
+ * is made again. */
+TEST_F(ManagerTest, ShutdownUsesTheLastUnlockCheckForThisKernel)
+{
+	writeText(settings_.unlock.crypttab, "data /dev/disk/by-uuid/gone none luks\n");
+	stage();
+	/* The record says what the UKI carries; the fixture has no .pcrsig. */
+	EXPECT_EQ(reboot_->staged().at("uki").at("pcrsig"), false);
+	EXPECT_EQ(reboot_->staged().at("uki").at("pcrpkey"), false);
+	EXPECT_FALSE(manager_->unlockInput().targetHasPcrsig);
+	VolumeAssessment fine;
+	fine.volume = "data";
+	fine.verdict = fine.unattended = UnlockVerdict::Unlocks;
+	fine.reason = "bound to PCR 7 only";
+	UnlockInput stale = manager_->unlockInput();
+	stale.targetHasPcrsig = true;
+	manager_->setUnlockAssessment(stale, { fine });
+	manager_->prepareForShutdown(true, true); // checked again: unknown, unloaded
+	EXPECT_FALSE(kernelLoaded());
+
+	stage();
+	/* A plan carries the check the bus made; it is kept. */
+	RebootRequest request;
+	request.mode = RebootMode::Kexec;
+	request.unlock = std::vector<VolumeAssessment>{ fine };
+	auto plan = manager_->planReboot(request, logind());
+	ASSERT_TRUE(plan.ok()) << plan.error().message;
+	manager_->prepareForShutdown(true, true);
+	EXPECT_TRUE(kernelLoaded());
+	EXPECT_TRUE(exists(settings_.kexecRecordPath));
+}
+
+/* The plan refuses a kexec the check speaks against, unless ignoreTpm. */
+TEST_F(ManagerTest, PlanRefusesAKexecThatWouldLockOut)
+{
+	stage();
+	VolumeAssessment locked;
+	locked.volume = "data";
+	locked.device = "/dev/vdb";
+	locked.verdict = locked.unattended = UnlockVerdict::NeedsPassphrase;
+	locked.decidingPcr = 11;
+	locked.reason = "signed PCR 11 policy";
+	RebootRequest request;
+	request.mode = RebootMode::Kexec;
+	request.unlock = std::vector<VolumeAssessment>{ locked };
+	auto refused = manager_->planReboot(request, logind());
+	ASSERT_FALSE(refused.ok());
+	EXPECT_EQ(refused.error().code, Code::WouldNotUnlock);
+	request.ignoreTpm = true;
+	RebootFacts facts;
+	auto kexec = manager_->planReboot(request, logind(), &facts);
+	ASSERT_TRUE(kexec.ok()) << kexec.error().message;
+	EXPECT_EQ(kexec->action, RebootAction::Kexec);
+	EXPECT_TRUE(planJson(facts, kexec).at("ignore_tpm").get<bool>());
+	EXPECT_EQ(planJson(facts, kexec).at("tpm2").at(0).at("reason"), "signed PCR 11 policy");
 }
 
 } // namespace

@@ -19,6 +19,17 @@
 
 namespace kexecd {
 
+namespace {
+
+bool sameInput(const UnlockInput &a, const UnlockInput &b)
+{
+	return a.paths.crypttab == b.paths.crypttab && a.paths.devRoot == b.paths.devRoot &&
+	       a.paths.efivarsDir == b.paths.efivarsDir && a.paths.tpmDir == b.paths.tpmDir &&
+	       a.targetHasPcrsig == b.targetHasPcrsig && a.targetHasPcrpkey == b.targetHasPcrpkey;
+}
+
+} // namespace
+
 Manager::Manager(Stager &reboot, Stager &crash, KexecKernel &kernel, Timers &timers, RebootSettings settings,
 		 LogFn log)
 	: reboot_(reboot), crash_(crash), kernel_(kernel), timers_(timers), settings_(std::move(settings)),
@@ -181,11 +192,38 @@ bool Manager::refreshSlots()
 	return reboot || crash;
 }
 
+UnlockInput Manager::unlockInput() const
+{
+	UnlockInput in;
+	in.paths = settings_.unlock;
+	/* The record says whether the UKI carries them (addUkiIdentity); a
+	 * plain kernel or a foreign one carries neither. */
+	const nlohmann::json staged = reboot_.staged();
+	auto flag = [&](const char *pointer) {
+		const auto p = nlohmann::json::json_pointer(pointer);
+		return staged.contains(p) && staged.at(p).is_boolean() && staged.at(p).get<bool>();
+	};
+	in.targetHasPcrsig = flag("/uki/pcrsig");
+	in.targetHasPcrpkey = flag("/uki/pcrpkey");
+	return in;
+}
+
+void Manager::setUnlockAssessment(const UnlockInput &input, std::vector<VolumeAssessment> assessment)
+{
+	unlock_ = std::move(assessment);
+	unlockFor_ = input;
+}
+
 RebootFacts Manager::rebootFacts(const RebootRequest &request, const LogindCapabilities &caps)
 {
 	RebootFacts f;
 	f.mode = request.mode;
 	f.requireStaged = request.requireStaged;
+	f.ignoreTpm = request.ignoreTpm;
+	if (request.unlock) {
+		f.unlock = *request.unlock;
+		f.unlockChecked = true;
+	}
 	f.state = stateName(reboot_.state());
 	f.staged = reboot_.staged();
 	f.running = readRunningSystem(settings_.procRoot, settings_.runRoot);
@@ -217,6 +255,8 @@ Result<RebootPlan> Manager::planReboot(const RebootRequest &request, const Login
 				       RebootFacts *facts)
 {
 	(void)reboot_.refresh();
+	if (request.unlock)
+		setUnlockAssessment(unlockInput(), *request.unlock);
 	/* Read once: the plan and what the dry run shows come from one read
 	 * of the running system. */
 	RebootFacts read = rebootFacts(request, caps);
@@ -283,7 +323,9 @@ void Manager::prepareForShutdown(bool active, bool kexecImminent)
 		/* A reboot kexecd started is committed already. */
 		if (!kexecImminent || rebooting() || committed_ || reboot_.state() != StageState::Staged)
 			return;
-		auto r = commitKexec();
+		auto r = checkUnlockAtShutdown();
+		if (r)
+			r = commitKexec();
 		if (r) {
 			log(LogLevel::Info, "A reboot started elsewhere kexecs into the staged kernel; recorded it");
 			return;
@@ -306,6 +348,25 @@ void Manager::prepareForShutdown(bool active, bool kexecImminent)
 	log(LogLevel::Info, "systemd-logind reports the shutdown cancelled or failed; still staged");
 	reboot_.rebootAborted("systemd-logind reports the shutdown cancelled or failed");
 	undoCommit("the shutdown was cancelled");
+}
+
+Result<void> Manager::checkUnlockAtShutdown()
+{
+	if (settings_.kexecDespiteTpm)
+		return {};
+	const UnlockInput input = unlockInput();
+	if (!unlock_ || !sameInput(input, unlockFor_)) {
+		/* No check was made for this kernel yet (or it changed since). */
+		setUnlockAssessment(input, checkUnlock(input.paths, input.targetHasPcrsig, input.targetHasPcrpkey));
+	}
+	const std::vector<std::string> lockedOut = unlockLockouts(*unlock_);
+	if (lockedOut.empty())
+		return {};
+	std::string message = "a volume the next boot needs would not unlock without a passphrase after a kexec "
+			      "(KexecDespiteTpm=no)";
+	for (const auto &l : lockedOut)
+		message += "; " + l;
+	return makeError(Code::WouldNotUnlock, message);
 }
 
 Result<void> Manager::checkForceReboot(uint32_t callerUid)
@@ -402,6 +463,8 @@ nlohmann::json Manager::describe(const LogindCapabilities &caps)
 		{ "staged", reboot_.staged() },
 		{ "kernel_support", reboot_.kernelSupport() },
 		{ "last_error", reboot_.lastError() },
+		/* The last unlock check (null: none yet), for status. */
+		{ "tpm2", unlock_ ? unlockJson(*unlock_) : nlohmann::json() },
 		{ "crash", {
 			{ "state", stateName(crash_.state()) },
 			{ "staged", crash_.staged() },

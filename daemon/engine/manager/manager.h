@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,7 @@
 #include "result.h"
 #include "stager.h"
 #include "timers.h"
+#include "unlock_check.h"
 
 namespace kexecd {
 
@@ -51,6 +53,19 @@ struct RebootSettings {
 	 * none (then no boot is taken for a kexec by kexecd). */
 	std::string kexecRecordPath;
 	std::string bootOriginPath;
+	/* Issue 27's unlock check: crypttab (CryptTab=), the TPM's PCRs and
+	 * the efivars, below KEXECD_SYSFS_ROOT in tests. */
+	UnlockPaths unlock;
+	/* KexecDespiteTpm=: a reboot someone else started kexecs into the
+	 * staged kernel although a volume would not unlock after it. */
+	bool kexecDespiteTpm = false;
+};
+
+/* What checkUnlock() needs for the kernel staged now (Manager::unlockInput()). */
+struct UnlockInput {
+	UnlockPaths paths;
+	bool targetHasPcrsig = false;
+	bool targetHasPcrpkey = false;
 };
 
 /* What a Reboot, SoftReboot or PlanReboot call asks for. */
@@ -60,6 +75,11 @@ struct RebootRequest {
 	bool ignoreInhibitors = false;
 	bool interactive = false;
 	bool force = false; // reboot(LINUX_REBOOT_CMD_KEXEC) without logind; root only
+	bool ignoreTpm = false; // kexec although a volume would not unlock (polkit reboot-ignore-tpm)
+	/* checkUnlock() for unlockInput(), run by the caller off the event
+	 * loop (it reads devices, up to 5 s each); nullopt: not checked, no
+	 * volume speaks against a kexec. */
+	std::optional<std::vector<VolumeAssessment>> unlock;
 };
 
 /* The properties the bus publishes, by name, as comparable text. */
@@ -114,6 +134,13 @@ public:
 	/* Both slots re-read what the kernel has; true when either changed. */
 	bool refreshSlots();
 
+	/* Issue 27. What the unlock check reads for the staged kernel; the
+	 * caller runs checkUnlock() off the loop and hands the result to
+	 * planReboot() (RebootRequest::unlock) or setUnlockAssessment(). The
+	 * last result is kept for prepareForShutdown() and Describe. */
+	UnlockInput unlockInput() const;
+	void setUnlockAssessment(const UnlockInput &input, std::vector<VolumeAssessment> assessment);
+
 	/* The facts a reboot is decided on, and the decision (planReboot()):
 	 * the same for Reboot and for PlanReboot, so a dry-run tells what the
 	 * call would do. */
@@ -144,7 +171,12 @@ public:
 	 * whatever is loaded, so the kexec is committed now, or, when it must
 	 * not happen (a firmware request, a counter that cannot be taken),
 	 * the staged kernel is unloaded so the reboot goes through the
-	 * firmware. */
+	 * firmware. A volume that would not unlock after the kexec unloads it
+	 * too, unless KexecDespiteTpm=yes: judged by the last unlock check
+	 * (setUnlockAssessment()) when it was made for the kernel staged now,
+	 * else by checkUnlock() here, on the loop, bounded per device by
+	 * Luks2ReadLimits (the shutdown waits for it rather than kexec
+	 * undecided). */
 	void prepareForShutdown(bool active, bool kexecImminent = false);
 	/* Reboot(force), after planReboot() with force: root only, never
 	 * through polkit. prepareForceReboot() marks "rebooting" (so the bus
@@ -173,6 +205,9 @@ private:
 	CountingPreview countingPreview() const;
 	std::optional<std::string> entryDefaultAtStaging() const;
 	void log(LogLevel level, std::string message, std::string slot = {}) const;
+	/* A reboot started elsewhere: WouldNotUnlock when a volume would lock
+	 * out and KexecDespiteTpm=no. */
+	Result<void> checkUnlockAtShutdown();
 
 	Stager &reboot_;
 	Stager &crash_;
@@ -192,6 +227,9 @@ private:
 	bool committed_ = false;
 	CountingPreview committedCounting_;
 	PropertySnapshot published_;
+	/* The last unlock check, and what it was made for. */
+	std::optional<std::vector<VolumeAssessment>> unlock_;
+	UnlockInput unlockFor_;
 };
 
 } // namespace kexecd
