@@ -71,6 +71,9 @@ ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, 
 		auto booted = std::make_shared<BootedKernel>(findBootedKernel(paths, limits));
 		loop_.post([this, booted] { manager_.setBootedKernel(std::move(*booted)); });
 	});
+	/* The unlock check for a kernel staged before kexecd (re)started, so
+	 * status and a reboot someone else starts have one (issue 27). */
+	withUnlockCheck({}, {});
 	registerAdaptor();
 	manager_.start();
 }
@@ -196,6 +199,7 @@ void ManagerAdaptor::finishStaging(uint64_t id, Result<nlohmann::json> result)
 			   codeName(error.code), error.message);
 	} else {
 		log::info("Staged: {}", jsonText(*result));
+		withUnlockCheck({}, {}); // for the kernel staged now (issue 27)
 	}
 	auto it = pending_.find(id);
 	if (it == pending_.end())

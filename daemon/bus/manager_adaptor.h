@@ -93,6 +93,10 @@ private:
 	void rebootVia(VoidReply reply, RebootPlan plan, bool checkInhibitors, const char *what);
 	void rebootRefused(VoidReply reply, Error error, bool checkedInhibitors, const char *what);
 	void forceReboot(VoidReply reply, const std::string &caller);
+	/* Issue 27: checkUnlock() reads devices (up to 5 s each), so it runs
+	 * on the worker; then, on the loop, the Manager keeps the result and
+	 * then (when given) gets the request with its unlock set. */
+	void withUnlockCheck(RebootRequest request, std::function<void(RebootRequest)> then);
 	void progress(std::string_view phase, double fraction);
 	void engineChanged();
 	void emitChanges();
@@ -106,6 +110,7 @@ private:
 	/* Loop thread only. */
 	uint64_t nextId_ = 1;
 	std::map<uint64_t, PendingStage> pending_;
+	std::map<uint64_t, std::function<void(RebootRequest)>> unlockWaiters_; // withUnlockCheck()
 	CallerBudget budget_;
 	std::unique_ptr<sdbus::IProxy> busWatch_; // NameOwnerChanged: callers leaving
 

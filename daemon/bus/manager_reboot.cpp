@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "adaptor_util.h"
+#include "event_loop.h"
 #include "log.h"
 #include "logind.h"
 #include "polkit.h"
@@ -67,6 +68,7 @@ void ManagerAdaptor::PlanReboot(sdbus::Result<std::string> &&result, VariantMap 
 		RebootRequest request = rebootRequest(options, RebootMode::Kexec, true);
 		std::string caller = sender();
 		logind_.capabilities([this, reply, request, caller](const LogindCapabilities &caps) {
+		withUnlockCheck(request, [this, reply, caps, caller](RebootRequest request) {
 			guarded(reply, "PlanReboot", [&] {
 				auto facts = std::make_shared<RebootFacts>();
 				auto plan = std::make_shared<Result<RebootPlan>>(manager_.planReboot(request, caps, facts.get()));
@@ -94,6 +96,7 @@ void ManagerAdaptor::PlanReboot(sdbus::Result<std::string> &&result, VariantMap 
 				});
 			});
 		});
+		});
 	});
 }
 
@@ -101,6 +104,7 @@ void ManagerAdaptor::startReboot(VoidReply reply, RebootRequest request, const c
 {
 	std::string caller = sender();
 	logind_.capabilities([this, reply, request, caller, what](const LogindCapabilities &caps) {
+	withUnlockCheck(request, [this, reply, caps, caller, what](RebootRequest request) {
 		guarded(reply, what, [&] {
 			/* Planned before authorization: nobody should type a
 			 * password for a reboot that will be refused. */
@@ -121,6 +125,7 @@ void ManagerAdaptor::startReboot(VoidReply reply, RebootRequest request, const c
 				});
 			});
 		});
+	});
 	});
 }
 
@@ -155,17 +160,65 @@ void ManagerAdaptor::permitReboot(const RebootRequest &request, const RebootPlan
 			done(true);
 		});
 	};
-	authorizer_.authorize(caller, rebootAction(plan.action), request.interactive,
-			      [this, request, caller, done, withUid](Result<void> allowed) {
-		if (!allowed)
-			return done(allowed.takeError());
-		if (!request.ignoreInhibitors)
+	/* ignore_tpm needs its own action (auth_admin): it risks a boot that
+	 * waits for a passphrase (issue 27). */
+	auto ignoreTpm = [this, request, caller, done, withUid]() {
+		if (!request.ignoreTpm)
 			return authorizer_.callerUid(caller, withUid);
-		authorizer_.authorize(caller, "org.kexecd1.reboot-ignore-inhibit", request.interactive,
+		authorizer_.authorize(caller, "org.kexecd1.reboot-ignore-tpm", request.interactive,
 				      [this, caller, done, withUid](Result<void> ignore) {
 			if (!ignore)
 				return done(ignore.takeError());
 			authorizer_.callerUid(caller, withUid);
+		});
+	};
+	authorizer_.authorize(caller, rebootAction(plan.action), request.interactive,
+			      [this, request, caller, done, ignoreTpm](Result<void> allowed) {
+		if (!allowed)
+			return done(allowed.takeError());
+		if (!request.ignoreInhibitors)
+			return ignoreTpm();
+		authorizer_.authorize(caller, "org.kexecd1.reboot-ignore-inhibit", request.interactive,
+				      [done, ignoreTpm](Result<void> ignore) {
+			if (!ignore)
+				return done(ignore.takeError());
+			ignoreTpm();
+		});
+	});
+}
+
+void ManagerAdaptor::withUnlockCheck(RebootRequest request, std::function<void(RebootRequest)> then)
+{
+	/* A soft or cold reboot keeps or resets the TPM as it should; force
+	 * is root's kexec now, decided without facts; nothing loaded, nothing
+	 * to kexec. */
+	Stager &slot = manager_.slot(Slot::Reboot);
+	(void)slot.refresh();
+	const bool loaded = slot.state() == StageState::Staged || slot.state() == StageState::Foreign;
+	if (!loaded || request.mode == RebootMode::Soft || request.mode == RebootMode::Cold || request.force) {
+		if (then)
+			then(std::move(request));
+		return;
+	}
+	const uint64_t id = nextId_++;
+	if (then)
+		unlockWaiters_.emplace(id, std::move(then));
+	/* The job holds no sdbus object: the continuation waits here. */
+	worker_.submit([this, id, input = manager_.unlockInput(), request] {
+		auto assessed = std::make_shared<std::vector<VolumeAssessment>>(
+			checkUnlock(input.paths, input.targetHasPcrsig, input.targetHasPcrpkey));
+		loop_.post([this, id, input, request, assessed] {
+			manager_.setUnlockAssessment(input, *assessed);
+			for (const auto &l : unlockLockouts(*assessed))
+				log::info("Unlock check: {}", l);
+			auto it = unlockWaiters_.find(id);
+			if (it == unlockWaiters_.end())
+				return;
+			auto next = std::move(it->second);
+			unlockWaiters_.erase(it);
+			RebootRequest checked = request;
+			checked.unlock = std::move(*assessed);
+			next(std::move(checked));
 		});
 	});
 }

@@ -157,9 +157,10 @@ BusStageRequest stageDefaultRequest(const VariantMap &options, const Limits &lim
 RebootRequest rebootRequest(const VariantMap &options, RebootMode fallback, bool allowForce)
 {
 	if (allowForce)
-		checkKnownOptions(options, { "interactive", "force", "mode", "require_staged", "ignore_inhibitors" });
+		checkKnownOptions(options, { "interactive", "force", "mode", "require_staged", "ignore_inhibitors",
+					     "ignore_tpm" });
 	else
-		checkKnownOptions(options, { "interactive", "mode", "require_staged", "ignore_inhibitors" });
+		checkKnownOptions(options, { "interactive", "mode", "require_staged", "ignore_inhibitors", "ignore_tpm" });
 	RebootRequest r;
 	r.mode = fallback;
 	if (auto m = option<std::string>(options, "mode")) {
@@ -170,6 +171,7 @@ RebootRequest rebootRequest(const VariantMap &options, RebootMode fallback, bool
 	}
 	r.requireStaged = option<bool>(options, "require_staged").value_or(false);
 	r.ignoreInhibitors = option<bool>(options, "ignore_inhibitors").value_or(false);
+	r.ignoreTpm = option<bool>(options, "ignore_tpm").value_or(false);
 	r.interactive = interactiveOption(options);
 	r.force = allowForce && option<bool>(options, "force").value_or(false);
 	if (r.force && r.mode != RebootMode::Kexec)

@@ -24,6 +24,8 @@ from test_kexecd import (EXIT_ACCESS_DENIED, EXIT_INHIBITED, EXIT_NO_CRASH_MEMOR
 
 import dbus  # noqa: E402
 
+EXIT_WOULD_NOT_UNLOCK = 15
+
 
 class RebootTest(base.KexecdTest):
 
@@ -323,6 +325,76 @@ class RebootTest(base.KexecdTest):
 		r = self.ctl('--no-ask-password', 'reboot', '--ignore-inhibitors', unprivileged=True)
 		self.assertEqual(r.code, EXIT_OK, r)
 		self.assertEqual(self.reboot_calls(), [('RebootWithFlags', [REBOOT_KEXEC])])
+
+	# --- TPM2-bound volumes (issue 27)
+
+	def start_with_locked_volume(self):
+		"""A crypttab whose one volume cannot be read: unknown, which speaks
+		against a kexec as a volume that would need a passphrase does."""
+		self.stop_daemon()
+		crypttab = self.kfile('crypttab')
+		with open(crypttab, 'w') as f:
+			f.write(f'data {self.kfile("no-such-device")} none luks\n')
+		conf = self.kfile('kexecd.conf')
+		with open(conf, 'w') as f:
+			f.write(f'[Manager]\nCryptTab={crypttab}\n')
+		self.running('0.0.1-other', 'root=/dev/vda')
+		self.start_daemon('--config', conf)
+		self.stage_ok()
+
+	def test_volume_that_would_lock_out_keeps_the_kexec_from_happening(self):
+		self.start_with_locked_volume()
+		r, doc = self.plan('--kexec')
+		self.assertEqual(r.code, EXIT_WOULD_NOT_UNLOCK, r)
+		self.assertEqual(doc['decision'], 'refuse')
+		self.assertEqual(doc['error']['name'], 'WouldNotUnlock')
+		self.assertIn("'data'", doc['error']['message'])
+		self.assertTrue(doc['tpm2_checked'])
+		self.assertEqual([(v['volume'], v['verdict'], v['unlocks_after_kexec']) for v in doc['tpm2']],
+				 [('data', 'unknown', False)])
+		# auto reboots through the firmware and says why.
+		r, doc = self.plan('--auto')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(doc['decision'], 'cold')
+		self.assertTrue(any("'data'" in reason for reason in doc['reasons']), doc['reasons'])
+		r = self.ctl('reboot', '--auto', '--dry-run')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertIn("volume 'data'", r.out)
+		# The real call refuses with its own exit status and leaves the kernel.
+		r = self.ctl('--no-ask-password', 'reboot', '--kexec')
+		self.assertEqual(r.code, EXIT_WOULD_NOT_UNLOCK, r)
+		self.assertIn("'data'", r.err)
+		self.assertEqual(self.reboot_calls(), [])
+		self.assertEqual(self.status()['state'], 'staged')
+		# status: one line for the volume.
+		r = self.ctl('status')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(len([l for l in r.out.splitlines() if "'data' would not unlock" in l]), 1, r.out)
+		# ignore_tpm (root: no polkit) kexecs.
+		r = self.ctl('--no-ask-password', 'reboot', '--kexec', '--ignore-tpm')
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(self.reboot_calls(), [('RebootWithFlags', [REBOOT_KEXEC])])
+
+	def test_ignore_tpm_needs_its_own_action(self):
+		self.need_unprivileged()
+		self.start_with_locked_volume()
+		self.polkit_mock.SetAllowed(dbus.Array(base.ALL_ACTIONS, signature='s'))
+		r, doc = self.plan('--kexec', '--ignore-tpm', unprivileged=True)
+		self.assertEqual(r.code, EXIT_ACCESS_DENIED, r)
+		self.assertEqual(doc['error']['name'], 'AccessDenied')
+		self.assertIn('org.kexecd1.reboot-ignore-tpm', doc['error']['message'])
+		r = self.ctl('--no-ask-password', 'reboot', '--kexec', '--ignore-tpm', unprivileged=True)
+		self.assertEqual(r.code, EXIT_ACCESS_DENIED, r)
+		self.assertIn('org.kexecd1.reboot-ignore-tpm', r.err)
+		self.assertEqual(self.reboot_calls(), [])
+		self.polkit_mock.SetAllowed(dbus.Array(base.ALL_ACTIONS + ['org.kexecd1.reboot-ignore-tpm'],
+						       signature='s'))
+		r, doc = self.plan('--kexec', '--ignore-tpm', unprivileged=True)
+		self.assertEqual(r.code, EXIT_OK, r)
+		self.assertEqual(doc['decision'], 'kexec')
+		self.assertTrue(doc['ignore_tpm'])
+		self.assertTrue(any(reason.startswith("ignore_tpm: volume 'data'") for reason in doc['reasons']),
+				doc['reasons'])
 
 	# --- fleet hooks
 
