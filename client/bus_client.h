@@ -80,6 +80,7 @@ struct RebootOptions {
 	bool dryRun = false;
 	bool force = false;
 	bool ignoreInhibitors = false;
+	bool ignoreTpm = false;
 	bool requireStaged = false;
 };
 int cmdReboot(const GlobalOptions &global, Verb verb, const RebootOptions &opts);

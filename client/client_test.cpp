@@ -59,6 +59,7 @@ TEST(ClientErrors, ExitCodes)
 		  ExitKernelRefused);
 	EXPECT_EQ(describeBusError("org.kexecd1.Error.Unsupported", "", Verb::Stage).exitCode, ExitUnsupported);
 	EXPECT_EQ(describeBusError("org.kexecd1.Error.Internal", "", Verb::Stage).exitCode, ExitFailure);
+	EXPECT_EQ(describeBusError("org.kexecd1.Error.WouldNotUnlock", "", Verb::Reboot).exitCode, 15);
 	EXPECT_EQ(describeBusError("org.freedesktop.DBus.Error.ServiceUnknown", "", Verb::Status).exitCode,
 		  ExitUnreachable);
 	EXPECT_EQ(describeBusError("org.freedesktop.DBus.Error.NoReply", "", Verb::Stage).exitCode,
@@ -307,6 +308,25 @@ TEST(ClientFormat, EmptyCommandLine)
 	ASSERT_EQ(warnings.size(), 1u);
 	EXPECT_NE(warnings[0].find("empty command line"), std::string::npos) << warnings[0];
 	EXPECT_NE(warnings[0].find("--append"), std::string::npos) << warnings[0];
+}
+
+/* Issue 27: status names each volume a kexec would lock out (one line
+ * each, none for those that unlock), and says a kexec boot never measures
+ * the staged UKI's .pcrsig. */
+TEST(ClientFormat, TpmLockoutLines)
+{
+	const nlohmann::json doc = nlohmann::json::parse(R"json({
+		"state": "staged",
+		"staged": { "uki": { "path": "/efi/u.efi", "pcrsig": true, "pcrpkey": true } },
+		"tpm2": [
+			{ "volume": "root", "verdict": "unlocks", "reason": "bound to PCR 7 only" },
+			{ "volume": "data", "verdict": "needs_passphrase", "reason": "signed PCR 11 policy" },
+			{ "volume": "swap", "verdict": "unknown", "reason": "no such device" } ] })json");
+	const std::string out = formatStatus(doc);
+	EXPECT_NE(out.find("'data' would not unlock: signed PCR 11 policy"), std::string::npos) << out;
+	EXPECT_NE(out.find("'swap' would not unlock: no such device"), std::string::npos) << out;
+	EXPECT_EQ(out.find("'root'"), std::string::npos) << out;
+	EXPECT_NE(out.find(".pcrsig and .pcrpkey carried; a kexec boot never measures them"), std::string::npos) << out;
 }
 
 TEST(ClientFormat, ColourOnlyWhenAsked)

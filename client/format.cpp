@@ -272,6 +272,14 @@ void addStaged(Block &block, const json &staged, const FormatOptions &o)
 	block.add("UKI", text(staged, { "/uki/path" }));
 	block.add("OS", text(staged, { "/uki/os_release/pretty_name", "/uki/os_release/id" }));
 	block.add("Kernel version", text(staged, { "/uki/uname" }));
+	if (const json *sig = find(staged, { "/uki/pcrsig" }); sig && sig->is_boolean()) {
+		const bool pkey = find(staged, { "/uki/pcrpkey" }) && staged.at(json::json_pointer("/uki/pcrpkey")) == true;
+		if (*sig == true || pkey)
+			block.add("PCR signature",
+				  fmt::format("{} carried; a kexec boot never measures them (PCR 11 keeps this "
+					      "boot's values)", *sig == true && pkey ? ".pcrsig and .pcrpkey"
+								       : *sig == true ? ".pcrsig" : ".pcrpkey"));
+	}
 
 	std::string profile = text(staged, { "/profile/id", "/profile/title" });
 	if (const json *index = find(staged, { "/profile/index" }))
@@ -434,6 +442,16 @@ std::string formatStatus(const json &describe, const FormatOptions &o)
 	 * describe the firmware boot; kexecd says what this boot was. */
 	block.add("This boot", text(describe, { "/booted/summary" }));
 	block.add("Boot counting", text(describe, { "/booted/boot_counting" }));
+	/* Issue 27: one line per volume a kexec would lock out. */
+	if (const json *tpm2 = find(describe, { "/tpm2" }); tpm2 && tpm2->is_array())
+		for (const json &v : *tpm2) {
+			const std::string verdict = text(v, { "/verdict" });
+			if (verdict != "needs_passphrase" && verdict != "unknown")
+				continue;
+			block.add("TPM2 after kexec", paint(fmt::format("'{}' would not unlock: {}", text(v, { "/volume" }),
+									   cliWords(text(v, { "/reason" }))),
+							    Tone::Bad, o.color));
+		}
 	block.add("kexecd version", text(describe, { "/version" }));
 	return block.render() + (staged ? containerTable(*staged, o) : std::string());
 }

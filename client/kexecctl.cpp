@@ -852,6 +852,9 @@ int main(int argc, char **argv)
 			 "--auto: refuse instead of a plain reboot when nothing is staged");
 	reboot->add_flag("--ignore-inhibitors", rebootOpts.ignoreInhibitors,
 			 "Reboot despite block inhibitors (polkit org.kexecd1.reboot-ignore-inhibit)");
+	reboot->add_flag("--ignore-tpm", rebootOpts.ignoreTpm,
+			 "Kexec although a TPM2-bound volume would not unlock after it "
+			 "(polkit org.kexecd1.reboot-ignore-tpm)");
 	reboot->add_flag("--force", rebootOpts.force, "Kexec immediately, without logind (root only)");
 
 	RebootOptions softOpts;

@@ -29,6 +29,8 @@ Options rebootOptions(const GlobalOptions &global, const RebootOptions &opts, Ve
 		options["require_staged"] = sdbus::Variant{ true };
 	if (opts.ignoreInhibitors)
 		options["ignore_inhibitors"] = sdbus::Variant{ true };
+	if (opts.ignoreTpm)
+		options["ignore_tpm"] = sdbus::Variant{ true };
 	if (opts.force)
 		options["force"] = sdbus::Variant{ true };
 	return options;

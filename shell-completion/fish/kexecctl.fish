@@ -94,6 +94,7 @@ complete -c kexecctl -n "$reboot; and $no_mode" -l cold -d 'Through the firmware
 complete -c kexecctl -n "__fish_seen_subcommand_from reboot soft-reboot" -l dry-run -d 'Print the decision and its reasons; change nothing'
 complete -c kexecctl -n $reboot -l require-staged -d '--auto: refuse when nothing is staged'
 complete -c kexecctl -n "__fish_seen_subcommand_from reboot soft-reboot" -l ignore-inhibitors -d 'Despite block inhibitors'
+complete -c kexecctl -n $reboot -l ignore-tpm -d 'Kexec although a TPM2-bound volume would not unlock'
 complete -c kexecctl -n $reboot -l force -d 'Kexec immediately, without logind (root only)'
 
 # inspect
