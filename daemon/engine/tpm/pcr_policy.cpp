@@ -2,6 +2,7 @@
 #include "pcr_policy.h"
 
 #include <algorithm>
+#include <array>
 
 #include <openssl/evp.h>
 
@@ -118,7 +119,7 @@ std::optional<TpmDigest> policyPcr(const TpmDigest &old, PcrBank bank,
 {
 	auto sorted = values;
 	std::sort(sorted.begin(), sorted.end(), [](const auto &a, const auto &b) { return a.first < b.first; });
-	uint8_t select[3] = {};
+	std::array<uint8_t, 3> select{};
 	std::vector<uint8_t> concat;
 	for (size_t i = 0; i < sorted.size(); i++) {
 		const auto &[index, value] = sorted[i];
@@ -135,7 +136,9 @@ std::optional<TpmDigest> policyPcr(const TpmDigest &old, PcrBank bank,
 	putBe32(buf, 1); // TPML_PCR_SELECTION.count
 	putBe16(buf, pcrBankAlgId(bank));
 	buf.push_back(3); // sizeofSelect: PCRs 0-23
-	buf.insert(buf.end(), select, select + 3);
+	/* push_back, not insert(): GCC 14 -O2 sees a bogus negative length in the latter. */
+	for (uint8_t bits : select)
+		buf.push_back(bits);
 	buf.insert(buf.end(), pcrDigest.begin(), pcrDigest.end());
 	return tpmHash(PcrBank::Sha256, buf);
 }
