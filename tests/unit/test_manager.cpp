@@ -489,7 +489,7 @@ TEST_F(ManagerTest, ForeignRebootIntoTheStagedKernelIsRecorded)
 	auto record = KexecRecord::fromJson(**j);
 	ASSERT_TRUE(record.ok()) << record.error().message;
 	EXPECT_EQ(record->bootId, "22222222-this-boot");
-	EXPECT_EQ(record->kernelSha256, reboot_->staged().at("kernel").at("sha256"));
+	EXPECT_EQ(record->kernelSha256, reboot_->staged().at("kernel").at("sha256").get<std::string>());
 }
 
 /* Issue 27: a reboot someone else started with kexecd's kernel loaded goes
@@ -512,6 +512,21 @@ TEST_F(ManagerTest, ForeignRebootUnloadsWhenAVolumeWouldLockOut)
 	ASSERT_EQ(tpm2.size(), 1u);
 	EXPECT_EQ(tpm2.at(0).at("volume"), "data");
 	EXPECT_EQ(tpm2.at(0).at("verdict"), "unknown");
+}
+
+/* `systemctl reboot --firmware-setup` on a machine whose volume would also
+ * lock out: the firmware request is what the user asked for, so it is the
+ * reason given (e2e-boot-assessment has both). */
+TEST_F(ManagerTest, FirmwareRequestIsTheReasonBeforeALockout)
+{
+	writeText(settings_.unlock.crypttab, "data /dev/disk/by-uuid/gone none luks\n");
+	stage();
+	writeText(settings_.discovery.efivarsDir + "/OsIndications-" + kEfiGlobalGuid,
+		  std::string("\x07\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00", 12));
+	manager_->prepareForShutdown(true, true);
+	EXPECT_FALSE(kernelLoaded());
+	EXPECT_NE(reboot_->lastError().find("firmware setup"), std::string::npos) << reboot_->lastError();
+	EXPECT_EQ(reboot_->lastError().find("'data'"), std::string::npos) << reboot_->lastError();
 }
 
 /* KexecDespiteTpm=yes keeps the kernel: the reboot kexecs and is recorded. */
