@@ -59,6 +59,20 @@ TEST(Text, DisplayRuleEscapesOnlyWhatMustBe)
 		EXPECT_TRUE(isPrintableUtf8(displayText(s))) << s;
 }
 
+/* A record from another version, or one edited by hand, may lack a field or
+ * hold another type there: reading it gives nothing, never a throw. */
+TEST(Text, OptionalStringsFromRecords)
+{
+	const auto j = nlohmann::json::parse(R"({"a": {"s": "x", "n": null, "i": 3}, "b": [1]})");
+	EXPECT_EQ(jsonOptionalString(j, "/a/s"), "x");
+	EXPECT_EQ(jsonOptionalString(j, "/a/n"), std::nullopt);
+	EXPECT_EQ(jsonOptionalString(j, "/a/i"), std::nullopt);
+	EXPECT_EQ(jsonOptionalString(j, "/a/missing"), std::nullopt);
+	EXPECT_EQ(jsonOptionalString(j, "/b/7"), std::nullopt);
+	EXPECT_EQ(jsonString(j, "/a/s"), "x");
+	EXPECT_EQ(jsonString(j, "/a/i"), "");
+}
+
 class StateFileTest : public ::testing::Test
 {
 protected:

@@ -8,18 +8,11 @@
 
 #include "boot_counter.h"
 #include "efi_vars.h"
+#include "text.h"
 
 namespace kexecd {
 
 namespace {
-
-std::string str(const nlohmann::json &j, const char *pointer)
-{
-	const auto p = nlohmann::json::json_pointer(pointer);
-	if (!j.contains(p) || !j.at(p).is_string())
-		return {};
-	return j.at(p).get<std::string>();
-}
 
 std::pair<std::string, std::string> splitPath(const std::string &path)
 {
@@ -77,9 +70,9 @@ CountingPreview previewCounting(const nlohmann::json &staged, BootCounting mode)
 		return p;
 	}
 	/* The counter is on the Type #1 .conf, or on the Type #2 UKI. */
-	p.file = str(staged, "/discovery/entry_file");
+	p.file = jsonString(staged, "/discovery/entry_file");
 	if (p.file.empty())
-		p.file = str(staged, "/uki/path");
+		p.file = jsonString(staged, "/uki/path");
 	if (p.file.empty()) {
 		p.note = "not boot-counted: the staged entry has no file";
 		return p;

@@ -74,4 +74,17 @@ std::string displayText(std::string_view text)
 	return out;
 }
 
+std::optional<std::string> jsonOptionalString(const nlohmann::json &j, const char *pointer)
+{
+	const auto p = nlohmann::json::json_pointer(pointer);
+	if (!j.contains(p) || !j.at(p).is_string())
+		return std::nullopt;
+	return j.at(p).get<std::string>();
+}
+
+std::string jsonString(const nlohmann::json &j, const char *pointer)
+{
+	return jsonOptionalString(j, pointer).value_or("");
+}
+
 } // namespace kexecd

@@ -11,6 +11,7 @@
 //    bytes go to the kernel and must be exactly what was verified.
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -32,5 +33,11 @@ inline std::string jsonText(const nlohmann::json &j, int indent = -1)
 {
 	return j.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace);
 }
+
+/* The string at POINTER (a JSON pointer) in J, or nothing when it is absent
+ * or not a string (null included): records and plans read their optional
+ * fields this way. jsonString() gives "" for nothing. */
+std::optional<std::string> jsonOptionalString(const nlohmann::json &j, const char *pointer);
+std::string jsonString(const nlohmann::json &j, const char *pointer);
 
 } // namespace kexecd

@@ -84,11 +84,7 @@ void Manager::setBootOrigin(BootOrigin origin)
 
 std::optional<std::string> Manager::entryDefaultAtStaging() const
 {
-	const nlohmann::json staged = reboot_.staged();
-	const auto p = nlohmann::json::json_pointer("/loader/entry_default");
-	if (!staged.contains(p) || !staged.at(p).is_string())
-		return std::nullopt;
-	return staged.at(p).get<std::string>();
+	return jsonOptionalString(reboot_.staged(), "/loader/entry_default");
 }
 
 CountingPreview Manager::countingPreview() const
@@ -114,10 +110,7 @@ Result<void> Manager::commitKexec()
 		return makeError(Code::BootAssessment, counting.refusal);
 
 	const nlohmann::json staged = reboot_.staged();
-	auto text = [&](const char *pointer) {
-		const auto p = nlohmann::json::json_pointer(pointer);
-		return staged.contains(p) && staged.at(p).is_string() ? staged.at(p).get<std::string>() : std::string();
-	};
+	auto text = [&](const char *pointer) { return jsonString(staged, pointer); };
 	const CurrentBoot now = readCurrentBoot(settings_.procRoot, settings_.discovery.efivarsDir);
 	KexecRecord record;
 	record.bootId = now.bootId;

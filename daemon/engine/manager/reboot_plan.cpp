@@ -26,18 +26,10 @@ std::string readProcText(const std::string &path)
 	return s;
 }
 
-std::string str(const nlohmann::json &j, const char *pointer)
-{
-	const auto p = nlohmann::json::json_pointer(pointer);
-	if (!j.contains(p) || !j.at(p).is_string())
-		return {};
-	return j.at(p).get<std::string>();
-}
-
 /* Whether the staged kernel is the running one, and the reason either way. */
 bool sameKernel(const RebootFacts &f, std::vector<std::string> &reasons)
 {
-	const std::string stagedLinux = str(f.staged, "/kernel/sha256");
+	const std::string stagedLinux = jsonString(f.staged, "/kernel/sha256");
 	if (!stagedLinux.empty() && !f.running.linuxSha256.empty()) {
 		bool same = stagedLinux == f.running.linuxSha256;
 		reasons.push_back(same ? "the staged kernel image is the booted one (same SHA-256)"
@@ -45,9 +37,9 @@ bool sameKernel(const RebootFacts &f, std::vector<std::string> &reasons)
 		return same;
 	}
 	/* A UKI's .uname, or a plain kernel's version from its setup header. */
-	std::string uname = str(f.staged, "/uki/uname");
+	std::string uname = jsonString(f.staged, "/uki/uname");
 	if (uname.empty())
-		uname = str(f.staged, "/image/version");
+		uname = jsonString(f.staged, "/image/version");
 	if (uname.empty() || f.running.uname.empty()) {
 		reasons.push_back("the staged kernel's version is not known (no .uname, no version string "
 				  "in the kernel image), so it is "
@@ -59,7 +51,7 @@ bool sameKernel(const RebootFacts &f, std::vector<std::string> &reasons)
 					      f.running.uname));
 		return false;
 	}
-	const std::string staged = normalizeCmdline(str(f.staged, "/cmdline"));
+	const std::string staged = normalizeCmdline(jsonString(f.staged, "/cmdline"));
 	const std::string running = normalizeCmdline(f.running.cmdline);
 	if (staged != running) {
 		reasons.push_back(fmt::format("the staged kernel is the running {}, but its command line "
