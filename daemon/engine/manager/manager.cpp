@@ -92,19 +92,24 @@ CountingPreview Manager::countingPreview() const
 	return previewCounting(reboot_.staged(), settings_.bootCounting);
 }
 
+Result<void> Manager::checkFirmwareRequests() const
+{
+	const auto requests = readFirmwareRequests(settings_.discovery.efivarsDir, entryDefaultAtStaging());
+	if (!requests.any())
+		return {};
+	std::string message = "the next boot was asked to go through the firmware";
+	for (const auto &r : requests.reasons)
+		message += "; " + r;
+	return makeError(Code::FirmwareRequest, message);
+}
+
 Result<void> Manager::commitKexec()
 {
 	if (committed_)
 		return {};
 	if (reboot_.state() != StageState::Staged && reboot_.state() != StageState::Rebooting)
 		return {}; // a foreign kernel: nothing of kexecd's to count or record
-	const auto requests = readFirmwareRequests(settings_.discovery.efivarsDir, entryDefaultAtStaging());
-	if (requests.any()) {
-		std::string message = "the next boot was asked to go through the firmware";
-		for (const auto &r : requests.reasons)
-			message += "; " + r;
-		return makeError(Code::FirmwareRequest, message);
-	}
+	KEXECD_TRY(checkFirmwareRequests());
 	CountingPreview counting = countingPreview();
 	if (!counting.refusal.empty())
 		return makeError(Code::BootAssessment, counting.refusal);
@@ -316,7 +321,11 @@ void Manager::prepareForShutdown(bool active, bool kexecImminent)
 		/* A reboot kexecd started is committed already. */
 		if (!kexecImminent || rebooting() || committed_ || reboot_.state() != StageState::Staged)
 			return;
-		auto r = checkUnlockAtShutdown();
+		/* The firmware request first: it is what the user asked for, and
+		 * the reason the journal and LastError should give. */
+		auto r = checkFirmwareRequests();
+		if (r)
+			r = checkUnlockAtShutdown();
 		if (r)
 			r = commitKexec();
 		if (r) {

@@ -157,6 +157,8 @@ public:
 	 * Fails with FirmwareRequest, BootAssessment or Io, having undone
 	 * what it did. Once per reboot; undoCommit() when it does not come. */
 	Result<void> commitKexec();
+	/* FirmwareRequest when the firmware was asked for the next boot. */
+	Result<void> checkFirmwareRequests() const;
 	void undoCommit(const std::string &why);
 	/* logind accepted. A cold reboot unloads the staged kernel now, not
 	 * before, so a refused reboot never loses it; a kexec is "rebooting"
