@@ -189,13 +189,13 @@ void ManagerAdaptor::permitReboot(const RebootRequest &request, const RebootPlan
 
 void ManagerAdaptor::withUnlockCheck(RebootRequest request, std::function<void(RebootRequest)> then)
 {
-	/* A soft or cold reboot keeps or resets the TPM as it should; force
-	 * is root's kexec now, decided without facts; nothing loaded, nothing
-	 * to kexec. */
+	/* A soft or cold reboot keeps or resets the TPM as it should; nothing
+	 * loaded, nothing to kexec. force is checked too: no PrepareForShutdown
+	 * follows it. */
 	Stager &slot = manager_.slot(Slot::Reboot);
 	(void)slot.refresh();
 	const bool loaded = slot.state() == StageState::Staged || slot.state() == StageState::Foreign;
-	if (!loaded || request.mode == RebootMode::Soft || request.mode == RebootMode::Cold || request.force) {
+	if (!loaded || request.mode == RebootMode::Soft || request.mode == RebootMode::Cold) {
 		if (then)
 			then(std::move(request));
 		return;

@@ -597,6 +597,16 @@ TEST_F(ManagerTest, PlanRefusesAKexecThatWouldLockOut)
 	EXPECT_EQ(kexec->action, RebootAction::Kexec);
 	EXPECT_TRUE(planJson(facts, kexec).at("ignore_tpm").get<bool>());
 	EXPECT_EQ(planJson(facts, kexec).at("tpm2").at(0).at("reason"), "signed PCR 11 policy");
+
+	/* force (root's kexec without logind) is held to the same rule. */
+	request.force = true;
+	request.ignoreTpm = false;
+	auto forced = manager_->planReboot(request, logind());
+	ASSERT_FALSE(forced.ok());
+	EXPECT_EQ(forced.error().code, Code::WouldNotUnlock);
+	EXPECT_NE(forced.error().message.find("'data'"), std::string::npos) << forced.error().message;
+	request.ignoreTpm = true;
+	EXPECT_TRUE(manager_->planReboot(request, logind()).ok());
 }
 
 } // namespace

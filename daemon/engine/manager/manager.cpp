@@ -263,6 +263,15 @@ Result<RebootPlan> Manager::planReboot(const RebootRequest &request, const Login
 	if (request.force) {
 		/* Nobody should wait for a reboot that cannot be a kexec. */
 		KEXECD_TRY(reboot_.checkRebootable());
+		/* Without logind no PrepareForShutdown comes: this is the only
+		 * check between a headless machine and a passphrase prompt. */
+		if (const auto lockedOut = unlockLockouts(read.unlock); !lockedOut.empty() && !request.ignoreTpm) {
+			std::string message = "a volume the next boot needs would not unlock without a passphrase "
+					      "after a kexec (force=true too)";
+			for (const auto &l : lockedOut)
+				message += "; " + l;
+			return makeError(Code::WouldNotUnlock, message);
+		}
 		RebootPlan plan;
 		plan.action = RebootAction::Kexec;
 		plan.reasons.push_back("force: reboot(LINUX_REBOOT_CMD_KEXEC) now, without systemd-logind, "
