@@ -36,9 +36,11 @@ esac
 # PROOFS.md's measured package set. kexec-tools is there for its `kexec` as a tool of last resort
 # when debugging; its LSB scripts are masked below. systemd-boot is Debian's package of
 # systemd-bless-boot and its generator (boot assessment, e2e-boot-assessment); its postinst does
-# nothing without an ESP, which the image has not.
+# nothing without an ESP, which the image has not. The TPM 2.0 libraries are what systemd dlopens
+# for systemd-cryptenroll, the cryptsetup tpm2 token and the PCR phases (e2e-boot-assessment's
+# measured boot); Debian's systemd only recommends them.
 pkgs=(systemd systemd-sysv dbus polkitd pkexec udev libpam-systemd kexec-tools linux-image-amd64
-	initramfs-tools zstd systemd-boot)
+	initramfs-tools zstd systemd-boot libtss2-esys-3.0.2-0 libtss2-mu0 libtss2-rc0 libtss2-tcti-device0)
 # The extra packages, less the ones above: the key depends only on what the image gets.
 for p in "$@"; do
 	[[ " ${pkgs[*]} " == *" $p "* ]] || pkgs+=("$p")
@@ -87,6 +89,7 @@ mmdebstrap_args=(--variant=apt --include="$(IFS=,; echo "${pkgs[*]}")" "${hooks[
 recipe_version=1
 key=$(printf '%s\n' "$recipe_version" "$flavor" "${suites[@]}" "${mmdebstrap_args[@]}" | sha256sum | cut -c1-16)
 dir=$cache/images/$flavor-$key
+cache_lock "$cache" "image-$flavor-$key"
 # An image is built in CACHE/images/.build-*, and appears at $dir complete, by one rename.
 complete() {
 	local f

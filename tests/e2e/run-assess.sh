@@ -9,6 +9,13 @@
 # that the kexecd path leaves what the firmware path leaves, and reads kexecd's journal from the
 # disk afterwards.
 #
+# The same VM proves the unlock check (issue 27) against a real TPM: swtpm is its TPM 2.0, which
+# OVMF and systemd-stub measure into, the UKIs carry a signed PCR 11 policy made by systemd 257's
+# ukify and systemd-measure (sign-pcr11.sh), and the scenario enrolls two LUKS2 volumes with the
+# real systemd-cryptenroll, one bound to PCR 7, one to the signed PCR 11 policy. kexecd's
+# prediction is asserted before the kexec and the unlock itself observed after it, and again after
+# a firmware boot.
+#
 # usage: run-assess.sh
 # Environment: KEXECD_CACHE (default /var/cache/kexecd-test), KEXECD_E2E_WORK (scratch),
 # KEXECD_E2E_TIMEOUT (the whole qemu run, default 1200 s), KEXECD_DEB (a .deb to test).
@@ -30,7 +37,7 @@ die() { echo "ERROR: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || skip "needs root (mmdebstrap's root mode, debugfs on the image)"
 command -v "$qemu" >/dev/null || skip "$qemu not found (install qemu-system-x86)"
 [ -r "$ovmf_code" ] && [ -r "$ovmf_vars" ] || skip "$ovmf_code not found (install ovmf)"
-for tool in debugfs zstd sfdisk mkfs.fat mcopy journalctl; do
+for tool in debugfs zstd sfdisk mkfs.fat mcopy journalctl swtpm cryptsetup openssl; do
 	command -v "$tool" >/dev/null || skip "$tool not found"
 done
 $py -c 'import pefile' 2>/dev/null || skip "python3-pefile not found (ukify needs it)"
@@ -45,6 +52,8 @@ t_start=$SECONDS
 package_and_depends "$cache"
 run_or_skip image "$here/make-debian-image.sh" "$cache" "$flavor" "${depends[@]}"
 run_or_skip sd "$here/fetch-newer-systemd.sh" "$cache"
+# systemd-measure 257, beside the stub it predicts (sign-pcr11.sh).
+run_or_skip troot "$here/../trixie/make-build-root.sh" "$cache"
 efi=$sd/usr/lib/systemd/boot/efi
 ukify=("$py" "$sd/usr/bin/ukify")
 echo "assess: package $deb, image $image (systemd $(cat "$image/systemd-version")), $("${ukify[@]}" --version)"
@@ -52,7 +61,10 @@ echo "assess: package $deb, image $image (systemd $(cat "$image/systemd-version"
 # --- the UKIs: kernel A (Debian's signed vmlinuz) and kernel B (the same without its signature,
 # so another digest), the image's own initrd, root on the second disk ---------------------------
 mk=$work/build
-mkdir -p "$mk"
+pcr=$mk/pcr
+mkdir -p "$mk" "$pcr"
+"$here/sign-pcr11.sh" tools "$troot" "$pcr"
+"$here/sign-pcr11.sh" keys "$pcr"
 cp "$image/vmlinuz" "$mk/vmlinuz-a"
 "$py" - "$mk/vmlinuz-a" "$mk/vmlinuz-b" <<'PY'
 import sys, pefile
@@ -70,11 +82,24 @@ kver=$(file -bL "$image/vmlinuz" | sed -n 's/.*version \([^ ]*\).*/\1/p')
 uki() { # NAME KERNEL VERSION_ID
 	printf 'ID=debian\nNAME="Debian GNU/Linux"\nPRETTY_NAME="kexecd assess %s"\nVERSION_ID=%s\n' "$1" "$3" >"$mk/os-release-$1"
 	"${ukify[@]}" build --stub "$efi/linuxx64.efi.stub" --linux "$2" --initrd "$image/initrd.img" \
-		--cmdline "$cmdline" --os-release "@$mk/os-release-$1" --uname "$kver" --output "$mk/$1.efi" >/dev/null
+		--cmdline "$cmdline" --os-release "@$mk/os-release-$1" --uname "$kver" \
+		--tools "$pcr" --pcr-private-key "$pcr/pcr-private.pem" --pcr-public-key "$pcr/pcr-public.pem" \
+		--pcr-banks sha256 --output "$mk/$1.efi" >/dev/null 2>"$mk/ukify-$1.log" ||
+		die "ukify build $1: $(cat "$mk/ukify-$1.log")"
 }
 uki kexecd-a "$mk/vmlinuz-a" 1
 uki kexecd-b "$mk/vmlinuz-b" 2
 uki kexecd-c "$mk/vmlinuz-b" 3
+# The signature crypttab points at: PCR 11 as the Debian root's cryptsetup meets it.
+"$here/sign-pcr11.sh" sign "$pcr" "$mk/pcrsig.json" "$mk"/kexecd-{a,b,c}.efi
+
+# --- two LUKS2 volumes for the scenario to enroll (a keyfile slot, as after an installer) ---------
+head -c 32 /dev/urandom >"$mk/luks.key"
+for v in pcr7 pcr11; do
+	truncate -s 20M "$mk/$v.img"
+	cryptsetup luksFormat --type luks2 --batch-mode --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+		"$mk/$v.img" "$mk/luks.key" || die "cryptsetup luksFormat $v"
+done
 echo "assess: kernel A $(sha256sum <"$mk/vmlinuz-a" | cut -c1-16), B $(sha256sum <"$mk/vmlinuz-b" | cut -c1-16)"
 
 # --- the boot disk: GPT, one ESP with systemd-boot and the UKIs; b is boot-counted -----------------
@@ -107,10 +132,20 @@ echo "/dev/vda1 /efi vfat umask=0077 0 2" >"$mk/fstab"
 	echo "write $here/assess-scenario.sh /root/e2e/scenario.sh"
 	echo "write $deb /root/e2e/$(basename "$deb")"
 	echo "write $mk/kexecd-c.efi /root/e2e/kexecd-c.efi"
+	for f in pcr7.img pcr11.img luks.key pcrsig.json; do echo "write $mk/$f /root/e2e/$f"; done
+	echo "write $pcr/pcr-public.pem /root/e2e/pcr-public.pem"
 } >"$work/debugfs.cmd"
 debugfs -w -f "$work/debugfs.cmd" "$disk1" >"$work/debugfs.log" 2>&1 || die "debugfs failed: $(cat "$work/debugfs.log")"
 cp "$ovmf_vars" "$work/vars.fd"
 echo "assess: disks ready ($((SECONDS - t_start)) s)"
+
+# --- the TPM: swtpm, fresh state; a firmware reboot resets it, a kexec does not -----------------
+tpm=$work/tpm
+mkdir -p "$tpm"
+swtpm socket --tpm2 --tpmstate "dir=$tpm" --ctrl "type=unixio,path=$tpm/sock" -d \
+	--pid "file=$tpm/pid" --log "file=$tpm/log,level=1" || die "swtpm did not start: $(cat "$tpm/log" 2>/dev/null)"
+stop_tpm() { [ -f "$tpm/pid" ] && kill "$(cat "$tpm/pid")" 2>/dev/null || true; }
+for _ in $(seq 1 50); do [ -S "$tpm/sock" ] && break; sleep 0.1; done
 
 # --- five boots and the firmware setup --------------------------------------------------------------
 log=$work/serial-assess.log
@@ -123,9 +158,11 @@ t_boot=$SECONDS
 	-serial "file:$log" \
 	-drive "if=pflash,format=raw,unit=0,file=$ovmf_code,readonly=on" \
 	-drive "if=pflash,format=raw,unit=1,file=$work/vars.fd" \
+	-chardev "socket,id=chrtpm,path=$tpm/sock" -tpmdev emulator,id=tpm0,chardev=chrtpm \
+	-device tpm-tis,tpmdev=tpm0 \
 	-drive "file=$disk0,format=raw,if=virtio" -drive "file=$disk1,format=raw,if=virtio" </dev/null &
 qemu_pid=$!
-trap '[ -n "${qemu_pid:-}" ] && kill "$qemu_pid" 2>/dev/null || true' EXIT
+trap '[ -n "${qemu_pid:-}" ] && kill "$qemu_pid" 2>/dev/null; stop_tpm' EXIT
 verdict=
 while kill -0 "$qemu_pid" 2>/dev/null; do
 	after=$(tr -d '\r' <"$log" | sed -n '/E2E-FIRMWARE-SETUP-REQUESTED/,$p')
@@ -148,10 +185,11 @@ done
 kill "$qemu_pid" 2>/dev/null || true
 wait "$qemu_pid" 2>/dev/null || true
 qemu_pid=
+stop_tpm
 echo "assess: qemu ran $((SECONDS - t_boot)) s, end: $verdict"
 
 echo "----- serial log (scenario lines) -----"
-tr -d '\r' <"$log" | grep -a -E '^E2E-(PASS|FAIL|STATE|DONE|FIRMWARE)|^E2E:|E2E: \[|kexecd-e2e: E2E' | sed 's/^.*\(E2E[-:]\)/\1/' || true
+tr -d '\r' <"$log" | grep -a -E 'E2E-(PASS|FAIL|STATE|DONE|FIRMWARE|TPM)|^E2E:|E2E: \[|kexecd-e2e: E2E' | sed 's/^.*\(E2E[-:]\)/\1/' || true
 echo "----- kexecd's journal (read from the disk) -----"
 debugfs -R "rdump /var/log/journal $work" "$disk1" >/dev/null 2>&1 || true
 if [ -d "$work/journal" ]; then
@@ -194,6 +232,13 @@ check('e2e-health.service' in bad.get('system', '') and 'kexecd-c+0-1.efi' in ba
 again = state.get('firmware-after-fallback', {})
 check(again.get('booted', '').startswith("firmware, entry 'kexecd-b.efi'"),
       f"after the last try systemd-boot fell back to b, as StageDefault did: {again.get('booted')!r}")
+# Measured boot (issue 27): the prediction before the kexec, then what the real unlock did.
+check(fw.get('tpm-plan') == 'pcr11:needs_passphrase pcr7:unlocks decision=cold',
+      f"kexecd predicted: PCR 7 volume unlocks after a kexec, PCR 11 volume would not, auto goes cold: {fw.get('tpm-plan')!r}")
+check(kx.get('volumes') == 'pcr7:active+mapped pcr11:failed',
+      f"in the kexec boot (--ignore-tpm) the PCR 7 volume unlocked with the TPM and the PCR 11 one did not, as predicted: {kx.get('volumes')!r}")
+check(again.get('volumes') == 'pcr7:active+mapped pcr11:active+mapped',
+      f"reboot --auto went cold, and in that firmware boot both volumes unlocked: {again.get('volumes')!r}")
 check('E2E-DONE phase=5' not in log and 'E2E-FIRMWARE-SETUP-REQUESTED' in log, "the scenario reached the firmware setup request")
 check(verdict == 'setup', f"systemctl reboot --firmware-setup with a kernel staged ended in OVMF's setup: {verdict}")
 if journal:
