@@ -41,6 +41,8 @@ list_files() {
 key=$(cd "$srcroot" && list_files | grep -zv -e '^tests/.*/' -e '\.md$' | xargs -0 -r sha256sum -- |
 	sha256sum | cut -c1-16)
 dir=$cache/deb/$key
+. "$here/lib-apt.sh"
+cache_lock "$cache" "deb-$key"
 # The package is built in CACHE/deb/.build-*, and appears at $dir complete, by one rename.
 built_deb() { ls "$dir"/kexecd_*.deb 2>/dev/null | head -n1 || true; }
 deb=$(built_deb)

@@ -29,6 +29,8 @@ have_debs() {
 }
 
 . "$(dirname "$0")/lib-apt.sh"
+# apt-get update in one private directory at a time.
+cache_lock "$cache" "apt-$suite"
 
 if ! have_debs; then
 	private_apt "$apt_dir" "$suite" --write-sources || skip "no private apt for $suite"

@@ -72,3 +72,13 @@ apt_download() {
 	rm -rf "$tmp"
 	return $rc
 }
+
+# cache_lock CACHE NAME: hold CACHE/.locks/NAME until the calling script exits (fd 9). The cache
+# builders (build-deb.sh, make-debian-image.sh, make-build-root.sh, fetch-newer-systemd.sh) take
+# it before looking for their result, so tests that run side by side build each thing once: the
+# second one waits, then finds it complete.
+cache_lock() {
+	mkdir -p "$1/.locks" || return 1
+	exec 9>"$1/.locks/$2"
+	flock 9
+}

@@ -46,6 +46,7 @@ mmdebstrap_args=(--variant=buildd --include="$(IFS=,; echo "${pkgs[*]}")" "${hoo
 recipe_version=1
 key=$(printf '%s\n' "$recipe_version" "$suite" "${mmdebstrap_args[@]}" | sha256sum | cut -c1-16)
 dir=$cache/roots/$suite-$key
+cache_lock "$cache" "root-$suite-$key"
 # A root is built in CACHE/roots/.build-*, and appears at $dir complete, by one rename.
 complete() { [ -r "$1/root/root/versions" ] && [ -x "$1/root/usr/bin/g++" ]; }
 if complete "$dir"; then
