@@ -108,6 +108,7 @@ echo "  Depends: linux-image-6.1.0-99-amd64"
 ''',
 	# dpkg-buildpackage -b -uc -us, run in the source copy: the package lands in ..
 	'dpkg-buildpackage': '''[ "${STUB_FAIL:-}" = dpkg-buildpackage ] && { echo partial >../kexecd_9.9_amd64.deb; exit 2; }
+sleep "${STUB_SLEEP:-0}"
 for f in kexecd_9.9_amd64.deb kexecd-dbgsym_9.9_amd64.deb kexecd_9.9_amd64.buildinfo kexecd_9.9_amd64.changes; do
 	echo "$f" >"../$f"
 done
@@ -315,7 +316,8 @@ class Builders(unittest.TestCase):
 		src = os.path.join(self.tmp, 'src')
 		os.makedirs(os.path.join(src, 'tests', 'e2e'))
 		os.makedirs(os.path.join(src, 'debian'))
-		shutil.copy(os.path.join(E2E, 'build-deb.sh'), os.path.join(src, 'tests', 'e2e'))
+		for script in ('build-deb.sh', 'lib-apt.sh'):
+			shutil.copy(os.path.join(E2E, script), os.path.join(src, 'tests', 'e2e'))
 		with open(os.path.join(src, 'debian', 'control'), 'w') as f:
 			f.write('Source: kexecd\n')
 		with open(os.path.join(src, 'meson.build'), 'w') as f:
@@ -348,6 +350,18 @@ class Builders(unittest.TestCase):
 		shutil.move(entry, os.path.join(debdir, '.build-interrupted'))
 		self.clear_calls()
 		self.assert_result(self.run_builder(argv), deb)
+		self.assertEqual(len(self.stub_calls('dpkg-buildpackage')), 1)
+
+		# Two tests side by side on a cold cache (meson runs the long e2e tests two at a time):
+		# the lock makes the second wait for the first's package instead of building its own.
+		shutil.rmtree(entry)
+		self.clear_calls()
+		env = dict(self.env, STUB_SLEEP='1')
+		both = [subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+			for _ in range(2)]
+		outs = [p.communicate()[0].strip() for p in both]
+		self.assertEqual([p.returncode for p in both], [0, 0])
+		self.assertEqual(outs, [deb, deb])
 		self.assertEqual(len(self.stub_calls('dpkg-buildpackage')), 1)
 
 	# --- fetch-newer-systemd.sh --------------------------------------------------------------------
