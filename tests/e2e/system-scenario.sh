@@ -221,19 +221,22 @@ EOF
 		echo soft-rebooted >"$state/phase"
 		sync
 		capture soft-reboot as_alice kexecctl --no-ask-password soft-reboot
-		# On success systemd is already stopping us: this service runs again after it.
+		# On success systemd is already stopping us: this service runs again after it, and says
+		# so there (under load the stop can come before a line printed here).
 		if [ "$rc" != 0 ]; then
 			fail "soft-reboot rc=$rc"
 			echo reboot >"$state/phase"
 			phase=reboot
 		else
-			pass soft-reboot-requested
 			finish
 			exit 0
 		fi
 	fi
 	;;
 soft-rebooted)
+	# Only a soft-reboot request that kexecctl saw succeed leads here (a failed one sets the
+	# phase to reboot).
+	pass soft-reboot-requested
 	# Same kernel (same boot ID), userspace started anew, and the staged kernel is still there.
 	if [ "$(cat /proc/sys/kernel/random/boot_id)" = "$(cat "$state/boot-id")" ]; then
 		pass soft-reboot-same-kernel
