@@ -4,7 +4,8 @@
 # The reboot benchmark's scenario (reboot.sh), inside a real Debian system with systemd as PID 1
 # that OVMF and systemd-boot boot from a UKI. kexecd-e2e.service runs it once per boot, and again
 # after a soft-reboot, once multi-user.target is reached. Its step counter (/var/lib/kexecd-bench)
-# walks through /root/e2e/bench.conf's PATHS, RUNS times, one reboot a step:
+# walks through /root/e2e/bench.conf's PATHS, RUNS times, one reboot a step (a path may come twice:
+# reboot.sh puts a cold reboot before each kexec, so both start from a kernel the firmware booted):
 #   cold         systemctl reboot: firmware, systemd-boot, the UKI
 #   kexecd       kexecctl reboot --kexec of the UKI kexecd staged earlier in the boot
 #   kexec-tools  what systemctl kexec does with nothing loaded (systemd 254, a Type #1 entry):
