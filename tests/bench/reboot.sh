@@ -33,20 +33,12 @@ paths=${KEXECD_BENCH_PATHS:-cold kexecd cold kexec-tools soft}
 flavor=254
 skip() { echo "SKIP: $*"; exit 77; }
 die() { echo "ERROR: $*" >&2; exit 1; }
-# system_inputs, make_uki, make_esp_disk, make_root_disk, ovmf_vm_args
+# system_preflight, system_inputs, make_uki, make_esp_disk, make_root_disk, ovmf_vm_args
 # shellcheck source=../e2e/lib-e2e.sh
 . "$e2e/lib-e2e.sh"
 
 [[ "$runs" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive number, not '$runs'"
-[ "$(id -u)" = 0 ] || skip "needs root (mmdebstrap's root mode, debugfs on the image)"
-command -v "$qemu" >/dev/null || skip "$qemu not found (install qemu-system-x86)"
-[ -r /usr/share/OVMF/OVMF_CODE_4M.fd ] && [ -r /usr/share/OVMF/OVMF_VARS_4M.fd ] ||
-	skip "OVMF_CODE_4M.fd not found (install ovmf)"
-for tool in debugfs zstd sfdisk mkfs.fat mcopy file; do
-	command -v "$tool" >/dev/null || skip "$tool not found"
-done
-$py -c 'import pefile' 2>/dev/null || skip "python3-pefile not found (ukify needs it)"
-mkdir -p "$cache" || skip "cannot create $cache"
+system_preflight "$cache"
 
 work=${KEXECD_BENCH_WORK:-$(mktemp -d "${TMPDIR:-/tmp}/kexecd-reboot-bench.XXXXXX")}
 rm -rf "$work" && mkdir -p "$work"

@@ -110,6 +110,23 @@ package_and_depends() {
 
 # --- a real Debian system booted by OVMF and systemd-boot (run-assess.sh, tests/bench/reboot.sh) ---
 
+# system_preflight CACHE TOOL...: skips (the caller's skip, exit 77) unless this machine can boot
+# that system: root (mmdebstrap's root mode, debugfs on the image), qemu ($qemu), OVMF, the tools
+# named, python3-pefile for ukify, and a writable CACHE.
+system_preflight() {
+	local cache=$1 tool
+	shift
+	[ "$(id -u)" = 0 ] || skip "needs root (mmdebstrap's root mode, debugfs on the image)"
+	command -v "$qemu" >/dev/null || skip "$qemu not found (install qemu-system-x86)"
+	[ -r /usr/share/OVMF/OVMF_CODE_4M.fd ] && [ -r /usr/share/OVMF/OVMF_VARS_4M.fd ] ||
+		skip "OVMF_CODE_4M.fd not found (install ovmf)"
+	for tool in debugfs zstd sfdisk mkfs.fat mcopy file "$@"; do
+		command -v "$tool" >/dev/null || skip "$tool not found"
+	done
+	/usr/bin/python3 -c 'import pefile' 2>/dev/null || skip "python3-pefile not found (ukify needs it)"
+	mkdir -p "$cache" || skip "cannot create $cache"
+}
+
 # system_inputs CACHE FLAVOR: what a booted Debian system needs, all cached: deb and depends
 # (package_and_depends), image (make-debian-image.sh with those depends, so every caller of one
 # flavor shares one image) and sd (fetch-newer-systemd.sh: systemd-boot and ukify from trixie).
