@@ -214,8 +214,8 @@ def median_run(results, path):
 
 
 def plot(results, png, title):
-    """Stacked bars: each path's median reboot, split into its parts (medians of parts would
-    not add up to the median total)."""
+    """Stacked bars: each path's median reboot (the lower middle one of an even count), split
+    into its parts (medians of parts would not add up to the median total)."""
     if not shutil.which('gnuplot'):
         print('plot: gnuplot not found, none written')
         return
@@ -288,7 +288,6 @@ def main():
     for k in sorted(steps):
         r, why = measure(k, steps[k])
         (problems.append(why) if r is None else results.append(r))
-    runs = max([sum(1 for r in results if r['path'] == p) for p in PATHS] or [0])
     print('\nkexecd reboot downtime: request to the next multi-user.target, seconds, median [min-max]')
     if args.machine:
         print(f'machine: {args.machine}')
@@ -310,7 +309,8 @@ def main():
     details(results)
     failed = bool(problems) | kexecd_path(results, steps)
     if args.plot and results:
-        plot(results, args.plot, f'One Debian VM under qemu TCG: the median of {runs} reboot(s) per path')
+        counts = ', '.join(f'{PLOT_LABELS[p]} {n}' for p in PATHS if (n := sum(r['path'] == p for r in results)))
+        plot(results, args.plot, f'One Debian VM, qemu TCG: the median reboot of each path ({counts})')
     return 1 if failed else 0
 
 
