@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
-# Shared by run-e2e.sh, run-diff.sh and run-system.sh (sourced; they define $work, $py, die).
+# Shared by the e2e runners and tests/bench/reboot.sh (sourced; they define $work, $py, die).
 
 # apt_download
 . "$(dirname "${BASH_SOURCE[0]}")/lib-apt.sh"
@@ -106,4 +106,98 @@ package_and_depends() {
 	[ -f "$deb" ] || die "build-deb.sh printed '$deb', not the path of a .deb"
 	mapfile -t depends < <(dpkg-deb -f "$deb" Depends | tr ',' '\n' | grep -v '|' | sed 's/(.*)//; s/[[:space:]]//g' |
 		grep . | LC_ALL=C sort -u)
+}
+
+# --- a real Debian system booted by OVMF and systemd-boot (run-assess.sh, tests/bench/reboot.sh) ---
+
+# system_preflight CACHE TOOL...: skips (the caller's skip, exit 77) unless this machine can boot
+# that system: root (mmdebstrap's root mode, debugfs on the image), qemu ($qemu), OVMF, the tools
+# named, python3-pefile for ukify, and a writable CACHE.
+system_preflight() {
+	local cache=$1 tool
+	shift
+	[ "$(id -u)" = 0 ] || skip "needs root (mmdebstrap's root mode, debugfs on the image)"
+	command -v "$qemu" >/dev/null || skip "$qemu not found (install qemu-system-x86)"
+	[ -r /usr/share/OVMF/OVMF_CODE_4M.fd ] && [ -r /usr/share/OVMF/OVMF_VARS_4M.fd ] ||
+		skip "OVMF_CODE_4M.fd not found (install ovmf)"
+	for tool in debugfs zstd sfdisk mkfs.fat mcopy file "$@"; do
+		command -v "$tool" >/dev/null || skip "$tool not found"
+	done
+	/usr/bin/python3 -c 'import pefile' 2>/dev/null || skip "python3-pefile not found (ukify needs it)"
+	mkdir -p "$cache" || skip "cannot create $cache"
+}
+
+# system_inputs CACHE FLAVOR: what a booted Debian system needs, all cached: deb and depends
+# (package_and_depends), image (make-debian-image.sh with those depends, so every caller of one
+# flavor shares one image) and sd (fetch-newer-systemd.sh: systemd-boot and ukify from trixie).
+system_inputs() {
+	package_and_depends "$1"
+	run_or_skip image "$(dirname "${BASH_SOURCE[0]}")/make-debian-image.sh" "$1" "$2" "${depends[@]}"
+	run_or_skip sd "$(dirname "${BASH_SOURCE[0]}")/fetch-newer-systemd.sh" "$1"
+}
+
+# make_uki SD OUT KERNEL INITRD CMDLINE OS_RELEASE [UKIFY_OPTION...]: a UKI from trixie's ukify
+# and stub (fetch-newer-systemd.sh's root SD); further options (PCR signing) are passed on.
+make_uki() {
+	local sd=$1 out=$2 kernel=$3 initrd=$4 cmdline=$5 osrel=$6 kver
+	shift 6
+	kver=$(file -bL "$kernel" | sed -n 's/.*version \([^ ]*\).*/\1/p')
+	/usr/bin/python3 "$sd/usr/bin/ukify" build --stub "$sd/usr/lib/systemd/boot/efi/linuxx64.efi.stub" \
+		--linux "$kernel" --initrd "$initrd" --cmdline "$cmdline" --os-release "@$osrel" --uname "$kver" \
+		"$@" --output "$out" >/dev/null 2>"$out.log" || die "ukify build $(basename "$out"): $(cat "$out.log")"
+}
+
+# make_esp_disk DISK SD FILE=ESP_PATH...: a 200 MiB GPT disk whose one partition is an ESP with
+# systemd-boot (from SD) as the removable-media loader, `timeout 0`, and the files given. No loop
+# mount: mkfs.fat on an image file, mtools, dd into the partition.
+make_esp_disk() {
+	local disk=$1 sd=$2 fat=$1.fat pair
+	shift 2
+	truncate -s 200M "$disk"
+	printf 'label: gpt\nstart=2048, size=380928, type=C12A7328-F81F-11D2-BA4B-00A0C93EC93B, name="ESP"\n' |
+		sfdisk -q "$disk"
+	truncate -s 186M "$fat"
+	mkfs.fat -F 32 -n ESP "$fat" >/dev/null
+	printf 'timeout 0\n' >"$fat.loader.conf"
+	MTOOLS_SKIP_CHECK=1 mmd -i "$fat" ::/EFI ::/EFI/BOOT ::/EFI/Linux ::/loader
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$fat" "$sd/usr/lib/systemd/boot/efi/systemd-bootx64.efi" ::/EFI/BOOT/BOOTX64.EFI
+	MTOOLS_SKIP_CHECK=1 mcopy -i "$fat" "$fat.loader.conf" ::/loader/loader.conf
+	for pair in "$@"; do
+		MTOOLS_SKIP_CHECK=1 mcopy -i "$fat" "${pair%%=*}" "::${pair#*=}"
+	done
+	dd if="$fat" of="$disk" bs=1M seek=1 conv=notrunc status=none
+	rm -f "$fat" "$fat.loader.conf"
+}
+
+# make_root_disk DISK IMAGE SCENARIO FILE=GUEST_PATH...: the cached image (make-debian-image.sh)
+# unpacked to DISK, with the ESP mounted at /efi, no getty on the serial console (the scenario
+# owns it), SCENARIO as /root/e2e/scenario.sh (kexecd-e2e.service runs it after multi-user.target)
+# and the files given, put in with debugfs (no loop mount).
+make_root_disk() {
+	local disk=$1 image=$2 scenario=$3 pair
+	shift 3
+	zstd -q -f -d "$image/rootfs.ext4.zst" -o "$disk"
+	echo "/dev/vda1 /efi vfat umask=0077 0 2" >"$disk.fstab"
+	{
+		echo "symlink /etc/systemd/system/serial-getty@ttyS0.service /dev/null"
+		echo "mkdir /efi"
+		echo "rm /etc/fstab"
+		echo "write $disk.fstab /etc/fstab"
+		echo "mkdir /root/e2e"
+		echo "write $scenario /root/e2e/scenario.sh"
+		for pair in "$@"; do echo "write ${pair%%=*} ${pair#*=}"; done
+	} >"$disk.debugfs"
+	debugfs -w -f "$disk.debugfs" "$disk" >"$disk.debugfs.log" 2>&1 ||
+		die "debugfs failed: $(cat "$disk.debugfs.log")"
+	rm -f "$disk.fstab" "$disk.debugfs" "$disk.debugfs.log"
+}
+
+# ovmf_vm_args VARS ESP_DISK ROOT_DISK: sets vm_args, the qemu options of that system under TCG
+# (never KVM on this machine kind): OVMF's code and a copy of its variables as pflash, the ESP
+# disk as vda, the root as vdb, no default devices and no monitor. The caller adds the serial.
+ovmf_vm_args() {
+	vm_args=(-accel tcg -cpu max -m 2048 -smp 1 -machine q35 -nodefaults -monitor none
+		-drive "if=pflash,format=raw,unit=0,file=/usr/share/OVMF/OVMF_CODE_4M.fd,readonly=on"
+		-drive "if=pflash,format=raw,unit=1,file=$1"
+		-drive "file=$2,format=raw,if=virtio" -drive "file=$3,format=raw,if=virtio")
 }
