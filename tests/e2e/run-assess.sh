@@ -18,7 +18,7 @@
 #
 # usage: run-assess.sh
 # Environment: KEXECD_CACHE (default /var/cache/kexecd-test), KEXECD_E2E_WORK (scratch),
-# KEXECD_E2E_TIMEOUT (the whole qemu run, default 1200 s), KEXECD_DEB (a .deb to test).
+# KEXECD_E2E_TIMEOUT (the whole qemu run, default 2400 s: six boots under TCG, next to another VM or a build), KEXECD_DEB (a .deb to test).
 # exit 77 with the reason when qemu, OVMF, the archive, the packaging tools or root are missing.
 set -euo pipefail
 
@@ -149,7 +149,7 @@ for _ in $(seq 1 50); do [ -S "$tpm/sock" ] && break; sleep 0.1; done
 
 # --- five boots and the firmware setup --------------------------------------------------------------
 log=$work/serial-assess.log
-tmo=${KEXECD_E2E_TIMEOUT:-1200}
+tmo=${KEXECD_E2E_TIMEOUT:-2400}
 t_boot=$SECONDS
 : >"$log"
 # Reboots are part of the test (no -no-reboot); the run ends when OVMF shows its setup, or Linux
