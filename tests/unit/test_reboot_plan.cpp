@@ -36,6 +36,18 @@ struct Row {
 	uint64_t flags;
 };
 
+/* Plans the row and checks its decision and logind flags; the plan, for more. */
+Result<RebootPlan> expectRow(const Row &row)
+{
+	auto plan = planReboot(row.facts);
+	const std::string decision = plan ? rebootActionName(plan->action) : "refuse";
+	EXPECT_EQ(decision, row.decision) << row.name;
+	if (plan) {
+		EXPECT_EQ(plan->logindFlags, row.flags) << row.name;
+	}
+	return plan;
+}
+
 TEST(RebootPlan, Table)
 {
 	const auto same = record("6.1.0-1-amd64", "root=/dev/vda ro");
@@ -91,11 +103,8 @@ TEST(RebootPlan, Table)
 		{ "any, rebooting", facts(RebootMode::Kexec, "rebooting", same), "refuse", 0 },
 	};
 	for (const Row &row : rows) {
-		auto plan = planReboot(row.facts);
-		const std::string decision = plan ? rebootActionName(plan->action) : "refuse";
-		EXPECT_EQ(decision, row.decision) << row.name;
+		auto plan = expectRow(row);
 		if (plan) {
-			EXPECT_EQ(plan->logindFlags, row.flags) << row.name;
 			EXPECT_FALSE(plan->reasons.empty()) << row.name;
 		}
 		/* The JSON carries the decision and at least one reason. */
@@ -275,12 +284,7 @@ TEST(RebootPlan, TpmLockout)
 		{ "cold, locked out", with(RebootMode::Cold, "staged", other, locked), "cold", 0 },
 	};
 	for (const Row &row : rows) {
-		auto plan = planReboot(row.facts);
-		const std::string decision = plan ? rebootActionName(plan->action) : "refuse";
-		EXPECT_EQ(decision, row.decision) << row.name;
-		if (plan) {
-			EXPECT_EQ(plan->logindFlags, row.flags) << row.name;
-		}
+		auto plan = expectRow(row);
 		const nlohmann::json j = planJson(row.facts, plan);
 		EXPECT_EQ(j.at("tpm2").size(), row.facts.unlock.size()) << row.name;
 		EXPECT_TRUE(j.at("tpm2_checked").get<bool>()) << row.name;
