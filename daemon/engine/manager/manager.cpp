@@ -97,10 +97,7 @@ Result<void> Manager::checkFirmwareRequests() const
 	const auto requests = readFirmwareRequests(settings_.discovery.efivarsDir, entryDefaultAtStaging());
 	if (!requests.any())
 		return {};
-	std::string message = "the next boot was asked to go through the firmware";
-	for (const auto &r : requests.reasons)
-		message += "; " + r;
-	return makeError(Code::FirmwareRequest, message);
+	return refusal(Code::FirmwareRequest, "the next boot was asked to go through the firmware", requests.reasons);
 }
 
 Result<void> Manager::commitKexec()
@@ -265,13 +262,11 @@ Result<RebootPlan> Manager::planReboot(const RebootRequest &request, const Login
 		KEXECD_TRY(reboot_.checkRebootable());
 		/* Without logind no PrepareForShutdown comes: this is the only
 		 * check between a headless machine and a passphrase prompt. */
-		if (const auto lockedOut = unlockLockouts(read.unlock); !lockedOut.empty() && !request.ignoreTpm) {
-			std::string message = "a volume the next boot needs would not unlock without a passphrase "
-					      "after a kexec (force=true too)";
-			for (const auto &l : lockedOut)
-				message += "; " + l;
-			return makeError(Code::WouldNotUnlock, message);
-		}
+		if (const auto lockedOut = unlockLockouts(read.unlock); !lockedOut.empty() && !request.ignoreTpm)
+			return refusal(Code::WouldNotUnlock,
+				       "a volume the next boot needs would not unlock without a passphrase after a "
+				       "kexec (force=true too)",
+				       lockedOut);
 		RebootPlan plan;
 		plan.action = RebootAction::Kexec;
 		plan.reasons.push_back("force: reboot(LINUX_REBOOT_CMD_KEXEC) now, without systemd-logind, "
@@ -373,11 +368,10 @@ Result<void> Manager::checkUnlockAtShutdown()
 	const std::vector<std::string> lockedOut = unlockLockouts(*unlock_);
 	if (lockedOut.empty())
 		return {};
-	std::string message = "a volume the next boot needs would not unlock without a passphrase after a kexec "
-			      "(KexecDespiteTpm=no)";
-	for (const auto &l : lockedOut)
-		message += "; " + l;
-	return makeError(Code::WouldNotUnlock, message);
+	return refusal(Code::WouldNotUnlock,
+		       "a volume the next boot needs would not unlock without a passphrase after a kexec "
+		       "(KexecDespiteTpm=no)",
+		       lockedOut);
 }
 
 Result<void> Manager::checkForceReboot(uint32_t callerUid)

@@ -64,6 +64,8 @@ bool sameKernel(const RebootFacts &f, std::vector<std::string> &reasons)
 	return true;
 }
 
+} // namespace
+
 Error refusal(Code code, const std::string &head, const std::vector<std::string> &reasons)
 {
 	std::string message = head;
@@ -71,8 +73,6 @@ Error refusal(Code code, const std::string &head, const std::vector<std::string>
 		message += "; " + r;
 	return makeError(code, message);
 }
-
-} // namespace
 
 std::vector<std::string> unlockLockouts(const std::vector<VolumeAssessment> &assessments)
 {

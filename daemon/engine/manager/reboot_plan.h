@@ -71,6 +71,9 @@ struct RebootPlan {
  * the reasons too. */
 Result<RebootPlan> planReboot(const RebootFacts &facts);
 
+/* CODE with "HEAD; REASON; REASON…": a refusal and what decided it. */
+Error refusal(Code code, const std::string &head, const std::vector<std::string> &reasons);
+
 /* Issue 27: one line per volume whose verdict blocks a kexec
  * (blocksKexec()), naming it and the reason (with the PCR that decides). */
 std::vector<std::string> unlockLockouts(const std::vector<VolumeAssessment> &assessments);
