@@ -67,8 +67,8 @@ ManagerAdaptor::ManagerAdaptor(sdbus::IConnection &connection, EventLoop &loop, 
 	logind_.capabilities([](const LogindCapabilities &) {});
 	/* Which kernel this boot runs, once: reading the booted UKI is file
 	 * I/O, so it happens on the worker, before any staging. */
-	worker_.submit([this, paths = manager_.settings().discovery, limits = limits_] {
-		auto booted = std::make_shared<BootedKernel>(findBootedKernel(paths, limits));
+	worker_.submitQuery([this, paths = manager_.settings().discovery, limits = limits_](std::stop_token stop) {
+		auto booted = std::make_shared<BootedKernel>(findBootedKernel(paths, limits, stop));
 		loop_.post([this, booted] { manager_.setBootedKernel(std::move(*booted)); });
 	});
 	/* The unlock check for a kernel staged before kexecd (re)started, so

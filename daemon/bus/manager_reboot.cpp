@@ -204,7 +204,7 @@ void ManagerAdaptor::withUnlockCheck(RebootRequest request, std::function<void(R
 	if (then)
 		unlockWaiters_.emplace(id, std::move(then));
 	/* The job holds no sdbus object: the continuation waits here. */
-	worker_.submit([this, id, input = manager_.unlockInput(), request] {
+	worker_.submitQuery([this, id, input = manager_.unlockInput(), request](std::stop_token) {
 		auto assessed = std::make_shared<std::vector<VolumeAssessment>>(
 			checkUnlock(input.paths, input.targetHasPcrsig, input.targetHasPcrpkey));
 		loop_.post([this, id, input, request, assessed] {

@@ -15,11 +15,22 @@ Worker::~Worker()
 		std::lock_guard lock(mutex_);
 		stop_ = true;
 	}
+	stopSource_.request_stop();
 	wake_.notify_one();
 	thread_.join();
 }
 
 void Worker::submit(std::function<void()> job)
+{
+	enqueue({ [job = std::move(job)](std::stop_token) { job(); }, false });
+}
+
+void Worker::submitQuery(std::function<void(std::stop_token)> job)
+{
+	enqueue({ std::move(job), true });
+}
+
+void Worker::enqueue(Job job)
 {
 	{
 		std::lock_guard lock(mutex_);
@@ -31,7 +42,7 @@ void Worker::submit(std::function<void()> job)
 void Worker::run()
 {
 	for (;;) {
-		std::function<void()> job;
+		Job job;
 		{
 			std::unique_lock lock(mutex_);
 			wake_.wait(lock, [this] { return stop_ || !jobs_.empty(); });
@@ -39,9 +50,11 @@ void Worker::run()
 				return;
 			job = std::move(jobs_.front());
 			jobs_.pop_front();
+			if (stop_ && job.query)
+				continue;
 		}
 		try {
-			job();
+			job.run(stopSource_.get_token());
 		} catch (const std::exception &e) {
 			log::error("Worker job failed: {}, ignoring", e.what());
 		}

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <stop_token>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -777,6 +778,13 @@ TEST_F(StagerTest, BootedKernelIsTheSelectedEntrysKernel)
 	BootedKernel booted = findBootedKernel(config.discovery, config.limits);
 	EXPECT_EQ(booted.sha256, sha(fixture("vmlinuz"))) << booted.why;
 	EXPECT_EQ(booted.entry, "Debian-6.1.0.efi");
+
+	/* A daemon that stops does not wait for the digest (issue 30). */
+	std::stop_source stop;
+	stop.request_stop();
+	BootedKernel stopped = findBootedKernel(config.discovery, config.limits, stop.get_token());
+	EXPECT_EQ(stopped.sha256, "");
+	EXPECT_NE(stopped.why.find("stopped"), std::string::npos) << stopped.why;
 
 	/* Staging that entry gives the same digest, which is what reboot --auto compares. */
 	Stager stager(*kernel_, config);

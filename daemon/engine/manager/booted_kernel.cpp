@@ -3,6 +3,8 @@
 
 #include <strings.h>
 
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "boot_files.h"
@@ -18,8 +20,9 @@ namespace kexecd {
 
 namespace {
 
-/* The bytes staging would hand the kernel for this entry. */
-Result<std::string> entryKernelDigest(const UkiEntry &entry, const Limits &limits)
+/* The bytes staging would hand the kernel for this entry; nullopt when
+ * stop came first. */
+Result<std::optional<std::string>> entryKernelDigest(const UkiEntry &entry, const Limits &limits, const std::stop_token &stop)
 {
 	auto files = openEntryFiles(entry);
 	if (!files)
@@ -27,11 +30,13 @@ Result<std::string> entryKernelDigest(const UkiEntry &entry, const Limits &limit
 	auto memfd = SealedMemfd::copyFrom(files->image.fd.get(), files->image.origin, limits.pe.maxFileSize);
 	if (!memfd)
 		return memfd.takeError();
+	if (stop.stop_requested())
+		return std::optional<std::string>();
 	if (entry.isKernel()) {
 		auto image = readKernelImage(memfd->bytes(), files->image.origin);
 		if (!image)
 			return image.takeError();
-		return image->unpacked.empty() ? sha256Hex(memfd->bytes()) : sha256Hex(image->unpacked);
+		return std::optional(image->unpacked.empty() ? sha256Hex(memfd->bytes()) : sha256Hex(image->unpacked));
 	}
 	auto pe = PeFile::parse(memfd->bytes(), files->image.origin, limits.pe);
 	if (!pe)
@@ -47,12 +52,14 @@ Result<std::string> entryKernelDigest(const UkiEntry &entry, const Limits &limit
 	auto kernel = classicKernel(*uki, *profile, &zboot);
 	if (!kernel)
 		return kernel.takeError();
-	return sha256Hex(kernel->bytes());
+	if (stop.stop_requested())
+		return std::optional<std::string>();
+	return std::optional(sha256Hex(kernel->bytes()));
 }
 
 } // namespace
 
-BootedKernel findBootedKernel(const DiscoveryPaths &paths, const Limits &limits)
+BootedKernel findBootedKernel(const DiscoveryPaths &paths, const Limits &limits, std::stop_token stop)
 {
 	BootedKernel booted;
 	const auto selected = readLoaderVariable(paths.efivarsDir, "LoaderEntrySelected");
@@ -70,13 +77,17 @@ BootedKernel findBootedKernel(const DiscoveryPaths &paths, const Limits &limits)
 		/* systemd-boot compares ids ignoring case. */
 		if (strcasecmp(entry.id.c_str(), selected->c_str()) != 0)
 			continue;
-		auto digest = entryKernelDigest(entry, limits);
+		auto digest = entryKernelDigest(entry, limits, stop);
 		if (!digest) {
 			booted.why = fmt::format("the booted entry '{}' cannot be read: {}", *selected,
 						 digest.error().message);
 			return booted;
 		}
-		booted.sha256 = *digest;
+		if (!*digest) {
+			booted.why = "the daemon stopped before the booted entry's kernel was read";
+			return booted;
+		}
+		booted.sha256 = **digest;
 		booted.why = fmt::format("the kernel of the booted entry '{}' ({})", *selected, entry.path);
 		return booted;
 	}

@@ -9,6 +9,7 @@
 // UKI's .linux (of the entry's profile), or a Type #1 entry's linux, each
 // unpacked when it is a zboot image.
 
+#include <stop_token>
 #include <string>
 
 #include "boot_entry.h"
@@ -24,7 +25,10 @@ struct BootedKernel {
 };
 
 /* Reads beneath the ESP/XBOOTLDR only (boot_files.h), within the limits
- * a staging has. Never fails: what cannot be known says why. */
-BootedKernel findBootedKernel(const DiscoveryPaths &paths, const Limits &limits);
+ * a staging has. Never fails: what cannot be known says why. Between its
+ * steps (copy, parse, hash; each a fraction of a second on hardware, and
+ * more under emulation) it gives up once stop is requested: a daemon
+ * stopping on a reboot's path must not wait for it. */
+BootedKernel findBootedKernel(const DiscoveryPaths &paths, const Limits &limits, std::stop_token stop = {});
 
 } // namespace kexecd
