@@ -7,7 +7,8 @@ SECONDS being time.monotonic() when the line's first byte arrived: a line is sta
 guest starts writing it, so a long line or a slow console does not move its event later. The
 reboot benchmark takes its boundaries from these stamps (the old kernel's last line, the
 firmware's first output, the new kernel's first line), since the guest's own clocks restart at
-every firmware boot and kexec. The stamper runs at normal priority while qemu is niced.
+every firmware boot and kexec. The stamper runs at normal priority while qemu is niced. LOG is
+appended to (reboot.sh empties it first): qmp-reset.py adds its lines with the same clock.
 
 usage: serial-stamp.py LOG < serial
 """
@@ -18,7 +19,7 @@ import time
 
 
 def main():
-    out = open(sys.argv[1], 'w', buffering=1, encoding='utf-8')
+    out = open(sys.argv[1], 'a', buffering=1, encoding='utf-8')
     pending = b''
     started = None
     while True:
