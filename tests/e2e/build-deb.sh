@@ -7,21 +7,38 @@
 # lintian test of the same tree share one build. DEB_BUILD_OPTIONS=nocheck: the unit suite runs
 # in its own meson tests already.
 #
-# usage: build-deb.sh CACHE      prints the .deb's path
-# exit 77 with a reason when the packaging tools are missing.
+# With RELEASE trixie the package is built the same way inside the Debian 13 build root
+# (tests/trixie/make-build-root.sh; a chroot in private namespaces, as root): its shlibs, so its
+# Depends, are trixie's (libsdbus-c++2, …). It is cached apart, under CACHE/deb/trixie-<key>/.
+#
+# usage: build-deb.sh CACHE [RELEASE]      prints the .deb's path; RELEASE: host (default) | trixie
+# exit 77 with a reason when the packaging tools (or the trixie root) are missing.
 set -euo pipefail
 # The caller reads the path with $(…): it is the only line on stdout (fd 3 here); everything else
 # goes to stderr.
 exec 3>&1 1>&2
 
-cache=${1:?usage: build-deb.sh CACHE}
+cache=${1:?usage: build-deb.sh CACHE [RELEASE]}
+release=${2:-host}
 here=$(cd "$(dirname "$0")" && pwd)
 srcroot=$(cd "$here/../.." && pwd)
 skip() { echo "build-deb: $*" >&2; exit 77; }
 
-command -v dpkg-buildpackage >/dev/null || skip "dpkg-buildpackage not found (install dpkg-dev)"
-command -v dh >/dev/null || skip "dh not found (install debhelper)"
 [ -d "$srcroot/debian" ] || skip "$srcroot has no debian/"
+case "$release" in
+host)
+	command -v dpkg-buildpackage >/dev/null || skip "dpkg-buildpackage not found (install dpkg-dev)"
+	command -v dh >/dev/null || skip "dh not found (install debhelper)"
+	;;
+trixie)
+	[ "$(id -u)" = 0 ] || skip "building in the trixie root needs root"
+	rc=0
+	root=$("$here/../trixie/make-build-root.sh" "$cache") || rc=$?
+	[ $rc = 77 ] && skip "no trixie build root (reason above)"
+	[ $rc = 0 ] || exit $rc
+	;;
+*) echo "build-deb: unknown release '$release' (host | trixie)" >&2; exit 1 ;;
+esac
 
 # The file list: git's view when this is a checkout (build directories are ignored there), else
 # everything but build directories.
@@ -36,10 +53,14 @@ list_files() {
 	fi
 }
 # The key leaves out what cannot change the package: the tests (the package is built with
-# -Dtests=disabled: tests/meson.build stops at its first line) and the Markdown docs. So
-# editing an e2e script does not rebuild the package.
-key=$(cd "$srcroot" && list_files | grep -zv -e '^tests/.*/' -e '\.md$' | xargs -0 -r sha256sum -- |
+# -Dtests=disabled: tests/meson.build stops at its first line, and shell-completion/ registers
+# its test scripts only with tests), the developer scripts and CI (nothing installs them) and
+# the Markdown docs. So editing an e2e script does not rebuild the package.
+key=$(cd "$srcroot" && list_files |
+	grep -zv -e '^tests/.*/' -e '^shell-completion/test-' -e '^scripts/' -e '^\.ci/' -e '\.md$' |
+	xargs -0 -r sha256sum -- |
 	sha256sum | cut -c1-16)
+[ "$release" = host ] || key=$release-$key
 dir=$cache/deb/$key
 . "$here/lib-apt.sh"
 cache_lock "$cache" "deb-$key"
@@ -59,9 +80,17 @@ mkdir "$tmp/kexecd"
 
 t0=$SECONDS
 echo "build-deb: building the package from $srcroot (key $key)" >&2
+build() {
+	if [ "$release" = host ]; then
+		(cd "$tmp/kexecd" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" dpkg-buildpackage -b -uc -us)
+	else
+		# The copy is the root's /work; dpkg-buildpackage writes the .deb next to it.
+		"$here/../trixie/run-in-root.sh" "$root" "$tmp" "$tmp" /bin/sh -c \
+			"cd /work/kexecd && DEB_BUILD_OPTIONS='nocheck parallel=$(nproc)' dpkg-buildpackage -b -uc -us"
+	fi
+}
 # 3>&-: nothing the build leaves running may hold the caller's $(…) open.
-if ! (cd "$tmp/kexecd" && DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" \
-	dpkg-buildpackage -b -uc -us) >"$tmp/build.log" 2>&1 3>&-; then
+if ! build >"$tmp/build.log" 2>&1 3>&-; then
 	tail -n 40 "$tmp/build.log" >&2
 	echo "build-deb: dpkg-buildpackage failed (log above)" >&2
 	exit 1

@@ -4,21 +4,39 @@
 # The Debian package as built by the README's command (through tests/e2e/build-deb.sh, cached per
 # source tree): it ships what `meson install` installs, its maintainer scripts only reload
 # systemd (never enable, start, restart or stop a unit), and lintian reports nothing but the tags
-# debian/kexecd.lintian-overrides explains.
+# debian/kexecd.lintian-overrides explains. With RELEASE trixie, the same checks on the package
+# built in the Debian 13 build root, with trixie's lintian, and its Depends name trixie's
+# libraries: each release's package depends on the sdbus-c++ runtime it was built against.
 #
-# usage: check-deb.sh       exit 77 with the reason when the packaging tools are missing
+# usage: check-deb.sh [RELEASE]     RELEASE: host (default) | trixie
+# exit 77 with the reason when the packaging tools (or the trixie root) are missing
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${KEXECD_CACHE:-/var/cache/kexecd-test}
 mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] || cache=${TMPDIR:-/tmp}/kexecd-test-$(id -u)
-command -v lintian >/dev/null || { echo "SKIP: lintian not found (install lintian)"; exit 77; }
+release=${1:-host}
+# in_release CMD…: CMD on the release the package was built for (the trixie root or this host).
+if [ "$release" = trixie ]; then
+	[ "$(id -u)" = 0 ] || { echo "SKIP: the trixie build root needs root"; exit 77; }
+	rc=0
+	root=$("$here/../trixie/make-build-root.sh" "$cache") || rc=$?
+	[ $rc = 77 ] && { echo "SKIP: no trixie build root (reason above)"; exit 77; }
+	[ $rc = 0 ] || { echo "FAIL: make-build-root.sh rc=$rc"; exit 1; }
+	in_release() { "$here/../trixie/run-in-root.sh" "$root" "$debdir" "$debdir" "$@"; }
+	at() { echo "/work/$(basename "$1")"; }
+else
+	command -v lintian >/dev/null || { echo "SKIP: lintian not found (install lintian)"; exit 77; }
+	in_release() { "$@"; }
+	at() { echo "$1"; }
+fi
 
 rc=0
-deb=$("$here/../e2e/build-deb.sh" "$cache") || rc=$?
+deb=$("$here/../e2e/build-deb.sh" "$cache" "$release") || rc=$?
 [ $rc = 77 ] && { echo "SKIP: the package cannot be built here (reason above)"; exit 77; }
 [ $rc = 0 ] || { echo "FAIL: build-deb.sh rc=$rc"; exit 1; }
 echo "package: $deb"
+debdir=$(dirname "$deb")
 
 failed=0
 ok() { echo "ok   $*"; }
@@ -70,10 +88,22 @@ else
 	ok "postinst enables no unit"
 fi
 
-# lintian on the binary package and the build record; overrides carry their reasons.
-changes=$(ls "$(dirname "$deb")"/*.changes | head -n1)
-if out=$(lintian --info --display-level '>=pedantic' --fail-on error,warning "$changes" 2>&1); then
-	ok "lintian: no error or warning"
+# Linked against this release's sdbus-c++ (libsdbus-c++1 on bookworm, libsdbus-c++2 on trixie),
+# and ${shlibs:Depends} says so.
+sdbus_pkg=$(in_release dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' 'libsdbus-c++[0-9]*' |
+	awk '$1 == "ii" { print $2; exit }')
+depends=$(dpkg-deb -f "$deb" Depends)
+if [ -n "$sdbus_pkg" ] && tr ',' '\n' <<<"$depends" | awk '{ print $1 }' | grep -Fxq "$sdbus_pkg"; then
+	ok "depends on $sdbus_pkg, the sdbus-c++ it was built against"
+else
+	bad "Depends does not name ${sdbus_pkg:-a libsdbus-c++ package}: $depends"
+fi
+echo "Depends: $depends"
+
+# lintian (the release's) on the binary package and the build record; overrides carry their reasons.
+changes=$(ls "$debdir"/*.changes | head -n1)
+if out=$(in_release lintian --info --display-level '>=pedantic' --fail-on error,warning "$(at "$changes")" 2>&1); then
+	ok "lintian $(in_release lintian --version | awk '{ print $2 }'): no error or warning"
 else
 	bad "lintian: errors or warnings"
 fi
