@@ -92,7 +92,8 @@ run_or_skip() {
 	printf -v "$outvar" '%s' "$val"
 }
 
-# package_and_depends CACHE: sets deb (KEXECD_DEB, or build-deb.sh's cached build of this tree)
+# package_and_depends CACHE [RELEASE]: sets deb (KEXECD_DEB, or build-deb.sh's cached build of this
+# tree for RELEASE: host, the default, or trixie)
 # and depends, the package's plain dependencies the image must carry (the guest has no network):
 # the shared libraries, polkitd, systemd; make-debian-image.sh drops what it installs anyway. An
 # alternative ("a | b") is the system bus, which the image has.
@@ -100,7 +101,7 @@ package_and_depends() {
 	if [ -n "${KEXECD_DEB:-}" ]; then
 		deb=$KEXECD_DEB
 	else
-		run_or_skip deb "$(dirname "${BASH_SOURCE[0]}")/build-deb.sh" "$1"
+		run_or_skip deb "$(dirname "${BASH_SOURCE[0]}")/build-deb.sh" "$1" "${2:-host}"
 	fi
 	# The helpers print only their result on stdout; anything else there is their bug.
 	[ -f "$deb" ] || die "build-deb.sh printed '$deb', not the path of a .deb"

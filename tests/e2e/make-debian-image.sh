@@ -1,17 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# A real Debian bookworm system for the system e2e (run-system.sh): mmdebstrap rootfs with
-# systemd as PID 1, logind, dbus, polkit and Debian's kernel, made into an ext4 image without a
-# loop mount (`mkfs.ext4 -d`). FLAVOR picks systemd: 252 is bookworm's, 254 comes from
-# bookworm-backports through an apt pin. The archive is the one this machine's apt uses
+# A real Debian system for the system e2e (run-system.sh): mmdebstrap rootfs with systemd as
+# PID 1, logind, dbus, polkit and Debian's kernel, made into an ext4 image without a loop mount
+# (`mkfs.ext4 -d`). FLAVOR picks the release and systemd: 252 is bookworm's, 254 comes from
+# bookworm-backports through an apt pin, 257 is Debian 13 "trixie" (its kernel, 6.12, too). The archive is the one this machine's apt uses
 # (mirror_uri), never written here.
 #
 # Images are cached (about 180 MB zstd each, 3–4 min to build under a busy machine, 2 s to
 # unpack) under CACHE/images/<flavor>-<key>/, where the key hashes the recipe (packages, suites,
 # hooks), so a change to it builds a new image.
 #
-# usage: make-debian-image.sh CACHE FLAVOR [EXTRA_PACKAGE...]     FLAVOR: 252 | 254
+# usage: make-debian-image.sh CACHE FLAVOR [EXTRA_PACKAGE...]     FLAVOR: 252 | 254 | 257
 # prints the image directory: rootfs.ext4.zst, vmlinuz, initrd.img, systemd-version
 # exit 77 with a reason when mmdebstrap or the archive cannot be had.
 set -euo pipefail
@@ -29,8 +29,8 @@ die() { echo "make-debian-image: $*" >&2; exit 1; }
 . "$here/lib-apt.sh"
 
 case "$flavor" in
-252 | 254) ;;
-*) die "unknown flavor '$flavor' (252 | 254)" ;;
+252 | 254 | 257) ;;
+*) die "unknown flavor '$flavor' (252 | 254 | 257)" ;;
 esac
 
 # PROOFS.md's measured package set. kexec-tools is there for its `kexec` as a tool of last resort
@@ -46,6 +46,7 @@ for p in "$@"; do
 	[[ " ${pkgs[*]} " == *" $p "* ]] || pkgs+=("$p")
 done
 suites=(bookworm)
+[ "$flavor" = 257 ] && suites=(trixie)
 hooks=()
 if [ "$flavor" = 254 ]; then
 	suites+=(bookworm-backports)
@@ -120,7 +121,7 @@ trap 'rm -rf --one-file-system "$tmp"' EXIT
 t0=$SECONDS
 echo "make-debian-image: building the systemd $flavor rootfs from $uri (a few minutes)" >&2
 # 3>&-: nothing mmdebstrap leaves running may hold the caller's $(…) open.
-mmdebstrap "${mmdebstrap_args[@]}" bookworm "$tmp/root" "${sources[@]}" >"$tmp/mmdebstrap.log" 2>&1 3>&- \
+mmdebstrap "${mmdebstrap_args[@]}" "${suites[0]}" "$tmp/root" "${sources[@]}" >"$tmp/mmdebstrap.log" 2>&1 3>&- \
 	|| { tail -n 30 "$tmp/mmdebstrap.log" >&2; skip "mmdebstrap failed (archive unreachable?), log above"; }
 
 version=$(cat "$tmp/root/root/systemd-version")

@@ -1,15 +1,17 @@
 #!/bin/bash
 # SPDX-License-Identifier: LGPL-2.1-or-later
 #
-# System e2e: kexecd as a real Debian system runs it. A Debian bookworm image (systemd FLAVOR:
-# 252 from bookworm, 254 from bookworm-backports; make-debian-image.sh, cached) gets kexecd's
-# .deb (build-deb.sh, cached per source tree), the test UKIs (make-e2e-ukis.sh) and the scenario
+# System e2e: kexecd as a real Debian system runs it. A Debian image (systemd FLAVOR: 252 from
+# bookworm, 254 from bookworm-backports, 257 from trixie; make-debian-image.sh, cached) gets
+# kexecd's .deb (build-deb.sh, cached per source tree; for 257 built in the trixie build root,
+# so it depends on trixie's libraries), the test UKIs (make-e2e-ukis.sh) and the scenario
 # (system-scenario.sh), written with debugfs, no loop mount. qemu (TCG) boots it with systemd as
 # PID 1; the scenario installs the package, stages as a polkit-allowed user through D-Bus
-# activation, checks refusals, the journal, restart, kernel-install and soft-reboot (254), and
-# reboots through logind into the staged kernel, whose marker line check-e2e.py compares.
+# activation, checks refusals, the journal, restart, kernel-install and soft-reboot (254, 257),
+# and reboots into the staged kernel (through logind; on 257 with a plain `systemctl reboot`,
+# which kexecs a loaded kernel), whose marker line check-e2e.py compares.
 #
-# usage: run-system.sh FLAVOR          FLAVOR: 252 | 254
+# usage: run-system.sh FLAVOR          FLAVOR: 252 | 254 | 257
 # Environment: KEXECD_CACHE (default /var/cache/kexecd-test), KEXECD_E2E_WORK (scratch, serial
 # log serial-system-FLAVOR.log), KEXECD_E2E_TIMEOUT (one qemu run, default 600 s), KEXECD_DEB (a
 # .deb to test instead of building one), KEXECD_E2E_SOFT_REBOOT=no (skip the soft-reboot, to
@@ -17,7 +19,7 @@
 # exit 77 with the reason when qemu, the archive, the packaging tools or root are missing.
 set -euo pipefail
 
-flavor=${1:?usage: run-system.sh 252|254}
+flavor=${1:?usage: run-system.sh 252|254|257}
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 qemu=${KEXECD_QEMU:-qemu-system-x86_64}
@@ -41,7 +43,10 @@ t_start=$SECONDS
 
 # --- the package ---------------------------------------------------------------------------
 t0=$SECONDS
-package_and_depends "$cache"
+# 257 is trixie: its image gets the .deb built in the trixie build root.
+release=host
+[ "$flavor" = 257 ] && release=trixie
+package_and_depends "$cache" "$release"
 echo "system-e2e: package $deb ($((SECONDS - t0)) s)"
 
 # --- the image -----------------------------------------------------------------------------
