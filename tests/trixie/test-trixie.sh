@@ -28,7 +28,31 @@ root=$("$here/make-build-root.sh" "$cache") || rc=$?
 t_root=$((SECONDS - t0))
 echo "trixie root: $root ($t_root s): $(tr '\n' ',' <"$root/root/root/versions")"
 
+# --- the README's install command on a fresh trixie: every package scripts/install-deps.sh
+# asks for resolves there, with its dependencies (apt's simulation against an empty system) ---
+install_check() {
+	. "$srcroot/tests/e2e/lib-apt.sh"
+	local apt_dir=$cache/apt-trixie empty
+	cache_lock "$cache" apt-trixie
+	private_apt "$apt_dir" trixie --write-sources || return 1
+	ls "$apt_dir/lists/"*_Packages* >/dev/null 2>&1 || apt-get "${apt_opts[@]}" -qq update || return 1
+	empty=$(mktemp)
+	# The same list, read the same way, as scripts/install-deps.sh.
+	apt-get "${apt_opts[@]}" -o "Dir::State::status=$empty" -s -q install --no-install-recommends \
+		$(grep -v '^#' "$srcroot/scripts/debian-packages.txt") >"$work/install-deps.log" 2>&1
+	local rc=$?
+	rm -f "$empty"
+	return $rc
+}
 mkdir -p "$work"
+if (install_check); then
+	echo "trixie install-deps: the $(grep -vc '^#' "$srcroot/scripts/debian-packages.txt") packages resolve on trixie ($(grep -c '^Inst' "$work/install-deps.log") to install on a fresh system)"
+else
+	tail -n 20 "$work/install-deps.log"
+	echo "FAIL: scripts/debian-packages.txt does not install on trixie (log: $work/install-deps.log)"
+	exit 1
+fi
+
 in_root() { "$here/run-in-root.sh" "$root" "$srcroot" "$work" "$@"; }
 
 # No sanitizers (the bookworm pass has them) and no fuzz targets' runs: the suites below only.
