@@ -1,6 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Install the Debian bookworm packages kexecd builds and tests with.
+# Install the Debian packages kexecd builds and tests with: the same names on bookworm and trixie
+# (the trixie suite checks that they resolve there).
 set -eu
 here=$(dirname "$0")
 pkgs=$(grep -v '^#' "$here/debian-packages.txt" | tr '\n' ' ')

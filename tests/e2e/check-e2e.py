@@ -97,8 +97,13 @@ EXPECTED = {
 		                           'soft-reboot-loaded', 'soft-reboot-keeps-staged'],
 	},
 }
-# Debian 13: the same as 254, and its reboot is a plain `systemctl reboot` (system-scenario.sh).
-EXPECTED['system-257'] = EXPECTED['system-254']
+# Debian 13: the same as 254, then a real kernel package through kernel-install (layout=uki,
+# trixie's ukify) that kexecd's plugin stages, and a plain `systemctl reboot` that kexecs into it.
+EXPECTED['system-257'] = dict(EXPECTED['system-254'])
+EXPECTED['system-257']['passes'] = EXPECTED['system-254']['passes'] + [
+	'kernel-install-real-add', 'kernel-install-real-uki', 'kernel-install-real-staged',
+	'plain-reboot-new-boot', 'plain-reboot-kexeced-kernel-install-uki', 'this-boot-is-kexec',
+	'kernel-install-real-remove', 'restage', 'restage-staged']
 
 errors = []
 

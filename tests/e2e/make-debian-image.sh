@@ -40,13 +40,24 @@ esac
 # for systemd-cryptenroll, the cryptsetup tpm2 token and the PCR phases (e2e-boot-assessment's
 # measured boot); Debian's systemd only recommends them.
 pkgs=(systemd systemd-sysv dbus polkitd pkexec udev libpam-systemd kexec-tools linux-image-amd64
-	initramfs-tools zstd systemd-boot libtss2-esys-3.0.2-0 libtss2-mu0 libtss2-rc0 libtss2-tcti-device0)
+	initramfs-tools zstd systemd-boot)
+# trixie renamed them in the 64-bit time_t transition (and libtss2-mu0 became libtss2-mu-4.0.1-0).
+if [ "$flavor" = 257 ]; then
+	pkgs+=(libtss2-esys-3.0.2-0t64 libtss2-mu-4.0.1-0t64 libtss2-rc0t64 libtss2-tcti-device0t64)
+else
+	pkgs+=(libtss2-esys-3.0.2-0 libtss2-mu0 libtss2-rc0 libtss2-tcti-device0)
+fi
 # The extra packages, less the ones above: the key depends only on what the image gets.
 for p in "$@"; do
 	[[ " ${pkgs[*]} " == *" $p "* ]] || pkgs+=("$p")
 done
 suites=(bookworm)
-[ "$flavor" = 257 ] && suites=(trixie)
+if [ "$flavor" = 257 ]; then
+	suites=(trixie)
+	# kernel-install's layout=uki builds the UKI with trixie's ukify (system-scenario.sh), around
+	# systemd-stub, which trixie's systemd-boot no longer pulls in.
+	pkgs+=(systemd-ukify systemd-boot-efi)
+fi
 hooks=()
 if [ "$flavor" = 254 ]; then
 	suites+=(bookworm-backports)

@@ -86,7 +86,10 @@ echo "system-e2e: disk ready ($((SECONDS - t0)) s)"
 
 # --- boot ----------------------------------------------------------------------------------
 log=$work/serial-system-$flavor.log
-tmo=${KEXECD_E2E_TIMEOUT:-600}
+# 257 boots once more: the plain `systemctl reboot` into the UKI kernel-install built.
+tmo=600
+[ "$flavor" = 257 ] && tmo=900
+tmo=${KEXECD_E2E_TIMEOUT:-$tmo}
 echo "system-e2e: booting systemd $flavor (qemu TCG, timeout ${tmo}s), serial log $log"
 t0=$SECONDS
 rc=0

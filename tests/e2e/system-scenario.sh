@@ -248,20 +248,82 @@ soft-rebooted)
 	echo reboot >"$state/phase"
 	phase=reboot
 	;;
+kernel-installed)
+	# 257 only: the plain `systemctl reboot` kexec'ed into the UKI that kernel-install built.
+	if [ "$(cat /proc/sys/kernel/random/boot_id)" != "$(cat "$state/boot-id")" ]; then
+		pass plain-reboot-new-boot
+	else
+		fail "plain-reboot-new-boot: the boot ID did not change"
+	fi
+	if grep -qw kexecd.e2e=kernel-install /proc/cmdline; then
+		pass "plain-reboot-kexeced-kernel-install-uki $(cat /proc/cmdline)"
+	else
+		fail "plain-reboot-kexeced-kernel-install-uki: /proc/cmdline is $(cat /proc/cmdline)"
+	fi
+	# kexecd saw the plain reboot kexec its kernel (PrepareForShutdown) and wrote its record, so
+	# this boot knows it is no firmware boot (issue 26).
+	capture this-boot kexecctl status
+	if grep -q 'This boot:.*kexec by kexecd' <<<"$out"; then
+		pass this-boot-is-kexec
+	else
+		fail "this-boot-is-kexec: status does not say this boot is a kexec by kexecd"
+	fi
+	capture kernel-install-real-remove env BOOT_ROOT=/efi kernel-install --verbose remove "$(uname -r)"
+	[ "$rc" = 0 ] && pass kernel-install-real-remove || fail "kernel-install-real-remove rc=$rc"
+	# Back to the scenario's UKI for the last reboot, which check-e2e.py compares byte for byte.
+	mkdir -p /efi/EFI/Linux/kexecd-e2e.efi.extra.d
+	cp "$E/e2e-uki.efi" "$uki"
+	cp "$E/b.addon.efi" /efi/EFI/Linux/kexecd-e2e.efi.extra.d/b.addon.efi
+	capture restage as_alice kexecctl --no-ask-password stage "$uki"
+	[ "$rc" = 0 ] && pass restage || fail "restage rc=$rc"
+	expect_staged restage-staged "$uki_sha"
+	phase=final
+	;;
 esac
+
+# --- 257: a real kernel package's kernel through kernel-install (layout=uki, trixie's ukify),
+# staged by kexecd's plugin, and a plain `systemctl reboot` that kexecs into it -----------------
+if [ "$phase" = reboot ] && [ "$FLAVOR" = 257 ]; then
+	kver=$(uname -r)
+	# The running kernel is the image's own package (/boot/vmlinuz-KVER, its initramfs-tools
+	# initrd); the UKI gets this boot's command line and a marker the next boot looks for.
+	echo "$(cat /proc/cmdline) kexecd.e2e=kernel-install" >/etc/kernel/cmdline
+	rm -f /etc/kernel/install.d/60-ukify.install
+	# The scenario's UKI leaves the ESP (it stays staged until the plugin replaces it), so the
+	# new UKI is the default entry the plugin stages.
+	rm -rf "$uki" /efi/EFI/Linux/kexecd-e2e.efi.extra.d
+	printf '[Manager]\nStageOnInstall=yes\n' >/etc/kexecd/kexecd.conf
+	capture kernel-install-real env BOOT_ROOT=/efi kernel-install --verbose add "$kver" "/boot/vmlinuz-$kver" "/boot/initrd.img-$kver"
+	[ "$rc" = 0 ] && pass kernel-install-real-add || fail "kernel-install-real-add rc=$rc"
+	rm -f /etc/kexecd/kexecd.conf
+	ki_uki=$(ls /efi/EFI/Linux/*"-$kver.efi" 2>/dev/null | head -n1)
+	if [ -n "$ki_uki" ] && kexecctl inspect "$ki_uki" | grep -q 'kexecd.e2e=kernel-install'; then
+		pass "kernel-install-real-uki $ki_uki"
+	else
+		fail "kernel-install-real-uki: no UKI for $kver with the marker on the ESP ($(ls /efi/EFI/Linux))"
+	fi
+	if [ -n "$ki_uki" ]; then
+		expect_staged kernel-install-real-staged "$(sha256sum "$ki_uki" | cut -d' ' -f1)"
+	else
+		fail "kernel-install-real-staged: no UKI to look for"
+	fi
+	cat /proc/sys/kernel/random/boot_id >"$state/boot-id"
+	echo kernel-installed >"$state/phase"
+	finish
+	capture plain-reboot systemctl reboot
+	[ "$rc" = 0 ] && exit 0
+	# Not rebooting: the last reboot below still runs, and the checks above say what failed.
+	fail "plain-reboot rc=$rc"
+fi
+[ "$phase" = final ] && phase=reboot
 
 if [ "$phase" = reboot ]; then
 	echo done >"$state/phase"
 	capture status-before-reboot as_alice kexecctl status
 	finish
-	# systemd shuts down and kexecs into the staged kernel, which prints its marker line. From
-	# 255 on a plain reboot does that by itself when a kernel is loaded: 257 proves it, 252 and
-	# 254 reboot through kexecctl and logind's RebootWithFlags.
-	if [ "$FLAVOR" = 257 ]; then
-		capture reboot systemctl reboot
-	else
-		capture reboot as_alice kexecctl --no-ask-password reboot
-	fi
+	# systemd shuts down and kexecs into the staged kernel, which prints its marker line (through
+	# kexecctl and logind's RebootWithFlags; 257 proved the plain `systemctl reboot` above).
+	capture reboot as_alice kexecctl --no-ask-password reboot
 	[ "$rc" = 0 ] && pass reboot-requested || fail "reboot rc=$rc"
 	echo "E2E-DONE phase=reboot-call failed=$FAILED"
 	[ "$FAILED" = 0 ] || systemctl poweroff
