@@ -82,3 +82,17 @@ echo "trixie tests: $t_tests s (root $t_root s, build $t_build s)"
 ok=$(grep -c '"result": "OK"' "$work/build/meson-logs/testlog.json" || true)
 [ "$ok" -gt 0 ] || skip "no test ran in the trixie root (all skipped, reasons above)"
 echo "trixie: $ok tests passed in the trixie root"
+
+# --- the parsers as trixie's clang 19 compiles them, on the pinned kernels ---------------------
+# The root's bpf_verifier test loads them into the host's kernel (a chroot shares it); the
+# verifier e2e boots Debian's 6.1, 6.12 and newest kernels and loads the trixie-built probe with
+# the host's loader (a BPF object is the same file whoever loads it), with the same allowance.
+if [ -n "${KEXECD_VERIFIER_LOAD:-}" ]; then
+	t3=$SECONDS
+	rc=0
+	KEXECD_VERIFIER_PROBE=$work/build/tests/unit/bpf/verifier_probe.bpf.o KEXECD_E2E_WORK=$work/verifier \
+		"$srcroot/tests/e2e/run-verifier.sh" >"$work/verifier.log" 2>&1 || rc=$?
+	grep -E 'PASS|FAIL|SKIP|insns' "$work/verifier.log" | tail -n 12
+	[ $rc = 0 ] || { echo "FAIL: trixie's parsers on the pinned kernels (rc=$rc, log: $work/verifier.log)"; exit 1; }
+	echo "trixie verifier: trixie's clang-built parsers pass on the pinned kernels ($((SECONDS - t3)) s)"
+fi
