@@ -82,3 +82,20 @@ cache_lock() {
 	exec 9>"$1/.locks/$2"
 	flock 9
 }
+
+# private_apt_foreign DIR SUITE ARCH: private_apt for another architecture's packages (arm64 on an
+# amd64 machine) without `dpkg --add-architecture`: only ARCH's indexes in DIR/sources.list, and
+# apt resolving against an empty dpkg status in DIR/state, as if for an empty ARCH system (so
+# `apt-get -s install` names a package's whole dependency closure). Updates the lists; sets
+# apt_opts. Used by scripts/cross/make-sysroot.sh and tests/fixtures/fetch-arm64-kernel.sh.
+private_apt_foreign() {
+	local apt_dir=$1 suite=$2 arch=$3
+	private_apt "$apt_dir" "$suite" --write-sources || return 1
+	sed -i "s/^deb \[/deb [arch=$arch /" "$apt_dir/sources.list"
+	mkdir -p "$apt_dir/state"
+	: >"$apt_dir/state/status"
+	apt_opts+=(-o "APT::Architecture=$arch" -o "APT::Architectures=$arch"
+		-o "Dir::State=$apt_dir/state" -o "Dir::State::status=$apt_dir/state/status"
+		-o APT::Install-Recommends=false)
+	apt-get "${apt_opts[@]}" -qq update >&2
+}
