@@ -27,12 +27,17 @@ sysroot=$("$here/make-sysroot.sh" "$cache") || rc=$?
 [ $rc = 77 ] && skip "no arm64 sysroot (reason above)"
 [ $rc = 0 ] || { echo "FAIL: make-sysroot.sh rc=$rc"; exit 1; }
 
+# BUILDDIR/.kexecd-sysroot names the sysroot this script configured it with. Another one (a
+# changed recipe) makes the build stale: a directory this script made is made anew; any other
+# configured directory is left alone.
 if [ -f "$build/build.ninja" ]; then
-	# Already configured: a new sysroot (another recipe) needs a new build directory.
-	grep -qF "$sysroot" "$build/meson-info/intro-machines.json" 2>/dev/null ||
-		grep -rqF "$sysroot" "$build/meson-private/" 2>/dev/null ||
-		{ echo "FAIL: $build was configured with another sysroot; remove it"; exit 1; }
-	exit 0
+	if [ "$(cat "$build/.kexecd-sysroot" 2>/dev/null)" = "$sysroot" ]; then
+		exit 0
+	fi
+	[ -f "$build/.kexecd-sysroot" ] || { echo "FAIL: $build is configured, but not by setup-arm64.sh"; exit 1; }
+	echo "setup-arm64: $build was configured with $(cat "$build/.kexecd-sysroot"); configuring it anew"
+	rm -rf "$build"
 fi
 meson setup --cross-file "$sysroot/sysroot.ini" --cross-file "$srcroot/scripts/cross/aarch64-linux-gnu.ini" \
 	"$@" "$build" "$srcroot"
+echo "$sysroot" >"$build/.kexecd-sysroot"
