@@ -48,10 +48,27 @@ for prog in daemon/kexecd client/kexecctl; do
 	esac
 done
 
+# bookworm's qemu-user (7.2) has no openat2, which the engine's opens beneath a root (the ESP,
+# the Debian layout, crypttab's devices) use: ENOSYS there is the emulator's, not arm64's. Those
+# tests run natively. qemu-user gained openat2 after 7.2; from qemu 9 on, all run here (an assumption
+# about the version: a qemu 9 without it fails these tests with ENOSYS, which says so).
+filter=
+qemu_major=$(qemu-aarch64 --version | sed -n '1s/.*version \([0-9]*\)\..*/\1/p')
+if [ "${qemu_major:-0}" -lt 9 ]; then
+	filter=-Type1Tree.MissingKernelAndSymlinkEscapeNameTheEntryFile:DebianLayout.*
+	filter+=:StagerTest.StageDefault*:StagerTest.BootedKernelIsTheSelectedEntrysKernel
+	filter+=:StagerTest.SecureBootSkipsDiscoveredAddonsThatDoNotVerify
+	filter+=:StagerTest.AnAddonDroppedAfterItWasPlacedLeavesNoTrace
+	filter+=:StagerTest.DiscoveredAddonsTheStubWouldNotLoadAreSkipped
+	# test_unlock_check's real LUKS2 headers are all opened that way.
+	filter+=:RealHeaders.*
+	echo "qemu-aarch64 $(qemu-aarch64 --version | sed -n '1s/.*version \([^ ]*\).*/\1/p') has no openat2: not run here: $filter"
+fi
+
 t2=$SECONDS
 rc=0
-nice -n 19 meson test -C "$build" --print-errorlogs --num-processes 2 --timeout-multiplier 4 \
-	--suite unit || rc=$?
+env ${filter:+GTEST_FILTER=$filter} nice -n 19 meson test -C "$build" --print-errorlogs --num-processes 2 \
+	--timeout-multiplier 4 --suite unit || rc=$?
 t_tests=$((SECONDS - t2))
 echo "arm64 unit tests under qemu-aarch64: $t_tests s (build $t_build s)"
 [ $rc = 0 ] || { echo "FAIL: the unit suite of the arm64 build under qemu-aarch64"; exit 1; }
