@@ -249,6 +249,7 @@ def main():
     seeds['compose']['bzimage'] = bytes(bz)
     arm64 = bytearray(4096)
     arm64[0x38:0x3c] = b'ARM\x64'
+    struct.pack_into('<Q', arm64, 0x10, len(arm64))  # image_size: 0 is refused
     seeds['compose']['arm64-image'] = bytes(arm64)
     for name, data in from_fixtures.items():
         if 'zboot' in name:

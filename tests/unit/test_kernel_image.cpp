@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -31,14 +32,40 @@ std::vector<uint8_t> debianKernel()
 			GTEST_SKIP() << fixturesProblem(); \
 	} while (0)
 
-/* An arm64 Image header (Documentation/arch/arm64/booting.rst) and a body. */
+void put64(std::vector<uint8_t> &b, size_t at, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		b[at + i] = static_cast<uint8_t>(v >> (8 * i));
+}
+
+/* An arm64 Image header (Documentation/arch/arm64/booting.rst) and a body;
+ * image_size is the file's (no bss). */
 std::vector<uint8_t> arm64Image(size_t size = 4096)
 {
 	std::vector<uint8_t> b(size, 0x5a);
 	std::memset(b.data(), 0, 0x40);
 	std::memcpy(b.data() + 0x38, "ARM\x64", 4);
+	put64(b, 0x10, size);
 	return b;
 }
+
+/* Debian's arm64 kernel (tests/fixtures/arm64-fixtures.sh): a real Image header. */
+std::string arm64Problem()
+{
+	if (!fixturesProblem().empty())
+		return fixturesProblem();
+	if (std::filesystem::exists(fixture("arm64/UNAVAILABLE")))
+		return "Debian's arm64 kernel unavailable: " + readText(fixture("arm64/UNAVAILABLE"));
+	if (!std::filesystem::exists(fixture("arm64/Image")))
+		return "no arm64/Image in the fixtures (tests/fixtures/arm64-fixtures.sh)";
+	return {};
+}
+
+#define NEED_ARM64()                                    \
+	do {                                            \
+		if (!arm64Problem().empty())            \
+			GTEST_SKIP() << arm64Problem(); \
+	} while (0)
 
 std::vector<uint8_t> gzip(std::span<const uint8_t> in)
 {
@@ -73,6 +100,24 @@ std::vector<uint8_t> zbootOf(std::span<const uint8_t> payload)
 	std::memcpy(b.data() + 0x18, "gzip", 4);
 	b.insert(b.end(), packed.begin(), packed.end());
 	return b;
+}
+
+/* A stager's configuration for plain kernels in dir: no trust anchors, policy warn. */
+EngineConfig plainKernelConfig(const std::string &dir)
+{
+	EngineConfig config;
+	config.trustDir = dir + "/no-trust";
+	std::filesystem::create_directories(config.trustDir);
+	config.useFirmwareDb = false;
+	config.procKeys = dir + "/no-proc-keys";
+	config.statePath = dir + "/run/staged.json";
+	config.policy = SignaturePolicy::Warn;
+	return config;
+}
+
+std::string messageOf(const Result<KernelImage> &r)
+{
+	return r ? std::string("(no error)") : r.error().message;
 }
 
 } // namespace
@@ -204,13 +249,7 @@ TEST(KernelImage, StagedZbootKernelIsUnpackedAndRecorded)
 	writeFile(dir + "/a", a);
 	writeFile(dir + "/b", b);
 
-	EngineConfig config;
-	config.trustDir = dir + "/no-trust";
-	std::filesystem::create_directories(config.trustDir);
-	config.useFirmwareDb = false;
-	config.procKeys = dir + "/no-proc-keys";
-	config.statePath = dir + "/run/staged.json";
-	config.policy = SignaturePolicy::Warn;
+	EngineConfig config = plainKernelConfig(dir);
 	auto kernel = makeRecordingKernel(fake);
 	Stager stager(*kernel, config);
 	ASSERT_TRUE(stager.start().ok());
@@ -296,4 +335,148 @@ TEST(KernelImage, StagedZbootKernelIsUnpackedAndRecorded)
 		<< over.error().message;
 	EXPECT_EQ(readFile(fake + "/initrd.bin"), padded);
 	EXPECT_EQ(tight.staged(), stager.staged());
+}
+
+/* Issue 31: Debian's real arm64 Image (bookworm: an EFI stub Image, signed) is recognised
+ * by its header, whose fields say what arm64's kexec_file_load needs. */
+TEST(KernelImageArm64, DebianImageHeader)
+{
+	NEED_ARM64();
+	const auto bytes = readFile(fixture("arm64/Image"));
+	auto info = probeKernelImage(bytes, "Image");
+	ASSERT_TRUE(info) << info.error().message;
+	EXPECT_EQ(info->format, KernelFormat::Arm64Image);
+	EXPECT_TRUE(info->efiStub);
+	EXPECT_EQ(info->textOffset, 0u); // relocatable since 5.8
+	EXPECT_GE(info->imageSize, bytes.size()) << readText(fixture("arm64/package"));
+	EXPECT_TRUE(checkKernelMachine(*info, "aarch64", "Image").ok());
+	EXPECT_TRUE(checkKernelMachine(*info, "", "Image").ok()); // unknown: nothing checked
+}
+
+/* An arm64 Image on x86 and an x86 bzImage on arm64: named, not handed to a kernel that
+ * would answer ENOEXEC or EINVAL. */
+TEST(KernelImageArm64, WrongArchitectureIsANamedError)
+{
+	NEED_ARM64();
+	auto arm = probeKernelImage(readFile(fixture("arm64/Image")), "Image");
+	ASSERT_TRUE(arm) << arm.error().message;
+	auto refused = checkKernelMachine(*arm, "x86_64", "/boot/Image");
+	ASSERT_FALSE(refused);
+	EXPECT_EQ(refused.error().code, Code::InvalidImage);
+	EXPECT_EQ(refused.error().message, "'/boot/Image' is an arm64 Image, but the running kernel is x86_64: "
+					   "its kexec_file_load takes an x86 bzImage");
+
+	auto x86 = probeKernelImage(debianKernel(), "vmlinuz");
+	ASSERT_TRUE(x86) << x86.error().message;
+	refused = checkKernelMachine(*x86, "aarch64", "/boot/vmlinuz");
+	ASSERT_FALSE(refused);
+	EXPECT_EQ(refused.error().message, "'/boot/vmlinuz' is an x86 bzImage, but the running kernel is aarch64: "
+					   "its kexec_file_load takes an arm64 Image or a zboot image holding one");
+	EXPECT_TRUE(checkKernelMachine(*x86, "x86_64", "vmlinuz").ok());
+
+	/* zboot: the payload's architecture counts. */
+	auto z = readKernelImage(zbootOf(arm64Image(64 * 1024)), "vmlinuz.efi");
+	ASSERT_TRUE(z) << z.error().message;
+	refused = checkKernelMachine(z->info, "x86_64", "vmlinuz.efi");
+	ASSERT_FALSE(refused);
+	EXPECT_NE(refused.error().message.find("is an arm64 Image (in a zboot image)"), std::string::npos)
+		<< refused.error().message;
+	EXPECT_TRUE(checkKernelMachine(z->info, "aarch64", "vmlinuz.efi").ok());
+}
+
+/* The real header with one field made to lie: each refused, naming the file and the field. */
+TEST(KernelImageArm64, HeaderFieldsPastTheFileAreNamed)
+{
+	NEED_ARM64();
+	const auto real = readFile(fixture("arm64/Image"));
+	const auto refusedWith = [&](size_t at, uint64_t value, const std::string &text) {
+		auto bytes = real;
+		put64(bytes, at, value);
+		auto info = probeKernelImage(bytes, "/boot/Image-lies");
+		ASSERT_FALSE(info) << "field at 0x" << std::hex << at;
+		EXPECT_EQ(info.error().code, Code::InvalidImage);
+		EXPECT_EQ(info.error().message.rfind("'/boot/Image-lies': arm64 Image header: ", 0), 0u)
+			<< info.error().message;
+		EXPECT_NE(info.error().message.find(text), std::string::npos) << info.error().message;
+	};
+	refusedWith(0x10, 0, "image_size is 0");
+	refusedWith(0x10, real.size() - 1, fmt::format("image_size 0x{:x} is smaller than the {}-byte file",
+						       real.size() - 1, real.size()));
+	refusedWith(0x10, uint64_t{ 1 } << 40, "image_size 0x10000000000 is more than 512 MiB");
+	refusedWith(0x08, uint64_t{ 2 } << 20, "text_offset 0x200000 lies past the 2 MiB alignment");
+	refusedWith(0x08, ~uint64_t{ 0 }, "text_offset 0xffffffffffffffff");
+	/* The old text_offset (before 5.8) is fine. */
+	auto bytes = real;
+	put64(bytes, 0x08, 0x80000);
+	EXPECT_TRUE(probeKernelImage(bytes, "Image").ok());
+}
+
+/* A zboot header that lies about its payload: the compression's name, or a payload_size that
+ * ends inside the stream or runs past it. */
+TEST(KernelImageArm64, ZbootHeaderLiesAreNamed)
+{
+	const auto good = zbootOf(arm64Image(64 * 1024));
+	const auto size = static_cast<uint32_t>(good[0x0c] | good[0x0d] << 8 | good[0x0e] << 16 | good[0x0f] << 24);
+	const auto withSize = [](std::vector<uint8_t> b, uint32_t v) {
+		for (int i = 0; i < 4; i++)
+			b[0x0c + i] = static_cast<uint8_t>(v >> (8 * i));
+		return b;
+	};
+	auto lie = good;
+	std::memcpy(lie.data() + 0x18, "zstd22", 7);
+	auto r = readKernelImage(lie, "vmlinuz.efi");
+	EXPECT_EQ(messageOf(r), "'vmlinuz.efi': zboot header: comp_type 'zstd22', but the payload is gzip");
+
+	r = readKernelImage(withSize(good, size - 10), "vmlinuz.efi");
+	EXPECT_EQ(messageOf(r), fmt::format("'vmlinuz.efi': zboot header: payload_size 0x{:x} ends inside the gzip "
+					    "stream (truncated, or the header lies)",
+					    size - 10));
+	auto longer = withSize(good, size + 16);
+	longer.resize(longer.size() + 16, 0);
+	r = readKernelImage(longer, "vmlinuz.efi");
+	EXPECT_EQ(messageOf(r), fmt::format("'vmlinuz.efi': zboot header: payload_size 0x{:x} runs 16 bytes past the "
+					    "end of the gzip stream (truncated, or the header lies)",
+					    size + 16));
+	ASSERT_FALSE(r);
+	EXPECT_EQ(r.error().code, Code::InvalidImage);
+	EXPECT_TRUE(readKernelImage(good, "vmlinuz.efi").ok());
+}
+
+/* Through the stager: a kernel of another architecture is refused before anything is loaded,
+ * and what was staged stays. */
+TEST(KernelImageArm64, StagerRefusesAnotherArchitecturesKernel)
+{
+	NEED_FIXTURES();
+	const std::string dir = makeTempDir();
+	const std::string fake = dir + "/kernel";
+	std::filesystem::create_directories(fake);
+	const std::string support = R"({"machine": "aarch64"})";
+	writeFile(fake + "/support.json", std::span(reinterpret_cast<const uint8_t *>(support.data()), support.size()));
+	writeFile(dir + "/Image", arm64Image(64 * 1024));
+
+	EngineConfig config = plainKernelConfig(dir);
+	auto kernel = makeRecordingKernel(fake);
+	Stager stager(*kernel, config);
+	ASSERT_TRUE(stager.start().ok());
+
+	StageRequest ok;
+	ok.kind = InputKind::Kernel;
+	ok.kernel = openInput(dir + "/Image");
+	ok.cmdline = "console=ttyAMA0";
+	auto staged = stager.stage(std::move(ok), nullptr);
+	ASSERT_TRUE(staged) << staged.error().message;
+	const auto before = readFile(fake + "/kernel.bin");
+
+	StageRequest x86;
+	x86.kind = InputKind::Kernel;
+	x86.kernel = openInput(fixture("vmlinuz"));
+	x86.cmdline = "console=ttyS0";
+	auto refused = stager.stage(std::move(x86), nullptr);
+	ASSERT_FALSE(refused);
+	EXPECT_EQ(refused.error().code, Code::InvalidImage);
+	EXPECT_NE(refused.error().message.find("is an x86 bzImage, but the running kernel is aarch64"),
+		  std::string::npos)
+		<< refused.error().message;
+	EXPECT_EQ(readFile(fake + "/kernel.bin"), before);
+	EXPECT_EQ(readText(fake + "/cmdline.bin"), std::string("console=ttyAMA0") + '\0');
 }

@@ -20,4 +20,9 @@ inline uint32_t le32(std::span<const uint8_t> b, uint64_t off)
 	       (static_cast<uint32_t>(b[off + 2]) << 16) | (static_cast<uint32_t>(b[off + 3]) << 24);
 }
 
+inline uint64_t le64(std::span<const uint8_t> b, uint64_t off)
+{
+	return static_cast<uint64_t>(le32(b, off)) | (static_cast<uint64_t>(le32(b, off + 4)) << 32);
+}
+
 } // namespace kexecd::detail

@@ -16,6 +16,16 @@ namespace {
 
 using detail::le32;
 
+/* The header's payload_size covers the compressed stream exactly (zboot-header.S:
+ * the section's size less the zstd size trailer), so a stream that ends before it
+ * or runs past it means the header lies about the file (issue 31). */
+Error sizeLies(const std::string &origin, size_t payloadSize, const std::string &how)
+{
+	return makeError(Code::InvalidImage,
+			 fmt::format("'{}': zboot header: payload_size 0x{:x} {} (truncated, or the header lies)", origin,
+				     payloadSize, how));
+}
+
 Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> in, const std::string &origin, uint64_t limit)
 {
 	z_stream zs{};
@@ -25,6 +35,7 @@ Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> in, const std::stri
 	zs.next_in = const_cast<Bytef *>(in.data());
 	zs.avail_in = static_cast<uInt>(in.size());
 	int rc = Z_OK;
+	bool exhausted = false;
 	while (rc != Z_STREAM_END) {
 		if (out.size() >= limit) {
 			inflateEnd(&zs);
@@ -37,15 +48,22 @@ Result<std::vector<uint8_t>> gunzip(std::span<const uint8_t> in, const std::stri
 		zs.avail_out = static_cast<uInt>(out.size() - old);
 		rc = inflate(&zs, Z_NO_FLUSH);
 		out.resize(out.size() - zs.avail_out);
-		if (rc == Z_BUF_ERROR && zs.avail_in == 0)
+		if (rc == Z_BUF_ERROR && zs.avail_in == 0) {
+			exhausted = true;
 			break;
+		}
 		if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
 			break;
 	}
+	const size_t left = zs.avail_in;
 	inflateEnd(&zs);
+	if (exhausted)
+		return sizeLies(origin, in.size(), "ends inside the gzip stream");
 	if (rc != Z_STREAM_END)
 		return makeError(Code::InvalidImage,
 				 fmt::format("'{}': zboot gzip payload is corrupt or truncated", origin));
+	if (left)
+		return sizeLies(origin, in.size(), fmt::format("runs {} bytes past the end of the gzip stream", left));
 	return out;
 }
 
@@ -57,6 +75,7 @@ Result<std::vector<uint8_t>> unzstd(std::span<const uint8_t> in, const std::stri
 	std::vector<uint8_t> out;
 	ZSTD_inBuffer ib{ in.data(), in.size(), 0 };
 	size_t rc = 1;
+	bool exhausted = false;
 	while (rc != 0) {
 		if (out.size() >= limit) {
 			ZSTD_freeDStream(ds);
@@ -72,10 +91,16 @@ Result<std::vector<uint8_t>> unzstd(std::span<const uint8_t> in, const std::stri
 			break;
 		if (ib.pos == ib.size && ob.pos == 0 && rc != 0) {
 			rc = 1;
+			exhausted = true;
 			break;
 		}
 	}
 	ZSTD_freeDStream(ds);
+	if (exhausted)
+		return sizeLies(origin, in.size(), "ends inside the zstd stream");
+	if (rc == 0 && ib.pos < ib.size)
+		return sizeLies(origin, in.size(),
+				fmt::format("runs {} bytes past the end of the zstd stream", ib.size - ib.pos));
 	if (rc != 0)
 		return makeError(Code::InvalidImage,
 				 fmt::format("'{}': zboot zstd payload is corrupt or truncated", origin));
@@ -111,9 +136,18 @@ Result<std::vector<uint8_t>> unpackZboot(std::span<const uint8_t> image, const s
 				 fmt::format("'{}': zboot payload (offset 0x{:x}, size 0x{:x}) lies outside the {}-byte file",
 					     origin, header->payloadOffset, header->payloadSize, image.size()));
 	const auto payload = image.subspan(header->payloadOffset, header->payloadSize);
-	if (payload[0] == 0x1f && payload[1] == 0x8b)
+	const bool gzip = payload[0] == 0x1f && payload[1] == 0x8b;
+	const bool zstd = le32(payload, 0) == 0xfd2fb528;
+	/* The kernel picks the decompressor by the payload's magic, so a header
+	 * naming another compression lies about the file: named, not followed
+	 * (upstream's names: "gzip", and "zstd22" for zstd). */
+	if ((gzip && header->compression != "gzip") || (zstd && !header->compression.starts_with("zstd")))
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}': zboot header: comp_type '{}', but the payload is {}", origin,
+					     header->compression, gzip ? "gzip" : "zstd"));
+	if (gzip)
 		return gunzip(payload, origin, limit);
-	if (le32(payload, 0) == 0xfd2fb528)
+	if (zstd)
 		return unzstd(payload, origin, limit);
 	return makeError(Code::Unsupported,
 			 fmt::format("'{}': zboot compression '{}' is not supported (gzip and zstd are)", origin,

@@ -4,6 +4,7 @@
 #include <linux/reboot.h>
 #include <sys/reboot.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <bpf/btf.h>
@@ -182,6 +183,8 @@ public:
 		s.lockdown = parseLockdown(readAttribute(paths_.sysRoot + "/kernel/security/lockdown"));
 		s.secureBoot = readSecureBoot(paths_.sysRoot);
 		probeBtf(paths_.sysRoot + "/kernel/btf/vmlinux", s);
+		if (struct utsname u; ::uname(&u) == 0)
+			s.machine = u.machine;
 		return s;
 	}
 

@@ -45,6 +45,10 @@ struct KernelSupport {
 	std::string sigMode;
 	uint64_t crashSize = 0;      // /sys/kernel/kexec_crash_size: bytes crashkernel= reserved
 	bool crashLoaded = false;    // /sys/kernel/kexec_crash_loaded
+	/* uname's machine of the running kernel ("x86_64", "aarch64"): which
+	 * image formats its kexec_file_load takes (checkKernelMachine); ""
+	 * unknown, nothing is checked (the recording kernel unless told). */
+	std::string machine;
 };
 
 struct LoadRequest {

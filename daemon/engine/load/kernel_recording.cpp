@@ -47,6 +47,7 @@ public:
 			s.lockdown = j.value("lockdown", "none");
 			s.loadDisabled = j.value("load_disabled", false);
 			s.crashSize = j.value("crash_size", uint64_t{ 0 });
+			s.machine = j.value("machine", "");
 		}
 		return s;
 	}

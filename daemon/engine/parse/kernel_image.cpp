@@ -15,6 +15,7 @@ namespace {
 
 using detail::le16;
 using detail::le32;
+using detail::le64;
 
 /* arch/x86/include/uapi/asm/bootparam.h, Documentation/arch/x86/boot.rst */
 constexpr size_t kSetupSects = 0x1f1;
@@ -26,6 +27,12 @@ constexpr size_t kKernelVersion = 0x20e;
 /* The image header of arm64 and riscv: magic at 0x38, PE offset at 0x3c. */
 constexpr size_t kImageMagic = 0x38;
 constexpr size_t kImageHeaderSize = 0x40;
+/* arm64 Image header fields (Documentation/arch/arm64/booting.rst). */
+constexpr size_t kArm64TextOffset = 0x08;
+constexpr size_t kArm64ImageSize = 0x10;
+/* The Image is placed at a 2 MiB-aligned base plus text_offset
+ * (MIN_KIMG_ALIGN); 0x80000 before 5.8, 0 since. */
+constexpr uint64_t kArm64Align = uint64_t{ 2 } << 20;
 constexpr size_t kMaxVersionString = 256;
 
 bool hasPeEnvelope(std::span<const uint8_t> b)
@@ -76,16 +83,44 @@ Result<KernelImageInfo> probeBzImage(std::span<const uint8_t> b, const std::stri
 	return info;
 }
 
+Result<KernelImageInfo> probeArm64(std::span<const uint8_t> b, const std::string &origin, bool efiStub)
+{
+	KernelImageInfo info;
+	info.format = KernelFormat::Arm64Image;
+	info.efiStub = efiStub;
+	info.textOffset = le64(b, kArm64TextOffset);
+	info.imageSize = le64(b, kArm64ImageSize);
+	if (info.imageSize == 0)
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}': arm64 Image header: image_size is 0 (a kernel older than 3.17), "
+					     "which arm64's kexec_file_load refuses",
+					     origin));
+	if (info.textOffset >= kArm64Align)
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}': arm64 Image header: text_offset 0x{:x} lies past the 2 MiB "
+					     "alignment it is an offset into",
+					     origin, info.textOffset));
+	if (info.imageSize > kMaxDecompressedKernel)
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}': arm64 Image header: image_size 0x{:x} is more than {} MiB",
+					     origin, info.imageSize, kMaxDecompressedKernel >> 20));
+	if (info.imageSize < b.size())
+		return makeError(Code::InvalidImage,
+				 fmt::format("'{}': arm64 Image header: image_size 0x{:x} is smaller than the "
+					     "{}-byte file, which kexec_file_load refuses (a segment larger than "
+					     "its memory)",
+					     origin, info.imageSize, b.size()));
+	return info;
+}
+
 Result<KernelImageInfo> probePlain(std::span<const uint8_t> b, const std::string &origin)
 {
 	if (magicAt(b, kHeaderMagic, "HdrS") && b.size() >= 0x240)
 		return probeBzImage(b, origin);
 	KernelImageInfo info;
 	info.efiStub = hasPeEnvelope(b);
-	if (b.size() >= kImageHeaderSize && magicAt(b, kImageMagic, "ARM\x64")) {
-		info.format = KernelFormat::Arm64Image;
-		return info;
-	}
+	if (b.size() >= kImageHeaderSize && magicAt(b, kImageMagic, "ARM\x64"))
+		return probeArm64(b, origin, info.efiStub);
 	if (b.size() >= kImageHeaderSize && magicAt(b, kImageMagic, "RSC\x05")) {
 		info.format = KernelFormat::RiscvImage;
 		return info;
@@ -123,6 +158,34 @@ Result<KernelImageInfo> probeKernelImage(std::span<const uint8_t> bytes, const s
 		return info;
 	}
 	return probePlain(bytes, origin);
+}
+
+Result<void> checkKernelMachine(const KernelImageInfo &info, std::string_view machine, const std::string &origin)
+{
+	struct Native {
+		std::string_view machine;
+		KernelFormat format;
+		const char *name;
+	};
+	static constexpr Native kNative[] = {
+		{ "x86_64", KernelFormat::BzImage, "an x86 bzImage" },
+		{ "aarch64", KernelFormat::Arm64Image, "an arm64 Image" },
+		{ "riscv64", KernelFormat::RiscvImage, "a riscv Image" },
+	};
+	const KernelFormat format = info.payloadFormat.value_or(info.format);
+	const Native *want = nullptr, *have = nullptr;
+	for (const Native &n : kNative) {
+		if (n.machine == machine)
+			want = &n;
+		if (n.format == format)
+			have = &n;
+	}
+	if (!want || !have || want == have)
+		return {};
+	return makeError(Code::InvalidImage,
+			 fmt::format("'{}' is {}{}, but the running kernel is {}: its kexec_file_load takes {}{}", origin,
+				     have->name, info.payloadFormat ? " (in a zboot image)" : "", machine, want->name,
+				     want->format == KernelFormat::BzImage ? "" : " or a zboot image holding one"));
 }
 
 std::string reusableCmdline(std::string_view text)

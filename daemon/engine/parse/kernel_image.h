@@ -15,7 +15,12 @@
 //
 // A bzImage shorter than its setup header says ((setup_sects + 1) * 512 +
 // syssize * 16) is truncated and refused; so is anything else, with an
-// error naming the file and what was looked for.
+// error naming the file and what was looked for. An arm64 Image header must
+// say what arm64's kexec_file_load needs (arch/arm64/kernel/kexec_image.c):
+// an image_size (0 before 3.17; the kernel refuses it) that covers the file
+// (the segment's memory size is image_size + text_offset, and a segment larger
+// than its memory is EINVAL) and a text_offset inside the 2 MiB alignment it
+// is an offset into.
 
 #include <cstdint>
 #include <optional>
@@ -40,6 +45,8 @@ struct KernelImageInfo {
 	uint16_t bootProtocol = 0; // bzImage: setup header version, e.g. 0x020f
 	std::string version;      // bzImage: the kernel_version string ("" when absent)
 	std::string compression;  // zboot: as the header names it
+	uint64_t textOffset = 0;  // arm64 Image header: text_offset
+	uint64_t imageSize = 0;   // arm64 Image header: image_size (the file + bss)
 };
 
 /* Recognise the bytes; Code::InvalidImage naming origin when they are no
@@ -54,6 +61,14 @@ struct KernelImage {
 };
 
 Result<KernelImage> readKernelImage(std::span<const uint8_t> bytes, const std::string &origin);
+
+/* Whether the running kernel (uname's machine, KernelSupport::machine)
+ * takes this image: an x86 bzImage on x86_64 only, an arm64 Image (or a
+ * zboot holding one) on aarch64 only, riscv on riscv64. Any other machine,
+ * or "", checks nothing. kexec_file_load would refuse the wrong one with an
+ * errno that names nothing (ENOEXEC on x86, EINVAL on arm64): this names
+ * the file and both architectures, before anything is loaded. */
+Result<void> checkKernelMachine(const KernelImageInfo &info, std::string_view machine, const std::string &origin);
 
 /* The running system's command line made reusable, as kexec-tools'
  * --reuse-cmdline and Debian's kexec-load do: the boot loader's

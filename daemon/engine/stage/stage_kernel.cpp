@@ -89,6 +89,7 @@ Result<nlohmann::json> Stager::stageKernelLocked(StageRequest request, const Pro
 	auto image = readKernelImage(kernelFile.memfd.bytes(), kernelFile.origin);
 	if (!image)
 		return image.takeError();
+	KEXECD_TRY(checkKernelMachine(image->info, support->machine, kernelFile.origin));
 	hook("read");
 	if (progress)
 		progress("parse", 0.4);
