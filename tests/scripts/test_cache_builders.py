@@ -136,7 +136,9 @@ def debian_archive():
 	return r.stdout.strip()
 
 
-class Builders(unittest.TestCase):
+class BuilderCase(unittest.TestCase):
+	"""The stubs, a temporary KEXECD_CACHE and the helpers; test_cache_builders_arm64.py's tests
+	use them too."""
 
 	def setUp(self):
 		self.tmp = tempfile.mkdtemp(prefix='kexecd-cache-builders.')
@@ -225,6 +227,9 @@ class Builders(unittest.TestCase):
 			       stdout=subprocess.DEVNULL)
 		shutil.rmtree(root)
 		return deb
+
+
+class Builders(BuilderCase):
 
 	# --- make-debian-image.sh ------------------------------------------------------------------
 

@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The cache builders' contract (test_cache_builders.py) for the arm64 ones (issue 31): stdout
+is the result and nothing else, a hit asks apt nothing, a half-built entry is never used.
+Same stubs, same temporary cache."""
+
+import os
+import shutil
+import sys
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# As a module, not its names: unittest would run the imported Builders' tests here again.
+import test_cache_builders as base  # noqa: E402
+
+
+class Arm64Builders(base.BuilderCase):
+
+	# --- tests/fixtures/fetch-arm64-kernel.sh (issue 31) -----------------------------------------
+
+	def test_fetch_arm64_kernel(self):
+		if not base.debian_archive() or not os.path.exists('/usr/share/keyrings/debian-archive-keyring.gpg'):
+			self.skipTest("no Debian archive in this machine's apt sources")
+		self.stub('apt-get')
+		# The arm64 metapackage names the kernel package; show gives its version.
+		with open(os.path.join(self.stubs, 'apt-cache'), 'w') as f:
+			f.write(base.STUB_HEAD + '''case " $* " in
+*" depends "*) echo "linux-image-arm64"; echo "  Depends: linux-image-6.1.0-99-arm64" ;;
+*" show "*) echo "Package: linux-image-6.1.0-99-arm64"; echo "Version: 6.1.999-1" ;;
+esac
+''')
+		os.chmod(os.path.join(self.stubs, 'apt-cache'), 0o755)
+		# An arm64 Image says "ARM\x64" at 0x38.
+		image = 'x' * 0x38 + 'ARMd' + 'y' * 64
+		self.make_deb('linux-image-6.1.0-99-arm64', '6.1.999-1', {'boot/vmlinuz-6.1.0-99-arm64': image},
+			      arch='arm64')
+		argv = [os.path.join(base.SRC, 'tests', 'fixtures', 'fetch-arm64-kernel.sh'), self.cache]
+		debs = os.path.join(self.cache, 'arm64-kernel')
+		entry = os.path.join(debs, 'linux-image-6.1.0-99-arm64_6.1.999-1')
+
+		# An interrupted download leaves no .deb under the name a hit looks for, and no entry.
+		self.assert_result(self.run_builder(argv, fail='apt-get', rc=77))
+		self.assertEqual(os.listdir(debs), [])
+
+		self.assert_result(self.run_builder(argv), entry)
+		for name in ('Image', 'vmlinuz'):
+			with open(os.path.join(entry, name)) as f:
+				self.assertEqual(f.read(), image)
+		with open(os.path.join(entry, 'package')) as f:
+			self.assertEqual(f.read(), 'linux-image-6.1.0-99-arm64 6.1.999-1\n')
+		self.assertEqual(self.build_dirs(debs), [])
+
+		self.clear_calls()
+		self.assert_result(self.run_builder(argv), entry)
+		self.assertEqual([c for c in self.stub_calls('apt-get') if ' download ' in c], [])
+
+		# Without its Image the entry is unpacked again, from the cached .deb.
+		os.unlink(os.path.join(entry, 'Image'))
+		self.assert_result(self.run_builder(argv), entry)
+		self.assertEqual([c for c in self.stub_calls('apt-get') if ' download ' in c], [])
+
+		# The archive unreachable: the newest complete entry, not a newer incomplete one.
+		os.makedirs(os.path.join(debs, 'linux-image-6.1.0-100-arm64_6.1.1000-1'))
+		self.assert_result(self.run_builder(argv, fail='apt-get-update'), entry)
+
+
+if __name__ == '__main__':
+	unittest.main(verbosity=2)
