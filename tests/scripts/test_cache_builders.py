@@ -80,16 +80,38 @@ cp "$in" "$out" && rm -f "$in"
 	# apt-get [OPTIONS] download PKG...: a prebuilt .deb from STUB_DEBS for each PKG. apt-get
 	# writes the final name while it downloads: STUB_FAIL=apt-get leaves half of one and fails.
 	# apt-get update does nothing; STUB_FAIL=apt-get-update: the archive cannot be reached.
-	'apt-get': '''cmd= pkgs=
+	# apt-get [OPTIONS] install PKG... resolves to every .deb in STUB_DEBS (the whole closure):
+	# -s prints apt's "Inst" lines, --download-only copies them to Dir::Cache's archives/ (the
+	# real apt keeps an unfinished one in archives/partial/, as STUB_FAIL=apt-get does).
+	'apt-get': '''cmd= pkgs= sim= cachedir= prev=
 for a; do
+	[ "$prev" = -o ] && case $a in Dir::Cache=*) cachedir=${a#Dir::Cache=} ;; esac
+	prev=$a
 	case $a in
-	-o) ;;
-	download | update) cmd=$a ;;
+	-o | -qq | -y | --download-only) ;;
+	-s) sim=1 ;;
+	download | update | install) cmd=$a ;;
 	*) [ "$cmd" = download ] && pkgs="$pkgs $a" ;;
 	esac
 done
 if [ "$cmd" = update ]; then
 	[ "${STUB_FAIL:-}" = apt-get-update ] && exit 100
+	exit 0
+fi
+if [ "$cmd" = install ]; then
+	for d in "$STUB_DEBS"/*.deb; do
+		if [ -n "$sim" ]; then
+			n=$(basename "$d" .deb)
+			echo "Inst ${n%%_*} (${n#*_} stub [arm64])"
+		elif [ "${STUB_FAIL:-}" = apt-get ]; then
+			mkdir -p "$cachedir/archives/partial"
+			head -c 100 "$d" >"$cachedir/archives/partial/$(basename "$d")"
+			exit 100
+		else
+			mkdir -p "$cachedir/archives"
+			cp "$d" "$cachedir/archives/"
+		fi
+	done
 	exit 0
 fi
 [ "$cmd" = download ] || exit 100
@@ -208,8 +230,9 @@ class BuilderCase(unittest.TestCase):
 	def build_dirs(self, where):
 		return sorted(n for n in os.listdir(where) if n.startswith('.build'))
 
-	def make_deb(self, pkg, version, files, arch='amd64', dest=None):
-		"""A real (tiny) .deb: the builders read it with dpkg-deb."""
+	def make_deb(self, pkg, version, files, arch='amd64', dest=None, executable=()):
+		"""A real (tiny) .deb: the builders read it with dpkg-deb; the paths in executable are
+		mode 0755."""
 		if not have('dpkg-deb'):
 			self.skipTest('dpkg-deb not found')
 		root = os.path.join(self.tmp, 'debroot-' + pkg)
@@ -222,6 +245,8 @@ class BuilderCase(unittest.TestCase):
 			os.makedirs(os.path.dirname(p), exist_ok=True)
 			with open(p, 'w') as f:
 				f.write(data)
+			if path in executable:
+				os.chmod(p, 0o755)
 		deb = os.path.join(dest or self.debs, f'{pkg}_{version}_{arch}.deb')
 		subprocess.run(['dpkg-deb', '--root-owner-group', '-Znone', '--build', root, deb], check=True,
 			       stdout=subprocess.DEVNULL)

@@ -17,6 +17,52 @@ import test_cache_builders as base  # noqa: E402
 
 class Arm64Builders(base.BuilderCase):
 
+	# --- fetch-arm64-guest.sh (issue 31) ----------------------------------------------------------
+
+	def test_fetch_arm64_guest(self):
+		if not base.debian_archive() or not os.path.exists('/usr/share/keyrings/debian-archive-keyring.gpg'):
+			self.skipTest("no Debian archive in this machine's apt sources")
+		self.stub('apt-get')
+		self.make_deb('busybox-static', '1.99', {'bin/busybox': 'busybox'}, arch='arm64',
+			      executable=('bin/busybox',))
+		self.make_deb('dbus-daemon', '1.99', {'usr/bin/dbus-daemon': 'dbus'}, arch='arm64')
+		self.make_deb('libexpat1', '2.99', {'lib/aarch64-linux-gnu/libexpat.so.1': 'expat'}, arch='arm64')
+		self.make_deb('systemd-boot-efi', '252.99', {'usr/lib/systemd/boot/efi/linuxaa64.efi.stub': 'stub'},
+			      arch='arm64')
+		argv = [os.path.join(base.E2E, 'fetch-arm64-guest.sh'), self.cache]
+		guests = os.path.join(self.cache, 'arm64-guest')
+
+		# An interrupted download: nothing printed, no entry, no leftovers.
+		self.assert_result(self.run_builder(argv, fail='apt-get', rc=77))
+		self.assertFalse(os.path.exists(guests) and [n for n in os.listdir(guests)])
+
+		r = self.run_builder(argv)
+		entry = r.stdout.strip()
+		self.assert_result(r, entry)
+		self.assertEqual(os.path.dirname(entry), guests)
+		self.assertTrue(os.access(os.path.join(entry, 'root/bin/busybox'), os.X_OK))
+		self.assertTrue(os.path.isfile(os.path.join(entry, 'root/lib/aarch64-linux-gnu/libexpat.so.1')))
+		with open(os.path.join(entry, 'versions')) as f:
+			self.assertEqual(len(f.read().splitlines()), 4)
+		self.assertEqual(self.build_dirs(guests), [])
+
+		# A hit asks apt nothing.
+		self.clear_calls()
+		self.assert_result(self.run_builder(argv), entry)
+		self.assertEqual(self.stub_calls('apt-get'), [])
+
+		# An entry without its version list (written last) is unpacked again.
+		os.unlink(os.path.join(entry, 'versions'))
+		self.assert_result(self.run_builder(argv), entry)
+		self.assertTrue(os.path.exists(os.path.join(entry, 'versions')))
+
+		# An interrupted unpack's directory, complete as it may look, is not the entry.
+		shutil.move(entry, os.path.join(guests, '.build-interrupted'))
+		self.clear_calls()
+		self.assert_result(self.run_builder(argv), entry)
+		self.assertEqual(len([c for c in self.stub_calls('apt-get') if ' install ' in c]), 2)
+
+
 	# --- tests/fixtures/fetch-arm64-kernel.sh (issue 31) -----------------------------------------
 
 	def test_fetch_arm64_kernel(self):
