@@ -480,3 +480,64 @@ TEST(KernelImageArm64, StagerRefusesAnotherArchitecturesKernel)
 	EXPECT_EQ(readFile(fake + "/kernel.bin"), before);
 	EXPECT_EQ(readText(fake + "/cmdline.bin"), std::string("console=ttyAMA0") + '\0');
 }
+
+/* The kernel inside a UKI (issue 31): an x86 UKI offered on arm64 and an arm64 UKI on x86 (a
+ * zboot .linux judged by its payload) are refused naming the UKI and its .linux; nothing is
+ * loaded and the staged kernel stays. */
+TEST(KernelImageArm64, StagerRefusesAUkiOfAnotherArchitecture)
+{
+	NEED_FIXTURES();
+	const std::string dir = makeTempDir();
+	const std::string fake = dir + "/kernel";
+	std::filesystem::create_directories(fake);
+	const auto machine = [&](const std::string &m) {
+		const std::string support = fmt::format(R"({{"machine": "{}"}})", m);
+		writeFile(fake + "/support.json",
+			  std::span(reinterpret_cast<const uint8_t *>(support.data()), support.size()));
+	};
+	const auto text = [](std::span<const uint8_t> b) { return std::string(b.begin(), b.end()); };
+	const auto image = arm64Image(64 * 1024);
+	writeFile(dir + "/arm64.efi", makePe({ { ".cmdline", "console=ttyAMA0" }, { ".linux", text(image) } }));
+	writeFile(dir + "/x86.efi",
+		  makePe({ { ".cmdline", "console=ttyS0" }, { ".linux", readText(fixture("vmlinuz")) } }));
+	writeFile(dir + "/zboot.efi",
+		  makePe({ { ".cmdline", "console=ttyAMA0 zboot" }, { ".linux", text(zbootOf(image)) } }));
+
+	machine("aarch64");
+	EngineConfig config = plainKernelConfig(dir);
+	auto kernel = makeRecordingKernel(fake);
+	Stager stager(*kernel, config);
+	ASSERT_TRUE(stager.start().ok());
+	const auto stage = [&](const std::string &name) {
+		StageRequest r;
+		r.uki = openInput(dir + "/" + name);
+		return stager.stage(std::move(r), nullptr);
+	};
+	const auto refusedAs = [&](const std::string &name, const std::string &message) {
+		const auto before = readFile(fake + "/kernel.bin");
+		const auto cmdline = readText(fake + "/cmdline.bin");
+		auto refused = stage(name);
+		ASSERT_FALSE(refused) << name;
+		EXPECT_EQ(refused.error().code, Code::InvalidImage);
+		EXPECT_EQ(refused.error().message, fmt::format("'{}/{}:.linux' {}", dir, name, message));
+		EXPECT_EQ(readFile(fake + "/kernel.bin"), before);
+		EXPECT_EQ(readText(fake + "/cmdline.bin"), cmdline);
+	};
+
+	auto staged = stage("arm64.efi");
+	ASSERT_TRUE(staged) << staged.error().message;
+	refusedAs("x86.efi", "is an x86 bzImage, but the running kernel is aarch64: its kexec_file_load takes an "
+			     "arm64 Image or a zboot image holding one");
+	staged = stage("zboot.efi");
+	ASSERT_TRUE(staged) << staged.error().message;
+	EXPECT_EQ(readFile(fake + "/kernel.bin"), image);
+
+	machine("x86_64");
+	refusedAs("arm64.efi", "is an arm64 Image, but the running kernel is x86_64: its kexec_file_load takes an "
+			       "x86 bzImage");
+	refusedAs("zboot.efi", "is an arm64 Image (in a zboot image), but the running kernel is x86_64: its "
+			       "kexec_file_load takes an x86 bzImage");
+	EXPECT_EQ(readText(fake + "/cmdline.bin"), std::string("console=ttyAMA0 zboot") + '\0');
+	staged = stage("x86.efi");
+	ASSERT_TRUE(staged) << staged.error().message;
+}

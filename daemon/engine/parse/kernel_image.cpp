@@ -188,6 +188,24 @@ Result<void> checkKernelMachine(const KernelImageInfo &info, std::string_view ma
 				     want->format == KernelFormat::BzImage ? "" : " or a zboot image holding one"));
 }
 
+Result<void> checkUkiKernelMachine(std::span<const uint8_t> kernel, bool wasZboot, std::string_view machine,
+				   const std::string &origin)
+{
+	if (machine.empty() || (!wasZboot && probeZboot(kernel)))
+		return {};
+	/* Only the architecture is asked here: a UKI's .linux was never
+	 * probed before issue 31, and a header kexecd cannot read stays the
+	 * kernel's to judge. */
+	auto info = probePlain(kernel, origin);
+	if (!info)
+		return {};
+	if (wasZboot) {
+		info->payloadFormat = info->format;
+		info->format = KernelFormat::Zboot;
+	}
+	return checkKernelMachine(*info, machine, origin);
+}
+
 std::string reusableCmdline(std::string_view text)
 {
 	std::string out;

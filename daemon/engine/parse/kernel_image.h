@@ -70,6 +70,15 @@ Result<KernelImage> readKernelImage(std::span<const uint8_t> bytes, const std::s
  * the file and both architectures, before anything is loaded. */
 Result<void> checkKernelMachine(const KernelImageInfo &info, std::string_view machine, const std::string &origin);
 
+/* The same for the kernel inside a UKI (origin names the UKI and its
+ * .linux section): kernel is what the kernel is handed, a zboot's payload
+ * already unpacked when wasZboot. Bytes no probe recognises, or a zboot
+ * still packed (the BPF scheme's kernel side unpacks it), are left to
+ * kexec_file_load as before: only an image of a known other architecture
+ * is refused. */
+Result<void> checkUkiKernelMachine(std::span<const uint8_t> kernel, bool wasZboot, std::string_view machine,
+				   const std::string &origin);
+
 /* The running system's command line made reusable, as kexec-tools'
  * --reuse-cmdline and Debian's kexec-load do: the boot loader's
  * BOOT_IMAGE= and initrd= words go (they name files of this boot), the
