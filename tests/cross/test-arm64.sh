@@ -20,24 +20,13 @@ build=$work/build
 skip() { echo "SKIP: $*"; exit 77; }
 command -v file >/dev/null || skip "file not found (install file)"
 
-mkdir -p "$work"
-t0=$SECONDS
+# arm64_build: setup and ninja under WORK/build.lock, shared with the arm64 e2e.
+. "$here/lib-arm64-build.sh"
 rc=0
-"$srcroot/scripts/cross/setup-arm64.sh" "$build" >"$work/setup.log" 2>&1 || rc=$?
-[ $rc = 77 ] && skip "$(grep -h '^SKIP' "$work/setup.log" | tail -n1 | sed 's/^SKIP: //')"
-[ $rc = 0 ] || { tail -n 30 "$work/setup.log"; echo "FAIL: setup-arm64.sh rc=$rc"; exit 1; }
-t_setup=$((SECONDS - t0))
-
-# The machine's other work (VMs, the native builds) comes first: lowest priority, two jobs.
-t1=$SECONDS
-if ! nice -n 19 ninja -C "$build" -j2 >"$work/build.log" 2>&1; then
-	grep -E -B2 -A8 'error|warning' "$work/build.log" | head -n 80
-	echo "FAIL: the arm64 cross build (werror), log: $work/build.log"
-	exit 1
-fi
-t_build=$((SECONDS - t1))
-steps=$(grep -c '^\[' "$work/build.log" || true)
-echo "arm64 cross build: $t_build s ($steps ninja steps; setup and sysroot $t_setup s)"
+arm64_build "$work" || rc=$?
+[ $rc = 77 ] && skip "$arm64_skip"
+[ $rc = 0 ] || exit 1
+echo "arm64 cross build: $t_build s ($arm64_steps ninja steps; setup and sysroot $t_setup s)"
 
 for prog in daemon/kexecd client/kexecctl; do
 	desc=$(file -b "$build/$prog")
@@ -67,8 +56,10 @@ fi
 
 t2=$SECONDS
 rc=0
-env ${filter:+GTEST_FILTER=$filter} nice -n 19 meson test -C "$build" --print-errorlogs --num-processes 2 \
-	--timeout-multiplier 4 --suite unit || rc=$?
+# --no-rebuild: arm64_build built the tests' prerequisites under the lock; meson's own rebuild
+# would be a second ninja in this directory, outside it.
+env ${filter:+GTEST_FILTER=$filter} nice -n 19 meson test -C "$build" --no-rebuild --print-errorlogs \
+	--num-processes 2 --timeout-multiplier 4 --suite unit || rc=$?
 t_tests=$((SECONDS - t2))
 echo "arm64 unit tests under qemu-aarch64: $t_tests s (build $t_build s)"
 [ $rc = 0 ] || { echo "FAIL: the unit suite of the arm64 build under qemu-aarch64"; exit 1; }
