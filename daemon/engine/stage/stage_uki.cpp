@@ -97,12 +97,12 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 	KEXECD_TRY(checkLoaderOptions(in->uki->resolve(in->profile), request.cmdlineExtra, support->secureBoot));
 	KEXECD_TRY(checkLoaderOptions(in->uki->resolve(in->profile), request.cmdlineAppend, support->secureBoot,
 				      "cmdline_append"));
-	/* A UKI built for another architecture (issue 31): named here, before
-	 * trust is loaded or anything composed, instead of the kernel's ENOEXEC
-	 * (x86) or EINVAL (arm64); a zboot .linux is checked once unpacked. */
+	/* A UKI built for another architecture (issue 31) is named before
+	 * anything is loaded, instead of the kernel's ENOEXEC (x86) or EINVAL
+	 * (arm64). Checked once .linux's bytes are in place (payloads are
+	 * placed after parsing, not read with the headers): the classic
+	 * scheme's composed kernel, a zboot's unpacked; the container's. */
 	const std::string linuxOrigin = in->uki->origin() + ":.linux";
-	if (const SectionSet sections = in->uki->resolve(in->profile); sections.count(".linux"))
-		KEXECD_TRY(checkUkiKernelMachine(sections.at(".linux"), false, support->machine, linuxOrigin));
 
 	const SignaturePolicy policy = effectivePolicy(request.policy.value_or(config_.policy), *support);
 	auto store = loadTrust(config_);
@@ -163,8 +163,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		auto parts = composeClassic(*in->uki, addonPtrs, opts);
 		if (!parts)
 			return parts.takeError();
-		if (parts->kernelWasZboot)
-			KEXECD_TRY(checkUkiKernelMachine(parts->kernel.bytes(), true, support->machine, linuxOrigin));
+		KEXECD_TRY(checkUkiKernelMachine(parts->kernel.bytes(), parts->kernelWasZboot, support->machine,
+						 linuxOrigin));
 		classic = std::move(*parts);
 		load = {};
 		load.kernelFd = classic->kernel.fd();
@@ -185,6 +185,8 @@ Result<nlohmann::json> Stager::stageLocked(StageRequest request, const ProgressF
 		if (!c)
 			return c.takeError();
 		container = *c;
+		if (const SectionSet sections = in->uki->resolve(in->profile); sections.count(".linux"))
+			KEXECD_TRY(checkUkiKernelMachine(sections.at(".linux"), false, support->machine, linuxOrigin));
 		load.kernelFd = parser->memfd.fd();
 		load.initrdFd = container->fd();
 		load.cmdlineEmpty = true;
