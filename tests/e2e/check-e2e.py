@@ -17,6 +17,8 @@ import sys
 import tempfile
 
 UKI_CMDLINE = 'console=ttyS0 kexecd.uki=1'
+# arm64's virt machine has a PL011, not a 16550.
+ARM64_UKI_CMDLINE = 'console=ttyAMA0 kexecd.uki=1'
 # system-scenario.sh's checks, on every systemd version.
 SYSTEM_PASSES = [
 	'dpkg-install', 'install-starts-nothing', 'install-stages-nothing', 'unit-loaded',
@@ -80,6 +82,23 @@ EXPECTED = {
 		           'zboot-gzip', 'zboot-gzip-loaded', 'zboot-gzip-unstage',
 		           'zboot-zstd', 'zboot-zstd-loaded', 'zboot-zstd-unstage',
 		           'tampered-uki', 'unsigned-addon', 'stage', 'after-stage'],
+	},
+	# run-e2e-arm64.sh (issue 31): Debian's arm64 kernel in qemu-system-aarch64 kexecs into a UKI
+	# built with arm64's systemd-stub (.linux the Image, or a zboot of it), whose odd-sized first
+	# initrd and both addons compose as on x86; and a plain Image with two initrds.
+	**{f'arm64-{case}': {
+		'cmdline': ARM64_UKI_CMDLINE + ' kexecd.addon=1 kexecd.addon2=1',
+		'files': '/etc/kexecd-addon-marker,/etc/kexecd-uki-marker',
+		'order': 'addon-b',
+		# uki: an x86 UKI offered after staging is refused by name, and the staged one stays.
+		'passes': ['stage', 'after-stage'] + (['x86-uki-refused', 'x86-uki-kept'] if case == 'uki' else []),
+		'uki': uki,
+	} for case, uki in (('uki', 'e2e-uki.efi'), ('zboot-gzip', 'zboot-gzip.efi'), ('zboot-zstd', 'zboot-zstd.efi'))},
+	'arm64-plain': {
+		'cmdline': 'console=ttyAMA0 kexecd.plain=1 kexecd.quoted="a b"',
+		'files': '/etc/kexecd-addon-marker,/etc/kexecd-uki-marker',
+		'order': 'addon-b',
+		'passes': ['stage', 'after-stage'],
 	},
 	# run-system.sh: a real Debian system (systemd as PID 1) reboots through logind into the UKI
 	# staged from its ESP directory, with the global addon a and the per-UKI addon b.
@@ -419,7 +438,8 @@ def main():
 	timings = {tool: min(ns) for tool, ns in samples.items()}
 
 	u = lambda name: sha256(os.path.join(a.ukis, name))
-	if a.mode in ('kexecd', 'kexecd-negative', 'kexecd-crash', 'kexecd-plain', 'bpf-reference') or a.mode.startswith('system-'):
+	if a.mode in ('kexecd', 'kexecd-negative', 'kexecd-crash', 'kexecd-plain', 'bpf-reference') or \
+			a.mode.startswith(('system-', 'arm64-')):
 		check('status' in blk, 'status --json was printed')
 	if a.mode == 'kexecd-crash' and 'status' in blk:
 		# The crash slot has the UKI and both addons; the reboot slot was unstaged.
@@ -466,10 +486,29 @@ def main():
 			'replaced b.addon': u('b.addon.efi'),
 		})
 		check_initrd_record(blk['status'][0], os.path.join(a.ukis, 'uki2-initrd.cpio'), a.ukis, 'status of uki2')
+	if a.mode == 'arm64-uki' and 'x86-uki' in blk:
+		print('info the x86 UKI was refused with: ' + ' '.join(blk['x86-uki'][0].split())[:300])
 	if a.mode == 'kexecd-negative' and 'enforce-tampered' in blk:
 		print('info tampered stage said: ' + ' '.join(blk['enforce-tampered'][0].split())[:300])
 
-	if a.mode == 'kexecd-plain' and 'status' in blk:
+	if a.mode in ('arm64-uki', 'arm64-zboot-gzip', 'arm64-zboot-zstd') and 'status' in blk:
+		# The composed kernel is the Image byte for byte (a zboot's payload unpacked by kexecd);
+		# the initrd the odd one zero-padded to 4 bytes, the stub's os-release, b's.
+		check_status(blk['status'][0], {
+			'uki': u(exp['uki']),
+			'a.addon': u('a.addon.efi'),
+			'b.addon': u('b.addon.efi'),
+			'composed kernel (the Image)': u('parts/vmlinuz'),
+		})
+		check_initrd_record(blk['status'][0], os.path.join(a.ukis, 'parts/initrd.cpio'), a.ukis, 'status')
+		try:
+			zboot = [v.get('zboot') for k, v in walk(json.loads(blk['status'][0]))
+				 if k == 'kernel' and isinstance(v, dict) and 'zboot' in v]
+		except ValueError:
+			zboot = []
+		want = a.mode != 'arm64-uki'
+		check(zboot[:1] == [want], f'status says the .linux was {"" if want else "not "}a zboot (found {zboot})')
+	if a.mode in ('kexecd-plain', 'arm64-plain') and 'status' in blk:
 		check_plain_status(blk['status'][0], a.ukis)
 	if a.mode == 'bpf-reference':
 		check_bpf_reference(blk, a.ukis)

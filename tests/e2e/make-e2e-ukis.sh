@@ -167,25 +167,10 @@ EOF
 
 # The decomposition kexecd's classic scheme must produce: UKI's .initrd then the addons' in order,
 # UKI's .cmdline then the addons'. kexec-tools gets exactly these parts.
-# systemd-stub also generates /.extra/os-release from .osrel (one newc archive, written here from
-# the kernel's buffer-format document, not from kexecd's code), between the UKI's initrd and the
-# addons'. Every part is a multiple of 4 bytes already, so the stub's padding adds nothing.
-stub_osrel() { # $1 = .osrel file, $2 = output archive
-	"$py" - "$1" "$2" <<'PY'
-import sys
-data = open(sys.argv[1], 'rb').read()
-def pad(b):
-    return b + b'\0' * (-len(b) % 4)
-def entry(ino, mode, name, body=b''):
-    hdr = b'070701' + b''.join(b'%08x' % v for v in
-                               (ino, mode, 0, 0, 1, 0, len(body), 0, 0, 0, 0, len(name) + 1, 0))
-    return pad(pad(hdr + name + b'\0') + body)
-trailer = b'070701' + b'0' * 32 + b'00000001' + b'0' * 48 + b'0000000B' + b'0' * 8 + b'TRAILER!!!' + b'\0' * 4
-out = entry(1, 0o40555, b'.extra') + entry(2, 0o100444, b'.extra/os-release', data) + trailer
-open(sys.argv[2], 'wb').write(out)
-PY
-}
-stub_osrel "$tmp/osrel" "$tmp/osrel.cpio"
+# systemd-stub also generates /.extra/os-release from .osrel (one newc archive, stub-osrel.py),
+# between the UKI's initrd and the addons'. Every part is a multiple of 4 bytes already, so the
+# stub's padding adds nothing.
+"$py" "$here/stub-osrel.py" "$tmp/osrel" "$tmp/osrel.cpio"
 mkdir -p "$out/parts"
 cp "$vmlinuz" "$out/parts/vmlinuz"
 cat "$tmp/uki-initrd.cpio" "$tmp/osrel.cpio" "$tmp/b-initrd.cpio" >"$out/parts/initrd.cpio"

@@ -7,7 +7,8 @@
 # Everything the host asserts is printed to the serial console as lines starting with "E2E".
 #
 # Mode: kexecd.e2e=MODE on the kernel command line (kexec-tools | kexecd | kexecd-negative |
-# kexecd-crash | bpf-reference).
+# kexecd-crash | kexecd-plain | bpf-reference; arm64-uki | arm64-zboot-gzip | arm64-zboot-zstd |
+# arm64-plain under run-e2e-arm64.sh).
 # /e2e.env (written by run-e2e.sh) may set KEXECD_ARGS, KEXECD_ENFORCE_ARGS.
 
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
@@ -215,9 +216,10 @@ kexecd)
 	echo "E2E-END progress"
 	reboot_kexecd
 	;;
-kexecd-plain)
+kexecd-plain | arm64-plain)
 	# Issue 15: a plain kernel and two initrds, the first gzip-compressed and odd-sized, with the
-	# command line as given; kexec-tools users' options.
+	# command line as given; kexec-tools users' options. On arm64 (issue 31) the kernel is the
+	# uncompressed Image.
 	start_kexecd
 	initrds="--initrd /plain/a.cpio.gz --initrd /plain/b.cpio"
 	if [ "${E2E_SABOTAGE:-}" = reverse-initrds ]; then
@@ -231,6 +233,28 @@ kexecd-plain)
 	t1=$(now_ns)
 	echo "E2E-TIMING kexecd $((t1 - t0))"
 	if [ $rc = 0 ]; then pass "stage rc=0"; else fail "stage rc=$rc"; finish; fi
+	capture status kexecctl status --json || fail "status rc=$?"
+	expect_loaded 1 after-stage
+	reboot_kexecd
+	;;
+arm64-uki | arm64-zboot-gzip | arm64-zboot-zstd)
+	# Issue 31: a UKI made with arm64's systemd-stub (its .linux the Image, or a zboot of it that
+	# kexecd unpacks), an odd-sized first initrd and both addons, on a real arm64 kernel.
+	start_kexecd
+	kexecd_stage_main || finish
+	if [ -r /x86.efi ]; then
+		# An x86 UKI offered on arm64: refused by name before anything is loaded; the UKI
+		# staged above stays, and is what the second kernel shows.
+		capture x86-uki kexecctl stage /x86.efi --json
+		rc=$?
+		if [ $rc != 0 ] && grep -q "is an x86 bzImage, but the running kernel is aarch64" \
+			/tmp/out.x86-uki /tmp/err.x86-uki; then
+			pass "x86-uki-refused rc=$rc"
+		else
+			fail "x86-uki-refused rc=$rc, not refused as an x86 bzImage"
+		fi
+		expect_loaded 1 x86-uki-kept
+	fi
 	capture status kexecctl status --json || fail "status rc=$?"
 	expect_loaded 1 after-stage
 	reboot_kexecd
