@@ -77,7 +77,7 @@ for a; do
 done
 cp "$in" "$out" && rm -f "$in"
 ''',
-	# apt-get [OPTIONS] download PKG...: a prebuilt .deb from STUB_DEBS for each PKG. apt-get
+	# apt-get [OPTIONS] download PKG[=VERSION]...: a prebuilt .deb from STUB_DEBS for each PKG. apt-get
 	# writes the final name while it downloads: STUB_FAIL=apt-get leaves half of one and fails.
 	# apt-get update does nothing; STUB_FAIL=apt-get-update: the archive cannot be reached.
 	# apt-get [OPTIONS] install PKG... resolves to every .deb in STUB_DEBS (the whole closure):
@@ -116,6 +116,7 @@ if [ "$cmd" = install ]; then
 fi
 [ "$cmd" = download ] || exit 100
 for p in $pkgs; do
+	p=${p%%=*}
 	for d in "$STUB_DEBS/${p}_"*.deb; do
 		if [ "${STUB_FAIL:-}" = apt-get ]; then
 			head -c 100 "$d" >"$(basename "$d")"

@@ -6,6 +6,7 @@ Same stubs, same temporary cache."""
 
 import os
 import shutil
+import subprocess
 import sys
 import unittest
 
@@ -109,6 +110,95 @@ esac
 		# The archive unreachable: the newest complete entry, not a newer incomplete one.
 		os.makedirs(os.path.join(debs, 'linux-image-6.1.0-100-arm64_6.1.1000-1'))
 		self.assert_result(self.run_builder(argv, fail='apt-get-update'), entry)
+
+
+	# --- tests/e2e/build-arm64-kernel.sh (issue 31) ---------------------------------------------
+
+	def test_build_arm64_kernel(self):
+		"""The first kernel of the arm64 e2e: Debian's kernel source, built. The source package is a
+		stub whose merge_config.sh appends the fragment, make a stub that writes an Image."""
+		self.stub('apt-get')
+		stubs = {
+			'apt-cache': '''case " $* " in
+*" depends linux-source "*) echo "linux-source"; echo "  Depends: linux-source-6.1" ;;
+*" policy "*) echo "linux-source-6.1:"; echo "  Candidate: 6.1.999-1" ;;
+esac
+''',
+			# make -C SRC O=OBJ ARCH=arm64 CROSS_COMPILE=... -j2 -s TARGET
+			'make': '''for a; do case $a in O=*) obj=${a#O=} ;; esac; target=$a; done
+mkdir -p "$obj"
+case $target in
+tinyconfig) echo "# tinyconfig" >"$obj/.config" ;;
+Image)
+	[ "${STUB_FAIL:-}" = make ] && exit 2
+	mkdir -p "$obj/arch/arm64/boot" "$obj/include/config"
+	echo image >"$obj/arch/arm64/boot/Image"
+	echo 6.1.999 >"$obj/include/config/kernel.release" ;;
+esac
+''',
+		}
+		for tool in ('aarch64-linux-gnu-gcc', 'flex', 'bison', 'bc'):
+			stubs[tool] = ''
+		for name, body in stubs.items():
+			path = os.path.join(self.stubs, name)
+			with open(path, 'w') as f:
+				f.write(base.STUB_HEAD + body)
+			os.chmod(path, 0o755)
+		# linux-source-6.1: usr/src/linux-source-6.1.tar.xz with a merge_config.sh that appends
+		# the fragment (its last argument) to the .config in -O's directory.
+		src = os.path.join(self.tmp, 'linux-source-6.1')
+		os.makedirs(os.path.join(src, 'scripts', 'kconfig'))
+		merge = os.path.join(src, 'scripts', 'kconfig', 'merge_config.sh')
+		with open(merge, 'w') as f:
+			f.write('#!/bin/sh\nwhile [ $# -gt 1 ]; do [ "$1" = -O ] && obj=$2; shift; done\n'
+				'cat "$1" >>"$obj/.config"\n')
+		os.chmod(merge, 0o755)
+		root = os.path.join(self.tmp, 'debroot-src')
+		os.makedirs(os.path.join(root, 'DEBIAN'))
+		os.makedirs(os.path.join(root, 'usr', 'src'))
+		subprocess.run(['tar', '-cJf', os.path.join(root, 'usr', 'src', 'linux-source-6.1.tar.xz'), '-C', self.tmp,
+				'linux-source-6.1'], check=True)
+		with open(os.path.join(root, 'DEBIAN', 'control'), 'w') as f:
+			f.write('Package: linux-source-6.1\nVersion: 6.1.999-1\nArchitecture: all\n'
+				'Maintainer: kexecd tests <tests@invalid>\nDescription: stub\n')
+		subprocess.run(['dpkg-deb', '--root-owner-group', '-Znone', '--build', root,
+				os.path.join(self.debs, 'linux-source-6.1_6.1.999-1_all.deb')], check=True,
+			       stdout=subprocess.DEVNULL)
+		argv = [os.path.join(base.E2E, 'build-arm64-kernel.sh'), self.cache]
+		top = os.path.join(self.cache, 'arm64-kexec-kernel')
+		entries = lambda: sorted(n for n in os.listdir(top) if not n.startswith('.') and not n.endswith('.deb'))
+
+		# An interrupted download: nothing printed, no entry, no source package.
+		self.assert_result(self.run_builder(argv, fail='apt-get', rc=77))
+		self.assertEqual(os.listdir(top), [])
+		# A failed build: nothing printed, no entry, its directory removed; the source stays.
+		self.assert_result(self.run_builder(argv, fail='make', rc=1))
+		self.assertEqual(entries(), [])
+		self.assertEqual(self.build_dirs(top), [])
+
+		r = self.run_builder(argv)
+		entry = r.stdout.strip()
+		self.assert_result(r, entry)
+		self.assertEqual(os.path.dirname(entry), top)
+		self.assertEqual(sorted(os.listdir(entry)), ['Image', 'config', 'version'])
+		with open(os.path.join(entry, 'config')) as f:
+			self.assertIn('CONFIG_KEXEC_FILE=y\n', f.read())
+		with open(os.path.join(entry, 'version')) as f:
+			self.assertEqual(f.read(), 'linux-source-6.1 6.1.999-1 6.1.999\n')
+		self.assertEqual(self.build_dirs(top), [])
+
+		# A hit: neither download nor build.
+		self.clear_calls()
+		self.assert_result(self.run_builder(argv), entry)
+		self.assertEqual(self.stub_calls('make'), [])
+		self.assertEqual([c for c in self.stub_calls('apt-get') if ' download ' in c], [])
+
+		# An entry without its version (written with the rest, checked last) is built again, from
+		# the cached source package.
+		os.unlink(os.path.join(entry, 'version'))
+		self.assert_result(self.run_builder(argv), entry)
+		self.assertTrue(os.path.exists(os.path.join(entry, 'version')))
+		self.assertEqual([c for c in self.stub_calls('apt-get') if ' download ' in c], [])
 
 
 if __name__ == '__main__':
