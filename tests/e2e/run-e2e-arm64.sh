@@ -42,7 +42,7 @@ skip() { echo "SKIP: $*"; exit 77; }
 die() { echo "ERROR: $*" >&2; exit 1; }
 # run_or_skip, find_kernel
 . "$here/lib-e2e.sh"
-kdir= guest= first=
+kdir='' guest='' first=''
 # arm64_build
 . "$srcroot/tests/cross/lib-arm64-build.sh"
 
