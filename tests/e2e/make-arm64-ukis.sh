@@ -83,41 +83,10 @@ printf '%s' "console=ttyAMA0 kexecd.uki=1" >"$tmp/cmdline-uki"
 printf '%s' "kexecd.addon=1" >"$tmp/cmdline-a"
 printf '%s' "kexecd.addon2=1" >"$tmp/cmdline-b"
 
-# zboot (zboot-header.S): "MZ", "zimg" at 4, payload offset and size at 8 and 12, comp_type at
-# 0x18, LINUX_PE_MAGIC at 0x38; the payload in a section of an arm64 PE (the stub's envelope, so
-# Machine says arm64 as the real one does). For zstd the kernel's build appends the
-# uncompressed size (u32 LE) after the stream, which payload_size leaves out.
-make_zboot() { # $1 = output, $2 = compressed payload, $3 = comp_type, $4 = bytes appended or ""
-	local sec=$tmp/payload.$3
-	cp "$2" "$sec"
-	[ -n "$4" ] && cat "$4" >>"$sec"
-	"$py" "$addsec" "$stub" "$1.tmp" .payload="$sec"
-	"$py" - "$1.tmp" "$1" "$3" "$(stat -c %s "$2")" <<'PY'
-import struct, sys
-d = bytearray(open(sys.argv[1], 'rb').read())
-comp, size = sys.argv[3].encode(), int(sys.argv[4])
-pe, = struct.unpack_from('<I', d, 0x3c)
-nsec, = struct.unpack_from('<H', d, pe + 6)
-opt, = struct.unpack_from('<H', d, pe + 20)
-for i in range(nsec):
-    s = pe + 24 + opt + 40 * i
-    if d[s:s + 8].rstrip(b'\0') == b'.payload':
-        rawptr, = struct.unpack_from('<I', d, s + 20)
-assert 0x18 + len(comp) < 0x38 and pe >= 0x40, 'no room for the zboot header'
-d[4:8] = b'zimg'
-struct.pack_into('<IIII', d, 8, rawptr, size, 0, 0)
-d[0x18:0x38] = comp.ljust(0x20, b'\0')
-struct.pack_into('<I', d, 0x38, 0x818223cd)
-open(sys.argv[2], 'wb').write(d)
-PY
-	rm -f "$1.tmp"
-}
-gzip -9 -n -c "$image" >"$tmp/Image.gz"
-make_zboot "$tmp/zboot-gzip.pe" "$tmp/Image.gz" gzip ""
-zstd -9 -q -c "$image" >"$tmp/Image.zst"
-"$py" -c 'import os, struct, sys; sys.stdout.buffer.write(struct.pack("<I", os.path.getsize(sys.argv[1])))' \
-	"$image" >"$tmp/size"
-make_zboot "$tmp/zboot-zstd.pe" "$tmp/Image.zst" zstd22 "$tmp/size"
+# zboot images in the arm64 stub's envelope, so Machine says arm64 as a real one does
+# (make-zboot.py: the kernel's zboot-header.S layout; for zstd, zstd22 with the size trailer).
+"$py" "$here/make-zboot.py" "$stub" "$image" "$tmp/zboot-gzip.pe" gzip 9
+"$py" "$here/make-zboot.py" "$stub" "$image" "$tmp/zboot-zstd.pe" zstd 9
 
 uki_around() { # $1 = output, $2 = .linux
 	"$py" "$addsec" "$stub" "$1" .osrel="$tmp/osrel" .cmdline="$tmp/cmdline-uki" .uname="$tmp/uname" \

@@ -87,40 +87,10 @@ uki_around() { # $1 = output, $2 = .linux file
 		.initrd="$tmp/initrd" .linux="$2"
 }
 
-# zboot (drivers/firmware/efi/libstub/zboot-header.S): MZ, "zimg", payload offset and size,
-# comp_type, LINUX_PE_MAGIC; here around a plain stub, payload in a .payload section.
-make_zboot() { # $1 = output, $2 = compressed payload, $3 = comp_type, $4 = appended bytes file or ""
-	local sec=$tmp/payload.$3
-	cp "$2" "$sec"
-	[ -n "$4" ] && cat "$4" >>"$sec"
-	"$py" "$addsec" "$stub" "$1.tmp" .payload="$sec"
-	"$py" - "$1.tmp" "$1" "$3" "$(stat -c %s "$2")" <<'PY'
-import struct, sys
-d = bytearray(open(sys.argv[1], 'rb').read())
-comp, size = sys.argv[3].encode(), int(sys.argv[4])
-pe, = struct.unpack_from('<I', d, 0x3c)
-nsec, = struct.unpack_from('<H', d, pe + 6)
-opt, = struct.unpack_from('<H', d, pe + 20)
-for i in range(nsec):
-    s = pe + 24 + opt + 40 * i
-    if d[s:s + 8].rstrip(b'\0') == b'.payload':
-        rawptr, = struct.unpack_from('<I', d, s + 20)
-d[4:8] = b'zimg'
-struct.pack_into('<IIII', d, 8, rawptr, size, 0, 0)
-d[0x18:0x38] = comp.ljust(0x20, b'\0')
-struct.pack_into('<I', d, 0x38, 0x818223cd)
-open(sys.argv[2], 'wb').write(d)
-PY
-	rm -f "$1.tmp"
-}
-gzip -6 -n -c "$vmlinuz" >"$tmp/vmlinuz.gz"
-make_zboot "$tmp/zboot-gzip.pe" "$tmp/vmlinuz.gz" gzip ""
-# As the kernel's zstd22 + size_append: the stream, then the u32 LE uncompressed size, which the
-# header's payload size excludes.
-zstd -3 -q -c "$vmlinuz" >"$tmp/vmlinuz.zst"
-"$py" -c 'import os, struct, sys; sys.stdout.buffer.write(struct.pack("<I", os.path.getsize(sys.argv[1])))' \
-	"$vmlinuz" >"$tmp/size"
-make_zboot "$tmp/zboot-zstd.pe" "$tmp/vmlinuz.zst" zstd22 "$tmp/size"
+# zboot images around a plain stub (make-zboot.py: the kernel's zboot-header.S layout; for zstd,
+# zstd22 with the kernel's size_append trailer).
+"$py" "$here/make-zboot.py" "$stub" "$vmlinuz" "$tmp/zboot-gzip.pe" gzip 6
+"$py" "$here/make-zboot.py" "$stub" "$vmlinuz" "$tmp/zboot-zstd.pe" zstd 3
 uki_around "$ukis/zboot-gzip.efi" "$tmp/zboot-gzip.pe"
 uki_around "$ukis/zboot-zstd.efi" "$tmp/zboot-zstd.pe"
 
