@@ -59,12 +59,7 @@ fi
 
 t0=$SECONDS
 apt_dir=$cache/apt-$suite-$arch
-private_apt_foreign "$apt_dir" "$suite" "$arch" ||
-	skip "no private apt for $suite ($arch), or its update from the machine's archive failed"
-# apt writes each .deb under its final name only once it is complete (partial/ before), so a
-# cached archive is never half a package; --download-only into the private cache.
-apt-get "${apt_opts[@]}" -qq -y --download-only install "${pkgs[@]}" >&2 ||
-	skip "apt-get could not download ${pkgs[*]} ($arch) from $suite"
+foreign_download_only "$apt_dir" "$suite" "$arch" "${pkgs[@]}" || skip "the arm64 -dev packages (reason above)"
 
 mkdir -p "$cache/sysroots"
 tmp=$(mktemp -d "$cache/sysroots/.build-$arch.XXXXXX")

@@ -43,11 +43,7 @@ fi
 
 t0=$SECONDS
 apt_dir=$cache/apt-$suite-$arch
-private_apt_foreign "$apt_dir" "$suite" "$arch" ||
-	skip "no private apt for $suite ($arch), or its update from the machine's archive failed"
-# apt renames each .deb to its final name only once it is complete, so a cached one is whole.
-apt-get "${apt_opts[@]}" -qq -y --download-only install "${pkgs[@]}" >&2 ||
-	skip "apt-get could not download ${pkgs[*]} ($arch) from $suite"
+foreign_download_only "$apt_dir" "$suite" "$arch" "${pkgs[@]}" || skip "the guest's arm64 packages (reason above)"
 mapfile -t wanted < <(apt-get "${apt_opts[@]}" -s install "${pkgs[@]}" |
 	awk '$1 == "Inst" { print $2 }' | sed 's/:.*//')
 [ ${#wanted[@]} -gt 0 ] || die "apt resolved nothing for ${pkgs[*]}"

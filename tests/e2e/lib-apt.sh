@@ -99,3 +99,15 @@ private_apt_foreign() {
 		-o APT::Install-Recommends=false)
 	apt-get "${apt_opts[@]}" -qq update >&2
 }
+
+# foreign_download_only DIR SUITE ARCH PKG...: private_apt_foreign, then PKG... and their whole
+# dependency closure downloaded into DIR's archive cache (apt renames each .deb into place only
+# once it is complete, so a cached one is whole). Says which step failed on stderr; sets apt_opts.
+foreign_download_only() {
+	local apt_dir=$1 suite=$2 arch=$3
+	shift 3
+	private_apt_foreign "$apt_dir" "$suite" "$arch" ||
+		{ echo "no private apt for $suite ($arch), or its update from the machine's archive failed" >&2; return 1; }
+	apt-get "${apt_opts[@]}" -qq -y --download-only install "$@" >&2 ||
+		{ echo "apt-get could not download $* ($arch) from $suite" >&2; return 1; }
+}

@@ -5,6 +5,47 @@
 # apt_download
 . "$(dirname "${BASH_SOURCE[0]}")/lib-apt.sh"
 
+# e2e_scratch NAME [--fresh]: sets work to KEXECD_E2E_WORK (emptied first with --fresh), or to a
+# new temporary directory that is removed at exit when the run passed and KEXECD_E2E_KEEP is not 1;
+# otherwise the exit says where the scratch is. It sets the EXIT trap.
+e2e_scratch() {
+	e2e_scratch_name=$1
+	if [ -n "${KEXECD_E2E_WORK:-}" ]; then
+		work=$KEXECD_E2E_WORK
+		[ "${2:-}" = --fresh ] && rm -rf "$work"
+		mkdir -p "$work"
+		e2e_own_work=0
+	else
+		work=$(mktemp -d "${TMPDIR:-/tmp}/kexecd-$1.XXXXXX")
+		e2e_own_work=1
+	fi
+	work=$(cd "$work" && pwd)
+	trap e2e_scratch_cleanup EXIT
+}
+e2e_scratch_cleanup() {
+	local rc=$?
+	if [ "$e2e_own_work" = 1 ] && [ "$rc" = 0 ] && [ "${KEXECD_E2E_KEEP:-0}" != 1 ]; then
+		rm -rf "$work"
+	else
+		echo "$e2e_scratch_name: scratch directory kept: $work"
+	fi
+}
+
+# make_marker_initrd OUT MARKER ORDER: a second-stage initrd (newc cpio) with static busybox
+# ($busybox), stage2-init.sh as /init, the file etc/MARKER and the order tag ORDER in
+# etc/kexecd-order (the last archive unpacked wins it); built under $tmp with $py.
+make_marker_initrd() {
+	local root="$tmp/root-$2" lib
+	lib=$(dirname "${BASH_SOURCE[0]}")
+	mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/etc"
+	cp "$busybox" "$root/bin/busybox"
+	ln -s busybox "$root/bin/sh"
+	install -m 0755 "$lib/stage2-init.sh" "$root/init"
+	echo "$2" >"$root/etc/$2"
+	echo "$3" >"$root/etc/kexecd-order"
+	"$py" "$lib/mkcpio.py" "$root" "$1" --node dev/console:c:5:1
+}
+
 # The same route as the fixture generator: the metapackage's dependency names the versioned image
 # package; download it once into the cache and extract boot/vmlinuz-* with dpkg-deb.
 # Prints the path of the vmlinuz and nothing else on stdout (callers read it with $(find_kernel));

@@ -47,19 +47,9 @@ done
 mkdir -p "$out"
 tmp=$(mktemp -d "$out/.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# make_marker_initrd
+. "$here/lib-e2e.sh"
 
-# The marker initrds of make-e2e-ukis.sh: static busybox, stage2-init.sh as /init, a marker file
-# and the order tag (the last archive unpacked wins it).
-make_marker_initrd() { # $1 = output cpio, $2 = marker file name, $3 = order tag
-	local root="$tmp/root-$2"
-	mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/etc"
-	cp "$busybox" "$root/bin/busybox"
-	ln -s busybox "$root/bin/sh"
-	install -m 0755 "$here/stage2-init.sh" "$root/init"
-	echo "$2" >"$root/etc/$2"
-	echo "$3" >"$root/etc/kexecd-order"
-	"$py" "$here/mkcpio.py" "$root" "$1" --node dev/console:c:5:1
-}
 make_marker_initrd "$tmp/uki-initrd.cpio" kexecd-uki-marker uki
 # gzip levels until the size is odd: the padding is what this proves.
 for level in 9 8 7 6 5 4 3 2 1; do

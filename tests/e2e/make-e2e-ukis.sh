@@ -42,6 +42,8 @@ done
 mkdir -p "$out"
 tmp=$(mktemp -d "$out/.tmp.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# make_marker_initrd
+. "$here/lib-e2e.sh"
 
 if [ -z "$uname_str" ]; then
 	# The bzImage carries its version string (setup header field kernel_version at 0x20e, an
@@ -53,18 +55,6 @@ off = struct.unpack_from("<H", d, 0x20e)[0] + 0x200
 print(d[off:d.index(b"\0", off)].split()[0].decode())' "$vmlinuz")
 fi
 
-# Marker initrd: static busybox, /init, and files that show which initrds were unpacked in what order.
-# $1 = output cpio, $2 = marker file name, $3 = order tag.
-make_marker_initrd() {
-	local root="$tmp/root-$2"
-	mkdir -p "$root/bin" "$root/proc" "$root/sys" "$root/dev" "$root/etc"
-	cp "$busybox" "$root/bin/busybox"
-	ln -s busybox "$root/bin/sh"
-	install -m 0755 "$here/stage2-init.sh" "$root/init"
-	echo "$2" >"$root/etc/$2"
-	echo "$3" >"$root/etc/kexecd-order"
-	"$py" "$here/mkcpio.py" "$root" "$1" --node dev/console:c:5:1
-}
 
 make_marker_initrd "$tmp/uki-initrd.cpio" kexecd-uki-marker uki
 make_marker_initrd "$tmp/uki2-initrd.cpio" kexecd-uki2-marker uki2

@@ -63,25 +63,7 @@ done
 cache=${KEXECD_CACHE:-/var/cache/kexecd-test}
 mkdir -p "$cache" 2>/dev/null && [ -w "$cache" ] || skip "cannot write the cache $cache"
 
-if [ -n "${KEXECD_E2E_WORK:-}" ]; then
-	work=$KEXECD_E2E_WORK
-	rm -rf "$work"
-	mkdir -p "$work"
-	own_work=0
-else
-	work=$(mktemp -d "${TMPDIR:-/tmp}/kexecd-e2e-arm64.XXXXXX")
-	own_work=1
-fi
-work=$(cd "$work" && pwd)
-cleanup() {
-	local rc=$?
-	if [ "$own_work" = 1 ] && [ "$rc" = 0 ] && [ "${KEXECD_E2E_KEEP:-0}" != 1 ]; then
-		rm -rf "$work"
-	else
-		echo "e2e-arm64: scratch directory kept: $work"
-	fi
-}
-trap cleanup EXIT
+e2e_scratch e2e-arm64 --fresh
 t_start=$SECONDS
 
 # --- the cross-built kexecd and kexecctl --------------------------------------------------------

@@ -74,24 +74,7 @@ if [ $needs_kexecd = 1 ]; then
 	fi
 fi
 
-if [ -n "${KEXECD_E2E_WORK:-}" ]; then
-	work=$KEXECD_E2E_WORK
-	mkdir -p "$work"
-	own_work=0
-else
-	work=$(mktemp -d "${TMPDIR:-/tmp}/kexecd-e2e.XXXXXX")
-	own_work=1
-fi
-work=$(cd "$work" && pwd)
-cleanup() {
-	local rc=$?
-	if [ "$own_work" = 1 ] && [ "$rc" = 0 ] && [ "${KEXECD_E2E_KEEP:-0}" != 1 ]; then
-		rm -rf "$work"
-	else
-		echo "e2e: scratch directory kept: $work"
-	fi
-}
-trap cleanup EXIT
+e2e_scratch e2e
 
 # --- kernel -------------------------------------------------------------------------------------
 if [ $needs_default_kernel = 1 ]; then
